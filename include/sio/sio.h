@@ -1,0 +1,238 @@
+#ifndef SIO_SIO_H
+#define SIO_SIO_H
+
+/* libsio: a Socket.IO v5 / Engine.IO v4 server on libuv.
+ *
+ * Threading: every function must be called on the thread running the
+ * server's loop. Ownership words used below: "borrowed" (valid only during
+ * the call or callback), "copied" (libsio keeps its own copy), "takes
+ * ownership" (libsio frees it). Errors are the negative SIO_ERR_* codes of
+ * <sio/sio_errno.h>; sio_strerror() names them. */
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sio/sio_errno.h"
+#include "sio/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(BUILDING_LIBSIO)
+#define SIO_EXTERN __attribute__((visibility("default")))
+#else
+#define SIO_EXTERN
+#endif
+
+typedef struct sio_server sio_server;
+typedef struct sio_options sio_options;
+typedef struct sio_namespace sio_namespace;
+typedef struct sio_socket sio_socket;
+
+/* ---------------------------------------------------------------- errors */
+
+/* Message and symbolic name of an error code; never NULL. */
+SIO_EXTERN const char *sio_strerror(int err);
+SIO_EXTERN const char *sio_err_name(int err);
+
+/* --------------------------------------------------------------- logging */
+
+enum { SIO_LOG_ERROR = 0, SIO_LOG_WARN = 1, SIO_LOG_INFO = 2, SIO_LOG_DEBUG = 3 };
+/* msg is borrowed and has no trailing newline. */
+typedef void (*sio_log_cb)(int level, const char *msg, void *ud);
+/* Sets the process-wide log sink (NULL turns logging off) and its level. */
+SIO_EXTERN void sio_set_log(sio_log_cb cb, void *ud, int level);
+SIO_EXTERN void sio_set_log_level(int level);
+
+/* --------------------------------------------------------------- options */
+
+enum { SIO_TRANSPORT_POLLING = 1, SIO_TRANSPORT_WEBSOCKET = 2 };
+
+/* Creates options holding the reference server's defaults: path
+ * "/socket.io/", pingInterval 25000, pingTimeout 20000, maxPayload 1000000,
+ * connectTimeout 45000, both transports, CORS origin "*", no cookie.
+ * Returns 0 or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_options_new(sio_options **out);
+SIO_EXTERN void sio_options_del(sio_options *o);
+/* String setters copy their argument; return 0, SIO_ERR_NOMEM or
+ * SIO_ERR_INVAL (a path must start and end with '/'). */
+SIO_EXTERN int sio_options_set_path(sio_options *o, const char *path);
+SIO_EXTERN void sio_options_set_ping(sio_options *o, uint32_t interval_ms,
+                                     uint32_t timeout_ms);
+SIO_EXTERN void sio_options_set_max_payload(sio_options *o, size_t bytes);
+SIO_EXTERN void sio_options_set_connect_timeout(sio_options *o, uint32_t ms);
+/* Bitmask of SIO_TRANSPORT_*; 0 is SIO_ERR_INVAL. */
+SIO_EXTERN int sio_options_set_transports(sio_options *o, int mask);
+/* Comma-separated allowed origins, or "*" (any). Empty/NULL disables CORS
+ * headers. Requests whose Origin is not allowed get 403. */
+SIO_EXTERN int sio_options_set_cors(sio_options *o, const char *origins,
+                                    int credentials);
+/* Name of the sticky-session cookie set on the handshake ("io"); NULL or
+ * "" for none. */
+SIO_EXTERN int sio_options_set_cookie(sio_options *o, const char *name);
+/* Bound on a connection's unsent bytes; passing it disconnects the client
+ * (reason "transport error"). 0 means the default (4 MiB). */
+SIO_EXTERN void sio_options_set_max_buffered(sio_options *o, size_t bytes);
+/* Cap on concurrent TCP connections; 0 means unlimited. */
+SIO_EXTERN void sio_options_set_max_connections(sio_options *o, uint32_t n);
+
+/* ---------------------------------------------------------------- server */
+
+/* Creates a server on loop. opts is copied (NULL means defaults).
+ * Returns 0, SIO_ERR_NOMEM or SIO_ERR_IO. */
+SIO_EXTERN int sio_server_new(sio_server **out, uv_loop_t *loop,
+                              const sio_options *opts);
+/* Listens on "host:port" ("0.0.0.0:3000", "[::1]:0"). Port 0 picks a free
+ * port (see sio_server_port). Returns 0, SIO_ERR_INVAL (bad address),
+ * SIO_ERR_IO (bind/listen failed) or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_server_listen(sio_server *s, const char *addr);
+/* Port of the idx-th listener, or a negative error. */
+SIO_EXTERN int sio_server_port(const sio_server *s, size_t idx);
+typedef void (*sio_server_closed_cb)(sio_server *s, void *ud);
+/* Stops listening, disconnects every client (reason "server shutting
+ * down"), closes all handles and frees the server; cb (may be NULL) runs
+ * once after the last handle closed, with s no longer usable. */
+SIO_EXTERN void sio_server_close(sio_server *s, sio_server_closed_cb cb,
+                                 void *ud);
+
+/* ------------------------------------------------------------ namespaces */
+
+typedef struct sio_bin {
+  const uint8_t *data;
+  size_t len;
+} sio_bin;
+
+/* A CONNECT-time decision: return 0 to accept, or a negative value to
+ * refuse with a CONNECT_ERROR whose data is *err (takes ownership; an object
+ * such as {"message":"unauthorized","data":{...}}; NULL gives
+ * {"message":"Not authorized"}). auth is the CONNECT payload (borrowed,
+ * NULL when absent). */
+typedef int (*sio_authorize_cb)(sio_socket *s, json_object *auth,
+                                json_object **err, void *ud);
+typedef void (*sio_connection_cb)(sio_socket *s, void *ud);
+/* An event from the client. event and args (a JSON array of the arguments
+ * after the name, placeholders in place of binary) and bins are borrowed.
+ * ack_id is >= 0 when the client asked for an acknowledgement: answer it
+ * with sio_socket_ack(), now or later. */
+typedef void (*sio_event_cb)(sio_socket *s, const char *event,
+                             json_object *args, const sio_bin *bins,
+                             size_t nbins, int64_t ack_id, void *ud);
+/* reason is one of the reference server's strings: "client namespace
+ * disconnect", "server namespace disconnect", "transport close",
+ * "transport error", "ping timeout", "parse error", "server shutting down",
+ * "forced close". */
+typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason,
+                                  void *ud);
+
+typedef struct sio_namespace_handlers {
+  sio_authorize_cb on_authorize;   /* may be NULL: accept all */
+  sio_connection_cb on_connection; /* may be NULL */
+  sio_event_cb on_event;           /* may be NULL */
+  sio_disconnect_cb on_disconnect; /* may be NULL */
+} sio_namespace_handlers;
+
+/* Returns the namespace named name ("/" or "/admin"), creating it. A client
+ * CONNECT to a namespace that was never created gets CONNECT_ERROR
+ * {"message":"Invalid namespace"}. Returns NULL when out of memory or when
+ * name does not start with '/'. */
+SIO_EXTERN sio_namespace *sio_server_of(sio_server *s, const char *name);
+/* h is copied; ud is borrowed until the server is closed. */
+SIO_EXTERN void sio_namespace_set_handlers(sio_namespace *ns,
+                                           const sio_namespace_handlers *h,
+                                           void *ud);
+SIO_EXTERN const char *sio_namespace_name(const sio_namespace *ns);
+SIO_EXTERN size_t sio_namespace_socket_count(const sio_namespace *ns);
+
+/* --------------------------------------------------------------- sockets */
+
+SIO_EXTERN const char *sio_socket_id(const sio_socket *s);
+SIO_EXTERN sio_namespace *sio_socket_namespace(const sio_socket *s);
+SIO_EXTERN sio_server *sio_socket_server(const sio_socket *s);
+/* Handshake facts, borrowed for the socket's life: a request header (name
+ * case-insensitive) or query parameter (percent-decoded), NULL if absent. */
+SIO_EXTERN const char *sio_socket_header(const sio_socket *s,
+                                         const char *name);
+SIO_EXTERN const char *sio_socket_query(const sio_socket *s, const char *name);
+/* Peer address as text ("127.0.0.1"). */
+SIO_EXTERN const char *sio_socket_remote_addr(const sio_socket *s);
+/* "polling" or "websocket": the transport in use now. */
+SIO_EXTERN const char *sio_socket_transport(const sio_socket *s);
+SIO_EXTERN void sio_socket_set_data(sio_socket *s, void *data);
+SIO_EXTERN void *sio_socket_get_data(const sio_socket *s);
+/* Keeps s (not its connection) alive past its disconnect callback. */
+SIO_EXTERN void sio_socket_ref(sio_socket *s);
+SIO_EXTERN void sio_socket_unref(sio_socket *s);
+SIO_EXTERN int sio_socket_connected(const sio_socket *s);
+
+/* Sends an event. event and args (a JSON array or NULL) and bins are
+ * borrowed: the packet is encoded before return. args may hold
+ * {"_placeholder":true,"num":i} objects standing for bins[i].
+ * Returns 0, SIO_ERR_CLOSED (not connected), SIO_ERR_LIMIT (the output
+ * bound was passed: the client is being disconnected) or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_socket_emit(sio_socket *s, const char *event,
+                               json_object *args, const sio_bin *bins,
+                               size_t nbins);
+/* Result of an emit with ack: status 0 with the client's args (borrowed),
+ * SIO_ERR_TIMEOUT, or SIO_ERR_CANCELED when the socket disconnected. Fires
+ * exactly once when sio_socket_emit_ack() returned 0. */
+typedef void (*sio_ack_cb)(sio_socket *s, int status, json_object *args,
+                           const sio_bin *bins, size_t nbins, void *ud);
+/* Like sio_socket_emit, asking the client for an acknowledgement within
+ * timeout_ms (0: no timeout). Errors as sio_socket_emit. */
+SIO_EXTERN int sio_socket_emit_ack(sio_socket *s, const char *event,
+                                   json_object *args, const sio_bin *bins,
+                                   size_t nbins, uint32_t timeout_ms,
+                                   sio_ack_cb cb, void *ud);
+/* Answers the client's ack_id with args (JSON array or NULL; borrowed).
+ * Returns 0, SIO_ERR_CLOSED, SIO_ERR_INVAL (ack_id < 0), SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_socket_ack(sio_socket *s, int64_t ack_id,
+                              json_object *args, const sio_bin *bins,
+                              size_t nbins);
+/* Room membership. room is copied. join returns 0 (also when already a
+ * member) or SIO_ERR_NOMEM; leave returns 0 or SIO_ERR_NOTFOUND. */
+SIO_EXTERN int sio_socket_join(sio_socket *s, const char *room);
+SIO_EXTERN int sio_socket_leave(sio_socket *s, const char *room);
+SIO_EXTERN int sio_socket_in_room(const sio_socket *s, const char *room);
+/* Calls cb for each room of s (its own id room included); room borrowed. */
+SIO_EXTERN void sio_socket_rooms(const sio_socket *s,
+                                 void (*cb)(const char *room, void *ud),
+                                 void *ud);
+/* Disconnects from the namespace (reason "server namespace disconnect"),
+ * closing the whole Engine.IO session too when close_transport is set. */
+SIO_EXTERN void sio_socket_disconnect(sio_socket *s, int close_transport);
+
+/* ------------------------------------------------------------- broadcast */
+
+enum {
+  SIO_BCAST_VOLATILE = 1, /* skip recipients that cannot take it now */
+  SIO_BCAST_LOCAL = 2     /* this instance only (no adapter fan-out) */
+};
+
+/* Target of a broadcast. All arrays borrowed. No rooms means every socket
+ * of the namespace. A socket in any of `except` rooms is skipped. */
+typedef struct sio_broadcast_opts {
+  const char *const *rooms;
+  size_t nrooms;
+  const char *const *except;
+  size_t nexcept;
+  int flags;
+} sio_broadcast_opts;
+
+/* Encodes the event once and queues it by reference to every recipient.
+ * Returns the number of local recipients or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
+                                       const sio_broadcast_opts *o,
+                                       const char *event, json_object *args,
+                                       const sio_bin *bins, size_t nbins);
+
+/* A {"_placeholder":true,"num":num} object for building args with binary. */
+SIO_EXTERN json_object *sio_placeholder_new(int num);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

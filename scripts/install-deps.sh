@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian 12 packages sio-server needs to build and test.
+# Usage: scripts/install-deps.sh [build|test]   (default: test, a superset)
+set -eu
+what=${1:-test}
+build="build-essential autoconf automake libtool pkg-config
+  libuv1-dev node-llhttp libwslay-dev libhiredis-dev libjwt-dev libssl-dev
+  libjson-c-dev libmsgpack-dev libinih-dev check"
+test="$build clang libclang-rt-14-dev redis-server nginx-light haproxy
+  python3-socketio python3-redis python3-msgpack openssl curl"
+[ "$what" = build ] && pkgs=$build || pkgs=$test
+# Node may come from elsewhere (nodesource ships npm inside nodejs, which
+# conflicts with Debian's npm): only ask apt for it when there is none.
+if [ "$what" != build ] && ! command -v npm >/dev/null 2>&1; then
+  pkgs="$pkgs nodejs npm"
+fi
+missing=
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,22 @@
+#ifndef SIO_MEM_H
+#define SIO_MEM_H
+
+/* Allocation wrappers. Every libsio allocation goes through these so tests
+ * can make the Nth one fail (see tests/helpers/failmalloc.h). */
+
+#include <stddef.h>
+
+void *sio_malloc(size_t size);
+void *sio_calloc(size_t n, size_t size);
+void *sio_realloc(void *p, size_t size);
+void sio_free(void *p);
+/* Copies n bytes of s and NUL-terminates; returns NULL on failure. */
+char *sio_strndup(const char *s, size_t n);
+char *sio_strdup(const char *s);
+
+/* Test hook: after `n` more successful allocations, every allocation fails
+ * until reset with a negative n. Returns how many allocations were made since
+ * the last call (so a driver can count a code path's allocations). */
+long sio_mem_fail_after(long n);
+
+#endif

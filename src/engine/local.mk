@@ -1,0 +1,2 @@
+libsio_core_la_SOURCES +=
+

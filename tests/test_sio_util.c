@@ -1,0 +1,67 @@
+#include <check.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_util.h"
+
+START_TEST(base64_roundtrip_rfc4648) {
+  static const char *vec[][2] = {{"", ""},         {"f", "Zg=="},
+                                 {"fo", "Zm8="},   {"foo", "Zm9v"},
+                                 {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                 {"foobar", "Zm9vYmFy"}};
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(vec); i++) {
+    char enc[16] = {0};
+    uint8_t dec[16];
+    size_t n = strlen(vec[i][0]);
+    sio_base64_encode(enc, (const uint8_t *)vec[i][0], n);
+    ck_assert_str_eq(enc, vec[i][1]);
+    ck_assert_int_eq(sio_base64_decode(dec, vec[i][1], strlen(vec[i][1])),
+                     (long)n);
+    ck_assert_mem_eq(dec, vec[i][0], n);
+  }
+}
+END_TEST
+
+START_TEST(base64_rejects_garbage) {
+  uint8_t dec[16];
+  ck_assert_int_eq(sio_base64_decode(dec, "Zm9v!", 5), SIO_ERR_PROTO);
+  ck_assert_int_eq(sio_base64_decode(dec, "Z", 1), SIO_ERR_PROTO);
+  ck_assert_int_eq(sio_base64_decode(dec, "Zm 9", 4), SIO_ERR_PROTO);
+}
+END_TEST
+
+START_TEST(uuid_and_time) {
+  uint8_t r[16];
+  char u[37], t[25];
+  memset(r, 0xff, sizeof(r));
+  sio_uuid_format(u, r);
+  ck_assert_str_eq(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+  sio_iso8601_ms(t, 1700000000123ULL);
+  ck_assert_str_eq(t, "2023-11-14T22:13:20.123Z");
+}
+END_TEST
+
+START_TEST(random_ids_differ) {
+  char a[21], b[21];
+  ck_assert_int_eq(sio_random_id(a), 0);
+  ck_assert_int_eq(sio_random_id(b), 0);
+  ck_assert_uint_eq(strlen(a), 20);
+  ck_assert_str_ne(a, b);
+  ck_assert_int_eq(sio_ct_memcmp("abc", "abc", 3), 0);
+  ck_assert_int_ne(sio_ct_memcmp("abc", "abd", 3), 0);
+}
+END_TEST
+
+Suite *sio_util_suite(void) {
+  Suite *s = suite_create("sio_util");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, base64_roundtrip_rfc4648);
+  tcase_add_test(tc, base64_rejects_garbage);
+  tcase_add_test(tc, uuid_and_time);
+  tcase_add_test(tc, random_ids_differ);
+  suite_add_tcase(s, tc);
+  return s;
+}
