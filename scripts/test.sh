@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds sio-server and runs every test suite: the Check unit suites (plain
+# and under ASan+UBSan), the fuzz smoke run, the Node compatibility suites
+# and, when checkouts are available, the upstream protocol suites.
+# The last line sums every suite: "N passed, M failed[, K skipped]".
+#
+# Usage: scripts/test.sh            (as root on a fresh Debian 12 it first
+#                                    installs what it needs with apt-get)
+# Env:   FUZZ_SECONDS (default 20 per target), JOBS (default nproc),
+#        UPSTREAM_DIR (dir holding engine.io-protocol and socket.io-protocol
+#        checkouts; the upstream suites are skipped without it)
+set -u
+cd "$(dirname "$0")/.."
+top=$PWD
+jobs=${JOBS:-$(nproc)}
+passed=0 failed=0 skipped=0
+summary=()
+
+log() { printf '\n=== %s\n' "$*"; }
+record() { # name passed failed skipped
+  passed=$((passed + $2)); failed=$((failed + $3)); skipped=$((skipped + $4))
+  summary+=("$(printf '%-28s %4d passed, %d failed, %d skipped' "$1" "$2" "$3" "$4")")
+}
+
+# Check prints "100%: Checks: N, Failures: F, Errors: E".
+check_counts() { # logfile name
+  local line n f e
+  line=$(grep -E '^[0-9]+%: Checks: ' "$1" | tail -n 1)
+  if [ -z "$line" ]; then record "$2" 0 1 0; return; fi
+  n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+  f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+  e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+  record "$2" $((n - f - e)) $((f + e)) 0
+}
+
+scripts/install-deps.sh test || { echo "dependency install failed"; exit 1; }
+
+log "autoreconf"
+autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; exit 1; }
+
+build() { # dir configure-args...
+  local dir=$1; shift
+  mkdir -p "$dir" && (cd "$dir" && "$top/configure" -q "$@" >/dev/null &&
+    make -j"$jobs" >/dev/null 2>"$dir.make.log") ||
+    { cat "$dir.make.log" 2>/dev/null | tail -40; return 1; }
+}
+
+log "build (--enable-werror)"
+if build build --enable-werror; then
+  log "unit suites"
+  (cd build && make -j"$jobs" check >/dev/null 2>&1)
+  cat build/tests/check_main.log 2>/dev/null | grep -vE '^(PASS|FAIL):' | tail -n 30
+  check_counts build/tests/check_main.log "unit (Check)"
+else
+  record "build" 0 1 0
+fi
+
+log "build with ASan+UBSan"
+san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+if build build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"; then
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check >/dev/null 2>&1)
+  grep -E '^[0-9]+%|ERROR|runtime error' build-asan/tests/check_main.log | tail -n 20
+  check_counts build-asan/tests/check_main.log "unit (ASan+UBSan)"
+else
+  record "build-asan" 0 1 0
+fi
+
+if [ -x tests/fuzz/run.sh ]; then
+  log "fuzz smoke"
+  out=$(FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run.sh 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 20
+  ok=$(grep -c '^fuzz ok' <<<"$out"); bad=$(grep -c '^fuzz FAIL' <<<"$out")
+  [ $rc -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+  record "fuzz smoke" "$ok" "$bad" 0
+fi
+
+if [ -f compat/node/package.json ] && [ -x build/tests/e2e/sio_compat_server ]; then
+  log "compat/node (stock socket.io-client)"
+  (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+    echo "npm ci failed"
+  out=$(cd compat/node && SIO_COMPAT_SERVER="$top/build/tests/e2e/sio_compat_server" \
+    npx mocha --reporter dot 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 40
+  p=$(grep -oE '[0-9]+ passing' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
+  f=$(grep -oE '[0-9]+ failing' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
+  pe=$(grep -oE '[0-9]+ pending' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
+  [ -z "$p" ] && [ -z "$f" ] && f=1
+  record "compat/node" "${p:-0}" "${f:-0}" "${pe:-0}"
+fi
+
+if [ -x tests/e2e/run-upstream.sh ]; then
+  up=${UPSTREAM_DIR:-}
+  if [ -n "$up" ] && [ -d "$up/engine.io-protocol" ]; then
+    log "upstream protocol suites"
+    out=$(tests/e2e/run-upstream.sh "$up/engine.io-protocol" "$up/socket.io-protocol" "$top/build" 2>&1)
+    printf '%s\n' "$out" | tail -n 30
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+    if [ -n "$last" ]; then
+      record "upstream suites" "$(cut -d' ' -f1 <<<"$last")" "$(cut -d' ' -f3 <<<"$last")" 0
+    else
+      record "upstream suites" 0 1 0
+    fi
+  else
+    record "upstream suites (no checkout)" 0 0 1
+  fi
+fi
+
+log "summary"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,171 @@
+#ifndef EIO_INT_H
+#define EIO_INT_H
+
+/* Internal structures of the Engine.IO server, shared by eio_server.c
+ * (handshake, routing, errors), eio_socket.c (session state machine),
+ * eio_polling.c and eio_ws.c (the two transports). */
+
+#include <wslay/wslay.h>
+
+#include "eio_server.h"
+#include "sio_buf.h"
+#include "sio_conn.h"
+#include "sio_http.h"
+#include "sio_http_cors.h"
+#include "sio_listener.h"
+#include "sio_map.h"
+#include "sio_queue.h"
+#include "eio_packet.h"
+
+#define EIO_TRANSPORT_POLLING 1
+#define EIO_TRANSPORT_WEBSOCKET 2
+
+/* Engine.IO error codes of the reference server (engine.io Server.errors). */
+typedef enum eio_error {
+  EIO_ERR_UNKNOWN_TRANSPORT = 0,
+  EIO_ERR_UNKNOWN_SID = 1,
+  EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
+  EIO_ERR_BAD_REQUEST = 3,
+  EIO_ERR_FORBIDDEN = 4,
+  EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5
+} eio_error;
+
+typedef enum eio_conn_mode { EIO_CONN_HTTP, EIO_CONN_WS } eio_conn_mode;
+
+typedef struct eio_conn {
+  sio_conn base; /* first: a sio_conn * is an eio_conn * */
+  eio_server *srv;
+  sio_queue link; /* srv->conns */
+  uint8_t mode;
+  uint8_t held;      /* a polling GET is parked here waiting for packets */
+  uint8_t keep_alive; /* of the parked request */
+  uint8_t ws_probing; /* ws conn of an upgrade not yet completed */
+  sio_http_parser *hp; /* HTTP mode only */
+  sio_buf pending_in;  /* bytes that arrived while a GET was parked */
+  char *held_hdrs;     /* response headers (CORS...) of the parked GET */
+  eio_socket *sess;    /* session using this conn (held GET or ws) */
+  wslay_event_context_ptr ws;
+  const uint8_t *ws_in; /* input handed to wslay_event_recv */
+  size_t ws_in_len;
+  uint64_t last_active; /* uv_now at the last read, for idle timeouts */
+} eio_conn;
+
+typedef enum eio_state {
+  EIO_STATE_OPEN,
+  EIO_STATE_CLOSING, /* close decided, upcall pending */
+  EIO_STATE_CLOSED
+} eio_state;
+
+typedef struct eio_outq_item {
+  sio_queue q;
+  sio_rcbuf *rc;
+} eio_outq_item;
+
+struct eio_socket {
+  eio_server *srv;
+  char sid[21];
+  uint8_t state;
+  uint8_t transport;
+  uint8_t upgrading; /* probe answered, waiting for "5" */
+  uint8_t upgraded;
+  uint8_t awaiting_pong;
+  eio_conn *poll_conn;  /* conn with a parked GET, polling only */
+  eio_conn *ws_conn;    /* active WebSocket */
+  eio_conn *probe_conn; /* WebSocket of an upgrade in progress */
+  sio_queue outq;       /* eio_outq_item, polling (and during upgrade) */
+  size_t out_bytes;
+  uv_timer_t timer; /* heartbeat: ping interval, then pong deadline */
+  sio_defer close_defer;
+  const char *close_reason;
+  char *hs;        /* handshake facts: "name\0value\0" pairs */
+  size_t hs_len;
+  size_t hs_headers; /* bytes of hs holding headers; query pairs follow */
+  char remote[46];
+  void *data;
+};
+
+struct eio_server {
+  uv_loop_t *loop;
+  sio_net net;
+  eio_options opts; /* strings owned */
+  eio_callbacks cbs;
+  void *ud;
+  sio_cors cors;
+  sio_http_limits http_limits;
+  sio_listener *listeners;
+  sio_queue conns; /* eio_conn */
+  sio_map sessions; /* sid -> eio_socket */
+  size_t nconns;
+  int closing;
+  size_t pending_closes; /* handles still closing at shutdown */
+  void (*close_cb)(void *ud);
+  void *close_ud;
+  uv_timer_t sweep; /* idle HTTP connection timeout */
+};
+
+/* eio_server.c */
+/* Writes an HTTP response with CORS headers for req. body copied. */
+int eio_respond(eio_conn *c, const sio_http_request *req, int status,
+                const char *content_type, const void *body, size_t len,
+                const char *extra_headers);
+/* Writes a response with pre-formatted headers; closes after it unless
+ * keep_alive. body copied. */
+int eio_respond_raw(eio_conn *c, int status, const char *headers,
+                    const char *content_type, const void *body, size_t len,
+                    int keep_alive);
+/* The CORS lines for req, appended to h. */
+int eio_common_headers(eio_conn *c, const sio_http_request *req, sio_buf *h);
+/* Answers with the reference server's JSON error body. */
+void eio_respond_error(eio_conn *c, const sio_http_request *req,
+                       eio_error code);
+/* Continues reading requests on c after a parked GET was answered. */
+void eio_conn_resume_http(eio_conn *c);
+
+/* eio_socket.c */
+int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
+                   const sio_http_request *req, const char *remote);
+/* Starts the heartbeat and tells the layer above. */
+void eio_socket_opened(eio_socket *s);
+/* Handles one decoded packet from the client. */
+void eio_socket_on_packet(eio_socket *s, const eio_packet *p);
+/* Session close: sets state, detaches conns, defers the on_close upcall. */
+void eio_socket_close_now(eio_socket *s, const char *reason);
+/* The open packet text: "0{...}". */
+int eio_socket_open_packet(eio_socket *s, sio_buf *out);
+/* Sends what is queued to the current transport when it can take it. */
+void eio_socket_flush(eio_socket *s);
+/* Queue an internal packet (ping, noop...) given as text. */
+int eio_socket_send_text(eio_socket *s, const char *text, size_t len);
+
+/* eio_polling.c */
+/* Serves a GET (parks it or answers at once) or a POST for session s.
+ * handshake adds the sticky cookie to the answer. */
+void eio_polling_handle(eio_conn *c, eio_socket *s,
+                        const sio_http_request *req, int handshake);
+/* Answers the parked GET with the queued packets, or with one packet. */
+void eio_polling_flush(eio_socket *s);
+void eio_polling_send_single(eio_socket *s, const char *pkt);
+
+/* eio_ws.c */
+/* Checks the WebSocket opening handshake headers (RFC 6455 4.2.1).
+ * Returns 0 or SIO_ERR_PROTO. */
+int eio_ws_check(const sio_http_request *req);
+/* Answers 101 and switches c to WebSocket for session s: its transport
+ * (handshake) or its upgrade probe. rest holds bytes after the request. */
+void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
+                   const uint8_t *rest, size_t rest_len, int handshake);
+/* Completes the opening handshake, then closes (1000) at once: a second
+ * WebSocket for a session, as the reference server treats it. */
+void eio_ws_accept_and_close(eio_conn *c, const sio_http_request *req);
+void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len);
+/* Frames one message onto the connection. */
+int eio_ws_send(eio_conn *c, sio_rcbuf *rc);
+int eio_ws_send_text(eio_conn *c, const char *text, size_t len);
+/* Sends a close frame and closes after flushing. */
+void eio_ws_close(eio_conn *c, uint16_t code);
+void eio_ws_free(eio_conn *c);
+/* Packets on the WebSocket of an upgrade in progress (eio_socket.c). */
+void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
+                                const eio_packet *p);
+
+#endif

@@ -1,0 +1,599 @@
+/* eio_server.c: the Engine.IO v4 server (engine.io-protocol README,
+ * "Transports" and "Handshake").
+ *
+ * Every accepted TCP connection starts in HTTP mode: bytes go through the
+ * llhttp glue (sio_http) and each complete request is routed here:
+ *   - outside the Engine.IO path: the on_http upcall, or 404;
+ *   - OPTIONS: CORS preflight;
+ *   - no sid: a handshake (GET only, EIO=4), creating a session whose
+ *     first transport is this request's (polling answer, or WebSocket 101);
+ *   - sid: the session's polling GET/POST, or a WebSocket upgrade.
+ * Errors are answered with the reference server's codes and messages from
+ * one table (eio_error_messages). A connection that switched to WebSocket
+ * never returns to HTTP. */
+#include "eio_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio_packet.h"
+#include "sio/sio.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+
+#define EIO_IDLE_TIMEOUT_MS 30000 /* keep-alive idle and slow requests */
+
+static const char *const eio_error_messages[] = {
+    "Transport unknown", "Session ID unknown", "Bad handshake method",
+    "Bad request",       "Forbidden",          "Unsupported protocol version"};
+
+static void conn_on_read(sio_conn *bc, const uint8_t *data, size_t len);
+static void conn_on_error(sio_conn *bc, int status);
+static void conn_on_drain(sio_conn *bc);
+static void conn_on_close(sio_conn *bc);
+
+static const sio_conn_ops eio_conn_ops = {conn_on_read, conn_on_error,
+                                          conn_on_drain, conn_on_close};
+
+static char *dup_opt(const char *s) { return s ? sio_strdup(s) : NULL; }
+
+int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
+                   const eio_callbacks *cbs, void *ud) {
+  eio_server *srv = sio_calloc(1, sizeof(*srv));
+  int rv = SIO_ERR_NOMEM;
+  if (!srv)
+    return SIO_ERR_NOMEM;
+  srv->loop = loop;
+  srv->opts = *opts;
+  srv->opts.path = dup_opt(opts->path ? opts->path : "/engine.io/");
+  srv->opts.cors_origins = dup_opt(opts->cors_origins);
+  srv->opts.cookie = opts->cookie && *opts->cookie ? dup_opt(opts->cookie)
+                                                   : NULL;
+  if (!srv->opts.path || (opts->cors_origins && !srv->opts.cors_origins) ||
+      (opts->cookie && *opts->cookie && !srv->opts.cookie))
+    goto fail;
+  if (!srv->opts.max_buffered)
+    srv->opts.max_buffered = 4u << 20;
+  srv->cbs = *cbs;
+  srv->ud = ud;
+  sio_queue_init(&srv->conns);
+  sio_map_init(&srv->sessions);
+  srv->http_limits.max_header_bytes = 8192;
+  srv->http_limits.max_headers = 64;
+  srv->http_limits.max_body = srv->opts.max_payload;
+  rv = sio_cors_init(&srv->cors, srv->opts.cors_origins,
+                     srv->opts.cors_credentials);
+  if (rv)
+    goto fail;
+  rv = sio_net_init(&srv->net, loop);
+  if (rv) {
+    sio_cors_deinit(&srv->cors);
+    goto fail;
+  }
+  *out = srv;
+  return 0;
+fail:
+  sio_free((char *)srv->opts.path);
+  sio_free((char *)srv->opts.cors_origins);
+  sio_free((char *)srv->opts.cookie);
+  sio_free(srv);
+  return rv;
+}
+
+static sio_conn *accept_cb(sio_listener *l, void *ud) {
+  eio_server *srv = ud;
+  eio_conn *c;
+  (void)l;
+  if (srv->closing)
+    return NULL;
+  if (srv->opts.max_connections && srv->nconns >= srv->opts.max_connections) {
+    SIO_LOGW("connection refused: max_connections (%u) reached",
+             srv->opts.max_connections);
+    return NULL;
+  }
+  c = sio_calloc(1, sizeof(*c));
+  if (!c)
+    return NULL;
+  if (sio_conn_init(&c->base, &srv->net, &eio_conn_ops)) {
+    sio_free(c);
+    return NULL;
+  }
+  c->srv = srv;
+  c->mode = EIO_CONN_HTTP;
+  sio_buf_init(&c->pending_in);
+  c->last_active = uv_now(srv->loop);
+  sio_queue_insert_tail(&srv->conns, &c->link);
+  srv->nconns++;
+  return &c->base;
+}
+
+static void sweep_cb(uv_timer_t *t) {
+  eio_server *srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  sio_queue *q, *n;
+  sio_queue_foreach_safe(q, n, &srv->conns) {
+    eio_conn *c = sio_container_of(q, eio_conn, link);
+    /* Parked GETs and WebSockets are bounded by the heartbeat instead. */
+    if (c->mode == EIO_CONN_HTTP && !c->held && !c->base.closing &&
+        now - c->last_active > EIO_IDLE_TIMEOUT_MS)
+      sio_conn_close(&c->base);
+  }
+}
+
+int eio_server_listen(eio_server *srv, const char *addr) {
+  sio_listener *l = sio_calloc(1, sizeof(*l));
+  int rv, open = 0;
+  if (!l)
+    return SIO_ERR_NOMEM;
+  rv = sio_listener_open(l, &srv->net, addr, accept_cb, srv, &open);
+  if (rv) {
+    if (open)
+      sio_listener_close(l, (uv_close_cb)sio_free);
+    else
+      sio_free(l);
+    return rv;
+  }
+  l->tcp.data = l;
+  l->next = srv->listeners;
+  srv->listeners = l;
+  if (!uv_is_active((uv_handle_t *)&srv->sweep)) {
+    uv_timer_init(srv->loop, &srv->sweep);
+    srv->sweep.data = srv;
+    uv_timer_start(&srv->sweep, sweep_cb, 1000, 1000);
+    uv_unref((uv_handle_t *)&srv->sweep);
+  }
+  return 0;
+}
+
+int eio_server_port(const eio_server *srv, size_t idx) {
+  const sio_listener *l;
+  size_t n = 0, i;
+  for (l = srv->listeners; l; l = l->next)
+    n++;
+  if (idx >= n)
+    return SIO_ERR_NOTFOUND;
+  /* listeners are kept newest first; idx counts in listen order */
+  l = srv->listeners;
+  for (i = 0; i < n - 1 - idx; i++)
+    l = l->next;
+  return l->port;
+}
+
+size_t eio_server_session_count(const eio_server *srv) {
+  return sio_map_count(&srv->sessions);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+int eio_common_headers(eio_conn *c, const sio_http_request *req,
+                       sio_buf *h) {
+  size_t olen = 0;
+  const char *origin =
+      req ? sio_http_request_header(req, "origin", &olen) : NULL;
+  return sio_cors_append_headers(&c->srv->cors, h, origin, olen, 0, NULL, 0);
+}
+
+int eio_respond_raw(eio_conn *c, int status, const char *headers,
+                    const char *content_type, const void *body, size_t len,
+                    int keep_alive) {
+  sio_buf out;
+  int rv;
+  sio_buf_init(&out);
+  rv = sio_http_write_head(&out, status, headers, content_type, len,
+                           keep_alive);
+  if (!rv && len)
+    rv = sio_buf_append(&out, body, len);
+  if (!rv)
+    rv = sio_conn_write(&c->base, out.data, out.len);
+  sio_buf_deinit(&out);
+  if (rv || !keep_alive)
+    sio_conn_close_after_flush(&c->base);
+  return rv;
+}
+
+int eio_respond(eio_conn *c, const sio_http_request *req, int status,
+                const char *content_type, const void *body, size_t len,
+                const char *extra_headers) {
+  sio_buf hdrs;
+  int rv = 0;
+  sio_buf_init(&hdrs);
+  if (req)
+    rv = eio_common_headers(c, req, &hdrs);
+  if (!rv && extra_headers)
+    rv = sio_buf_append_str(&hdrs, extra_headers);
+  if (!rv)
+    rv = eio_respond_raw(c, status, hdrs.data, content_type, body, len,
+                         req ? req->keep_alive : 0);
+  else
+    sio_conn_close(&c->base);
+  sio_buf_deinit(&hdrs);
+  return rv;
+}
+
+void eio_respond_error(eio_conn *c, const sio_http_request *req,
+                       eio_error code) {
+  sio_buf body;
+  sio_buf_init(&body);
+  if (sio_buf_appendf(&body, "{\"code\":%d,\"message\":\"%s\"}", (int)code,
+                      eio_error_messages[code]) == 0)
+    eio_respond(c, req, code == EIO_ERR_FORBIDDEN ? 403 : 400,
+                "application/json", body.data, body.len, NULL);
+  else
+    sio_conn_close(&c->base);
+  sio_buf_deinit(&body);
+}
+
+/* A failed WebSocket upgrade gets a bare 400 and the socket is destroyed,
+ * as the reference server's abortUpgrade does. */
+static void abort_upgrade(eio_conn *c, eio_error code) {
+  sio_buf out;
+  const char *msg = eio_error_messages[code];
+  sio_buf_init(&out);
+  if (sio_buf_appendf(&out,
+                      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                      "Content-type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(msg), msg) == 0)
+    sio_conn_write(&c->base, out.data, out.len);
+  sio_buf_deinit(&out);
+  sio_conn_close_after_flush(&c->base);
+}
+
+static void respond_status(eio_conn *c, const sio_http_request *req,
+                           int status) {
+  const char *text = sio_http_status_text(status);
+  eio_respond(c, req, status, "text/plain; charset=UTF-8", text,
+              strlen(text), NULL);
+}
+
+/* --------------------------------------------------------------- routing */
+
+static int query_get(const sio_http_request *req, const char *name,
+                     sio_buf *out) {
+  sio_buf_reset(out);
+  return sio_http_query_get(req->query, req->query_len, name, out);
+}
+
+static int transport_of(const eio_server *srv, const char *name) {
+  if (strcmp(name, "polling") == 0 &&
+      (srv->opts.transports & SIO_TRANSPORT_POLLING))
+    return EIO_TRANSPORT_POLLING;
+  if (strcmp(name, "websocket") == 0 &&
+      (srv->opts.transports & SIO_TRANSPORT_WEBSOCKET))
+    return EIO_TRANSPORT_WEBSOCKET;
+  return 0;
+}
+
+static void fail(eio_conn *c, const sio_http_request *req, eio_error code) {
+  if (req->upgrade)
+    abort_upgrade(c, code);
+  else
+    eio_respond_error(c, req, code);
+}
+
+static void handshake(eio_conn *c, const sio_http_request *req, int transport,
+                      const uint8_t *rest, size_t rest_len) {
+  eio_server *srv = c->srv;
+  eio_socket *s;
+  sio_buf v;
+  int rv;
+  if (req->method != HTTP_GET) {
+    fail(c, req, EIO_ERR_BAD_HANDSHAKE_METHOD);
+    return;
+  }
+  sio_buf_init(&v);
+  rv = query_get(req, "EIO", &v);
+  if (rv != 1 || strcmp(v.data, "4") != 0) {
+    sio_buf_deinit(&v);
+    fail(c, req, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+    return;
+  }
+  sio_buf_deinit(&v);
+  if (transport == EIO_TRANSPORT_WEBSOCKET && !req->upgrade) {
+    fail(c, req, EIO_ERR_BAD_REQUEST);
+    return;
+  }
+  if (transport == EIO_TRANSPORT_POLLING && req->upgrade) {
+    fail(c, req, EIO_ERR_BAD_REQUEST);
+    return;
+  }
+  if (req->upgrade && eio_ws_check(req)) {
+    fail(c, req, EIO_ERR_BAD_REQUEST);
+    return;
+  }
+  rv = eio_socket_new(&s, srv, transport, req, c->base.remote);
+  if (rv) {
+    fail(c, req, EIO_ERR_BAD_REQUEST);
+    return;
+  }
+  if (transport == EIO_TRANSPORT_POLLING) {
+    sio_buf open;
+    sio_buf_init(&open);
+    rv = eio_socket_open_packet(s, &open);
+    if (!rv)
+      rv = eio_socket_send_text(s, open.data, open.len);
+    sio_buf_deinit(&open);
+    if (rv) {
+      eio_socket_close_now(s, "transport error");
+      fail(c, req, EIO_ERR_BAD_REQUEST);
+      return;
+    }
+    eio_polling_handle(c, s, req, 1);
+    eio_socket_opened(s);
+  } else {
+    eio_ws_accept(c, s, req, rest, rest_len, 1);
+  }
+}
+
+static void route(eio_conn *c, const sio_http_request *req,
+                  const uint8_t *rest, size_t rest_len) {
+  eio_server *srv = c->srv;
+  size_t plen = strlen(srv->opts.path), olen = 0;
+  const char *origin;
+  sio_buf tname, sid;
+  int transport;
+  eio_socket *s;
+
+  if (req->path_len < plen - 1 ||
+      memcmp(req->path, srv->opts.path, plen - 1) != 0 ||
+      (req->path_len > plen - 1 && req->path[plen - 1] != '/')) {
+    if (srv->cbs.on_http && !req->upgrade)
+      srv->cbs.on_http(&c->base, req, srv->ud);
+    else
+      respond_status(c, req, 404);
+    return;
+  }
+  origin = sio_http_request_header(req, "origin", &olen);
+  if (!sio_cors_origin_allowed(&srv->cors, origin, olen)) {
+    fail(c, req, EIO_ERR_FORBIDDEN);
+    return;
+  }
+  if (req->method == HTTP_OPTIONS && !req->upgrade) {
+    sio_buf h, out;
+    size_t rhl = 0;
+    const char *rh =
+        sio_http_request_header(req, "access-control-request-headers", &rhl);
+    sio_buf_init(&h);
+    sio_buf_init(&out);
+    if (sio_cors_append_headers(&srv->cors, &h, origin, olen, 1, rh, rhl) ||
+        sio_http_write_head(&out, 204, h.data, NULL, 0, req->keep_alive) ||
+        sio_conn_write(&c->base, out.data, out.len) || !req->keep_alive)
+      sio_conn_close_after_flush(&c->base);
+    sio_buf_deinit(&h);
+    sio_buf_deinit(&out);
+    return;
+  }
+
+  sio_buf_init(&tname);
+  sio_buf_init(&sid);
+  if (query_get(req, "transport", &tname) != 1 ||
+      !(transport = transport_of(srv, tname.data))) {
+    fail(c, req, EIO_ERR_UNKNOWN_TRANSPORT);
+    goto out;
+  }
+  if (query_get(req, "sid", &sid) != 1) {
+    handshake(c, req, transport, rest, rest_len);
+    goto out;
+  }
+  s = sio_map_get(&srv->sessions, sid.data, sid.len);
+  if (!s || s->state != EIO_STATE_OPEN) {
+    fail(c, req, EIO_ERR_UNKNOWN_SID);
+    goto out;
+  }
+  if (req->upgrade) {
+    if (transport != EIO_TRANSPORT_WEBSOCKET || eio_ws_check(req)) {
+      abort_upgrade(c, EIO_ERR_BAD_REQUEST);
+      goto out;
+    }
+    if (s->transport != EIO_TRANSPORT_POLLING || s->upgrading ||
+        s->probe_conn) {
+      /* One WebSocket per session: a second one is opened, then closed. */
+      eio_ws_accept_and_close(c, req);
+      goto out;
+    }
+    eio_ws_accept(c, s, req, rest, rest_len, 0);
+    goto out;
+  }
+  if (transport != s->transport) {
+    fail(c, req, EIO_ERR_BAD_REQUEST);
+    goto out;
+  }
+  eio_polling_handle(c, s, req, 0);
+out:
+  sio_buf_deinit(&tname);
+  sio_buf_deinit(&sid);
+}
+
+/* ------------------------------------------------------------ HTTP input */
+
+static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
+  eio_server *srv = c->srv;
+  while (len > 0 && !c->base.closing && c->mode == EIO_CONN_HTTP &&
+         !c->held) {
+    int done = 0;
+    ssize_t n;
+    if (!c->hp) {
+      c->hp = sio_malloc(sizeof(*c->hp));
+      if (!c->hp) {
+        sio_conn_close(&c->base);
+        return;
+      }
+      sio_http_parser_init(c->hp, &srv->http_limits);
+    }
+    n = sio_http_parser_feed(c->hp, (const char *)data, len, &done);
+    if (n < 0) {
+      int status = sio_http_status_for_error((int)n);
+      respond_status(c, NULL, status);
+      sio_conn_close_after_flush(&c->base);
+      return;
+    }
+    data += n;
+    len -= (size_t)n;
+    if (!done)
+      return;
+    {
+      const sio_http_request *req = sio_http_parser_request(c->hp);
+      int upgrade = req->upgrade;
+      route(c, req, data, len);
+      if (c->mode != EIO_CONN_HTTP) {
+        /* The parser's job is over for good on a WebSocket. */
+        sio_http_parser_deinit(c->hp);
+        sio_free(c->hp);
+        c->hp = NULL;
+        return;
+      }
+      if (upgrade || c->base.closing)
+        return;
+    }
+    sio_http_parser_reset(c->hp);
+  }
+  if (len > 0 && c->held && !c->base.closing) {
+    /* Pipelined behind a parked GET: kept until the GET is answered. */
+    if (c->pending_in.len + len > srv->http_limits.max_header_bytes +
+                                      srv->opts.max_payload ||
+        sio_buf_append(&c->pending_in, data, len))
+      sio_conn_close(&c->base);
+  }
+}
+
+void eio_conn_resume_http(eio_conn *c) {
+  sio_buf in;
+  if (c->hp)
+    sio_http_parser_reset(c->hp);
+  if (!c->pending_in.len)
+    return;
+  in = c->pending_in;
+  sio_buf_init(&c->pending_in);
+  http_feed(c, (const uint8_t *)in.data, in.len);
+  sio_buf_deinit(&in);
+}
+
+static void conn_on_read(sio_conn *bc, const uint8_t *data, size_t len) {
+  eio_conn *c = (eio_conn *)bc;
+  c->last_active = uv_now(c->srv->loop);
+  if (c->mode == EIO_CONN_WS)
+    eio_ws_on_read(c, data, len);
+  else
+    http_feed(c, data, len);
+}
+
+static void conn_detach(eio_conn *c, const char *reason) {
+  eio_socket *s = c->sess;
+  if (!s)
+    return;
+  c->sess = NULL;
+  if (s->poll_conn == c) {
+    s->poll_conn = NULL;
+    /* The client dropped a parked poll: the reference server treats it as
+     * a transport error ("poll connection closed prematurely"). */
+    eio_socket_close_now(s, "transport error");
+  } else if (s->ws_conn == c) {
+    s->ws_conn = NULL;
+    eio_socket_close_now(s, reason);
+  } else if (s->probe_conn == c) {
+    s->probe_conn = NULL;
+    s->upgrading = 0;
+  }
+}
+
+static void conn_on_error(sio_conn *bc, int status) {
+  eio_conn *c = (eio_conn *)bc;
+  conn_detach(c, "transport close");
+  (void)status;
+}
+
+static void conn_on_drain(sio_conn *bc) {
+  eio_conn *c = (eio_conn *)bc;
+  if (c->sess && c->sess->state == EIO_STATE_OPEN)
+    eio_socket_flush(c->sess);
+}
+
+static void maybe_finish_close(eio_server *srv);
+
+static void conn_on_close(sio_conn *bc) {
+  eio_conn *c = (eio_conn *)bc;
+  eio_server *srv = c->srv;
+  conn_detach(c, "transport close");
+  sio_queue_remove(&c->link);
+  srv->nconns--;
+  if (c->hp) {
+    sio_http_parser_deinit(c->hp);
+    sio_free(c->hp);
+  }
+  eio_ws_free(c);
+  sio_free(c->held_hdrs);
+  sio_buf_deinit(&c->pending_in);
+  sio_free(c);
+  maybe_finish_close(srv);
+}
+
+/* --------------------------------------------------------------- closing */
+
+static void free_server(eio_server *srv) {
+  void (*cb)(void *) = srv->close_cb;
+  void *ud = srv->close_ud;
+  sio_map_deinit(&srv->sessions);
+  sio_cors_deinit(&srv->cors);
+  sio_free((char *)srv->opts.path);
+  sio_free((char *)srv->opts.cors_origins);
+  sio_free((char *)srv->opts.cookie);
+  sio_free(srv);
+  if (cb)
+    cb(ud);
+}
+
+static void handle_closed(uv_handle_t *h) {
+  eio_server *srv = h->data;
+  if (h->type == UV_TCP)
+    sio_free(sio_container_of((uv_tcp_t *)h, sio_listener, tcp));
+  srv->pending_closes--;
+  maybe_finish_close(srv);
+}
+
+static void maybe_finish_close(eio_server *srv) {
+  if (!srv->closing || srv->pending_closes || srv->nconns ||
+      sio_map_count(&srv->sessions))
+    return;
+  if (srv->closing == 1) {
+    srv->closing = 2;
+    srv->pending_closes++;
+    srv->net.flush.data = srv;
+    sio_net_close(&srv->net, handle_closed);
+    return;
+  }
+  if (srv->closing == 2)
+    free_server(srv);
+}
+
+void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
+  sio_listener *l, *next;
+  sio_queue *q, *n;
+  size_t it = 0;
+  const sio_map_entry *e;
+  srv->closing = 1;
+  srv->close_cb = cb;
+  srv->close_ud = ud;
+  for (l = srv->listeners; l; l = next) {
+    next = l->next;
+    l->tcp.data = srv;
+    srv->pending_closes++;
+    sio_listener_close(l, handle_closed);
+  }
+  srv->listeners = NULL;
+  if (uv_is_active((uv_handle_t *)&srv->sweep) ||
+      srv->sweep.type == UV_TIMER) {
+    srv->pending_closes++;
+    srv->sweep.data = srv;
+    uv_close((uv_handle_t *)&srv->sweep, handle_closed);
+  }
+  while (sio_map_next(&srv->sessions, &it, &e))
+    eio_socket_close_now(e->val, "server shutting down");
+  sio_queue_foreach_safe(q, n, &srv->conns) {
+    eio_conn *c = sio_container_of(q, eio_conn, link);
+    if (!c->sess)
+      sio_conn_close_after_flush(&c->base);
+  }
+  /* Sessions finish closing from the deferred pass, which flushes their
+   * last packets; their connections then close after flushing. */
+  maybe_finish_close(srv);
+}

@@ -1,0 +1,89 @@
+#ifndef EIO_SERVER_H
+#define EIO_SERVER_H
+
+/* The Engine.IO v4 server: handshake, sid table, transports (polling,
+ * WebSocket), upgrade, heartbeat. The Socket.IO layer reaches it only
+ * through eio_callbacks (upcalls) and the eio_socket_* functions below
+ * (downcalls); it never sees HTTP, WebSocket frames or sockets. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sio_rcbuf.h"
+
+typedef struct eio_server eio_server;
+typedef struct eio_socket eio_socket;
+typedef struct sio_http_request sio_http_request;
+typedef struct sio_conn sio_conn;
+
+typedef struct eio_options {
+  const char *path;        /* "/engine.io/" or "/socket.io/" (borrowed) */
+  uint32_t ping_interval;  /* ms */
+  uint32_t ping_timeout;   /* ms */
+  size_t max_payload;      /* bytes, per message and per polling body */
+  int transports;          /* SIO_TRANSPORT_* mask */
+  const char *cors_origins; /* "*", a comma list, or NULL/"" for no CORS */
+  int cors_credentials;
+  const char *cookie;      /* sticky cookie name or NULL */
+  size_t max_buffered;     /* per-session unsent-bytes bound */
+  uint32_t max_connections; /* 0 = unlimited */
+} eio_options;
+
+/* Upcalls into the layer above. Each receives the ud given to
+ * eio_server_new. Data pointers are borrowed for the call. */
+typedef struct eio_callbacks {
+  /* A session was opened (handshake done, open packet queued). */
+  void (*on_open)(eio_socket *es, void *ud);
+  /* A message packet arrived: text (without the '4') or binary. */
+  void (*on_message)(eio_socket *es, int binary, const uint8_t *data,
+                     size_t len, void *ud);
+  /* The session ended; reason is "transport close", "transport error",
+   * "ping timeout", "parse error", "forced close" or "server shutting
+   * down". es is freed after this returns: drop every pointer to it. */
+  void (*on_close)(eio_socket *es, const char *reason, void *ud);
+  /* An HTTP request outside the Engine.IO path (may be NULL: 404). The
+   * handler must answer through sio_conn_http_respond(). */
+  void (*on_http)(sio_conn *c, const sio_http_request *req, void *ud);
+} eio_callbacks;
+
+/* Creates the engine on loop. opts and cbs are copied (strings too).
+ * Returns 0 or SIO_ERR_NOMEM. */
+int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
+                   const eio_callbacks *cbs, void *ud);
+/* Listens on "host:port". Returns 0, SIO_ERR_INVAL, SIO_ERR_IO. */
+int eio_server_listen(eio_server *srv, const char *addr);
+/* Bound port of the idx-th listener or SIO_ERR_NOTFOUND. */
+int eio_server_port(const eio_server *srv, size_t idx);
+/* Closes listeners and every session (on_close fires with "server shutting
+ * down" for each), then frees srv once all handles closed and calls cb. */
+void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud);
+size_t eio_server_session_count(const eio_server *srv);
+
+/* Queues one message packet. msg holds the Engine.IO packet's text form
+ * ("4..." for a Socket.IO packet) or, with SIO_RCBUF_BINARY in msg->flags,
+ * raw binary data. The session takes its own reference; the caller keeps
+ * its own. Returns 0, SIO_ERR_CLOSED (session closing), SIO_ERR_LIMIT (the
+ * unsent-bytes bound was passed; the session is being closed with
+ * "transport error") or SIO_ERR_NOMEM. */
+int eio_socket_send(eio_socket *es, sio_rcbuf *msg);
+/* 1 when a message queued now would go out without waiting behind a full
+ * buffer (used to drop volatile packets), else 0. */
+int eio_socket_writable(const eio_socket *es);
+/* Closes the session from the server side (sends close, flushes). on_close
+ * fires later with reason "forced close" (or the given reason when not
+ * NULL), never from inside this call. */
+void eio_socket_close(eio_socket *es, const char *reason);
+
+const char *eio_socket_sid(const eio_socket *es);
+/* "polling" or "websocket". */
+const char *eio_socket_transport(const eio_socket *es);
+/* Handshake request facts, borrowed for the session's life. Header names
+ * are case-insensitive; query values are percent-decoded. NULL if absent. */
+const char *eio_socket_header(const eio_socket *es, const char *name);
+const char *eio_socket_query(const eio_socket *es, const char *name);
+const char *eio_socket_remote_addr(const eio_socket *es);
+void eio_socket_set_data(eio_socket *es, void *data);
+void *eio_socket_get_data(const eio_socket *es);
+
+#endif

@@ -1,0 +1,392 @@
+/* eio_socket.c: one Engine.IO session (engine.io-protocol README,
+ * "Protocol": handshake, heartbeat, upgrade, message).
+ *
+ * States: OPEN -> CLOSING -> freed. CLOSING is entered by
+ * eio_socket_close_now() from any cause (client close packet, ping timeout,
+ * transport error, server close); the layer above hears of it once, from a
+ * deferred pass (never inside the call that caused it), and the session is
+ * freed when its timer handle has closed.
+ *
+ * Heartbeat: one timer. After open (and after each pong) it is armed for
+ * pingInterval; when it fires a ping is sent and it is re-armed for
+ * pingTimeout; firing then closes the session with "ping timeout".
+ *
+ * Output: on WebSocket a message is framed straight onto the connection;
+ * on polling it waits in outq (refcounted buffers, bytes counted against
+ * max_buffered) until a GET is parked, and is flushed then. */
+#include <stdio.h>
+#include <string.h>
+
+#include "eio_int.h"
+#include "eio_packet.h"
+#include "sio/sio.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+
+static void timer_cb(uv_timer_t *t);
+
+/* Copies the handshake facts a later layer asks for (auth headers, query,
+ * origin...) into one blob: lowercase header names, decoded query. */
+static int save_handshake(eio_socket *s, const sio_http_request *req) {
+  sio_buf b, v;
+  size_t i;
+  const char *p, *end;
+  int rv = 0;
+  sio_buf_init(&b);
+  sio_buf_init(&v);
+  for (i = 0; i < req->nheaders && !rv; i++) {
+    const sio_http_header *h = &req->headers[i];
+    size_t j;
+    for (j = 0; j < h->name_len && !rv; j++) {
+      char ch = h->name[j];
+      if (ch >= 'A' && ch <= 'Z')
+        ch = (char)(ch - 'A' + 'a');
+      rv = sio_buf_append_byte(&b, (uint8_t)ch);
+    }
+    if (!rv)
+      rv = sio_buf_append_byte(&b, 0);
+    if (!rv)
+      rv = sio_buf_append(&b, h->value, h->value_len);
+    if (!rv)
+      rv = sio_buf_append_byte(&b, 0);
+  }
+  s->hs_headers = b.len;
+  /* query: each key once, first occurrence wins */
+  p = req->query;
+  end = req->query + req->query_len;
+  while (!rv && p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *eq;
+    size_t klen;
+    if (!amp)
+      amp = end;
+    eq = memchr(p, '=', (size_t)(amp - p));
+    klen = (size_t)((eq ? eq : amp) - p);
+    if (klen) {
+      char key[64];
+      if (klen < sizeof(key)) {
+        memcpy(key, p, klen);
+        key[klen] = 0;
+        sio_buf_reset(&v);
+        if (sio_http_query_get(req->query, req->query_len, key, &v) == 1) {
+          rv = sio_buf_append(&b, key, klen + 1);
+          if (!rv)
+            rv = sio_buf_append(&b, v.data ? v.data : "",
+                                strlen(v.data ? v.data : "") + 1);
+        }
+      }
+    }
+    p = amp + 1;
+  }
+  sio_buf_deinit(&v);
+  if (rv) {
+    sio_buf_deinit(&b);
+    return rv;
+  }
+  s->hs = sio_buf_steal(&b, &s->hs_len);
+  return 0;
+}
+
+int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
+                   const sio_http_request *req, const char *remote) {
+  eio_socket *s = sio_calloc(1, sizeof(*s));
+  int rv;
+  if (!s)
+    return SIO_ERR_NOMEM;
+  s->srv = srv;
+  s->transport = (uint8_t)transport;
+  s->state = EIO_STATE_OPEN;
+  sio_queue_init(&s->outq);
+  sio_defer_init(&s->close_defer);
+  snprintf(s->remote, sizeof(s->remote), "%s", remote);
+  rv = sio_random_id(s->sid);
+  if (!rv)
+    rv = save_handshake(s, req);
+  if (!rv)
+    rv = sio_map_put(&srv->sessions, s->sid, strlen(s->sid), s);
+  if (rv) {
+    sio_free(s->hs);
+    sio_free(s);
+    return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
+  }
+  uv_timer_init(srv->loop, &s->timer);
+  s->timer.data = s;
+  *out = s;
+  return 0;
+}
+
+int eio_socket_open_packet(eio_socket *s, sio_buf *out) {
+  const eio_options *o = &s->srv->opts;
+  int up = s->transport == EIO_TRANSPORT_POLLING &&
+           (o->transports & SIO_TRANSPORT_WEBSOCKET);
+  return sio_buf_appendf(out,
+                         "0{\"sid\":\"%s\",\"upgrades\":[%s],"
+                         "\"pingInterval\":%u,\"pingTimeout\":%u,"
+                         "\"maxPayload\":%zu}",
+                         s->sid, up ? "\"websocket\"" : "", o->ping_interval,
+                         o->ping_timeout, o->max_payload);
+}
+
+void eio_socket_opened(eio_socket *s) {
+  if (s->state != EIO_STATE_OPEN)
+    return;
+  uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_interval, 0);
+  if (s->srv->cbs.on_open)
+    s->srv->cbs.on_open(s, s->srv->ud);
+}
+
+static void timer_cb(uv_timer_t *t) {
+  eio_socket *s = t->data;
+  if (s->state != EIO_STATE_OPEN)
+    return;
+  if (s->awaiting_pong) {
+    eio_socket_close_now(s, "ping timeout");
+    return;
+  }
+  s->awaiting_pong = 1;
+  eio_socket_send_text(s, "2", 1);
+  uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_timeout, 0);
+}
+
+/* ----------------------------------------------------------------- output */
+
+static int enqueue(eio_socket *s, sio_rcbuf *rc) {
+  eio_outq_item *it;
+  if (s->out_bytes + rc->len > s->srv->opts.max_buffered) {
+    SIO_LOGW("session %s: output bound passed, closing", s->sid);
+    eio_socket_close_now(s, "transport error");
+    return SIO_ERR_LIMIT;
+  }
+  it = sio_malloc(sizeof(*it));
+  if (!it)
+    return SIO_ERR_NOMEM;
+  it->rc = sio_rcbuf_ref(rc);
+  sio_queue_insert_tail(&s->outq, &it->q);
+  s->out_bytes += rc->len;
+  return 0;
+}
+
+int eio_socket_send(eio_socket *s, sio_rcbuf *msg) {
+  int rv;
+  if (s->state != EIO_STATE_OPEN)
+    return SIO_ERR_CLOSED;
+  if (s->ws_conn && s->transport == EIO_TRANSPORT_WEBSOCKET) {
+    if (sio_conn_pending(&s->ws_conn->base) + msg->len >
+        s->srv->opts.max_buffered) {
+      SIO_LOGW("session %s: output bound passed, closing", s->sid);
+      eio_socket_close_now(s, "transport error");
+      return SIO_ERR_LIMIT;
+    }
+    return eio_ws_send(s->ws_conn, msg);
+  }
+  rv = enqueue(s, msg);
+  if (!rv && s->poll_conn && !s->upgrading)
+    eio_polling_flush(s);
+  return rv;
+}
+
+int eio_socket_send_text(eio_socket *s, const char *text, size_t len) {
+  sio_rcbuf *rc = sio_rcbuf_new_copy(text, len);
+  int rv;
+  if (!rc)
+    return SIO_ERR_NOMEM;
+  rv = eio_socket_send(s, rc);
+  sio_rcbuf_unref(rc);
+  return rv;
+}
+
+int eio_socket_writable(const eio_socket *s) {
+  if (s->state != EIO_STATE_OPEN)
+    return 0;
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET)
+    return s->ws_conn && !s->ws_conn->base.writing;
+  return s->poll_conn != NULL && !s->upgrading;
+}
+
+void eio_socket_flush(eio_socket *s) {
+  if (s->state != EIO_STATE_OPEN)
+    return;
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws_conn) {
+    while (!sio_queue_empty(&s->outq)) {
+      sio_queue *q = sio_queue_head(&s->outq);
+      eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
+      sio_queue_remove(q);
+      s->out_bytes -= it->rc->len;
+      eio_ws_send(s->ws_conn, it->rc);
+      sio_rcbuf_unref(it->rc);
+      sio_free(it);
+    }
+  } else if (s->poll_conn && !s->upgrading) {
+    eio_polling_flush(s);
+  }
+}
+
+/* ------------------------------------------------------------------ input */
+
+static void complete_upgrade(eio_socket *s) {
+  eio_conn *ws = s->probe_conn;
+  s->probe_conn = NULL;
+  s->upgrading = 0;
+  s->upgraded = 1;
+  ws->ws_probing = 0;
+  s->ws_conn = ws;
+  s->transport = EIO_TRANSPORT_WEBSOCKET;
+  if (s->poll_conn) /* a GET parked meanwhile is released */
+    eio_polling_send_single(s, "6");
+  eio_socket_flush(s);
+}
+
+void eio_socket_on_packet(eio_socket *s, const eio_packet *p) {
+  if (s->state != EIO_STATE_OPEN)
+    return;
+  switch (p->type) {
+  case EIO_PACKET_PONG:
+    if (s->awaiting_pong) {
+      s->awaiting_pong = 0;
+      uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_interval, 0);
+    }
+    break;
+  case EIO_PACKET_MESSAGE:
+    if (s->srv->cbs.on_message)
+      s->srv->cbs.on_message(s, p->binary, p->data, p->len, s->srv->ud);
+    break;
+  case EIO_PACKET_CLOSE:
+    /* Client-initiated close: a parked GET is released with a noop. */
+    if (s->poll_conn)
+      eio_polling_send_single(s, "6");
+    eio_socket_close_now(s, "transport close");
+    break;
+  case EIO_PACKET_PING: /* clients do not ping in v4; probes are ws-only */
+  case EIO_PACKET_OPEN:
+  case EIO_PACKET_UPGRADE:
+  case EIO_PACKET_NOOP:
+  default:
+    /* ignored, as the reference server does for unexpected packets */
+    break;
+  }
+}
+
+/* Packets on the WebSocket of an upgrade in progress. */
+void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
+                                const eio_packet *p) {
+  if (p->type == EIO_PACKET_PING && p->len == 5 &&
+      memcmp(p->data, "probe", 5) == 0) {
+    eio_ws_send_text(ws, "3probe", 6);
+    s->upgrading = 1;
+    /* Release the parked GET so the client can pause polling. */
+    if (s->poll_conn)
+      eio_polling_send_single(s, "6");
+  } else if (p->type == EIO_PACKET_UPGRADE && s->upgrading) {
+    complete_upgrade(s);
+  } else {
+    s->probe_conn = NULL;
+    s->upgrading = 0;
+    ws->sess = NULL;
+    eio_ws_close(ws, 1000);
+  }
+}
+
+/* ---------------------------------------------------------------- closing */
+
+static void session_timer_closed(uv_handle_t *h) {
+  eio_socket *s = h->data;
+  eio_server *srv = s->srv;
+  sio_free(s->hs);
+  sio_free(s);
+  (void)srv;
+}
+
+static void close_deferred(sio_defer *d) {
+  eio_socket *s = sio_container_of(d, eio_socket, close_defer);
+  eio_server *srv = s->srv;
+  s->state = EIO_STATE_CLOSED;
+  if (srv->cbs.on_close)
+    srv->cbs.on_close(s, s->close_reason, srv->ud);
+  sio_map_remove(&srv->sessions, s->sid, strlen(s->sid));
+  uv_close((uv_handle_t *)&s->timer, session_timer_closed);
+  /* The server may be waiting for its last session at shutdown. */
+  if (srv->closing && !sio_map_count(&srv->sessions)) {
+    sio_queue *q, *n;
+    sio_queue_foreach_safe(q, n, &srv->conns) {
+      eio_conn *c = sio_container_of(q, eio_conn, link);
+      sio_conn_close_after_flush(&c->base);
+    }
+  }
+}
+
+void eio_socket_close_now(eio_socket *s, const char *reason) {
+  sio_queue *q, *n;
+  if (s->state != EIO_STATE_OPEN)
+    return;
+  s->state = EIO_STATE_CLOSING;
+  s->close_reason = reason;
+  uv_timer_stop(&s->timer);
+  if (s->poll_conn) {
+    /* A server-side close tells a parked GET with a close packet. */
+    eio_conn *c = s->poll_conn;
+    s->state = EIO_STATE_OPEN; /* let the single packet out */
+    eio_polling_send_single(s, "1");
+    s->state = EIO_STATE_CLOSING;
+    (void)c;
+  }
+  if (s->ws_conn) {
+    eio_conn *c = s->ws_conn;
+    s->ws_conn = NULL;
+    c->sess = NULL;
+    eio_ws_close(c, 1000);
+  }
+  if (s->probe_conn) {
+    eio_conn *c = s->probe_conn;
+    s->probe_conn = NULL;
+    c->sess = NULL;
+    eio_ws_close(c, 1000);
+  }
+  sio_queue_foreach_safe(q, n, &s->outq) {
+    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
+    sio_queue_remove(q);
+    sio_rcbuf_unref(it->rc);
+    sio_free(it);
+  }
+  s->out_bytes = 0;
+  sio_net_defer(&s->srv->net, &s->close_defer, close_deferred);
+}
+
+void eio_socket_close(eio_socket *s, const char *reason) {
+  eio_socket_close_now(s, reason ? reason : "forced close");
+}
+
+/* -------------------------------------------------------------- accessors */
+
+const char *eio_socket_sid(const eio_socket *s) { return s->sid; }
+
+const char *eio_socket_transport(const eio_socket *s) {
+  return s->transport == EIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling";
+}
+
+static const char *hs_find(const eio_socket *s, size_t from, size_t to,
+                           const char *name, int fold) {
+  size_t i = from;
+  while (i < to) {
+    const char *k = s->hs + i, *v;
+    size_t kl = strlen(k);
+    v = k + kl + 1;
+    if ((fold ? strcasecmp(k, name) : strcmp(k, name)) == 0)
+      return v;
+    i += kl + 1 + strlen(v) + 1;
+  }
+  return NULL;
+}
+
+const char *eio_socket_header(const eio_socket *s, const char *name) {
+  return hs_find(s, 0, s->hs_headers, name, 1);
+}
+
+const char *eio_socket_query(const eio_socket *s, const char *name) {
+  return hs_find(s, s->hs_headers, s->hs_len, name, 0);
+}
+
+const char *eio_socket_remote_addr(const eio_socket *s) { return s->remote; }
+void eio_socket_set_data(eio_socket *s, void *data) { s->data = data; }
+void *eio_socket_get_data(const eio_socket *s) { return s->data; }

@@ -1,0 +1,279 @@
+/* eio_ws.c: the WebSocket transport (engine.io-protocol README,
+ * "WebSocket"; RFC 6455).
+ *
+ * The opening handshake is answered here (Sec-WebSocket-Accept through
+ * libcrypto's SHA-1). Incoming frames go through wslay's event API, which
+ * enforces masking, reassembles fragments, bounds message size
+ * (max_payload: close 1009) and answers pings and close frames. Outgoing
+ * data frames bypass wslay: the 2-10 byte frame header is written in front
+ * of the shared payload buffer, so a broadcast is never copied per
+ * recipient; wslay's own control frames (pong, close) reach the same
+ * connection queue in order through its send callback. */
+#include <string.h>
+
+#include "eio_int.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_util.h"
+
+static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+static int header_is(const sio_http_request *req, const char *name,
+                     const char *want) {
+  size_t len = 0;
+  const char *v = sio_http_request_header(req, name, &len);
+  return v && len == strlen(want) && strncasecmp(v, want, len) == 0;
+}
+
+int eio_ws_check(const sio_http_request *req) {
+  size_t klen = 0;
+  const char *key = sio_http_request_header(req, "sec-websocket-key", &klen);
+  uint8_t raw[32];
+  if (req->method != HTTP_GET || !header_is(req, "upgrade", "websocket"))
+    return SIO_ERR_PROTO;
+  if (!header_is(req, "sec-websocket-version", "13") &&
+      !header_is(req, "sec-websocket-version", "8"))
+    return SIO_ERR_PROTO;
+  if (!key || klen != 24 || sio_base64_decode(raw, key, klen) != 16)
+    return SIO_ERR_PROTO;
+  return 0;
+}
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                       int flags, void *ud) {
+  eio_conn *c = ud;
+  size_t n = SIO_MIN(len, c->ws_in_len);
+  (void)flags;
+  if (!n) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  memcpy(buf, c->ws_in, n);
+  c->ws_in += n;
+  c->ws_in_len -= n;
+  return (ssize_t)n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+                       size_t len, int flags, void *ud) {
+  eio_conn *c = ud;
+  (void)flags;
+  if (sio_conn_write(&c->base, data, len)) {
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+  }
+  return (ssize_t)len;
+}
+
+static void on_msg(wslay_event_context_ptr ctx,
+                   const struct wslay_event_on_msg_recv_arg *arg, void *ud) {
+  eio_conn *c = ud;
+  eio_socket *s = c->sess;
+  eio_packet p;
+  (void)ctx;
+  if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+    return; /* ping/pong/close are handled by wslay */
+  if (!s || s->state != EIO_STATE_OPEN)
+    return;
+  if (arg->opcode == WSLAY_TEXT_FRAME) {
+    if (eio_packet_decode_text(&p, arg->msg, arg->msg_length)) {
+      SIO_LOGD("session %s: bad packet on websocket", s->sid);
+      if (c->ws_probing) {
+        eio_socket_on_probe_packet(s, c, &(eio_packet){EIO_PACKET_NOOP, 0, NULL, 0});
+        return;
+      }
+      eio_socket_close_now(s, "parse error");
+      return;
+    }
+  } else {
+    eio_packet_decode_binary(&p, arg->msg, arg->msg_length);
+  }
+  if (c->ws_probing)
+    eio_socket_on_probe_packet(s, c, &p);
+  else
+    eio_socket_on_packet(s, &p);
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    recv_cb, send_cb, NULL, NULL, NULL, NULL, on_msg};
+
+/* Appends the 101 response head (without its final blank line). */
+static int write_101(sio_buf *out, const sio_http_request *req) {
+  size_t klen = 0;
+  const char *key = sio_http_request_header(req, "sec-websocket-key", &klen);
+  uint8_t digest[20];
+  char accept[29];
+  sio_buf in;
+  int rv;
+  sio_buf_init(&in);
+  rv = sio_buf_append(&in, key, klen);
+  if (!rv)
+    rv = sio_buf_append_str(&in, ws_guid);
+  if (!rv) {
+    sio_sha1(digest, in.data, in.len);
+    sio_base64_encode(accept, digest, 20);
+    accept[28] = 0;
+    rv = sio_buf_appendf(out,
+                         "HTTP/1.1 101 Switching Protocols\r\n"
+                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Accept: %s\r\n",
+                         accept);
+  }
+  sio_buf_deinit(&in);
+  return rv;
+}
+
+void eio_ws_accept_and_close(eio_conn *c, const sio_http_request *req) {
+  static const uint8_t close_frame[] = {0x88, 0x02, 0x03, 0xe8}; /* 1000 */
+  sio_buf out;
+  sio_buf_init(&out);
+  if (write_101(&out, req) == 0 && sio_buf_append_str(&out, "\r\n") == 0 &&
+      sio_buf_append(&out, close_frame, sizeof(close_frame)) == 0)
+    sio_conn_write(&c->base, out.data, out.len);
+  sio_buf_deinit(&out);
+  c->mode = EIO_CONN_WS;
+  sio_conn_close_after_flush(&c->base);
+}
+
+void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
+                   const uint8_t *rest, size_t rest_len, int handshake) {
+  eio_server *srv = c->srv;
+  sio_buf out;
+  int rv;
+
+  sio_buf_init(&out);
+  rv = write_101(&out, req);
+  if (!rv && handshake && srv->opts.cookie)
+    rv = sio_buf_appendf(&out,
+                         "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Lax\r\n",
+                         srv->opts.cookie, s->sid);
+  if (!rv)
+    rv = sio_buf_append_str(&out, "\r\n");
+  if (!rv)
+    rv = sio_conn_write(&c->base, out.data, out.len);
+  if (!rv && wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0)
+    rv = SIO_ERR_NOMEM;
+  sio_buf_deinit(&out);
+  if (rv) {
+    sio_conn_close(&c->base);
+    if (handshake)
+      eio_socket_close_now(s, "transport error");
+    return;
+  }
+  wslay_event_config_set_max_recv_msg_length(c->ws, srv->opts.max_payload);
+  c->mode = EIO_CONN_WS;
+  c->sess = s;
+  if (handshake) {
+    sio_buf open;
+    s->ws_conn = c;
+    sio_buf_init(&open);
+    if (eio_socket_open_packet(s, &open) == 0)
+      eio_ws_send_text(c, open.data, open.len);
+    sio_buf_deinit(&open);
+    eio_socket_opened(s);
+  } else {
+    s->probe_conn = c;
+    c->ws_probing = 1;
+  }
+  if (rest_len && !c->base.closing)
+    eio_ws_on_read(c, rest, rest_len);
+}
+
+void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
+  int rv;
+  if (!c->ws)
+    return;
+  c->ws_in = data;
+  c->ws_in_len = len;
+  rv = wslay_event_recv(c->ws);
+  c->ws_in = NULL;
+  c->ws_in_len = 0;
+  if (c->base.closing || !c->ws)
+    return;
+  if (rv == 0)
+    rv = wslay_event_send(c->ws);
+  if (rv != 0) {
+    /* Protocol violation (unmasked frame, bad opcode...): 1002. */
+    eio_socket *s = c->sess;
+    c->sess = NULL;
+    if (s) {
+      if (s->ws_conn == c)
+        s->ws_conn = NULL;
+      if (s->probe_conn == c) {
+        s->probe_conn = NULL;
+        s->upgrading = 0;
+      } else {
+        eio_socket_close_now(s, "transport error");
+      }
+    }
+    eio_ws_close(c, 1002);
+    return;
+  }
+  if (!wslay_event_get_read_enabled(c->ws)) {
+    /* The peer sent close (or passed max_payload: wslay queued 1009). */
+    eio_socket *s = c->sess;
+    c->sess = NULL;
+    if (s) {
+      if (s->ws_conn == c) {
+        s->ws_conn = NULL;
+        eio_socket_close_now(s, "transport close");
+      } else if (s->probe_conn == c) {
+        s->probe_conn = NULL;
+        s->upgrading = 0;
+      }
+    }
+    sio_conn_close_after_flush(&c->base);
+  }
+}
+
+static int frame_header(uint8_t *h, int binary, size_t len) {
+  h[0] = (uint8_t)(0x80 | (binary ? 0x2 : 0x1));
+  if (len < 126) {
+    h[1] = (uint8_t)len;
+    return 2;
+  }
+  if (len <= 0xffff) {
+    h[1] = 126;
+    h[2] = (uint8_t)(len >> 8);
+    h[3] = (uint8_t)len;
+    return 4;
+  }
+  h[1] = 127;
+  for (int i = 0; i < 8; i++)
+    h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+  return 10;
+}
+
+int eio_ws_send(eio_conn *c, sio_rcbuf *rc) {
+  uint8_t h[10];
+  int hl = frame_header(h, (rc->flags & SIO_RCBUF_BINARY) != 0, rc->len);
+  return sio_conn_write_rc(&c->base, h, (size_t)hl, rc);
+}
+
+int eio_ws_send_text(eio_conn *c, const char *text, size_t len) {
+  uint8_t h[10];
+  int hl = frame_header(h, 0, len), rv;
+  rv = sio_conn_write(&c->base, h, (size_t)hl);
+  if (!rv)
+    rv = sio_conn_write(&c->base, text, len);
+  return rv;
+}
+
+void eio_ws_close(eio_conn *c, uint16_t code) {
+  if (c->base.closing)
+    return;
+  if (c->ws && wslay_event_get_close_sent(c->ws) == 0) {
+    wslay_event_queue_close(c->ws, code, NULL, 0);
+    wslay_event_send(c->ws);
+  }
+  sio_conn_close_after_flush(&c->base);
+}
+
+void eio_ws_free(eio_conn *c) {
+  if (c->ws) {
+    wslay_event_context_free(c->ws);
+    c->ws = NULL;
+  }
+}

@@ -1,0 +1,343 @@
+/* sio_conn.c: TCP connection I/O.
+ *
+ * Output: every write appends a chunk to outq and marks the connection
+ * dirty; the loop's prepare callback (run once per iteration, just before
+ * the loop polls) starts one uv_write carrying all queued chunks. When it
+ * completes, the chunks it carried are released and, if more were queued
+ * meanwhile, the next write starts at once. So there is never more than one
+ * write in flight, and many small packets produced in one iteration leave
+ * in one writev.
+ *
+ * Close: sio_conn_close() stops I/O and closes the handle; on_close runs
+ * from the close callback, where the owner frees the object (libuv rule:
+ * free only in the last close callback). */
+#include "sio_conn.h"
+
+#include <string.h>
+
+#include "sio_int.h"
+#include "sio_mem.h"
+
+#define SIO_READBUF_SIZE 65536
+#define SIO_MAX_IOV 128
+#define SIO_INLINE_MAX 16
+
+typedef struct sio_chunk {
+  sio_queue q;
+  sio_rcbuf *rc;  /* shared payload, or NULL */
+  uint8_t *own;   /* owned copy, or NULL */
+  size_t len;     /* of own */
+  uint8_t plen;   /* inline prefix length */
+  uint8_t prefix[SIO_INLINE_MAX];
+} sio_chunk;
+
+static void flush_cb(uv_prepare_t *h);
+
+int sio_net_init(sio_net *net, uv_loop_t *loop) {
+  memset(net, 0, sizeof(*net));
+  net->loop = loop;
+  sio_queue_init(&net->dirty);
+  sio_queue_init(&net->deferred);
+  net->readbuf = sio_malloc(SIO_READBUF_SIZE);
+  if (!net->readbuf)
+    return SIO_ERR_NOMEM;
+  net->readbuf_size = SIO_READBUF_SIZE;
+  if (uv_prepare_init(loop, &net->flush)) {
+    sio_free(net->readbuf);
+    return SIO_ERR_IO;
+  }
+  net->flush.data = net;
+  uv_prepare_start(&net->flush, flush_cb);
+  uv_unref((uv_handle_t *)&net->flush);
+  return 0;
+}
+
+void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
+  net->closing = 1;
+  sio_free(net->readbuf);
+  net->readbuf = NULL;
+  uv_close((uv_handle_t *)&net->flush, cb);
+}
+
+int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
+  memset(c, 0, sizeof(*c));
+  if (uv_tcp_init(net->loop, &c->tcp))
+    return SIO_ERR_IO;
+  c->tcp.data = c;
+  c->net = net;
+  c->ops = ops;
+  sio_queue_init(&c->outq);
+  sio_queue_init(&c->dirty);
+  net->nconns++;
+  return 0;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sio_conn *c = h->data;
+  sio_net *net = c->net;
+  (void)suggested;
+  if (net->readbuf_busy || !net->readbuf) {
+    buf->base = NULL;
+    buf->len = 0;
+    return;
+  }
+  net->readbuf_busy = 1;
+  buf->base = (char *)net->readbuf;
+  buf->len = net->readbuf_size;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  sio_conn *c = s->data;
+  if (buf->base == (char *)c->net->readbuf)
+    c->net->readbuf_busy = 0;
+  if (n > 0) {
+    /* The buffer is marked free before the upcall: a nested read cannot
+     * happen (libuv does not re-enter), and handlers consume synchronously. */
+    c->ops->on_read(c, (const uint8_t *)buf->base, (size_t)n);
+    return;
+  }
+  if (n == 0 || n == UV_ENOBUFS)
+    return;
+  if (!c->closing) {
+    sio_conn_close(c);
+    if (c->ops->on_error)
+      c->ops->on_error(c, (int)n);
+  }
+}
+
+int sio_conn_start(sio_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  c->remote[0] = '\0';
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb))
+    return SIO_ERR_IO;
+  c->reading = 1;
+  return 0;
+}
+
+void sio_conn_pause(sio_conn *c) {
+  if (c->reading && !c->closing) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+}
+
+void sio_conn_resume(sio_conn *c) {
+  if (!c->reading && !c->closing) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+      c->reading = 1;
+  }
+}
+
+static void chunk_free(sio_chunk *ch) {
+  sio_rcbuf_unref(ch->rc);
+  sio_free(ch->own);
+  sio_free(ch);
+}
+
+static size_t chunk_len(const sio_chunk *ch) {
+  return ch->plen + (ch->rc ? ch->rc->len : ch->len);
+}
+
+static void mark_dirty(sio_conn *c) {
+  if (sio_queue_empty(&c->dirty) && !c->writing)
+    sio_queue_insert_tail(&c->net->dirty, &c->dirty);
+}
+
+int sio_conn_write(sio_conn *c, const void *p, size_t n) {
+  sio_chunk *ch;
+  if (c->closing || c->shutdown_after_flush)
+    return SIO_ERR_CLOSED;
+  if (n == 0)
+    return 0;
+  ch = sio_malloc(sizeof(*ch));
+  if (!ch)
+    return SIO_ERR_NOMEM;
+  ch->rc = NULL;
+  ch->plen = 0;
+  if (n <= SIO_INLINE_MAX) {
+    memcpy(ch->prefix, p, n);
+    ch->plen = (uint8_t)n;
+    ch->own = NULL;
+    ch->len = 0;
+  } else {
+    ch->own = sio_malloc(n);
+    if (!ch->own) {
+      sio_free(ch);
+      return SIO_ERR_NOMEM;
+    }
+    memcpy(ch->own, p, n);
+    ch->len = n;
+  }
+  sio_queue_insert_tail(&c->outq, &ch->q);
+  c->out_bytes += n;
+  mark_dirty(c);
+  return 0;
+}
+
+int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
+                      sio_rcbuf *rc) {
+  sio_chunk *ch;
+  if (plen > SIO_INLINE_MAX)
+    return SIO_ERR_INVAL;
+  if (c->closing || c->shutdown_after_flush)
+    return SIO_ERR_CLOSED;
+  ch = sio_malloc(sizeof(*ch));
+  if (!ch)
+    return SIO_ERR_NOMEM;
+  ch->rc = sio_rcbuf_ref(rc);
+  ch->own = NULL;
+  ch->len = 0;
+  ch->plen = (uint8_t)plen;
+  if (plen)
+    memcpy(ch->prefix, prefix, plen);
+  sio_queue_insert_tail(&c->outq, &ch->q);
+  c->out_bytes += plen + rc->len;
+  mark_dirty(c);
+  return 0;
+}
+
+static void start_write(sio_conn *c);
+
+static void write_cb(uv_write_t *req, int status) {
+  sio_conn *c = req->data;
+  size_t i;
+  for (i = 0; i < c->inflight; i++) {
+    sio_queue *q = sio_queue_head(&c->outq);
+    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    c->out_bytes -= chunk_len(ch);
+    sio_queue_remove(q);
+    chunk_free(ch);
+  }
+  c->inflight = 0;
+  c->writing = 0;
+  sio_free(c->iov);
+  c->iov = NULL;
+  if (c->closing)
+    return;
+  if (status < 0) {
+    sio_conn_close(c);
+    if (c->ops->on_error)
+      c->ops->on_error(c, status);
+    return;
+  }
+  if (!sio_queue_empty(&c->outq)) {
+    start_write(c);
+    return;
+  }
+  if (c->shutdown_after_flush) {
+    sio_conn_close(c);
+    return;
+  }
+  if (c->ops->on_drain)
+    c->ops->on_drain(c);
+}
+
+static void start_write(sio_conn *c) {
+  sio_queue *q;
+  size_t n = 0, cap = 0;
+  if (c->writing || c->closing || sio_queue_empty(&c->outq))
+    return;
+  sio_queue_foreach(q, &c->outq) {
+    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    cap += (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
+    if (cap >= SIO_MAX_IOV)
+      break;
+  }
+  c->iov = sio_malloc(sizeof(uv_buf_t) * (cap ? cap : 1));
+  if (!c->iov) {
+    sio_conn_close(c);
+    if (c->ops->on_error)
+      c->ops->on_error(c, UV_ENOMEM);
+    return;
+  }
+  c->inflight = 0;
+  sio_queue_foreach(q, &c->outq) {
+    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    size_t need = (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
+    if (n + need > cap)
+      break;
+    if (ch->plen)
+      c->iov[n++] = uv_buf_init((char *)ch->prefix, ch->plen);
+    if (ch->rc)
+      c->iov[n++] = uv_buf_init((char *)ch->rc->data, (unsigned)ch->rc->len);
+    else if (ch->own)
+      c->iov[n++] = uv_buf_init((char *)ch->own, (unsigned)ch->len);
+    c->inflight++;
+  }
+  c->wreq.data = c;
+  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->iov, (unsigned)n,
+               write_cb)) {
+    sio_free(c->iov);
+    c->iov = NULL;
+    c->inflight = 0;
+    sio_conn_close(c);
+    if (c->ops->on_error)
+      c->ops->on_error(c, UV_EIO);
+    return;
+  }
+  c->writing = 1;
+}
+
+void sio_net_defer(sio_net *net, sio_defer *d, void (*fn)(sio_defer *d)) {
+  d->fn = fn;
+  if (sio_queue_empty(&d->q))
+    sio_queue_insert_tail(&net->deferred, &d->q);
+}
+
+static void flush_cb(uv_prepare_t *h) { sio_net_flush(h->data); }
+
+void sio_net_flush(sio_net *net) {
+  while (!sio_queue_empty(&net->deferred)) {
+    sio_queue *q = sio_queue_head(&net->deferred);
+    sio_defer *d = sio_container_of(q, sio_defer, q);
+    sio_queue_remove(q);
+    d->fn(d);
+  }
+  while (!sio_queue_empty(&net->dirty)) {
+    sio_queue *q = sio_queue_head(&net->dirty);
+    sio_conn *c = sio_container_of(q, sio_conn, dirty);
+    sio_queue_remove(q);
+    start_write(c);
+  }
+}
+
+static void close_cb(uv_handle_t *h) {
+  sio_conn *c = h->data;
+  sio_queue *q, *n;
+  sio_queue_foreach_safe(q, n, &c->outq) {
+    sio_queue_remove(q);
+    chunk_free(sio_container_of(q, sio_chunk, q));
+  }
+  c->out_bytes = 0;
+  c->net->nconns--;
+  c->ops->on_close(c);
+}
+
+void sio_conn_close(sio_conn *c) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  sio_queue_remove(&c->dirty);
+  /* A write in flight completes with UV_ECANCELED before close_cb; its
+   * chunks are released there, the rest in close_cb. */
+  uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+void sio_conn_close_after_flush(sio_conn *c) {
+  if (c->closing)
+    return;
+  if (sio_queue_empty(&c->outq)) {
+    sio_conn_close(c);
+    return;
+  }
+  c->shutdown_after_flush = 1;
+  sio_conn_pause(c);
+}

@@ -1,0 +1,110 @@
+#ifndef SIO_CONN_H
+#define SIO_CONN_H
+
+/* One TCP connection: reads into a loop-wide shared buffer, an output queue
+ * of chunks (copied bytes, or a small inline prefix plus a reference to a
+ * shared sio_rcbuf), one uv_write in flight carrying every queued chunk as
+ * one writev, and a close lifecycle. Writes made during a loop iteration
+ * are flushed once, from a uv_prepare_t (redis flush-before-sleep). With
+ * sio_listener.c this is the only code that touches sockets. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sio_queue.h"
+#include "sio_rcbuf.h"
+
+typedef struct sio_conn sio_conn;
+typedef struct sio_net sio_net;
+
+typedef struct sio_conn_ops {
+  /* Bytes arrived; data is borrowed (the shared read buffer). */
+  void (*on_read)(sio_conn *c, const uint8_t *data, size_t len);
+  /* The peer closed or a read/write failed (status is a libuv error or
+   * UV_EOF). The connection is already closing. May be NULL. */
+  void (*on_error)(sio_conn *c, int status);
+  /* Every queued byte has been written. May be NULL. */
+  void (*on_drain)(sio_conn *c);
+  /* The handle is closed; the owner frees the object here. Runs once. */
+  void (*on_close)(sio_conn *c);
+} sio_conn_ops;
+
+/* Work deferred to the end of the loop iteration (redis freeClientAsync):
+ * runs from the prepare callback, before output is flushed. */
+typedef struct sio_defer {
+  sio_queue q;
+  void (*fn)(struct sio_defer *d);
+} sio_defer;
+
+/* Loop-wide state shared by all connections of one server. */
+struct sio_net {
+  uv_loop_t *loop;
+  uv_prepare_t flush;
+  sio_queue deferred; /* sio_defer list */
+  sio_queue dirty;    /* connections with unflushed output */
+  size_t nconns;
+  int closing;
+  uint8_t *readbuf; /* shared: reads are handled synchronously */
+  size_t readbuf_size;
+  int readbuf_busy;
+};
+
+struct sio_conn {
+  uv_tcp_t tcp; /* first: the handle's data points at the conn */
+  uv_write_t wreq;
+  sio_net *net;
+  const sio_conn_ops *ops;
+  sio_queue outq;      /* sio_chunk list, oldest first */
+  sio_queue dirty;     /* link in net->dirty when output waits */
+  size_t out_bytes;    /* unsent bytes, in flight included */
+  size_t inflight;     /* chunks in the write in flight */
+  uv_buf_t *iov;       /* iovec of the write in flight */
+  uint8_t writing;
+  uint8_t closing;
+  uint8_t shutdown_after_flush;
+  uint8_t reading;
+  char remote[46];     /* peer address text */
+};
+
+/* Initialises the shared state on loop. Returns 0, SIO_ERR_NOMEM, SIO_ERR_IO. */
+int sio_net_init(sio_net *net, uv_loop_t *loop);
+/* Closes the prepare handle; every connection must be closed first. cb runs
+ * once the handle is closed (may be NULL). */
+void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h));
+
+/* Runs d->fn(d) before this iteration's flush; a pending d is not queued
+ * twice. */
+void sio_net_defer(sio_net *net, sio_defer *d, void (*fn)(sio_defer *d));
+static inline void sio_defer_init(sio_defer *d) { sio_queue_init(&d->q); }
+/* Cancels a pending deferral (no-op when not pending). */
+static inline void sio_defer_cancel(sio_defer *d) { sio_queue_remove(&d->q); }
+/* Runs deferred work and starts the writes of dirty connections now. */
+void sio_net_flush(sio_net *net);
+
+/* Initialises c's handle on net's loop (c is caller-allocated, usually the
+ * first member of a larger struct). Returns 0 or SIO_ERR_IO; on error c
+ * needs no cleanup. ops is borrowed for c's life. */
+int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops);
+/* After uv_accept: records the peer address and starts reading.
+ * Returns 0 or SIO_ERR_IO (then close with sio_conn_close). */
+int sio_conn_start(sio_conn *c);
+/* Queues n bytes (copied). Returns 0, SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
+int sio_conn_write(sio_conn *c, const void *p, size_t n);
+/* Queues a prefix of at most 16 bytes (copied; may be empty) followed by the
+ * bytes of rc (a reference is taken). Returns 0, SIO_ERR_INVAL (prefix too
+ * long), SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
+int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
+                      sio_rcbuf *rc);
+/* Closes now, dropping unsent output. on_close follows. Idempotent. */
+void sio_conn_close(sio_conn *c);
+/* Closes once every queued byte is written. */
+void sio_conn_close_after_flush(sio_conn *c);
+/* Stops / resumes reading (backpressure, held requests). */
+void sio_conn_pause(sio_conn *c);
+void sio_conn_resume(sio_conn *c);
+static inline size_t sio_conn_pending(const sio_conn *c) {
+  return c->out_bytes;
+}
+
+#endif
