@@ -118,6 +118,9 @@ int eio_common_headers(eio_conn *c, const sio_http_request *req, sio_buf *h);
 /* Answers with the reference server's JSON error body. */
 void eio_respond_error(eio_conn *c, const sio_http_request *req,
                        eio_error code);
+/* At shutdown: closes idle connections once no session is left and frees
+ * the server when nothing is open any more. */
+void eio_server_reap(eio_server *srv);
 /* Continues reading requests on c after a parked GET was answered. */
 void eio_conn_resume_http(eio_conn *c);
 

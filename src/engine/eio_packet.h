@@ -29,14 +29,18 @@ typedef struct eio_packet {
 } eio_packet;
 
 /* Decodes a WebSocket text frame (or one text record of a polling payload):
- * first byte '0'..'6', the rest is data. Returns 0 or SIO_ERR_PROTO (empty
- * input, unknown type). p->data points into in. */
+ * first byte '0'..'6', the rest is data. A leading 'b' (base64 binary) is
+ * not accepted here: only polling payloads carry it (eio_payload_decode).
+ * Returns 0 or SIO_ERR_PROTO (empty input, unknown type). p (borrowed) is
+ * filled; in is borrowed and p->data points into it. */
 int eio_packet_decode_text(eio_packet *p, const uint8_t *in, size_t len);
-/* A WebSocket binary frame: a binary message whose data is the frame. */
+/* A WebSocket binary frame: a binary message whose data is the frame.
+ * Cannot fail; p->data points into in (borrowed). */
 void eio_packet_decode_binary(eio_packet *p, const uint8_t *in, size_t len);
 
-/* Appends the text form "<type>data" of p (p->binary must be 0).
- * Returns 0 or SIO_ERR_NOMEM. */
+/* Appends the text form "<type>data" of p (borrowed) to out (borrowed).
+ * Returns 0, SIO_ERR_INVAL (p->binary set, or a type past NOOP) or
+ * SIO_ERR_NOMEM; on error out is unchanged. */
 int eio_packet_encode_text(sio_buf *out, const eio_packet *p);
 
 #endif

@@ -565,6 +565,18 @@ static void maybe_finish_close(eio_server *srv) {
     free_server(srv);
 }
 
+void eio_server_reap(eio_server *srv) {
+  if (!sio_map_count(&srv->sessions)) {
+    /* The last session is gone: its connections close once flushed. */
+    sio_queue *q, *n;
+    sio_queue_foreach_safe(q, n, &srv->conns) {
+      eio_conn *c = sio_container_of(q, eio_conn, link);
+      sio_conn_close_after_flush(&c->base);
+    }
+  }
+  maybe_finish_close(srv);
+}
+
 void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
   sio_listener *l, *next;
   sio_queue *q, *n;

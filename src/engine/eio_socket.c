@@ -306,14 +306,8 @@ static void close_deferred(sio_defer *d) {
     srv->cbs.on_close(s, s->close_reason, srv->ud);
   sio_map_remove(&srv->sessions, s->sid, strlen(s->sid));
   uv_close((uv_handle_t *)&s->timer, session_timer_closed);
-  /* The server may be waiting for its last session at shutdown. */
-  if (srv->closing && !sio_map_count(&srv->sessions)) {
-    sio_queue *q, *n;
-    sio_queue_foreach_safe(q, n, &srv->conns) {
-      eio_conn *c = sio_container_of(q, eio_conn, link);
-      sio_conn_close_after_flush(&c->base);
-    }
-  }
+  if (srv->closing)
+    eio_server_reap(srv);
 }
 
 void eio_socket_close_now(eio_socket *s, const char *reason) {

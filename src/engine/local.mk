@@ -1,2 +1,9 @@
 libsio_core_la_SOURCES +=
 
+libsio_core_la_SOURCES += src/engine/eio_server.c src/engine/eio_server.h \
+	src/engine/eio_int.h src/engine/eio_socket.c src/engine/eio_polling.c \
+	src/engine/eio_ws.c
+libsio_core_la_SOURCES += src/engine/eio_packet.c src/engine/eio_packet.h \
+	src/engine/eio_payload.c src/engine/eio_payload.h
+check_sources += tests/test_eio_packet.c tests/test_eio_payload.c
+check_sources += tests/test_eio_server.c

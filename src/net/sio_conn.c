@@ -146,9 +146,13 @@ static size_t chunk_len(const sio_chunk *ch) {
   return ch->plen + (ch->rc ? ch->rc->len : ch->len);
 }
 
+/* The prepare handle is referenced only while work waits for it, so a loop
+ * with nothing else to do still runs it before exiting. */
 static void mark_dirty(sio_conn *c) {
-  if (sio_queue_empty(&c->dirty) && !c->writing)
+  if (sio_queue_empty(&c->dirty) && !c->writing) {
     sio_queue_insert_tail(&c->net->dirty, &c->dirty);
+    uv_ref((uv_handle_t *)&c->net->flush);
+  }
 }
 
 int sio_conn_write(sio_conn *c, const void *p, size_t n) {
@@ -290,6 +294,7 @@ void sio_net_defer(sio_net *net, sio_defer *d, void (*fn)(sio_defer *d)) {
   d->fn = fn;
   if (sio_queue_empty(&d->q))
     sio_queue_insert_tail(&net->deferred, &d->q);
+  uv_ref((uv_handle_t *)&net->flush);
 }
 
 static void flush_cb(uv_prepare_t *h) { sio_net_flush(h->data); }
@@ -307,6 +312,8 @@ void sio_net_flush(sio_net *net) {
     sio_queue_remove(q);
     start_write(c);
   }
+  if (!net->closing)
+    uv_unref((uv_handle_t *)&net->flush);
 }
 
 static void close_cb(uv_handle_t *h) {

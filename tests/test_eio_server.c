@@ -1,0 +1,600 @@
+/* Loop-level tests of the Engine.IO server: a real eio_server on
+ * 127.0.0.1:0 driven over loopback by a blocking client thread
+ * (helpers/rawclient). Callback outcomes are recorded on the loop thread
+ * and asserted after the loop ended, which also proves every handle was
+ * closed (uv_loop_close() == 0). */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "eio_server.h"
+#include "rawclient.h"
+#include "sio/sio.h"
+#include "sio_int.h"
+
+typedef struct fx {
+  uv_loop_t loop;
+  eio_server *srv;
+  int port;
+  int opens;
+  int closes;
+  char reasons[16][32];
+  int messages;
+  int closed;
+  void (*scenario)(struct fx *f);
+} fx;
+
+static void on_open(eio_socket *es, void *ud) {
+  fx *f = ud;
+  f->opens++;
+  (void)es;
+}
+
+/* Echoes every message, like the conformance server. */
+static void on_message(eio_socket *es, int binary, const uint8_t *data,
+                       size_t len, void *ud) {
+  fx *f = ud;
+  sio_rcbuf *rc = sio_rcbuf_new(len + !binary);
+  f->messages++;
+  if (binary) {
+    memcpy(rc->data, data, len);
+    rc->flags |= SIO_RCBUF_BINARY;
+  } else {
+    rc->data[0] = '4';
+    memcpy(rc->data + 1, data, len);
+  }
+  eio_socket_send(es, rc);
+  sio_rcbuf_unref(rc);
+}
+
+static void on_close(eio_socket *es, const char *reason, void *ud) {
+  fx *f = ud;
+  if (f->closes < 16)
+    snprintf(f->reasons[f->closes], sizeof(f->reasons[0]), "%s", reason);
+  f->closes++;
+  (void)es;
+}
+
+static void server_closed(void *ud) { ((fx *)ud)->closed = 1; }
+static void done(void *ud) {
+  fx *f = ud;
+  eio_server_close(f->srv, server_closed, f);
+}
+static void thread_fn(void *ud) {
+  fx *f = ud;
+  f->scenario(f);
+}
+
+static eio_options default_opts(void) {
+  eio_options o = {0};
+  o.path = "/engine.io/";
+  o.ping_interval = 300;
+  o.ping_timeout = 200;
+  o.max_payload = 1000;
+  o.transports = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
+  o.cors_origins = "*";
+  return o;
+}
+
+static void run(fx *f, const eio_options *o, void (*scenario)(fx *f)) {
+  eio_callbacks cbs = {on_open, on_message, on_close, NULL};
+  memset(f, 0, sizeof(*f));
+  f->scenario = scenario;
+  ck_assert_int_eq(uv_loop_init(&f->loop), 0);
+  ck_assert_int_eq(eio_server_new(&f->srv, &f->loop, o, &cbs, f), 0);
+  ck_assert_int_eq(eio_server_listen(f->srv, "127.0.0.1:0"), 0);
+  f->port = eio_server_port(f->srv, 0);
+  ck_assert_int_gt(f->port, 0);
+  rc_run(&f->loop, thread_fn, done, f);
+  ck_assert_int_eq(f->closed, 1);
+  ck_assert_int_eq(uv_loop_close(&f->loop), 0);
+}
+
+/* Opens a polling session; returns its sid in sid[21]. */
+static void handshake(fx *f, char sid[32]) {
+  rc_response r;
+  const char *p;
+  ck_assert_int_eq(
+      rc_fetch(f->port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
+      200);
+  ck_assert_int_eq(r.body[0], '0');
+  p = strstr(r.body, "\"sid\":\"");
+  ck_assert_ptr_nonnull(p);
+  memcpy(sid, p + 7, 20);
+  sid[20] = 0;
+}
+
+static const char *url(char *buf, const char *sid, const char *transport) {
+  sprintf(buf, "/engine.io/?EIO=4&transport=%s&sid=%s", transport, sid);
+  return buf;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void sc_handshake_fields(fx *f) {
+  rc_response r;
+  char v[128];
+  ck_assert_int_eq(
+      rc_fetch(f->port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
+      200);
+  ck_assert_ptr_nonnull(strstr(r.body, "\"upgrades\":[\"websocket\"]"));
+  ck_assert_ptr_nonnull(strstr(
+      r.body, "\"pingInterval\":300,\"pingTimeout\":200,\"maxPayload\":1000}"));
+  ck_assert_str_eq(rc_header(&r, "content-type", v, sizeof(v)),
+                   "text/plain; charset=UTF-8");
+  ck_assert_str_eq(rc_header(&r, "access-control-allow-origin", v, sizeof(v)),
+                   "*");
+  ck_assert_ptr_null(rc_header(&r, "set-cookie", v, sizeof(v)));
+}
+
+START_TEST(handshake_polling) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_handshake_fields);
+  ck_assert_int_eq(f.opens, 1);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "server shutting down");
+}
+END_TEST
+
+static void sc_errors(fx *f) {
+  rc_response r;
+  ck_assert_int_eq(rc_fetch(f->port, "GET", "/engine.io/?EIO=4&transport=x",
+                            NULL, &r),
+                   400);
+  ck_assert_str_eq(r.body, "{\"code\":0,\"message\":\"Transport unknown\"}");
+  ck_assert_int_eq(rc_fetch(f->port, "GET",
+                            "/engine.io/?EIO=4&transport=polling&sid=nope",
+                            NULL, &r),
+                   400);
+  ck_assert_str_eq(r.body, "{\"code\":1,\"message\":\"Session ID unknown\"}");
+  ck_assert_int_eq(
+      rc_fetch(f->port, "POST", "/engine.io/?EIO=4&transport=polling", "", &r),
+      400);
+  ck_assert_str_eq(r.body,
+                   "{\"code\":2,\"message\":\"Bad handshake method\"}");
+  ck_assert_int_eq(
+      rc_fetch(f->port, "GET", "/engine.io/?EIO=3&transport=polling", NULL, &r),
+      400);
+  ck_assert_str_eq(
+      r.body, "{\"code\":5,\"message\":\"Unsupported protocol version\"}");
+  ck_assert_int_eq(
+      rc_fetch(f->port, "GET", "/engine.io/?EIO=4&transport=websocket", NULL,
+               &r),
+      400);
+  ck_assert_str_eq(r.body, "{\"code\":3,\"message\":\"Bad request\"}");
+  ck_assert_int_eq(rc_fetch(f->port, "GET", "/elsewhere", NULL, &r), 404);
+}
+
+START_TEST(error_codes) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_errors);
+  ck_assert_int_eq(f.opens, 0);
+}
+END_TEST
+
+static void sc_post_get_echo(fx *f) {
+  char sid[32], u[128];
+  rc_response r;
+  int fd;
+  handshake(f, sid);
+  fd = rc_connect(f->port);
+  /* keep-alive: POST then GET on the same connection */
+  ck_assert_int_eq(rc_request(fd, "POST", url(u, sid, "polling"), NULL,
+                              "4hello\x1e" "bAQIDBA==", 15, &r),
+                   200);
+  ck_assert_str_eq(r.body, "ok");
+  ck_assert_int_eq(rc_request(fd, "GET", u, NULL, NULL, 0, &r), 200);
+  ck_assert_str_eq(r.body, "4hello\x1e" "bAQIDBA==");
+  rc_close(fd);
+}
+
+START_TEST(polling_echo_keepalive) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_post_get_echo);
+  ck_assert_int_eq(f.messages, 2);
+}
+END_TEST
+
+static void sc_pipelined(fx *f) {
+  char sid[32], u[128], req[1024];
+  rc_response r;
+  int fd, n;
+  handshake(f, sid);
+  fd = rc_connect(f->port);
+  url(u, sid, "polling");
+  n = snprintf(req, sizeof(req),
+               "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n4ab"
+               "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+               u, u);
+  ck_assert_int_eq(rc_send(fd, req, (size_t)n), 0);
+  ck_assert_int_eq(rc_read_response(fd, &r), 200);
+  ck_assert_str_eq(r.body, "ok");
+  ck_assert_int_eq(rc_read_response(fd, &r), 200);
+  ck_assert_str_eq(r.body, "4ab");
+  rc_close(fd);
+}
+
+START_TEST(polling_pipelined) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_pipelined);
+}
+END_TEST
+
+static void sc_limits(fx *f) {
+  char sid[32], u[128], big[2000], hdr[10000];
+  rc_response r;
+  handshake(f, sid);
+  memset(big, '4', sizeof(big) - 1);
+  big[sizeof(big) - 1] = 0;
+  ck_assert_int_eq(rc_fetch(f->port, "POST", url(u, sid, "polling"), big, &r),
+                   413);
+  /* header block over 8 KiB */
+  {
+    int fd = rc_connect(f->port), n;
+    n = snprintf(hdr, sizeof(hdr), "GET / HTTP/1.1\r\nX-Big: ");
+    memset(hdr + n, 'a', sizeof(hdr) - (size_t)n);
+    ck_assert_int_eq(rc_send(fd, hdr, sizeof(hdr)), 0);
+    ck_assert_int_eq(rc_send(fd, "\r\n\r\n", 4), 0);
+    ck_assert_int_eq(rc_read_response(fd, &r), 431);
+    rc_close(fd);
+  }
+  {
+    int fd = rc_connect(f->port);
+    ck_assert_int_eq(rc_send(fd, "BLAH\r\n\r\n", 8), 0);
+    ck_assert_int_eq(rc_read_response(fd, &r), 400);
+    rc_close(fd);
+  }
+}
+
+START_TEST(http_limits) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_limits);
+}
+END_TEST
+
+static void sc_bad_packet(fx *f) {
+  char sid[32], u[128];
+  rc_response r;
+  handshake(f, sid);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", url(u, sid, "polling"), "abc", &r),
+                   400);
+  ck_assert_int_eq(rc_fetch(f->port, "GET", u, NULL, &r), 400);
+}
+
+START_TEST(polling_bad_packet_closes) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_bad_packet);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "parse error");
+}
+END_TEST
+
+static void sc_overlap(fx *f) {
+  char sid[32], u[128];
+  rc_response r1, r2;
+  int a, b;
+  handshake(f, sid);
+  url(u, sid, "polling");
+  a = rc_connect(f->port);
+  b = rc_connect(f->port);
+  ck_assert_int_eq(rc_send(a, "GET ", 4), 0);
+  {
+    char req[256];
+    int n = snprintf(req, sizeof(req), "%s HTTP/1.1\r\nHost: x\r\n\r\n", u);
+    rc_send(a, req, (size_t)n);
+    usleep(50000);
+    ck_assert_int_eq(rc_request(b, "GET", u, NULL, NULL, 0, &r2), 400);
+  }
+  ck_assert_int_eq(rc_read_response(a, &r1), 200);
+  ck_assert_str_eq(r1.body, "1");
+  rc_close(a);
+  rc_close(b);
+  ck_assert_int_eq(rc_fetch(f->port, "GET", u, NULL, &r1), 400);
+}
+
+START_TEST(polling_overlap_closes) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_overlap);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "transport error");
+}
+END_TEST
+
+static void sc_client_close(fx *f) {
+  char sid[32], u[128], req[256];
+  rc_response r;
+  int a, n;
+  handshake(f, sid);
+  url(u, sid, "polling");
+  a = rc_connect(f->port);
+  n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", u);
+  rc_send(a, req, (size_t)n);
+  usleep(50000);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "1", &r), 200);
+  ck_assert_int_eq(rc_read_response(a, &r), 200);
+  ck_assert_str_eq(r.body, "6");
+  rc_close(a);
+}
+
+START_TEST(polling_client_close) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_client_close);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "transport close");
+}
+END_TEST
+
+static void sc_ping_timeout(fx *f) {
+  char sid[32], u[128];
+  rc_response r;
+  handshake(f, sid);
+  ck_assert_int_eq(rc_fetch(f->port, "GET", url(u, sid, "polling"), NULL, &r),
+                   200);
+  ck_assert_str_eq(r.body, "2");
+  usleep(400000);
+  ck_assert_int_eq(rc_fetch(f->port, "GET", u, NULL, &r), 400);
+}
+
+START_TEST(ping_timeout) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_ping_timeout);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "ping timeout");
+}
+END_TEST
+
+static void sc_ws(fx *f) {
+  uint8_t buf[4096];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  ck_assert_ptr_nonnull(strstr((char *)buf, "\"upgrades\":[]"));
+  ck_assert_int_eq(rc_ws_send(fd, 1, "4hi", 3), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_str_eq((char *)buf, "4hi");
+  ck_assert_int_eq(rc_ws_send(fd, 2, "\x01\x02\x03", 3), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 2);
+  ck_assert_uint_eq(len, 3);
+  ck_assert_mem_eq(buf, "\x01\x02\x03", 3);
+  /* a ping frame gets a pong frame */
+  ck_assert_int_eq(rc_ws_send(fd, 9, "xy", 2), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 10);
+  ck_assert_mem_eq(buf, "xy", 2);
+  /* an invalid Engine.IO packet closes the session */
+  ck_assert_int_eq(rc_ws_send(fd, 1, "abc", 3), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 8);
+  ck_assert_int_eq(rc_wait_eof(fd, 2000), 1);
+  rc_close(fd);
+}
+
+START_TEST(websocket_session) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_ws);
+  ck_assert_int_eq(f.opens, 1);
+  ck_assert_int_eq(f.messages, 2);
+  ck_assert_str_eq(f.reasons[0], "parse error");
+}
+END_TEST
+
+static void sc_ws_too_big(fx *f) {
+  uint8_t buf[4096], big[1500];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  memset(big, '4', sizeof(big));
+  ck_assert_int_eq(rc_ws_send(fd, 1, big, sizeof(big)), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 8);
+  ck_assert_uint_ge(len, 2);
+  ck_assert_int_eq(buf[0] << 8 | buf[1], 1009);
+  rc_close(fd);
+}
+
+START_TEST(websocket_max_payload_1009) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_ws_too_big);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_int_eq(f.messages, 0);
+}
+END_TEST
+
+static void sc_ws_unmasked(fx *f) {
+  uint8_t buf[4096];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  ck_assert_int_eq(rc_send(fd, "\x81\x02" "4x", 4), 0); /* not masked */
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 8);
+  ck_assert_int_eq(buf[0] << 8 | buf[1], 1002);
+  rc_close(fd);
+}
+
+START_TEST(websocket_unmasked_1002) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_ws_unmasked);
+  ck_assert_int_eq(f.messages, 0);
+  ck_assert_int_eq(f.closes, 1);
+}
+END_TEST
+
+static void sc_upgrade(fx *f) {
+  char sid[32], u[128], req[256];
+  uint8_t buf[4096];
+  size_t len;
+  rc_response r;
+  int ws, a, n, second;
+  handshake(f, sid);
+  url(u, sid, "polling");
+  /* a GET parked before the probe is released with a noop */
+  a = rc_connect(f->port);
+  n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", u);
+  rc_send(a, req, (size_t)n);
+  usleep(30000);
+  ws = rc_ws_open(f->port, url(req, sid, "websocket"));
+  ck_assert_int_ge(ws, 0);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "2probe", 6), 0);
+  ck_assert_int_eq(rc_ws_recv(ws, buf, sizeof(buf), &len), 1);
+  ck_assert_str_eq((char *)buf, "3probe");
+  ck_assert_int_eq(rc_read_response(a, &r), 200);
+  ck_assert_str_eq(r.body, "6");
+  rc_close(a);
+  /* queued before the upgrade completes: delivered on the WebSocket */
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "4queued", &r), 200);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "5", 1), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(ws, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_str_eq((char *)buf, "4queued");
+  /* polling is refused after the upgrade, the session lives on */
+  ck_assert_int_eq(rc_fetch(f->port, "GET", u, NULL, &r), 400);
+  /* a second WebSocket for the session is opened then closed */
+  second = rc_ws_open(f->port, url(req, sid, "websocket"));
+  ck_assert_int_ge(second, 0);
+  ck_assert_int_eq(rc_ws_recv(second, buf, sizeof(buf), &len), 8);
+  rc_close(second);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "4after", 6), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(ws, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_str_eq((char *)buf, "4after");
+  rc_close(ws);
+  usleep(50000);
+}
+
+START_TEST(upgrade_polling_to_websocket) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_upgrade);
+  ck_assert_int_eq(f.opens, 1);
+  ck_assert_int_eq(f.messages, 2);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "transport close");
+}
+END_TEST
+
+static void sc_cors_cookie(fx *f) {
+  rc_response r;
+  char v[256];
+  int fd = rc_connect(f->port);
+  ck_assert_int_eq(rc_request(fd, "GET", "/engine.io/?EIO=4&transport=polling",
+                              "Origin: http://good.example\r\n", NULL, 0, &r),
+                   200);
+  ck_assert_str_eq(rc_header(&r, "access-control-allow-origin", v, sizeof(v)),
+                   "http://good.example");
+  ck_assert_str_eq(
+      rc_header(&r, "access-control-allow-credentials", v, sizeof(v)), "true");
+  ck_assert_ptr_nonnull(rc_header(&r, "set-cookie", v, sizeof(v)));
+  ck_assert_int_eq(strncmp(v, "io=", 3), 0);
+  ck_assert_ptr_nonnull(strstr(v, "; Path=/; HttpOnly; SameSite=Lax"));
+  ck_assert_int_eq(rc_request(fd, "GET", "/engine.io/?EIO=4&transport=polling",
+                              "Origin: http://evil.example\r\n", NULL, 0, &r),
+                   403);
+  ck_assert_str_eq(r.body, "{\"code\":4,\"message\":\"Forbidden\"}");
+  rc_close(fd);
+  fd = rc_connect(f->port);
+  ck_assert_int_eq(
+      rc_request(fd, "OPTIONS", "/engine.io/?EIO=4&transport=polling",
+                 "Origin: http://good.example\r\n"
+                 "Access-Control-Request-Headers: content-type\r\n",
+                 NULL, 0, &r),
+      204);
+  ck_assert_ptr_nonnull(
+      rc_header(&r, "access-control-allow-methods", v, sizeof(v)));
+  rc_close(fd);
+}
+
+START_TEST(cors_origins_and_cookie) {
+  fx f;
+  eio_options o = default_opts();
+  o.cors_origins = "http://good.example,http://other.example";
+  o.cors_credentials = 1;
+  o.cookie = "io";
+  run(&f, &o, sc_cors_cookie);
+  ck_assert_int_eq(f.opens, 1);
+}
+END_TEST
+
+static void sc_buffer_bound(fx *f) {
+  char sid[32], u[128], body[600];
+  rc_response r;
+  int i;
+  handshake(f, sid);
+  url(u, sid, "polling");
+  memset(body, 'x', sizeof(body) - 1);
+  body[0] = '4';
+  body[sizeof(body) - 1] = 0;
+  /* each echo queues ~600 bytes with no GET to take them: the second
+   * passes the 1000-byte bound and the session is closed */
+  for (i = 0; i < 3; i++)
+    rc_fetch(f->port, "POST", u, body, &r);
+  ck_assert_int_eq(rc_fetch(f->port, "GET", u, NULL, &r), 400);
+}
+
+START_TEST(output_bound_closes_session) {
+  fx f;
+  eio_options o = default_opts();
+  o.max_buffered = 1000;
+  run(&f, &o, sc_buffer_bound);
+  ck_assert_int_eq(f.closes, 1);
+  ck_assert_str_eq(f.reasons[0], "transport error");
+}
+END_TEST
+
+static void sc_conn_cap(fx *f) {
+  rc_response r;
+  int a = rc_connect(f->port), b;
+  usleep(30000);
+  b = rc_connect(f->port);
+  ck_assert_int_eq(rc_wait_eof(b, 2000), 1);
+  ck_assert_int_eq(
+      rc_request(a, "GET", "/engine.io/?EIO=4&transport=polling", NULL, NULL,
+                 0, &r),
+      200);
+  rc_close(a);
+  rc_close(b);
+}
+
+START_TEST(max_connections) {
+  fx f;
+  eio_options o = default_opts();
+  o.max_connections = 1;
+  run(&f, &o, sc_conn_cap);
+  ck_assert_int_eq(f.opens, 1);
+}
+END_TEST
+
+Suite *eio_server_suite(void) {
+  Suite *s = suite_create("eio_server");
+  TCase *tc = tcase_create("loopback");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, handshake_polling);
+  tcase_add_test(tc, error_codes);
+  tcase_add_test(tc, polling_echo_keepalive);
+  tcase_add_test(tc, polling_pipelined);
+  tcase_add_test(tc, http_limits);
+  tcase_add_test(tc, polling_bad_packet_closes);
+  tcase_add_test(tc, polling_overlap_closes);
+  tcase_add_test(tc, polling_client_close);
+  tcase_add_test(tc, ping_timeout);
+  tcase_add_test(tc, websocket_session);
+  tcase_add_test(tc, websocket_max_payload_1009);
+  tcase_add_test(tc, websocket_unmasked_1002);
+  tcase_add_test(tc, upgrade_polling_to_websocket);
+  tcase_add_test(tc, cors_origins_and_cookie);
+  tcase_add_test(tc, output_bound_closes_session);
+  tcase_add_test(tc, max_connections);
+  suite_add_tcase(s, tc);
+  return s;
+}
