@@ -389,6 +389,48 @@ START_TEST(websocket_session) {
 }
 END_TEST
 
+static void sc_ws_fragments(fx *f) {
+  uint8_t buf[4096];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket"), i;
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  for (i = 0; i < 3; i++) {
+    /* one message in three fragments over separate reads, a ping between */
+    ck_assert_int_eq(rc_ws_send_frame(fd, 0, 1, "4fr", 3), 0);
+    usleep(10000);
+    ck_assert_int_eq(rc_ws_send_frame(fd, 1, 9, "p", 1), 0);
+    usleep(10000);
+    ck_assert_int_eq(rc_ws_send_frame(fd, 0, 0, "ag", 2), 0);
+    usleep(10000);
+    ck_assert_int_eq(rc_ws_send_frame(fd, 1, 0, "ment", 4), 0);
+    ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1),
+                     10);
+    ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+    ck_assert_str_eq((char *)buf, "4fragment");
+  }
+  /* a frame header split across reads */
+  {
+    uint8_t fr[9] = {0x81, 0x83, 1, 2, 3, 4, '4' ^ 1, 'o' ^ 2, 'k' ^ 3};
+    ck_assert_int_eq(rc_send(fd, fr, 1), 0);
+    usleep(10000);
+    ck_assert_int_eq(rc_send(fd, fr + 1, 4), 0);
+    usleep(10000);
+    ck_assert_int_eq(rc_send(fd, fr + 5, 4), 0);
+    ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+    ck_assert_str_eq((char *)buf, "4ok");
+  }
+  rc_close(fd);
+}
+
+START_TEST(websocket_fragments_across_reads) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_ws_fragments);
+  ck_assert_int_eq(f.messages, 4);
+}
+END_TEST
+
 static void sc_ws_too_big(fx *f) {
   uint8_t buf[4096], big[1500];
   size_t len;
@@ -589,6 +631,7 @@ Suite *eio_server_suite(void) {
   tcase_add_test(tc, polling_client_close);
   tcase_add_test(tc, ping_timeout);
   tcase_add_test(tc, websocket_session);
+  tcase_add_test(tc, websocket_fragments_across_reads);
   tcase_add_test(tc, websocket_max_payload_1009);
   tcase_add_test(tc, websocket_unmasked_1002);
   tcase_add_test(tc, upgrade_polling_to_websocket);

@@ -44,10 +44,17 @@ typedef struct eio_conn {
   sio_buf pending_in;  /* bytes that arrived while a GET was parked */
   char *held_hdrs;     /* response headers (CORS...) of the parked GET */
   eio_socket *sess;    /* session using this conn (held GET or ws) */
-  wslay_event_context_ptr ws;
+  wslay_event_context_ptr ws; /* only while a message is being received */
+  uint64_t ws_frame_left;     /* payload bytes left in the current frame */
+  uint8_t ws_hdr[14];         /* partial frame header */
+  uint8_t ws_hdr_have;
+  uint8_t ws_in_fragments;    /* inside a fragmented message */
+  uint8_t ws_open;            /* the opening handshake was answered */
   const uint8_t *ws_in; /* input handed to wslay_event_recv */
   size_t ws_in_len;
   uint64_t last_active; /* uv_now at the last read, for idle timeouts */
+  uint64_t started;     /* uv_now when the current request (or, on a probe
+                           WebSocket, the upgrade) began */
 } eio_conn;
 
 typedef enum eio_state {

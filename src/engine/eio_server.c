@@ -22,7 +22,9 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 
-#define EIO_IDLE_TIMEOUT_MS 30000 /* keep-alive idle and slow requests */
+#define EIO_IDLE_TIMEOUT_MS 30000    /* keep-alive connection idle */
+#define EIO_REQUEST_TIMEOUT_MS 30000 /* a request must arrive whole */
+#define EIO_UPGRADE_TIMEOUT_MS 10000 /* probe to "5", as the reference */
 
 static const char *const eio_error_messages[] = {
     "Transport unknown", "Session ID unknown", "Bad handshake method",
@@ -108,6 +110,9 @@ static sio_conn *accept_cb(sio_listener *l, void *ud) {
   return &c->base;
 }
 
+static void respond_status(eio_conn *c, const sio_http_request *req,
+                           int status);
+
 static void sweep_cb(uv_timer_t *t) {
   eio_server *srv = t->data;
   uint64_t now = uv_now(srv->loop);
@@ -115,9 +120,25 @@ static void sweep_cb(uv_timer_t *t) {
   sio_queue_foreach_safe(q, n, &srv->conns) {
     eio_conn *c = sio_container_of(q, eio_conn, link);
     /* Parked GETs and WebSockets are bounded by the heartbeat instead. */
-    if (c->mode == EIO_CONN_HTTP && !c->held && !c->base.closing &&
-        now - c->last_active > EIO_IDLE_TIMEOUT_MS)
-      sio_conn_close(&c->base);
+    if (c->base.closing || c->held)
+      continue;
+    if (c->mode == EIO_CONN_HTTP) {
+      if (c->hp && sio_http_parser_in_request(c->hp) &&
+          now - c->started > EIO_REQUEST_TIMEOUT_MS) {
+        respond_status(c, NULL, 408); /* slow request (slowloris) */
+        sio_conn_close_after_flush(&c->base);
+      } else if (now - c->last_active > EIO_IDLE_TIMEOUT_MS) {
+        sio_conn_close(&c->base);
+      }
+    } else if (c->ws_probing && now - c->started > EIO_UPGRADE_TIMEOUT_MS) {
+      eio_socket *s = c->sess;
+      if (s && s->probe_conn == c) {
+        s->probe_conn = NULL;
+        s->upgrading = 0;
+      }
+      c->sess = NULL;
+      eio_ws_close(c, 1000);
+    }
   }
 }
 
@@ -420,6 +441,8 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
       }
       sio_http_parser_init(c->hp, &srv->http_limits);
     }
+    if (!sio_http_parser_in_request(c->hp))
+      c->started = uv_now(srv->loop);
     n = sio_http_parser_feed(c->hp, (const char *)data, len, &done);
     if (n < 0) {
       int status = sio_http_status_for_error((int)n);

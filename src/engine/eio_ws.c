@@ -8,7 +8,14 @@
  * data frames bypass wslay: the 2-10 byte frame header is written in front
  * of the shared payload buffer, so a broadcast is never copied per
  * recipient; wslay's own control frames (pong, close) reach the same
- * connection queue in order through its send callback. */
+ * connection queue in order through its send callback.
+ *
+ * wslay's context costs about 9 KB (two 4 KB buffers). An idle WebSocket
+ * does not keep one: a small tracker follows frame boundaries in the input,
+ * and whenever the input ends on a message boundary with nothing left for
+ * wslay to write, the context is freed; the next bytes create a fresh one.
+ * Since wslay holds no state across message boundaries other than close
+ * status (after which the connection is closing anyway), this is exact. */
 #include <string.h>
 
 #include "eio_int.h"
@@ -153,8 +160,6 @@ void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
     rv = sio_buf_append_str(&out, "\r\n");
   if (!rv)
     rv = sio_conn_write(&c->base, out.data, out.len);
-  if (!rv && wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0)
-    rv = SIO_ERR_NOMEM;
   sio_buf_deinit(&out);
   if (rv) {
     sio_conn_close(&c->base);
@@ -162,8 +167,8 @@ void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
       eio_socket_close_now(s, "transport error");
     return;
   }
-  wslay_event_config_set_max_recv_msg_length(c->ws, srv->opts.max_payload);
   c->mode = EIO_CONN_WS;
+  c->ws_open = 1;
   c->sess = s;
   if (handshake) {
     sio_buf open;
@@ -176,15 +181,61 @@ void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
   } else {
     s->probe_conn = c;
     c->ws_probing = 1;
+    c->started = uv_now(srv->loop);
   }
   if (rest_len && !c->base.closing)
     eio_ws_on_read(c, rest, rest_len);
 }
 
+/* Follows frame boundaries through data (RFC 6455 5.2). Returns 1 when the
+ * input ends between messages. Malformed headers are left to wslay. */
+static int track_frames(eio_conn *c, const uint8_t *p, size_t len) {
+  while (len) {
+    if (c->ws_frame_left) {
+      size_t n = c->ws_frame_left < len ? (size_t)c->ws_frame_left : len;
+      c->ws_frame_left -= n;
+      p += n;
+      len -= n;
+      continue;
+    }
+    c->ws_hdr[c->ws_hdr_have++] = *p++;
+    len--;
+    if (c->ws_hdr_have >= 2) {
+      uint8_t l7 = c->ws_hdr[1] & 0x7f, op = c->ws_hdr[0] & 0x0f;
+      size_t need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) +
+                    ((c->ws_hdr[1] & 0x80) ? 4 : 0);
+      uint64_t plen = l7;
+      int i;
+      if (c->ws_hdr_have < need)
+        continue;
+      if (l7 == 126)
+        plen = (uint64_t)c->ws_hdr[2] << 8 | c->ws_hdr[3];
+      else if (l7 == 127)
+        for (plen = 0, i = 0; i < 8; i++)
+          plen = plen << 8 | c->ws_hdr[2 + i];
+      if (op < 8) /* data or continuation: control frames may interleave */
+        c->ws_in_fragments = !(c->ws_hdr[0] & 0x80);
+      c->ws_frame_left = plen;
+      c->ws_hdr_have = 0;
+    }
+  }
+  return !c->ws_frame_left && !c->ws_hdr_have && !c->ws_in_fragments;
+}
+
 void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
-  int rv;
-  if (!c->ws)
+  int rv, boundary;
+  if (!c->ws_open)
     return;
+  boundary = track_frames(c, data, len);
+  if (!c->ws) {
+    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+      c->ws = NULL;
+      sio_conn_close(&c->base);
+      return;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws,
+                                                c->srv->opts.max_payload);
+  }
   c->ws_in = data;
   c->ws_in_len = len;
   rv = wslay_event_recv(c->ws);
@@ -225,7 +276,11 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
       }
     }
     sio_conn_close_after_flush(&c->base);
+    return;
   }
+  if (boundary && !wslay_event_want_write(c->ws) &&
+      !wslay_event_get_close_sent(c->ws))
+    eio_ws_free(c);
 }
 
 static int frame_header(uint8_t *h, int binary, size_t len) {
@@ -264,9 +319,14 @@ int eio_ws_send_text(eio_conn *c, const char *text, size_t len) {
 void eio_ws_close(eio_conn *c, uint16_t code) {
   if (c->base.closing)
     return;
-  if (c->ws && wslay_event_get_close_sent(c->ws) == 0) {
-    wslay_event_queue_close(c->ws, code, NULL, 0);
-    wslay_event_send(c->ws);
+  if (c->ws) {
+    if (wslay_event_get_close_sent(c->ws) == 0) {
+      wslay_event_queue_close(c->ws, code, NULL, 0);
+      wslay_event_send(c->ws);
+    }
+  } else if (c->ws_open) {
+    uint8_t f[4] = {0x88, 0x02, (uint8_t)(code >> 8), (uint8_t)code};
+    sio_conn_write(&c->base, f, sizeof(f));
   }
   sio_conn_close_after_flush(&c->base);
 }

@@ -157,10 +157,14 @@ int rc_ws_open(int port, const char *target) {
 }
 
 int rc_ws_send(int fd, int opcode, const void *p, size_t n) {
+  return rc_ws_send_frame(fd, 1, opcode, p, n);
+}
+
+int rc_ws_send_frame(int fd, int fin, int opcode, const void *p, size_t n) {
   uint8_t h[14], mask[4] = {0x12, 0x34, 0x56, 0x78}, *m;
   size_t hl, i;
   int rv;
-  h[0] = (uint8_t)(0x80 | opcode);
+  h[0] = (uint8_t)((fin ? 0x80 : 0) | opcode);
   if (n < 126) {
     h[1] = (uint8_t)(0x80 | n);
     hl = 2;

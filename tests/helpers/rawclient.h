@@ -40,6 +40,8 @@ const char *rc_header(const rc_response *r, const char *name, char *out,
 int rc_ws_open(int port, const char *target);
 /* Sends one masked frame (opcode 1 text, 2 binary, 8 close, 9 ping). */
 int rc_ws_send(int fd, int opcode, const void *p, size_t n);
+/* Sends one masked frame with the FIN bit as given (fragmentation). */
+int rc_ws_send_frame(int fd, int fin, int opcode, const void *p, size_t n);
 /* Reads one frame: returns its opcode, -1 on EOF/timeout. */
 int rc_ws_recv(int fd, uint8_t *buf, size_t cap, size_t *len);
 /* Reads text frames until one that is not "2" (a ping); answers pings with
