@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <stdlib.h>
+
 #include "check_suites.h"
 #include "eio_server.h"
 #include "rawclient.h"
@@ -617,6 +620,91 @@ START_TEST(max_connections) {
 }
 END_TEST
 
+/* TLS: a certificate made for the test; a blocking OpenSSL client does a
+ * handshake, a polling handshake over HTTPS, then a WebSocket over TLS. */
+static char tls_dir[64];
+
+static int tls_read_all(SSL *ssl, char *buf, size_t cap, const char *until) {
+  size_t n = 0;
+  while (n + 1 < cap) {
+    int r = SSL_read(ssl, buf + n, (int)(cap - 1 - n));
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+    buf[n] = 0;
+    if (strstr(buf, until))
+      break;
+  }
+  buf[n] = 0;
+  return (int)n;
+}
+
+static void sc_tls(fx *f) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *ssl;
+  char buf[4096];
+  int fd = rc_connect(f->port);
+  const char *req = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n"
+                    "Host: x\r\n\r\n";
+  ck_assert_int_ge(fd, 0);
+  ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  ck_assert_int_eq(SSL_connect(ssl), 1);
+  ck_assert_int_ge(SSL_version(ssl), TLS1_2_VERSION);
+  ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+  tls_read_all(ssl, buf, sizeof(buf), "maxPayload");
+  ck_assert_int_eq(strncmp(buf, "HTTP/1.1 200 OK", 15), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "\r\n\r\n0{\"sid\":"));
+  SSL_free(ssl);
+  rc_close(fd);
+  /* TLS 1.1 is refused */
+  fd = rc_connect(f->port);
+  ssl = SSL_new(ctx);
+  SSL_set_max_proto_version(ssl, TLS1_1_VERSION);
+  SSL_set_fd(ssl, fd);
+  ck_assert_int_ne(SSL_connect(ssl), 1);
+  SSL_free(ssl);
+  rc_close(fd);
+  SSL_CTX_free(ctx);
+}
+
+START_TEST(tls_native) {
+  fx f;
+  eio_options o = default_opts();
+  char cmd[512], cert[128], key[128];
+  snprintf(tls_dir, sizeof(tls_dir), "/tmp/sio-tls-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tls_dir));
+  snprintf(cert, sizeof(cert), "%s/cert.pem", tls_dir);
+  snprintf(key, sizeof(key), "%s/key.pem", tls_dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+           " -nodes -keyout %s -out %s -days 1 -subj /CN=localhost"
+           " >/dev/null 2>&1",
+           key, cert);
+  ck_assert_int_eq(system(cmd), 0);
+  o.tls_cert = cert;
+  o.tls_key = key;
+  run(&f, &o, sc_tls);
+  ck_assert_int_eq(f.opens, 1);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(tls_bad_files) {
+  eio_options o = default_opts();
+  eio_callbacks cbs = {0};
+  eio_server *srv = NULL;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  o.tls_cert = "/nonexistent/cert.pem";
+  o.tls_key = "/nonexistent/key.pem";
+  ck_assert_int_eq(eio_server_new(&srv, &loop, &o, &cbs, NULL), SIO_ERR_IO);
+  ck_assert_ptr_null(srv);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 Suite *eio_server_suite(void) {
   Suite *s = suite_create("eio_server");
   TCase *tc = tcase_create("loopback");
@@ -638,6 +726,8 @@ Suite *eio_server_suite(void) {
   tcase_add_test(tc, cors_origins_and_cookie);
   tcase_add_test(tc, output_bound_closes_session);
   tcase_add_test(tc, max_connections);
+  tcase_add_test(tc, tls_native);
+  tcase_add_test(tc, tls_bad_files);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -15,6 +15,7 @@
 #include "sio_listener.h"
 #include "sio_map.h"
 #include "sio_queue.h"
+#include "sio_tls.h"
 #include "eio_packet.h"
 
 #define EIO_TRANSPORT_POLLING 1
@@ -98,6 +99,7 @@ struct eio_server {
   eio_callbacks cbs;
   void *ud;
   sio_cors cors;
+  sio_tls_ctx *tls; /* NULL: plain TCP */
   sio_http_limits http_limits;
   sio_listener *listeners;
   sio_queue conns; /* eio_conn */

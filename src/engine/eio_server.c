@@ -68,8 +68,19 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
                      srv->opts.cors_credentials);
   if (rv)
     goto fail;
+  if (opts->tls_cert && *opts->tls_cert) {
+    char err[512];
+    rv = sio_tls_ctx_new(&srv->tls, opts->tls_cert, opts->tls_key,
+                         opts->tls_chain, err, sizeof(err));
+    if (rv) {
+      SIO_LOGE("tls: %s", err);
+      sio_cors_deinit(&srv->cors);
+      goto fail;
+    }
+  }
   rv = sio_net_init(&srv->net, loop);
   if (rv) {
+    sio_tls_ctx_del(srv->tls);
     sio_cors_deinit(&srv->cors);
     goto fail;
   }
@@ -99,6 +110,13 @@ static sio_conn *accept_cb(sio_listener *l, void *ud) {
     return NULL;
   if (sio_conn_init(&c->base, &srv->net, &eio_conn_ops)) {
     sio_free(c);
+    return NULL;
+  }
+  if (srv->tls && sio_tls_attach(&c->base, srv->tls)) {
+    sio_conn_close(&c->base); /* on_close frees it */
+    c->srv = srv;
+    sio_queue_init(&c->link);
+    srv->nconns++;
     return NULL;
   }
   c->srv = srv;
@@ -557,6 +575,7 @@ static void free_server(eio_server *srv) {
   void *ud = srv->close_ud;
   sio_map_deinit(&srv->sessions);
   sio_cors_deinit(&srv->cors);
+  sio_tls_ctx_del(srv->tls);
   sio_free((char *)srv->opts.path);
   sio_free((char *)srv->opts.cors_origins);
   sio_free((char *)srv->opts.cookie);

@@ -28,6 +28,9 @@ typedef struct eio_options {
   const char *cookie;      /* sticky cookie name or NULL */
   size_t max_buffered;     /* per-session unsent-bytes bound */
   uint32_t max_connections; /* 0 = unlimited */
+  const char *tls_cert;     /* PEM files for native TLS, or NULL */
+  const char *tls_key;
+  const char *tls_chain;
 } eio_options;
 
 /* Upcalls into the layer above. Each receives the ud given to
@@ -48,7 +51,7 @@ typedef struct eio_callbacks {
 } eio_callbacks;
 
 /* Creates the engine on loop. opts and cbs are copied (strings too).
- * Returns 0 or SIO_ERR_NOMEM. */
+ * Returns 0, SIO_ERR_NOMEM or SIO_ERR_IO (TLS files unusable: logged). */
 int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
                    const eio_callbacks *cbs, void *ud);
 /* Listens on "host:port". Returns 0, SIO_ERR_INVAL, SIO_ERR_IO. */

@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#include "sio_tls.h"
+
 #include "sio_int.h"
 #include "sio_mem.h"
 
@@ -28,6 +30,7 @@ typedef struct sio_chunk {
   uint8_t *own;   /* owned copy, or NULL */
   size_t len;     /* of own */
   uint8_t plen;   /* inline prefix length */
+  uint8_t raw;    /* TLS: already ciphertext */
   uint8_t prefix[SIO_INLINE_MAX];
 } sio_chunk;
 
@@ -93,6 +96,15 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     /* The buffer is marked free before the upcall: a nested read cannot
      * happen (libuv does not re-enter), and handlers consume synchronously. */
+    if (c->ssl) {
+      int rv = sio_tls_on_read(c, (const uint8_t *)buf->base, (size_t)n);
+      if (rv < 0 && !c->closing) {
+        sio_conn_close_after_flush(c);
+        if (c->ops->on_error)
+          c->ops->on_error(c, UV_EPROTO);
+      }
+      return;
+    }
     c->ops->on_read(c, (const uint8_t *)buf->base, (size_t)n);
     return;
   }
@@ -166,6 +178,7 @@ int sio_conn_write(sio_conn *c, const void *p, size_t n) {
     return SIO_ERR_NOMEM;
   ch->rc = NULL;
   ch->plen = 0;
+  ch->raw = 0;
   if (n <= SIO_INLINE_MAX) {
     memcpy(ch->prefix, p, n);
     ch->plen = (uint8_t)n;
@@ -197,6 +210,7 @@ int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
   if (!ch)
     return SIO_ERR_NOMEM;
   ch->rc = sio_rcbuf_ref(rc);
+  ch->raw = 0;
   ch->own = NULL;
   ch->len = 0;
   ch->plen = (uint8_t)plen;
@@ -206,6 +220,85 @@ int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
   c->out_bytes += plen + rc->len;
   mark_dirty(c);
   return 0;
+}
+
+int sio_conn_write_raw(sio_conn *c, uint8_t *p, size_t n) {
+  sio_chunk *ch;
+  if (c->closing)
+    return SIO_ERR_CLOSED;
+  ch = sio_malloc(sizeof(*ch));
+  if (!ch)
+    return SIO_ERR_NOMEM;
+  memset(ch, 0, sizeof(*ch));
+  ch->own = p;
+  ch->len = n;
+  ch->raw = 1;
+  sio_queue_insert_tail(&c->outq, &ch->q);
+  c->out_bytes += n;
+  mark_dirty(c);
+  return 0;
+}
+
+/* Moves the ciphertext produced so far into a raw chunk at the tail of q. */
+static int take_cipher(sio_conn *c, sio_queue *q) {
+  size_t n;
+  uint8_t *p = sio_tls_take_output(c, &n);
+  sio_chunk *ch;
+  if (!p)
+    return 0;
+  ch = sio_malloc(sizeof(*ch));
+  if (!ch) {
+    sio_free(p);
+    return SIO_ERR_NOMEM;
+  }
+  memset(ch, 0, sizeof(*ch));
+  ch->own = p;
+  ch->len = n;
+  ch->raw = 1;
+  sio_queue_insert_tail(q, &ch->q);
+  c->out_bytes += n;
+  return 0;
+}
+
+/* TLS: encrypts queued plaintext in order, as far as the handshake allows;
+ * plaintext that must wait stays queued behind the ciphertext. */
+static int tls_encrypt_queue(sio_conn *c) {
+  sio_queue nq;
+  int stuck = 0, rv = 0;
+  sio_queue_init(&nq);
+  while (!sio_queue_empty(&c->outq)) {
+    sio_queue *q = sio_queue_head(&c->outq);
+    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    sio_queue_remove(q);
+    if (ch->raw || stuck || rv) {
+      if (!rv)
+        rv = take_cipher(c, &nq);
+      sio_queue_insert_tail(&nq, q);
+      continue;
+    }
+    rv = ch->plen ? sio_tls_encrypt(c, ch->prefix, ch->plen) : 0;
+    if (!rv && (ch->rc || ch->own))
+      rv = sio_tls_encrypt(c, ch->rc ? ch->rc->data : ch->own,
+                           ch->rc ? ch->rc->len : ch->len);
+    if (rv == SIO_ERR_AGAIN) {
+      stuck = 1;
+      rv = take_cipher(c, &nq);
+      sio_queue_insert_tail(&nq, q);
+      continue;
+    }
+    c->out_bytes -= chunk_len(ch);
+    chunk_free(ch);
+  }
+  if (!rv)
+    rv = take_cipher(c, &nq);
+  /* splice nq back into outq */
+  if (!sio_queue_empty(&nq)) {
+    c->outq.next = nq.next;
+    c->outq.prev = nq.prev;
+    nq.next->prev = &c->outq;
+    nq.prev->next = &c->outq;
+  }
+  return rv;
 }
 
 static void start_write(sio_conn *c);
@@ -249,12 +342,22 @@ static void start_write(sio_conn *c) {
   size_t n = 0, cap = 0;
   if (c->writing || c->closing || sio_queue_empty(&c->outq))
     return;
+  if (c->ssl && tls_encrypt_queue(c)) {
+    sio_conn_close(c);
+    if (c->ops->on_error)
+      c->ops->on_error(c, UV_EPROTO);
+    return;
+  }
   sio_queue_foreach(q, &c->outq) {
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    if (c->ssl && !ch->raw)
+      break;
     cap += (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
     if (cap >= SIO_MAX_IOV)
       break;
   }
+  if (!cap)
+    return; /* TLS: plaintext waits for the handshake */
   c->iov = sio_malloc(sizeof(uv_buf_t) * (cap ? cap : 1));
   if (!c->iov) {
     sio_conn_close(c);
@@ -266,7 +369,7 @@ static void start_write(sio_conn *c) {
   sio_queue_foreach(q, &c->outq) {
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
     size_t need = (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
-    if (n + need > cap)
+    if (n + need > cap || (c->ssl && !ch->raw))
       break;
     if (ch->plen)
       c->iov[n++] = uv_buf_init((char *)ch->prefix, ch->plen);
@@ -324,6 +427,7 @@ static void close_cb(uv_handle_t *h) {
     chunk_free(sio_container_of(q, sio_chunk, q));
   }
   c->out_bytes = 0;
+  sio_tls_free(c);
   c->net->nconns--;
   c->ops->on_close(c);
 }

@@ -50,8 +50,11 @@ struct sio_net {
   int readbuf_busy;
 };
 
+struct ssl_st;
+
 struct sio_conn {
   uv_tcp_t tcp; /* first: the handle's data points at the conn */
+  struct ssl_st *ssl; /* TLS session (sio_tls.c), NULL for plain TCP */
   uv_write_t wreq;
   sio_net *net;
   const sio_conn_ops *ops;
@@ -96,6 +99,10 @@ int sio_conn_write(sio_conn *c, const void *p, size_t n);
  * long), SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
 int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
                       sio_rcbuf *rc);
+/* Queues n bytes that must not be encrypted (TLS records); takes
+ * ownership of p (allocated with sio_malloc) on success. Returns 0,
+ * SIO_ERR_CLOSED or SIO_ERR_NOMEM. */
+int sio_conn_write_raw(sio_conn *c, uint8_t *p, size_t n);
 /* Closes now, dropping unsent output. on_close follows. Idempotent. */
 void sio_conn_close(sio_conn *c);
 /* Closes once every queued byte is written. */

@@ -1,0 +1,196 @@
+/* sio_tls.c: TLS for sio_conn through OpenSSL memory BIOs.
+ *
+ * Reads: ciphertext -> rbio -> SSL_read -> plaintext upcall (in a loop-wide
+ * buffer, like plain reads). The handshake advances inside SSL_read; any
+ * records it produces (ServerHello...) are taken from wbio and queued raw.
+ * Writes: sio_conn keeps queuing plaintext chunks; when it starts a write it
+ * encrypts them all (SSL_write) and sends the resulting records instead, so
+ * the one-write-in-flight rule and coalescing hold for TLS too. */
+#include "sio_tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+
+struct sio_tls_ctx {
+  SSL_CTX *ctx;
+};
+
+#define TLS_PLAIN_BUF 16384
+
+static void ssl_err(char *err, size_t errlen, const char *what,
+                    const char *file) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "";
+  if (e)
+    ERR_error_string_n(e, buf, sizeof(buf));
+  snprintf(err, errlen, "%s %s: %s", what, file, buf[0] ? buf : "failed");
+  ERR_clear_error();
+}
+
+int sio_tls_ctx_new(sio_tls_ctx **out, const char *cert_file,
+                    const char *key_file, const char *chain_file, char *err,
+                    size_t errlen) {
+  sio_tls_ctx *t = sio_calloc(1, sizeof(*t));
+  if (!t)
+    return SIO_ERR_NOMEM;
+  t->ctx = SSL_CTX_new(TLS_server_method());
+  if (!t->ctx) {
+    sio_free(t);
+    return SIO_ERR_NOMEM;
+  }
+  SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
+                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1) {
+    ssl_err(err, errlen, "certificate", cert_file);
+    goto fail;
+  }
+  if (chain_file && *chain_file) {
+    FILE *f = fopen(chain_file, "r");
+    X509 *x;
+    if (!f) {
+      snprintf(err, errlen, "chain %s: cannot open", chain_file);
+      goto fail;
+    }
+    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+      if (SSL_CTX_add_extra_chain_cert(t->ctx, x) != 1) {
+        X509_free(x);
+        fclose(f);
+        ssl_err(err, errlen, "chain", chain_file);
+        goto fail;
+      }
+    }
+    ERR_clear_error();
+    fclose(f);
+  }
+  if (SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+    ssl_err(err, errlen, "private key", key_file);
+    goto fail;
+  }
+  if (SSL_CTX_check_private_key(t->ctx) != 1) {
+    ssl_err(err, errlen, "private key does not match certificate", key_file);
+    goto fail;
+  }
+  *out = t;
+  return 0;
+fail:
+  SSL_CTX_free(t->ctx);
+  sio_free(t);
+  return SIO_ERR_IO;
+}
+
+void sio_tls_ctx_del(sio_tls_ctx *t) {
+  if (!t)
+    return;
+  SSL_CTX_free(t->ctx);
+  sio_free(t);
+}
+
+int sio_tls_attach(sio_conn *c, sio_tls_ctx *t) {
+  SSL *ssl = SSL_new(t->ctx);
+  BIO *r, *w;
+  if (!ssl)
+    return SIO_ERR_NOMEM;
+  r = BIO_new(BIO_s_mem());
+  w = BIO_new(BIO_s_mem());
+  if (!r || !w) {
+    BIO_free(r);
+    BIO_free(w);
+    SSL_free(ssl);
+    return SIO_ERR_NOMEM;
+  }
+  BIO_set_mem_eof_return(r, -1);
+  SSL_set_bio(ssl, r, w);
+  SSL_set_accept_state(ssl);
+  c->ssl = ssl;
+  return 0;
+}
+
+/* Queues whatever the SSL object wrote (handshake records, alerts). */
+static int flush_handshake(sio_conn *c) {
+  size_t n;
+  uint8_t *p = sio_tls_take_output(c, &n);
+  int rv = 0;
+  if (p) {
+    rv = sio_conn_write_raw(c, p, n);
+    if (rv)
+      sio_free(p);
+  }
+  return rv;
+}
+
+int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
+  SSL *ssl = c->ssl;
+  static uint8_t plain[TLS_PLAIN_BUF]; /* loop thread only */
+  if (BIO_write(SSL_get_rbio(ssl), data, (int)len) != (int)len)
+    return SIO_ERR_NOMEM;
+  for (;;) {
+    int n = SSL_read(ssl, plain, sizeof(plain));
+    if (n > 0) {
+      c->ops->on_read(c, plain, (size_t)n);
+      if (c->closing || !c->ssl)
+        return 0;
+      continue;
+    }
+    switch (SSL_get_error(ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return flush_handshake(c);
+    case SSL_ERROR_ZERO_RETURN: /* close_notify */
+      flush_handshake(c);
+      return SIO_ERR_CLOSED;
+    default:
+      SIO_LOGD("tls error from %s", c->remote);
+      ERR_clear_error();
+      flush_handshake(c);
+      return SIO_ERR_PROTO;
+    }
+  }
+}
+
+int sio_tls_encrypt(sio_conn *c, const void *p, size_t n) {
+  while (n) {
+    int w = SSL_write(c->ssl, p, (int)SIO_MIN(n, 1u << 30));
+    if (w <= 0) {
+      int e = SSL_get_error(c->ssl, w);
+      ERR_clear_error();
+      /* Before the handshake completes SSL_write wants to read: keep the
+       * bytes for the next flush. */
+      return e == SSL_ERROR_WANT_READ ? SIO_ERR_AGAIN : SIO_ERR_PROTO;
+    }
+    p = (const uint8_t *)p + w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
+  BIO *w = SSL_get_wbio(c->ssl);
+  size_t n = (size_t)BIO_ctrl_pending(w);
+  uint8_t *p;
+  if (!n)
+    return NULL;
+  p = sio_malloc(n);
+  if (!p)
+    return NULL;
+  if (BIO_read(w, p, (int)n) != (int)n) {
+    sio_free(p);
+    return NULL;
+  }
+  *len = n;
+  return p;
+}
+
+void sio_tls_free(sio_conn *c) {
+  if (c->ssl) {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+  }
+}

@@ -1,0 +1,39 @@
+#ifndef SIO_TLS_H
+#define SIO_TLS_H
+
+/* Native TLS (HTTPS/WSS) with libssl over memory BIOs: sio_conn feeds the
+ * ciphertext it reads into the SSL object and hands the plaintext up; at
+ * flush time the queued plaintext is encrypted and the records leave as one
+ * write. TLS 1.2 is the minimum version. */
+
+#include <stddef.h>
+
+#include "sio_conn.h"
+
+typedef struct sio_tls_ctx sio_tls_ctx;
+
+/* Loads a PEM certificate (cert_file, may hold the chain too), its private
+ * key and an optional extra chain file (NULL or ""). On failure writes a
+ * message naming the file into err. Returns 0, SIO_ERR_IO (unreadable or
+ * invalid file, key not matching the certificate) or SIO_ERR_NOMEM. */
+int sio_tls_ctx_new(sio_tls_ctx **out, const char *cert_file,
+                    const char *key_file, const char *chain_file, char *err,
+                    size_t errlen);
+void sio_tls_ctx_del(sio_tls_ctx *t);
+
+/* Makes c a TLS server connection (before sio_conn_start). Returns 0 or
+ * SIO_ERR_NOMEM. The SSL object is freed with the connection. */
+int sio_tls_attach(sio_conn *c, sio_tls_ctx *t);
+
+/* Used by sio_conn.c. */
+/* Decrypts ciphertext, calling c->ops->on_read with plaintext. Returns 0 or
+ * SIO_ERR_PROTO (handshake or record failure: close the connection). */
+int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len);
+/* Encrypts n plaintext bytes into the pending ciphertext. 0 or an error. */
+int sio_tls_encrypt(sio_conn *c, const void *p, size_t n);
+/* Moves pending ciphertext out: returns a malloc'ed buffer (sio_free) and
+ * its length in *len, or NULL when there is none. */
+uint8_t *sio_tls_take_output(sio_conn *c, size_t *len);
+void sio_tls_free(sio_conn *c);
+
+#endif
