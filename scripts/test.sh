@@ -79,12 +79,13 @@ if [ -f compat/node/package.json ] && [ -x build/tests/e2e/sio_compat_server ]; 
   (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
     echo "npm ci failed"
   out=$(cd compat/node && SIO_COMPAT_SERVER="$top/build/tests/e2e/sio_compat_server" \
-    npx mocha --reporter dot 2>&1); rc=$?
+    npm test 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 40
-  p=$(grep -oE '[0-9]+ passing' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
-  f=$(grep -oE '[0-9]+ failing' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
-  pe=$(grep -oE '[0-9]+ pending' <<<"$out" | grep -oE '[0-9]+' | tail -n 1)
-  [ -z "$p" ] && [ -z "$f" ] && f=1
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last")
+  [ -z "$last" ] && p=0 f=1
+  [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+  pe=0
   record "compat/node" "${p:-0}" "${f:-0}" "${pe:-0}"
 fi
 

@@ -27,6 +27,18 @@
 
 static void timer_cb(uv_timer_t *t);
 
+/* 1 when the query part of the blob being built already has key. */
+static int hs_has(const sio_buf *b, size_t from, const char *key) {
+  size_t i = from;
+  while (i < b->len) {
+    const char *k = b->data + i, *val = k + strlen(k) + 1;
+    if (strcmp(k, key) == 0)
+      return 1;
+    i = (size_t)(val - b->data) + strlen(val) + 1;
+  }
+  return 0;
+}
+
 /* Copies the handshake facts a later layer asks for (auth headers, query,
  * origin...) into one blob: lowercase header names, decoded query. */
 static int save_handshake(eio_socket *s, const sio_http_request *req) {
@@ -53,29 +65,32 @@ static int save_handshake(eio_socket *s, const sio_http_request *req) {
       rv = sio_buf_append_byte(&b, 0);
   }
   s->hs_headers = b.len;
-  /* query: each key once, first occurrence wins */
+  /* query: decoded keys and values, each key once (first wins) */
   p = req->query;
   end = req->query + req->query_len;
   while (!rv && p < end) {
     const char *amp = memchr(p, '&', (size_t)(end - p));
     const char *eq;
-    size_t klen;
+    size_t klen, vstart;
     if (!amp)
       amp = end;
     eq = memchr(p, '=', (size_t)(amp - p));
     klen = (size_t)((eq ? eq : amp) - p);
-    if (klen) {
-      char key[64];
-      if (klen < sizeof(key)) {
-        memcpy(key, p, klen);
-        key[klen] = 0;
-        sio_buf_reset(&v);
-        if (sio_http_query_get(req->query, req->query_len, key, &v) == 1) {
-          rv = sio_buf_append(&b, key, klen + 1);
-          if (!rv)
-            rv = sio_buf_append(&b, v.data ? v.data : "",
-                                strlen(v.data ? v.data : "") + 1);
-        }
+    sio_buf_reset(&v);
+    if (klen && sio_http_query_decode(p, klen, &v) == 0 &&
+        strlen(v.data) == v.len && !hs_has(&b, s->hs_headers, v.data)) {
+      vstart = v.len + 1;
+      rv = sio_buf_append_byte(&v, 0);
+      if (!rv && eq)
+        rv = sio_http_query_decode(eq + 1, (size_t)(amp - eq - 1), &v) ==
+                     SIO_ERR_NOMEM
+                 ? SIO_ERR_NOMEM
+                 : 0;
+      if (!rv && v.len >= vstart) {
+        /* keep the value up to an embedded NUL, which no caller can see */
+        rv = sio_buf_append(&b, v.data, vstart);
+        if (!rv)
+          rv = sio_buf_append(&b, v.data + vstart, strlen(v.data + vstart) + 1);
       }
     }
     p = amp + 1;

@@ -1,0 +1,150 @@
+// The handler contract of tests/e2e/sio_compat_server.c, implemented with
+// the Node reference server (socket.io 4.8). It exists to check the suites
+// themselves: `npm run test:reference` runs them against it, so an
+// expectation that the reference does not meet is a bug in the test, not in
+// sio-server. Same command line and environment as the C server; see the
+// comment at the top of sio_compat_server.c for the contract.
+
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+function envNumber(name, fallback) {
+  const v = process.env[name];
+  return v ? Number(v) : fallback;
+}
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
+const host = process.env.HOST || "127.0.0.1";
+const transports = [];
+const wanted = process.env.SIO_TRANSPORTS || "polling,websocket";
+if (wanted.includes("polling")) transports.push("polling");
+if (wanted.includes("websocket")) transports.push("websocket");
+
+const httpServer = createServer();
+const io = new Server(httpServer, {
+  maxHttpBufferSize: envNumber("SIO_MAX_PAYLOAD", 1e6),
+  pingInterval: envNumber("SIO_PING_INTERVAL", 25000),
+  pingTimeout: envNumber("SIO_PING_TIMEOUT", 20000),
+  connectTimeout: envNumber("SIO_CONNECT_TIMEOUT", 45000),
+  transports,
+  cors: { origin: "*" },
+});
+
+function toList(v) {
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+function setup(nsp) {
+  nsp.on("connection", (socket) => {
+    socket.emit("welcome", {
+      id: socket.id,
+      nsp: nsp.name,
+      auth: socket.handshake.auth,
+      transport: socket.conn.transport.name,
+    });
+
+    socket.on("echo", (...args) => socket.emit("echo", ...args));
+
+    socket.on("echo-ack", (...args) => {
+      const cb = args.pop();
+      if (typeof cb === "function") cb(...args);
+    });
+
+    socket.on("ask-me", (req, cb) => {
+      const args = Array.isArray(req?.args) ? req.args : [];
+      const answer = (status, res) => {
+        if (socket.connected) socket.emit("answer", { status, args: res });
+      };
+      if (req?.timeout) {
+        socket
+          .timeout(req.timeout)
+          .emit("question", ...args, (err, ...res) =>
+            err ? answer("timeout", null) : answer("ok", res),
+          );
+      } else {
+        socket.emit("question", ...args, (...res) => answer("ok", res));
+      }
+      if (typeof cb === "function") cb(true);
+    });
+
+    socket.on("disconnect-me", (req, cb) => {
+      if (typeof req === "function") [cb, req] = [req, {}];
+      if (typeof cb === "function") cb(true);
+      socket.disconnect(Boolean(req?.close));
+    });
+
+    socket.on("join", (room, cb) => {
+      socket.join(room);
+      cb?.(socket.rooms.has(room));
+    });
+
+    socket.on("leave", (room, cb) => {
+      const had = socket.rooms.has(room);
+      socket.leave(room);
+      cb?.(had);
+    });
+
+    socket.on("rooms", (cb) => cb([...socket.rooms]));
+
+    socket.on("broadcast", async (req, cb) => {
+      const except = toList(req.except);
+      if (req.excludeSelf) except.push(socket.id);
+      const rooms = toList(req.rooms);
+      const target = () => {
+        let op = nsp.to(rooms);
+        if (except.length) op = op.except(except);
+        return op;
+      };
+      const count = (await target().fetchSockets()).length;
+      const op = req.volatile ? target().volatile : target();
+      op.emit(req.event ?? "broadcast", ...(req.args ?? []));
+      cb?.(count);
+    });
+
+    socket.on("handshake", (req, cb) => {
+      const query = {};
+      const headers = {};
+      for (const n of toList(req?.query))
+        query[n] = socket.handshake.query[n] ?? null;
+      for (const n of toList(req?.headers))
+        headers[n] = socket.handshake.headers[n.toLowerCase()] ?? null;
+      cb({
+        id: socket.id,
+        nsp: nsp.name,
+        transport: socket.conn.transport.name,
+        address: socket.handshake.address,
+        auth: socket.handshake.auth,
+        query,
+        headers,
+      });
+    });
+
+    socket.on("transport", (cb) => cb(socket.conn.transport.name));
+    socket.on("count", (cb) => cb(nsp.sockets.size));
+  });
+}
+
+setup(io.of("/"));
+setup(io.of("/admin"));
+const priv = io.of("/private");
+priv.use((socket, next) => {
+  if (socket.handshake.auth?.token === "secret") return next();
+  const err = new Error("unauthorized");
+  err.data = { code: "invalid_token" };
+  next(err);
+});
+setup(priv);
+
+let closing = false;
+function shutdown() {
+  if (closing) return;
+  closing = true;
+  io.close(() => process.exit(0));
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+httpServer.listen(port, host, () => {
+  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+});
