@@ -26,6 +26,7 @@ typedef struct fx {
   char reasons[16][32];
   int messages;
   int closed;
+  eio_stats stats; /* taken just before the server closes */
   void (*scenario)(struct fx *f);
 } fx;
 
@@ -63,6 +64,7 @@ static void on_close(eio_socket *es, const char *reason, void *ud) {
 static void server_closed(void *ud) { ((fx *)ud)->closed = 1; }
 static void done(void *ud) {
   fx *f = ud;
+  eio_server_stats(f->srv, &f->stats);
   eio_server_close(f->srv, server_closed, f);
 }
 static void thread_fn(void *ud) {
@@ -200,6 +202,11 @@ START_TEST(polling_echo_keepalive) {
   eio_options o = default_opts();
   run(&f, &o, sc_post_get_echo);
   ck_assert_int_eq(f.messages, 2);
+  ck_assert_uint_eq(f.stats.handshakes, 1);
+  ck_assert_uint_eq(f.stats.polling, 1);
+  ck_assert_uint_eq(f.stats.websocket, 0);
+  ck_assert_uint_gt(f.stats.bytes_in, 100);
+  ck_assert_uint_gt(f.stats.bytes_out, 100);
 }
 END_TEST
 
@@ -431,6 +438,8 @@ START_TEST(websocket_fragments_across_reads) {
   eio_options o = default_opts();
   run(&f, &o, sc_ws_fragments);
   ck_assert_int_eq(f.messages, 4);
+  ck_assert_uint_eq(f.stats.websocket, 1);
+  ck_assert_uint_eq(f.stats.polling, 0);
 }
 END_TEST
 

@@ -104,6 +104,8 @@ struct eio_server {
   sio_listener *listeners;
   sio_queue conns; /* eio_conn */
   sio_map sessions; /* sid -> eio_socket */
+  uint64_t handshakes;
+  size_t ws_sessions; /* sessions whose transport is WebSocket */
   size_t nconns;
   int closing;
   size_t pending_closes; /* handles still closing at shutdown */

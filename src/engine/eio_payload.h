@@ -35,7 +35,7 @@ int eio_payload_decode(const uint8_t *in, size_t len, size_t max_packets,
  * ("4hello", as sent over WebSocket); a binary one as raw data, written as
  * "b" + base64. data is copied. Returns 0 or SIO_ERR_NOMEM; on error out
  * is unchanged. */
-int eio_payload_append(sio_buf *out, int first, int binary,
-                       const uint8_t *data, size_t len);
+int eio_payload_append(sio_buf *out, int first, int binary, const uint8_t *data,
+                       size_t len);
 
 #endif

@@ -203,6 +203,15 @@ size_t eio_server_session_count(const eio_server *srv) {
   return sio_map_count(&srv->sessions);
 }
 
+void eio_server_stats(const eio_server *srv, eio_stats *out) {
+  out->bytes_in = srv->net.bytes_in;
+  out->bytes_out = srv->net.bytes_out;
+  out->handshakes = srv->handshakes;
+  out->websocket = srv->ws_sessions;
+  out->polling = sio_map_count(&srv->sessions) - srv->ws_sessions;
+  out->tcp_connections = srv->nconns;
+}
+
 /* ---------------------------------------------------------------- replies */
 
 int eio_common_headers(eio_conn *c, const sio_http_request *req,

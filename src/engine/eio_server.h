@@ -63,6 +63,17 @@ int eio_server_port(const eio_server *srv, size_t idx);
 void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud);
 size_t eio_server_session_count(const eio_server *srv);
 
+typedef struct eio_stats {
+  uint64_t bytes_in;   /* TCP bytes read / written, TLS records included */
+  uint64_t bytes_out;
+  uint64_t handshakes; /* sessions opened */
+  size_t polling;      /* sessions on each transport now */
+  size_t websocket;
+  size_t tcp_connections;
+} eio_stats;
+/* Fills out (borrowed) with the engine's counters. */
+void eio_server_stats(const eio_server *srv, eio_stats *out);
+
 /* Queues one message packet. msg holds the Engine.IO packet's text form
  * ("4..." for a Socket.IO packet) or, with SIO_RCBUF_BINARY in msg->flags,
  * raw binary data. The session takes its own reference; the caller keeps

@@ -128,6 +128,9 @@ int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
   }
   uv_timer_init(srv->loop, &s->timer);
   s->timer.data = s;
+  srv->handshakes++;
+  if (transport == EIO_TRANSPORT_WEBSOCKET)
+    srv->ws_sessions++;
   *out = s;
   return 0;
 }
@@ -248,6 +251,7 @@ static void complete_upgrade(eio_socket *s) {
   ws->ws_probing = 0;
   s->ws_conn = ws;
   s->transport = EIO_TRANSPORT_WEBSOCKET;
+  s->srv->ws_sessions++;
   if (s->poll_conn) /* a GET parked meanwhile is released */
     eio_polling_send_single(s, "6");
   eio_socket_flush(s);
@@ -320,6 +324,8 @@ static void close_deferred(sio_defer *d) {
   if (srv->cbs.on_close)
     srv->cbs.on_close(s, s->close_reason, srv->ud);
   sio_map_remove(&srv->sessions, s->sid, strlen(s->sid));
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET)
+    srv->ws_sessions--;
   uv_close((uv_handle_t *)&s->timer, session_timer_closed);
   if (srv->closing)
     eio_server_reap(srv);

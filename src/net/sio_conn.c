@@ -94,6 +94,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (buf->base == (char *)c->net->readbuf)
     c->net->readbuf_busy = 0;
   if (n > 0) {
+    c->net->bytes_in += (uint64_t)n;
     /* The buffer is marked free before the upcall: a nested read cannot
      * happen (libuv does not re-enter), and handlers consume synchronously. */
     if (c->ssl) {
@@ -309,7 +310,10 @@ static void write_cb(uv_write_t *req, int status) {
   for (i = 0; i < c->inflight; i++) {
     sio_queue *q = sio_queue_head(&c->outq);
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    c->out_bytes -= chunk_len(ch);
+    size_t len = chunk_len(ch);
+    c->out_bytes -= len;
+    if (status == 0)
+      c->net->bytes_out += len;
     sio_queue_remove(q);
     chunk_free(ch);
   }

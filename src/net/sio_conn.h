@@ -45,6 +45,8 @@ struct sio_net {
   sio_queue dirty;    /* connections with unflushed output */
   size_t nconns;
   int closing;
+  uint64_t bytes_in;  /* counters for metrics */
+  uint64_t bytes_out;
   uint8_t *readbuf; /* shared: reads are handled synchronously */
   size_t readbuf_size;
   int readbuf_busy;
