@@ -27,6 +27,7 @@ typedef struct fx {
   int messages;
   int closed;
   eio_stats stats; /* taken just before the server closes */
+  int keep_fd;      /* a client fd left open until the server closed */
   void (*scenario)(struct fx *f);
 } fx;
 
@@ -430,7 +431,7 @@ static void sc_ws_fragments(fx *f) {
     ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
     ck_assert_str_eq((char *)buf, "4ok");
   }
-  rc_close(fd);
+  f->keep_fd = fd; /* still connected when the stats are taken */
 }
 
 START_TEST(websocket_fragments_across_reads) {
@@ -440,6 +441,8 @@ START_TEST(websocket_fragments_across_reads) {
   ck_assert_int_eq(f.messages, 4);
   ck_assert_uint_eq(f.stats.websocket, 1);
   ck_assert_uint_eq(f.stats.polling, 0);
+  ck_assert_str_eq(f.reasons[0], "server shutting down");
+  rc_close(f.keep_fd);
 }
 END_TEST
 
