@@ -123,7 +123,8 @@ typedef void (*sio_event_cb)(sio_socket *s, const char *event,
 /* reason is one of the reference server's strings: "client namespace
  * disconnect", "server namespace disconnect", "transport close",
  * "transport error", "ping timeout", "parse error", "server shutting down",
- * "forced close". */
+ * "forced close" (also after an undecodable packet), "forced server close"
+ * (a packet in an invalid state, or no CONNECT within connectTimeout). */
 typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason,
                                   void *ud);
 
@@ -152,7 +153,8 @@ SIO_EXTERN const char *sio_socket_id(const sio_socket *s);
 SIO_EXTERN sio_namespace *sio_socket_namespace(const sio_socket *s);
 SIO_EXTERN sio_server *sio_socket_server(const sio_socket *s);
 /* Handshake facts, borrowed for the socket's life: a request header (name
- * case-insensitive) or query parameter (percent-decoded), NULL if absent. */
+ * case-insensitive) or query parameter (percent-decoded), NULL if absent
+ * or once the disconnect callback has returned. */
 SIO_EXTERN const char *sio_socket_header(const sio_socket *s,
                                          const char *name);
 SIO_EXTERN const char *sio_socket_query(const sio_socket *s, const char *name);
@@ -170,7 +172,8 @@ SIO_EXTERN int sio_socket_connected(const sio_socket *s);
 /* Sends an event. event and args (a JSON array or NULL) and bins are
  * borrowed: the packet is encoded before return. args may hold
  * {"_placeholder":true,"num":i} objects standing for bins[i].
- * Returns 0, SIO_ERR_CLOSED (not connected), SIO_ERR_LIMIT (the output
+ * Returns 0, SIO_ERR_CLOSED (not connected), SIO_ERR_INVAL (event NULL or
+ * a reserved name such as "disconnect"), SIO_ERR_LIMIT (the output
  * bound was passed: the client is being disconnected) or SIO_ERR_NOMEM. */
 SIO_EXTERN int sio_socket_emit(sio_socket *s, const char *event,
                                json_object *args, const sio_bin *bins,
@@ -192,7 +195,8 @@ SIO_EXTERN int sio_socket_ack(sio_socket *s, int64_t ack_id,
                               json_object *args, const sio_bin *bins,
                               size_t nbins);
 /* Room membership. room is copied. join returns 0 (also when already a
- * member) or SIO_ERR_NOMEM; leave returns 0 or SIO_ERR_NOTFOUND. */
+ * member), SIO_ERR_CLOSED (disconnected) or SIO_ERR_NOMEM; leave returns 0
+ * or SIO_ERR_NOTFOUND. Joining is allowed inside on_authorize. */
 SIO_EXTERN int sio_socket_join(sio_socket *s, const char *room);
 SIO_EXTERN int sio_socket_leave(sio_socket *s, const char *room);
 SIO_EXTERN int sio_socket_in_room(const sio_socket *s, const char *room);
@@ -222,7 +226,8 @@ typedef struct sio_broadcast_opts {
 } sio_broadcast_opts;
 
 /* Encodes the event once and queues it by reference to every recipient.
- * Returns the number of local recipients or SIO_ERR_NOMEM. */
+ * Returns the number of local recipients, SIO_ERR_INVAL (event NULL or
+ * reserved) or SIO_ERR_NOMEM. */
 SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
                                        const sio_broadcast_opts *o,
                                        const char *event, json_object *args,

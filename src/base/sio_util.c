@@ -100,10 +100,13 @@ void sio_uuid_format(char out[37], const uint8_t rnd[16]) {
 void sio_iso8601_ms(char out[25], uint64_t ms) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
+  char tmp[64]; /* roomy: the compiler cannot bound tm's fields */
   gmtime_r(&t, &tm);
-  snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (unsigned)(ms % 1000));
+  snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+           tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+  memcpy(out, tmp, 24);
+  out[24] = '\0';
 }
 
 int sio_ct_memcmp(const void *a, const void *b, size_t n) {

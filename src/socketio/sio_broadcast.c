@@ -1,0 +1,188 @@
+/* sio_broadcast.c: outgoing packets encoded once, and namespace broadcasts.
+ *
+ * Role: turn an event, an ack or a control packet into the Engine.IO
+ * messages that carry it (socket.io-protocol README, "Packet encoding": a
+ * BINARY_EVENT / BINARY_ACK header announcing N attachments, then the N
+ * attachments as binary messages) and hand those same buffers, by
+ * reference, to one session or to every recipient of a broadcast. A
+ * broadcast selects its recipients through the namespace's room index
+ * (union of rooms, minus except rooms, each socket once; the reference
+ * in-memory adapter's semantics), skips sockets not yet or no longer
+ * connected, and with SIO_BCAST_VOLATILE skips sessions that could not
+ * send now (the reference drops volatile packets when the transport is
+ * not writable).
+ *
+ * No state machine: an outpkt is built, sent any number of times and
+ * released. */
+#include "sio_broadcast.h"
+
+#include <string.h>
+
+#include "sio_client.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_namespace.h"
+#include "sio_server.h"
+#include "sio_socket.h"
+
+static void outpkt_zero(sio_outpkt *p) {
+  p->head = NULL;
+  p->atts = p->inline_atts;
+  p->natts = 0;
+  p->bytes = 0;
+}
+
+void sio_outpkt_release(sio_outpkt *p) {
+  size_t i;
+  sio_rcbuf_unref(p->head);
+  for (i = 0; i < p->natts; i++)
+    sio_rcbuf_unref(p->atts[i]);
+  if (p->atts != p->inline_atts)
+    sio_free(p->atts);
+  outpkt_zero(p);
+}
+
+/* Copies the encoded header out of scratch and each attachment into its own
+ * binary rcbuf. On failure p owns nothing. */
+static int finish(sio_outpkt *p, const sio_buf *scratch, const sio_bin *bins,
+                  size_t nbins) {
+  size_t i;
+  outpkt_zero(p);
+  p->head = sio_rcbuf_new_copy(scratch->data, scratch->len);
+  if (!p->head)
+    return SIO_ERR_NOMEM;
+  p->bytes = scratch->len;
+  if (nbins > SIO_OUTPKT_INLINE) {
+    if (nbins > SIZE_MAX / sizeof(*p->atts))
+      goto fail;
+    p->atts = sio_malloc(nbins * sizeof(*p->atts));
+    if (!p->atts) {
+      p->atts = p->inline_atts;
+      goto fail;
+    }
+  }
+  for (i = 0; i < nbins; i++) {
+    sio_rcbuf *b = sio_rcbuf_new_copy(bins[i].data, bins[i].len);
+    if (!b)
+      goto fail;
+    b->flags |= SIO_RCBUF_BINARY;
+    p->atts[p->natts++] = b;
+    p->bytes += bins[i].len;
+  }
+  return 0;
+fail:
+  sio_outpkt_release(p);
+  return SIO_ERR_NOMEM;
+}
+
+int sio_outpkt_event(sio_outpkt *p, sio_buf *scratch, const char *nsp,
+                     int64_t id, const char *event, json_object *args,
+                     const sio_bin *bins, size_t nbins) {
+  int rv;
+  sio_buf_reset(scratch);
+  rv = sio_packet_encode_event(scratch, 1, nsp, id, event, args, nbins);
+  if (rv) {
+    outpkt_zero(p);
+    return rv;
+  }
+  return finish(p, scratch, bins, nbins);
+}
+
+int sio_outpkt_ack(sio_outpkt *p, sio_buf *scratch, const char *nsp, int64_t id,
+                   json_object *args, const sio_bin *bins, size_t nbins) {
+  int rv;
+  sio_buf_reset(scratch);
+  rv = sio_packet_encode_ack(scratch, 1, nsp, id, args, nbins);
+  if (rv) {
+    outpkt_zero(p);
+    return rv;
+  }
+  return finish(p, scratch, bins, nbins);
+}
+
+int sio_outpkt_control(sio_outpkt *p, sio_buf *scratch, sio_packet_type type,
+                       const char *nsp, json_object *data) {
+  int rv;
+  sio_buf_reset(scratch);
+  rv = sio_packet_encode(scratch, 1, type, nsp, -1, 0, data);
+  if (rv) {
+    outpkt_zero(p);
+    return rv;
+  }
+  return finish(p, scratch, NULL, 0);
+}
+
+int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial) {
+  size_t i;
+  int rv;
+  *partial = 0;
+  rv = eio_socket_send(es, p->head);
+  if (rv)
+    return rv;
+  for (i = 0; i < p->natts; i++) {
+    rv = eio_socket_send(es, p->atts[i]);
+    if (rv) {
+      *partial = 1;
+      return rv;
+    }
+  }
+  return 0;
+}
+
+int sio_event_name_reserved(const char *name) {
+  static const char *const reserved[] = {"connect",     "connect_error",
+                                         "disconnect",  "disconnecting",
+                                         "newListener", "removeListener"};
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(reserved); i++)
+    if (strcmp(name, reserved[i]) == 0)
+      return 1;
+  return 0;
+}
+
+typedef struct bcast_ctx {
+  const sio_outpkt *pkt;
+  int is_volatile;
+  size_t sent;
+} bcast_ctx;
+
+static void bcast_visit(sio_room_member *m, void *ud) {
+  bcast_ctx *ctx = ud;
+  sio_socket *s = sio_container_of(m, sio_socket, member);
+  if (s->state != SIO_SOCKET_CONNECTED || !s->client)
+    return;
+  if (ctx->is_volatile && !sio_client_writable(s->client))
+    return;
+  if (sio_client_send(s->client, ctx->pkt) == 0)
+    ctx->sent++;
+}
+
+int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
+                            const char *event, json_object *args,
+                            const sio_bin *bins, size_t nbins) {
+  static const sio_broadcast_opts all = {NULL, 0, NULL, 0, 0};
+  sio_outpkt pkt;
+  bcast_ctx ctx;
+  int rv;
+  if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event))
+    return SIO_ERR_INVAL;
+  if (!o)
+    o = &all;
+  if ((o->nrooms && !o->rooms) || (o->nexcept && !o->except))
+    return SIO_ERR_INVAL;
+  rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, -1, event,
+                        args, bins, nbins);
+  if (rv)
+    return rv;
+  ctx.pkt = &pkt;
+  ctx.is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
+  ctx.sent = 0;
+  /* SIO_BCAST_LOCAL has nothing to skip until an adapter fans out. */
+  sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
+                   bcast_visit, &ctx);
+  sio_outpkt_release(&pkt);
+  ns->srv->stats.broadcasts++;
+  SIO_LOGD("broadcast %s on %s to %zu sockets", event, ns->name, ctx.sent);
+  return ctx.sent > INT32_MAX ? INT32_MAX : (int)ctx.sent;
+}

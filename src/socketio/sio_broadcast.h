@@ -1,0 +1,62 @@
+#ifndef SIO_BROADCAST_H
+#define SIO_BROADCAST_H
+
+/* Outgoing packets, encoded once and shared by reference (DESIGN §11.10):
+ * a sio_outpkt is the Engine.IO message of a Socket.IO packet ("4..." text,
+ * in a sio_rcbuf) plus one binary rcbuf per attachment. A single emit, an
+ * ack, a CONNECT reply and a broadcast to thousands of sockets all go
+ * through it; eio_socket_send takes its own reference to each rcbuf, so the
+ * bytes exist once however many sessions queue them.
+ *
+ * sio_namespace_broadcast() (public, declared in <sio/sio.h>) is
+ * implemented here too. */
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eio_server.h"
+#include "sio/sio.h"
+#include "sio_buf.h"
+#include "sio_packet.h"
+#include "sio_rcbuf.h"
+
+#define SIO_OUTPKT_INLINE 4
+
+typedef struct sio_outpkt {
+  sio_rcbuf *head;  /* the text message, "4" prefix included (owned ref) */
+  sio_rcbuf **atts; /* natts binary messages (owned refs) */
+  size_t natts;
+  size_t bytes; /* head + attachments, for the byte counters */
+  sio_rcbuf *inline_atts[SIO_OUTPKT_INLINE];
+} sio_outpkt;
+
+/* Each encoder fills *p (fully on success, nothing owned on failure) using
+ * scratch (emptied first; left with its storage for the next call) as the
+ * text buffer. nsp NULL means "/"; every pointer argument is borrowed.
+ * They return 0 or SIO_ERR_NOMEM. */
+
+/* EVENT or, with nbins > 0, BINARY_EVENT [event, ...args]; id < 0: none. */
+int sio_outpkt_event(sio_outpkt *p, sio_buf *scratch, const char *nsp,
+                     int64_t id, const char *event, json_object *args,
+                     const sio_bin *bins, size_t nbins);
+/* ACK or, with nbins > 0, BINARY_ACK carrying args (NULL means []). */
+int sio_outpkt_ack(sio_outpkt *p, sio_buf *scratch, const char *nsp, int64_t id,
+                   json_object *args, const sio_bin *bins, size_t nbins);
+/* CONNECT, DISCONNECT or CONNECT_ERROR with optional data. */
+int sio_outpkt_control(sio_outpkt *p, sio_buf *scratch, sio_packet_type type,
+                       const char *nsp, json_object *data);
+/* Drops p's references. NULL-safe fields; p may be reused after. */
+void sio_outpkt_release(sio_outpkt *p);
+
+/* Queues the head then each attachment on es. Returns 0 or the first
+ * eio_socket_send error: SIO_ERR_CLOSED, SIO_ERR_LIMIT or SIO_ERR_NOMEM.
+ * When a failure comes after the head was queued the session's packet
+ * stream is broken; *partial is set to 1 so the caller closes it. */
+int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial);
+
+/* 1 when name may not be emitted (reserved by the protocol: connect,
+ * connect_error, disconnect, disconnecting, newListener, removeListener). */
+int sio_event_name_reserved(const char *name);
+
+#endif

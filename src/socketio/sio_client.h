@@ -1,0 +1,68 @@
+#ifndef SIO_CLIENT_H
+#define SIO_CLIENT_H
+
+/* One Engine.IO session seen from the Socket.IO layer (the reference
+ * server's Client): decodes incoming packets, routes them to the socket of
+ * their namespace, connects namespaces, enforces connectTimeout, and writes
+ * encoded packets to the session. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eio_server.h"
+#include "sio/sio.h"
+#include "sio_binary.h"
+#include "sio_broadcast.h"
+#include "sio_queue.h"
+
+typedef struct sio_client sio_client;
+typedef struct sio_connect_timer sio_connect_timer;
+
+struct sio_client {
+  sio_server *srv;
+  eio_socket *es;            /* NULL once the session ended */
+  sio_queue link;            /* in srv->clients */
+  sio_queue sockets;         /* connected sockets (sio_socket.client_link) */
+  sio_binary_reader *reader; /* allocated while a binary packet is open */
+  sio_connect_timer *timer;  /* until the first namespace connects */
+  uint32_t busy;             /* depth of our frames on the stack */
+  uint8_t closing;           /* close requested: input is ignored */
+  uint8_t ended;             /* Engine.IO on_close ran: free when idle */
+};
+
+/* Creates the client of session es (borrowed: valid until
+ * sio_client_on_close) and starts its connect timer. Returns 0 or
+ * SIO_ERR_NOMEM. */
+int sio_client_new(sio_client **out, sio_server *srv, eio_socket *es);
+/* Engine.IO upcalls, forwarded by the server. data borrowed. */
+void sio_client_on_message(sio_client *c, int binary, const uint8_t *data,
+                           size_t len);
+/* Disconnects every socket with reason (borrowed) and frees c, at once or,
+ * when called under one of c's own frames, when that frame returns. */
+void sio_client_on_close(sio_client *c, const char *reason);
+
+/* Client.close(): closes the session and disconnects every socket now with
+ * "forced server close". No-op when already closing. */
+void sio_client_close(sio_client *c);
+/* Client._disconnect(): each socket gets a DISCONNECT packet and reason
+ * "server namespace disconnect", then the session is closed. */
+void sio_client_disconnect_all(sio_client *c);
+/* Server shutdown: each socket disconnects with "server shutting down"
+ * (no packet: the engine closes the session right after). */
+void sio_client_shutdown(sio_client *c);
+
+/* The socket of namespace nsp[0..len) on this client, or NULL. */
+sio_socket *sio_client_find_socket(const sio_client *c, const char *nsp,
+                                   size_t len);
+/* Called by a socket once it is connected: cancels the connect timer. */
+void sio_client_connected(sio_client *c);
+
+/* Queues an encoded packet. Returns 0, SIO_ERR_CLOSED (the session is
+ * closing or gone), SIO_ERR_LIMIT (its output bound was passed: it is being
+ * closed) or SIO_ERR_NOMEM. A failure that leaves a binary packet half
+ * queued closes the session. p borrowed. */
+int sio_client_send(sio_client *c, const sio_outpkt *p);
+/* 1 when a packet queued now would leave without waiting (volatile). */
+int sio_client_writable(const sio_client *c);
+
+#endif

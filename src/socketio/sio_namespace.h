@@ -1,0 +1,45 @@
+#ifndef SIO_NAMESPACE_H
+#define SIO_NAMESPACE_H
+
+/* Internal view of the public sio_namespace: its handlers, its room index
+ * (which is also its socket table) and its ack id counter. */
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sio/sio.h"
+#include "sio_rooms.h"
+
+typedef struct sio_client sio_client;
+
+typedef struct sio_namespace_stats {
+  uint64_t connects;    /* sockets accepted */
+  uint64_t refusals;    /* CONNECT_ERROR answers (authorize refused) */
+  uint64_t disconnects; /* sockets that left, any reason */
+} sio_namespace_stats;
+
+struct sio_namespace {
+  sio_server *srv;
+  char *name; /* owned, "/" or "/admin" */
+  size_t namelen;
+  sio_namespace_handlers h;
+  void *ud;
+  sio_rooms rooms;     /* id -> member table and room index */
+  size_t nsockets;     /* connected sockets */
+  int64_t next_ack_id; /* shared by the namespace's sockets (reference) */
+  sio_namespace_stats stats;
+};
+
+/* Creates namespace name (copied). Returns 0 or SIO_ERR_NOMEM. */
+int sio_namespace_new(sio_namespace **out, sio_server *srv, const char *name);
+/* Frees ns; every socket must have left it. NULL-safe. */
+void sio_namespace_del(sio_namespace *ns);
+
+/* Namespace._add(): runs on_authorize, then accepts (CONNECT reply, then
+ * on_connection) or refuses (CONNECT_ERROR). auth borrowed (NULL when the
+ * CONNECT had no payload). Returns 0, or SIO_ERR_NOMEM when nothing could
+ * be answered (the caller closes the session). */
+int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth);
+
+#endif

@@ -1,0 +1,361 @@
+/* sio_server.c: the public sio_options_* and sio_server_* API, and the glue
+ * between the Engine.IO server and the Socket.IO layer.
+ *
+ * Role: a sio_server owns the eio_server and registers itself as its
+ * eio_callbacks: on_open creates the session's sio_client, on_message hands
+ * the client each message (Engine.IO text arrives without its leading '4'),
+ * on_close makes the client disconnect its sockets and go away. It also
+ * owns the namespaces (the main namespace "/" exists from the start, as in
+ * the reference server), the list of clients, the shared encode buffer
+ * and the counters.
+ *
+ * States: RUNNING -> CLOSING (sio_server_close: every socket disconnects
+ * with "server shutting down", then the engine closes its listeners and
+ * sessions) -> freed in the engine's close callback, which runs once its
+ * last handle has closed; the user's callback runs right after. Nothing is
+ * freed inside sio_server_close itself, so it may be called from any
+ * callback. */
+#include "sio_server.h"
+
+#include <string.h>
+
+#include "sio_client.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_namespace.h"
+
+#define SIO_DEFAULT_MAX_BUFFERED ((size_t)4 << 20)
+#define SIO_SCRATCH_KEEP 65536
+
+/* --------------------------------------------------------------- options */
+
+static void opts_defaults(struct sio_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->ping_interval = 25000;
+  o->ping_timeout = 20000;
+  o->max_payload = 1000000;
+  o->connect_timeout = 45000;
+  o->transports = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
+}
+
+static void opts_free_strings(struct sio_options *o) {
+  sio_free(o->path);
+  sio_free(o->cors_origins);
+  sio_free(o->cookie);
+  o->path = o->cors_origins = o->cookie = NULL;
+}
+
+/* Replaces *dst with a copy of src (NULL or "" stores NULL when
+ * empty_is_null). Returns 0 or SIO_ERR_NOMEM (*dst unchanged). */
+static int set_str(char **dst, const char *src, int empty_is_null) {
+  char *copy = NULL;
+  if (src && !(empty_is_null && !*src)) {
+    copy = sio_strdup(src);
+    if (!copy)
+      return SIO_ERR_NOMEM;
+  }
+  sio_free(*dst);
+  *dst = copy;
+  return 0;
+}
+
+static int opts_copy(struct sio_options *dst, const struct sio_options *src) {
+  *dst = *src;
+  dst->path = dst->cors_origins = dst->cookie = NULL;
+  if (set_str(&dst->path, src->path, 0) ||
+      set_str(&dst->cors_origins, src->cors_origins, 1) ||
+      set_str(&dst->cookie, src->cookie, 1)) {
+    opts_free_strings(dst);
+    return SIO_ERR_NOMEM;
+  }
+  return 0;
+}
+
+int sio_options_new(sio_options **out) {
+  sio_options *o = sio_malloc(sizeof(*o));
+  *out = NULL;
+  if (!o)
+    return SIO_ERR_NOMEM;
+  opts_defaults(o);
+  if (set_str(&o->path, "/socket.io/", 0) ||
+      set_str(&o->cors_origins, "*", 1)) {
+    opts_free_strings(o);
+    sio_free(o);
+    return SIO_ERR_NOMEM;
+  }
+  *out = o;
+  return 0;
+}
+
+void sio_options_del(sio_options *o) {
+  if (!o)
+    return;
+  opts_free_strings(o);
+  sio_free(o);
+}
+
+int sio_options_set_path(sio_options *o, const char *path) {
+  size_t n;
+  if (!path)
+    return SIO_ERR_INVAL;
+  n = strlen(path);
+  if (n == 0 || path[0] != '/' || path[n - 1] != '/')
+    return SIO_ERR_INVAL;
+  return set_str(&o->path, path, 0);
+}
+
+void sio_options_set_ping(sio_options *o, uint32_t interval_ms,
+                          uint32_t timeout_ms) {
+  o->ping_interval = interval_ms;
+  o->ping_timeout = timeout_ms;
+}
+
+void sio_options_set_max_payload(sio_options *o, size_t bytes) {
+  o->max_payload = bytes;
+}
+
+void sio_options_set_connect_timeout(sio_options *o, uint32_t ms) {
+  o->connect_timeout = ms;
+}
+
+int sio_options_set_transports(sio_options *o, int mask) {
+  int all = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
+  if (mask == 0 || (mask & ~all))
+    return SIO_ERR_INVAL;
+  o->transports = mask;
+  return 0;
+}
+
+int sio_options_set_cors(sio_options *o, const char *origins, int credentials) {
+  int rv = set_str(&o->cors_origins, origins, 1);
+  if (rv)
+    return rv;
+  o->cors_credentials = credentials != 0;
+  return 0;
+}
+
+int sio_options_set_cookie(sio_options *o, const char *name) {
+  return set_str(&o->cookie, name, 1);
+}
+
+void sio_options_set_max_buffered(sio_options *o, size_t bytes) {
+  o->max_buffered = bytes;
+}
+
+void sio_options_set_max_connections(sio_options *o, uint32_t n) {
+  o->max_connections = n;
+}
+
+/* -------------------------------------------------------- engine upcalls */
+
+static void on_open(eio_socket *es, void *ud) {
+  sio_server *s = ud;
+  sio_client *c;
+  if (s->closing || sio_client_new(&c, s, es) != 0)
+    eio_socket_close(es, NULL);
+}
+
+static void on_message(eio_socket *es, int binary, const uint8_t *data,
+                       size_t len, void *ud) {
+  sio_client *c = eio_socket_get_data(es);
+  (void)ud;
+  if (c)
+    sio_client_on_message(c, binary, data, len);
+}
+
+static void on_close(eio_socket *es, const char *reason, void *ud) {
+  sio_client *c = eio_socket_get_data(es);
+  (void)ud;
+  if (c)
+    sio_client_on_close(c, reason);
+}
+
+/* ---------------------------------------------------------------- server */
+
+static void seed_maps_once(void) {
+  static int seeded;
+  uint8_t seed[16];
+  if (seeded)
+    return;
+  if (sio_random_bytes(seed, sizeof(seed)) == 0) {
+    sio_map_seed(seed);
+    seeded = 1;
+  }
+}
+
+static void free_namespaces(sio_server *s) {
+  size_t it = 0;
+  const sio_map_entry *e;
+  while (sio_map_next(&s->nsps, &it, &e))
+    sio_namespace_del(e->val);
+  sio_map_deinit(&s->nsps);
+}
+
+/* Frees everything but the engine (gone or never made) and s itself. */
+static void server_release(sio_server *s) {
+  free_namespaces(s);
+  sio_buf_deinit(&s->scratch);
+  opts_free_strings(&s->opts);
+}
+
+int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
+  sio_server *s;
+  struct sio_options defaults;
+  eio_options eo;
+  eio_callbacks cbs;
+  int rv;
+  *out = NULL;
+  if (!loop)
+    return SIO_ERR_INVAL;
+  seed_maps_once();
+  s = sio_calloc(1, sizeof(*s));
+  if (!s)
+    return SIO_ERR_NOMEM;
+  s->loop = loop;
+  sio_map_init(&s->nsps);
+  sio_queue_init(&s->clients);
+  sio_buf_init(&s->scratch);
+  if (!opts) {
+    opts_defaults(&defaults);
+    defaults.path = "/socket.io/";
+    defaults.cors_origins = "*";
+    opts = &defaults;
+  }
+  rv = opts_copy(&s->opts, opts);
+  if (rv)
+    goto fail;
+  if (!sio_server_of(s, "/")) {
+    rv = SIO_ERR_NOMEM;
+    goto fail;
+  }
+  memset(&eo, 0, sizeof(eo));
+  eo.path = s->opts.path;
+  eo.ping_interval = s->opts.ping_interval;
+  eo.ping_timeout = s->opts.ping_timeout;
+  eo.max_payload = s->opts.max_payload;
+  eo.transports = s->opts.transports;
+  eo.cors_origins = s->opts.cors_origins;
+  eo.cors_credentials = s->opts.cors_credentials;
+  eo.cookie = s->opts.cookie;
+  eo.max_buffered =
+      s->opts.max_buffered ? s->opts.max_buffered : SIO_DEFAULT_MAX_BUFFERED;
+  eo.max_connections = s->opts.max_connections;
+  memset(&cbs, 0, sizeof(cbs));
+  cbs.on_open = on_open;
+  cbs.on_message = on_message;
+  cbs.on_close = on_close;
+  rv = eio_server_new(&s->eio, loop, &eo, &cbs, s);
+  if (rv)
+    goto fail;
+  *out = s;
+  return 0;
+fail:
+  server_release(s);
+  sio_free(s);
+  return rv;
+}
+
+int sio_server_listen(sio_server *s, const char *addr) {
+  if (!s || !addr)
+    return SIO_ERR_INVAL;
+  if (s->closing)
+    return SIO_ERR_INVAL;
+  return eio_server_listen(s->eio, addr);
+}
+
+int sio_server_port(const sio_server *s, size_t idx) {
+  if (!s)
+    return SIO_ERR_INVAL;
+  return eio_server_port(s->eio, idx);
+}
+
+static void on_engine_closed(void *ud) {
+  sio_server *s = ud;
+  sio_server_closed_cb cb = s->close_cb;
+  void *cb_ud = s->close_ud;
+  sio_queue *q, *n;
+  /* The engine reported every session closed; a client still listed here
+   * means it did not, so end it now rather than leak it. */
+  sio_queue_foreach_safe(q, n, &s->clients) {
+    sio_client *c = sio_container_of(q, sio_client, link);
+    SIO_LOGE("session left open by the engine at shutdown");
+    c->es = NULL; /* gone with the engine: do not touch it */
+    sio_client_on_close(c, "server shutting down");
+  }
+  s->eio = NULL;
+  server_release(s);
+  sio_free(s);
+  if (cb)
+    cb(s, cb_ud);
+}
+
+void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
+  sio_queue *q, *n;
+  if (!s || s->closing)
+    return;
+  s->closing = 1;
+  s->close_cb = cb;
+  s->close_ud = ud;
+  /* The reference disconnects every socket before closing the engine. */
+  sio_queue_foreach_safe(q, n, &s->clients) {
+    sio_client_shutdown(sio_container_of(q, sio_client, link));
+  }
+  eio_server_close(s->eio, on_engine_closed, s);
+}
+
+sio_namespace *sio_server_of(sio_server *s, const char *name) {
+  sio_namespace *ns;
+  size_t len;
+  if (!s || !name || name[0] != '/')
+    return NULL;
+  len = strlen(name);
+  ns = sio_map_get(&s->nsps, name, len);
+  if (ns)
+    return ns;
+  if (sio_namespace_new(&ns, s, name))
+    return NULL;
+  if (sio_map_put(&s->nsps, name, len, ns)) {
+    sio_namespace_del(ns);
+    return NULL;
+  }
+  return ns;
+}
+
+sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
+                                   size_t len) {
+  return sio_map_get(&s->nsps, name, len);
+}
+
+const sio_server_stats *sio_server_get_stats(const sio_server *s) {
+  return &s->stats;
+}
+
+sio_buf *sio_server_scratch(sio_server *s) {
+  if (s->scratch.cap > SIO_SCRATCH_KEEP) {
+    sio_buf_deinit(&s->scratch);
+    sio_buf_init(&s->scratch);
+  }
+  sio_buf_reset(&s->scratch);
+  return &s->scratch;
+}
+
+json_object *sio_placeholder_new(int num) {
+  json_object *o = json_object_new_object();
+  json_object *t = json_object_new_boolean(1);
+  json_object *n = json_object_new_int(num);
+  if (!o || !t || !n)
+    goto fail;
+  if (json_object_object_add(o, "_placeholder", t))
+    goto fail; /* t not consumed */
+  t = NULL;    /* o owns it now */
+  if (json_object_object_add(o, "num", n))
+    goto fail;
+  return o;
+fail:
+  json_object_put(t);
+  json_object_put(n);
+  json_object_put(o);
+  return NULL;
+}

@@ -1,0 +1,68 @@
+#ifndef SIO_SERVER_H
+#define SIO_SERVER_H
+
+/* Internal view of the public sio_server and sio_options objects (the
+ * Socket.IO layer's root). Never installed: the public API stays opaque. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "eio_server.h"
+#include "sio/sio.h"
+#include "sio_buf.h"
+#include "sio_map.h"
+#include "sio_queue.h"
+
+struct sio_options {
+  char *path; /* owned */
+  uint32_t ping_interval;
+  uint32_t ping_timeout;
+  size_t max_payload;
+  uint32_t connect_timeout; /* ms; 0 disables the CONNECT deadline */
+  int transports;
+  char *cors_origins; /* owned; NULL: no CORS headers */
+  int cors_credentials;
+  char *cookie; /* owned; NULL: none */
+  size_t max_buffered;
+  uint32_t max_connections;
+};
+
+/* Counters of the Socket.IO layer, for the daemon's /metrics. Packets are
+ * Socket.IO packets (a binary packet counts once); bytes are every
+ * Engine.IO message payload, attachments included. Outgoing counts are per
+ * recipient, as queued. */
+typedef struct sio_server_stats {
+  uint64_t packets_in;
+  uint64_t packets_out;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t clients;       /* Engine.IO sessions open now */
+  uint64_t broadcasts;    /* sio_namespace_broadcast calls that encoded */
+  uint64_t acks_resolved; /* server-asked acks answered by a client */
+  uint64_t parse_errors;  /* sessions closed for a bad packet */
+} sio_server_stats;
+
+struct sio_server {
+  uv_loop_t *loop;
+  eio_server *eio;
+  struct sio_options opts;
+  sio_map nsps;      /* name -> sio_namespace * (owned) */
+  sio_queue clients; /* sio_client.link */
+  sio_buf scratch;   /* encode buffer shared by every emit */
+  sio_server_stats stats;
+  int closing;
+  sio_server_closed_cb close_cb;
+  void *close_ud;
+};
+
+/* The namespace named by name[0..len), or NULL. name borrowed. */
+sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
+                                   size_t len);
+/* Read-only counters; valid while s lives. */
+const sio_server_stats *sio_server_get_stats(const sio_server *s);
+/* The shared encode buffer, emptied. Shrinks it first when a large packet
+ * left it big, so one huge emit does not pin memory. */
+sio_buf *sio_server_scratch(sio_server *s);
+
+#endif

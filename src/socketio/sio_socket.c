@@ -1,0 +1,364 @@
+/* sio_socket.c: one client's connection to one namespace (the reference
+ * server's Socket), and the public sio_socket_* API.
+ *
+ * States (socket.io-protocol README, "Connection to a namespace" and
+ * "Disconnection from a namespace"):
+ *
+ *   PENDING ---accept---> CONNECTED ---close(reason)---> CLOSED
+ *      \--------------------refuse---------------------->/
+ *
+ * PENDING: created on CONNECT, in the namespace's member table (so
+ *   on_authorize may read its id and join rooms) but invisible to
+ *   broadcasts and unable to emit.
+ * CONNECTED: the CONNECT reply was queued; events, acks and DISCONNECT
+ *   from the client are dispatched here; emits go out.
+ * CLOSED: rooms left, unlinked from its client, pending acks canceled;
+ *   the struct lives on only while the application holds references
+ *   (sio_socket_ref). Emits return SIO_ERR_CLOSED.
+ *
+ * Lifetime: the connection owns one reference from creation to
+ * close/refuse; every upcall into the application is bracketed by a
+ * reference of its own, so the application may unref, disconnect or close
+ * the server from inside a callback. The last unref frees the struct and
+ * touches nothing else (the namespace may be gone by then). */
+#include "sio_socket.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio_broadcast.h"
+#include "sio_client.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_namespace.h"
+#include "sio_server.h"
+
+int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c) {
+  sio_socket *s = sio_calloc(1, sizeof(*s));
+  int rv = SIO_ERR_EXISTS, tries;
+  *out = NULL;
+  if (!s)
+    return SIO_ERR_NOMEM;
+  s->refcnt = 1;
+  s->state = SIO_SOCKET_PENDING;
+  s->ns = ns;
+  s->client = c;
+  sio_queue_init(&s->client_link);
+  sio_room_member_init(&s->member);
+  sio_ack_table_init(&s->acks);
+  /* 120 random bits collide in theory only; retry rather than assume. */
+  for (tries = 0; tries < 4 && rv == SIO_ERR_EXISTS; tries++) {
+    rv = sio_random_id(s->id);
+    if (rv)
+      break;
+    rv = sio_rooms_add_member(&ns->rooms, &s->member, s->id);
+  }
+  if (rv) {
+    sio_free(s);
+    return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
+  }
+  *out = s;
+  return 0;
+}
+
+void sio_socket_ref(sio_socket *s) { s->refcnt++; }
+
+void sio_socket_unref(sio_socket *s) {
+  if (!s || --s->refcnt)
+    return;
+  /* Only a CLOSED socket can lose its last reference: the connection holds
+   * one until close or refuse. */
+  sio_free(s->member.slots);
+  sio_free(s);
+}
+
+/* Queues a control packet for s (CONNECT reply, DISCONNECT). */
+static int send_control(sio_socket *s, sio_packet_type type,
+                        json_object *data) {
+  sio_outpkt p;
+  int rv;
+  if (!s->client)
+    return SIO_ERR_CLOSED;
+  rv = sio_outpkt_control(&p, sio_server_scratch(s->ns->srv), type, s->ns->name,
+                          data);
+  if (rv)
+    return rv;
+  rv = sio_client_send(s->client, &p);
+  sio_outpkt_release(&p);
+  return rv;
+}
+
+int sio_socket_accept(sio_socket *s) {
+  sio_namespace *ns = s->ns;
+  json_object *data, *sid;
+  int rv;
+  s->state = SIO_SOCKET_CONNECTED;
+  ns->nsockets++;
+  ns->stats.connects++;
+  sio_queue_insert_tail(&s->client->sockets, &s->client_link);
+  sio_client_connected(s->client);
+  data = json_object_new_object();
+  sid = json_object_new_string(s->id);
+  if (!data || !sid || json_object_object_add(data, "sid", sid)) {
+    json_object_put(sid); /* not consumed when the add failed */
+    json_object_put(data);
+    return SIO_ERR_NOMEM;
+  }
+  rv = send_control(s, SIO_PACKET_CONNECT, data);
+  json_object_put(data);
+  /* CLOSED or LIMIT: the session is closing and will disconnect s. */
+  return rv == SIO_ERR_NOMEM ? rv : 0;
+}
+
+void sio_socket_refuse(sio_socket *s) {
+  sio_rooms_remove_member(&s->ns->rooms, &s->member);
+  s->state = SIO_SOCKET_CLOSED;
+  s->client = NULL;
+  sio_socket_unref(s);
+}
+
+void sio_socket_send_disconnect(sio_socket *s) {
+  send_control(s, SIO_PACKET_DISCONNECT, NULL);
+}
+
+void sio_socket_close(sio_socket *s, const char *reason) {
+  sio_namespace *ns = s->ns;
+  if (s->state != SIO_SOCKET_CONNECTED)
+    return;
+  SIO_LOGD("socket %s on %s closing: %s", s->id, ns->name, reason);
+  sio_socket_ref(s);
+  s->state = SIO_SOCKET_CLOSED;
+  sio_rooms_remove_member(&ns->rooms, &s->member);
+  sio_queue_remove(&s->client_link);
+  ns->nsockets--;
+  ns->stats.disconnects++;
+  /* The client stays reachable during the callback, so handshake facts can
+   * still be read there. */
+  if (ns->h.on_disconnect)
+    ns->h.on_disconnect(s, reason, ns->ud);
+  sio_ack_table_cancel_all(&s->acks);
+  s->client = NULL;
+  sio_socket_unref(s); /* the connection's */
+  sio_socket_unref(s); /* ours */
+}
+
+/* Writes the text form of a numeric event name the way JavaScript's
+ * String(number) would for the usual cases (integers, short decimals). */
+static void number_name(char *out, size_t n, json_object *v) {
+  if (json_object_is_type(v, json_type_int)) {
+    snprintf(out, n, "%" PRId64, json_object_get_int64(v));
+  } else {
+    double d = json_object_get_double(v);
+    int prec;
+    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
+      snprintf(out, n, "%" PRId64, (int64_t)d);
+      return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+      snprintf(out, n, "%.*g", prec, d);
+      if (strtod(out, NULL) == d)
+        break;
+    }
+  }
+}
+
+static void on_event(sio_socket *s, sio_packet *pkt, const sio_bin *bins,
+                     size_t nbins) {
+  sio_namespace *ns = s->ns;
+  json_object *args = pkt->data, *name;
+  char numbuf[40];
+  const char *event;
+  if (!args || !json_object_is_type(args, json_type_array) ||
+      json_object_array_length(args) == 0)
+    return; /* the decoder guarantees otherwise */
+  name = json_object_get(json_object_array_get_idx(args, 0));
+  if (json_object_is_type(name, json_type_string)) {
+    event = json_object_get_string(name);
+  } else {
+    number_name(numbuf, sizeof(numbuf), name);
+    event = numbuf;
+  }
+  /* The application sees the arguments after the name. */
+  json_object_array_del_idx(args, 0, 1);
+  if (ns->h.on_event)
+    ns->h.on_event(s, event, args, bins, nbins, pkt->id, ns->ud);
+  else
+    SIO_LOGD("event %s on %s ignored: no handler", event, ns->name);
+  json_object_put(name);
+}
+
+void sio_socket_on_packet(sio_socket *s, sio_packet *pkt, const sio_bin *bins,
+                          size_t nbins) {
+  if (s->state != SIO_SOCKET_CONNECTED)
+    return;
+  sio_socket_ref(s);
+  switch (pkt->type) {
+  case SIO_PACKET_EVENT:
+  case SIO_PACKET_BINARY_EVENT:
+    on_event(s, pkt, bins, nbins);
+    break;
+  case SIO_PACKET_ACK:
+  case SIO_PACKET_BINARY_ACK:
+    if (sio_ack_table_resolve(&s->acks, pkt->id, pkt->data, bins, nbins) == 0)
+      s->ns->srv->stats.acks_resolved++;
+    else
+      SIO_LOGD("socket %s: unknown ack id %" PRId64, s->id, pkt->id);
+    break;
+  case SIO_PACKET_DISCONNECT:
+    sio_socket_close(s, "client namespace disconnect");
+    break;
+  default:
+    break;
+  }
+  sio_socket_unref(s);
+}
+
+/* ------------------------------------------------------------ public API */
+
+const char *sio_socket_id(const sio_socket *s) { return s->id; }
+
+sio_namespace *sio_socket_namespace(const sio_socket *s) { return s->ns; }
+
+sio_server *sio_socket_server(const sio_socket *s) { return s->ns->srv; }
+
+static eio_socket *session_of(const sio_socket *s) {
+  return s->client ? s->client->es : NULL;
+}
+
+const char *sio_socket_header(const sio_socket *s, const char *name) {
+  eio_socket *es = session_of(s);
+  return es && name ? eio_socket_header(es, name) : NULL;
+}
+
+const char *sio_socket_query(const sio_socket *s, const char *name) {
+  eio_socket *es = session_of(s);
+  return es && name ? eio_socket_query(es, name) : NULL;
+}
+
+const char *sio_socket_remote_addr(const sio_socket *s) {
+  eio_socket *es = session_of(s);
+  return es ? eio_socket_remote_addr(es) : NULL;
+}
+
+const char *sio_socket_transport(const sio_socket *s) {
+  eio_socket *es = session_of(s);
+  return es ? eio_socket_transport(es) : NULL;
+}
+
+void sio_socket_set_data(sio_socket *s, void *data) { s->data = data; }
+
+void *sio_socket_get_data(const sio_socket *s) { return s->data; }
+
+int sio_socket_connected(const sio_socket *s) {
+  return s->state == SIO_SOCKET_CONNECTED;
+}
+
+static int emit_id(sio_socket *s, const char *event, json_object *args,
+                   const sio_bin *bins, size_t nbins, int64_t id) {
+  sio_outpkt p;
+  int rv;
+  rv = sio_outpkt_event(&p, sio_server_scratch(s->ns->srv), s->ns->name, id,
+                        event, args, bins, nbins);
+  if (rv)
+    return rv;
+  rv = sio_client_send(s->client, &p);
+  sio_outpkt_release(&p);
+  return rv;
+}
+
+static int emit_check(const sio_socket *s, const char *event,
+                      const sio_bin *bins, size_t nbins) {
+  if (!s || !event || (nbins && !bins))
+    return SIO_ERR_INVAL;
+  if (s->state != SIO_SOCKET_CONNECTED || !s->client)
+    return SIO_ERR_CLOSED;
+  if (sio_event_name_reserved(event))
+    return SIO_ERR_INVAL;
+  return 0;
+}
+
+int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
+                    const sio_bin *bins, size_t nbins) {
+  int rv = emit_check(s, event, bins, nbins);
+  if (rv)
+    return rv;
+  return emit_id(s, event, args, bins, nbins, -1);
+}
+
+int sio_socket_emit_ack(sio_socket *s, const char *event, json_object *args,
+                        const sio_bin *bins, size_t nbins, uint32_t timeout_ms,
+                        sio_ack_cb cb, void *ud) {
+  int64_t id;
+  int rv = emit_check(s, event, bins, nbins);
+  if (rv)
+    return rv;
+  if (!cb)
+    return SIO_ERR_INVAL;
+  id = sio_ack_next_id(&s->ns->next_ack_id);
+  rv = sio_ack_table_add(&s->acks, s->ns->srv->loop, id, timeout_ms, s, cb, ud);
+  if (rv)
+    return rv;
+  rv = emit_id(s, event, args, bins, nbins, id);
+  if (rv)
+    sio_ack_table_discard(&s->acks, id); /* cb never fires */
+  return rv;
+}
+
+int sio_socket_ack(sio_socket *s, int64_t ack_id, json_object *args,
+                   const sio_bin *bins, size_t nbins) {
+  sio_outpkt p;
+  int rv;
+  if (!s || ack_id < 0 || (nbins && !bins))
+    return SIO_ERR_INVAL;
+  if (s->state != SIO_SOCKET_CONNECTED || !s->client)
+    return SIO_ERR_CLOSED;
+  rv = sio_outpkt_ack(&p, sio_server_scratch(s->ns->srv), s->ns->name, ack_id,
+                      args, bins, nbins);
+  if (rv)
+    return rv;
+  rv = sio_client_send(s->client, &p);
+  sio_outpkt_release(&p);
+  return rv;
+}
+
+int sio_socket_join(sio_socket *s, const char *room) {
+  if (!room)
+    return SIO_ERR_INVAL;
+  if (s->state == SIO_SOCKET_CLOSED)
+    return SIO_ERR_CLOSED;
+  return sio_rooms_join(&s->ns->rooms, &s->member, room, strlen(room));
+}
+
+int sio_socket_leave(sio_socket *s, const char *room) {
+  if (!room || s->state == SIO_SOCKET_CLOSED)
+    return SIO_ERR_NOTFOUND;
+  return sio_rooms_leave(&s->ns->rooms, &s->member, room, strlen(room));
+}
+
+int sio_socket_in_room(const sio_socket *s, const char *room) {
+  if (!room || s->state == SIO_SOCKET_CLOSED)
+    return 0;
+  return sio_rooms_contains(&s->ns->rooms, &s->member, room, strlen(room));
+}
+
+void sio_socket_rooms(const sio_socket *s,
+                      void (*cb)(const char *room, void *ud), void *ud) {
+  if (!cb || s->state == SIO_SOCKET_CLOSED)
+    return;
+  sio_rooms_foreach_of(&s->member, cb, ud);
+}
+
+void sio_socket_disconnect(sio_socket *s, int close_transport) {
+  if (!s || s->state != SIO_SOCKET_CONNECTED)
+    return;
+  if (close_transport) {
+    sio_client_disconnect_all(s->client);
+    return;
+  }
+  sio_socket_send_disconnect(s);
+  sio_socket_close(s, "server namespace disconnect");
+}

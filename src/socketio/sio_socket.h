@@ -1,0 +1,60 @@
+#ifndef SIO_SOCKET_H
+#define SIO_SOCKET_H
+
+/* Internal view of the public sio_socket: one client's membership of one
+ * namespace. Kept small (about 130 bytes): handshake facts stay in the
+ * Engine.IO session, rooms are slots in the namespace index, and there is
+ * no per-socket buffer. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sio/sio.h"
+#include "sio_ack.h"
+#include "sio_packet.h"
+#include "sio_queue.h"
+#include "sio_rooms.h"
+
+typedef struct sio_client sio_client;
+
+typedef enum sio_socket_state {
+  SIO_SOCKET_PENDING = 0, /* created, on_authorize deciding */
+  SIO_SOCKET_CONNECTED = 1,
+  SIO_SOCKET_CLOSED = 2 /* disconnected or refused; only refs remain */
+} sio_socket_state;
+
+struct sio_socket {
+  uint32_t refcnt;
+  uint8_t state;
+  char id[21];
+  sio_namespace *ns;  /* borrowed; not touched once the socket is closed */
+  sio_client *client; /* NULL after the disconnect callback */
+  void *data;         /* the application's */
+  sio_queue client_link;
+  sio_room_member member;
+  sio_ack_table acks;
+};
+
+/* Creates a PENDING socket of ns on client c with a fresh random id, already
+ * in the namespace's member table (so on_authorize may join rooms; a
+ * broadcast skips it until connected). One reference, owned by the
+ * connection. Returns 0, SIO_ERR_IO (no randomness) or SIO_ERR_NOMEM. */
+int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c);
+/* PENDING -> CONNECTED: links s into its client and sends the CONNECT
+ * reply. Returns 0 (a failed send is left to the session's close). */
+int sio_socket_accept(sio_socket *s);
+/* PENDING -> CLOSED after a refusal: leaves the index, drops the
+ * connection's reference. */
+void sio_socket_refuse(sio_socket *s);
+/* Handles one packet for this socket (EVENT, ACK, their binary forms,
+ * DISCONNECT). pkt and bins borrowed; pkt->data may be modified. */
+void sio_socket_on_packet(sio_socket *s, sio_packet *pkt, const sio_bin *bins,
+                          size_t nbins);
+/* Socket._onclose(): CONNECTED -> CLOSED with reason (borrowed): leaves
+ * every room, unlinks from the client, runs on_disconnect, cancels pending
+ * acks, drops the connection's reference. No-op in other states. */
+void sio_socket_close(sio_socket *s, const char *reason);
+/* Queues a DISCONNECT packet for s (without closing it). */
+void sio_socket_send_disconnect(sio_socket *s);
+
+#endif
