@@ -6,8 +6,19 @@
 #include <check.h>
 
 #define CHECK_SUITES(X)                                                        \
+  X(eio_packet)                                                                \
+  X(eio_payload)                                                               \
+  X(sio_packet)                                                                \
+  X(sio_binary)                                                                \
+  X(eio_server)                                                                \
+  X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \
+  X(sio_http)                                                                  \
+  X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
+  X(sio_rooms)                                                                 \
+  X(sio_server_http)                                                           \
+  X(sio_server)                                                                \
   X(sio_util)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);

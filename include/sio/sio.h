@@ -79,6 +79,13 @@ SIO_EXTERN void sio_options_set_max_buffered(sio_options *o, size_t bytes);
 /* Cap on concurrent TCP connections; 0 means unlimited. */
 SIO_EXTERN void sio_options_set_max_connections(sio_options *o, uint32_t n);
 
+/* Native TLS: PEM certificate (may include the chain), private key and an
+ * optional extra chain file (NULL). Files are read by sio_server_new.
+ * Returns 0, SIO_ERR_INVAL (cert without key) or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_options_set_tls(sio_options *o, const char *cert_file,
+                                   const char *key_file,
+                                   const char *chain_file);
+
 /* ---------------------------------------------------------------- server */
 
 /* Creates a server on loop. opts is copied (NULL means defaults).
@@ -97,6 +104,66 @@ typedef void (*sio_server_closed_cb)(sio_server *s, void *ud);
  * once after the last handle closed, with s no longer usable. */
 SIO_EXTERN void sio_server_close(sio_server *s, sio_server_closed_cb cb,
                                  void *ud);
+
+/* Stops accepting new connections; existing ones go on (draining). */
+SIO_EXTERN void sio_server_stop_listening(sio_server *s);
+
+/* Counters and gauges for metrics. */
+typedef struct sio_stats {
+  uint64_t handshakes;     /* Engine.IO sessions opened */
+  uint64_t packets_in;     /* Socket.IO packets received / queued */
+  uint64_t packets_out;
+  uint64_t bytes_in;       /* TCP bytes read / written */
+  uint64_t bytes_out;
+  uint64_t broadcasts;
+  uint64_t acks;           /* acks answered by clients to server emits */
+  uint64_t parse_errors;   /* sessions closed for a malformed packet */
+  uint64_t polling;        /* sessions on each transport now */
+  uint64_t websocket;
+  uint64_t tcp_connections; /* open TCP connections now */
+} sio_stats;
+/* Fills out (borrowed). */
+SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);
+
+/* ------------------------------------------------- plain HTTP beside it */
+
+/* A request outside the Socket.IO path (or a handshake being vetted),
+ * borrowed for the duration of the callback. */
+typedef struct sio_http_req sio_http_req;
+SIO_EXTERN const char *sio_http_req_method(const sio_http_req *r);
+/* The path without the query string; *len receives its length (the text
+ * is not NUL-terminated). */
+SIO_EXTERN const char *sio_http_req_path(const sio_http_req *r, size_t *len);
+/* Header value (name case-insensitive), NUL-terminated, or NULL. */
+SIO_EXTERN const char *sio_http_req_header(const sio_http_req *r,
+                                           const char *name);
+/* Copies the percent-decoded query parameter into out (NUL-terminated).
+ * Returns its length, SIO_ERR_NOTFOUND, SIO_ERR_TOOBIG (cap too small) or
+ * SIO_ERR_PROTO (bad escape). */
+SIO_EXTERN int sio_http_req_query(const sio_http_req *r, const char *name,
+                                  char *out, size_t cap);
+SIO_EXTERN const uint8_t *sio_http_req_body(const sio_http_req *r,
+                                            size_t *len);
+SIO_EXTERN const char *sio_http_req_remote_addr(const sio_http_req *r);
+/* Answers the request (CORS headers added). body and extra_headers
+ * ("Name: value\r\n"... or NULL) are copied. Returns 0, SIO_ERR_STATE
+ * (already answered; also inside a handshake filter) or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_http_req_respond(sio_http_req *r, int status,
+                                    const char *content_type,
+                                    const void *body, size_t len,
+                                    const char *extra_headers);
+/* Requests outside the Socket.IO path; an unanswered request gets 404. */
+typedef void (*sio_http_cb)(sio_http_req *r, void *ud);
+SIO_EXTERN void sio_server_set_http_handler(sio_server *s, sio_http_cb cb,
+                                            void *ud);
+/* Vets each Engine.IO handshake before a session exists (per-IP rates,
+ * draining...). Return 0 to accept, or an HTTP status to refuse with the
+ * reference server's Forbidden body; *message (a static string needing no
+ * JSON escaping) may replace "Forbidden". */
+typedef int (*sio_handshake_cb)(const sio_http_req *r, const char **message,
+                                void *ud);
+SIO_EXTERN void sio_server_set_handshake_filter(sio_server *s,
+                                                sio_handshake_cb cb, void *ud);
 
 /* ------------------------------------------------------------ namespaces */
 

@@ -41,6 +41,7 @@ typedef struct eio_conn {
   uint8_t held;      /* a polling GET is parked here waiting for packets */
   uint8_t keep_alive; /* of the parked request */
   uint8_t ws_probing; /* ws conn of an upgrade not yet completed */
+  uint8_t answered;   /* the current request has been answered */
   sio_http_parser *hp; /* HTTP mode only */
   sio_buf pending_in;  /* bytes that arrived while a GET was parked */
   char *held_hdrs;     /* response headers (CORS...) of the parked GET */

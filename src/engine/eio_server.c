@@ -227,6 +227,7 @@ int eio_respond_raw(eio_conn *c, int status, const char *headers,
                     int keep_alive) {
   sio_buf out;
   int rv;
+  c->answered = 1;
   sio_buf_init(&out);
   rv = sio_http_write_head(&out, status, headers, content_type, len,
                            keep_alive);
@@ -287,6 +288,30 @@ static void abort_upgrade(eio_conn *c, eio_error code) {
   sio_conn_close_after_flush(&c->base);
 }
 
+static void handle_closed(uv_handle_t *h);
+
+int eio_http_respond(sio_conn *bc, const sio_http_request *req, int status,
+                     const char *content_type, const void *body, size_t len,
+                     const char *extra_headers) {
+  eio_conn *c = (eio_conn *)bc;
+  if (c->answered)
+    return SIO_ERR_STATE;
+  return eio_respond(c, req, status, content_type, body, len, extra_headers);
+}
+
+const char *eio_conn_remote_addr(const sio_conn *c) { return c->remote; }
+
+void eio_server_stop_listening(eio_server *srv) {
+  sio_listener *l, *next;
+  for (l = srv->listeners; l; l = next) {
+    next = l->next;
+    l->tcp.data = srv;
+    srv->pending_closes++;
+    sio_listener_close(l, handle_closed);
+  }
+  srv->listeners = NULL;
+}
+
 static void respond_status(eio_conn *c, const sio_http_request *req,
                            int status) {
   const char *text = sio_http_status_text(status);
@@ -319,6 +344,31 @@ static void fail(eio_conn *c, const sio_http_request *req, eio_error code) {
     eio_respond_error(c, req, code);
 }
 
+/* The reference server's Forbidden body (code 4) with the given status;
+ * an upgrade gets a bare status line. */
+static void refuse_handshake(eio_conn *c, const sio_http_request *req,
+                             int status, const char *msg) {
+  sio_buf body;
+  sio_buf_init(&body);
+  if (!msg)
+    msg = eio_error_messages[EIO_ERR_FORBIDDEN];
+  if (req->upgrade) {
+    if (sio_buf_appendf(&body,
+                        "HTTP/1.1 %d %s\r\nConnection: close\r\n"
+                        "Content-Length: 0\r\n\r\n",
+                        status, sio_http_status_text(status)) == 0)
+      sio_conn_write(&c->base, body.data, body.len);
+    sio_conn_close_after_flush(&c->base);
+  } else if (sio_buf_appendf(&body, "{\"code\":%d,\"message\":\"%s\"}",
+                             (int)EIO_ERR_FORBIDDEN, msg) == 0) {
+    eio_respond(c, req, status, "application/json", body.data, body.len,
+                NULL);
+  } else {
+    sio_conn_close(&c->base);
+  }
+  sio_buf_deinit(&body);
+}
+
 static void handshake(eio_conn *c, const sio_http_request *req, int transport,
                       const uint8_t *rest, size_t rest_len) {
   eio_server *srv = c->srv;
@@ -348,6 +398,14 @@ static void handshake(eio_conn *c, const sio_http_request *req, int transport,
   if (req->upgrade && eio_ws_check(req)) {
     fail(c, req, EIO_ERR_BAD_REQUEST);
     return;
+  }
+  if (srv->cbs.on_handshake) {
+    const char *msg = NULL;
+    int status = srv->cbs.on_handshake(&c->base, req, &msg, srv->ud);
+    if (status) {
+      refuse_handshake(c, req, status, msg);
+      return;
+    }
   }
   rv = eio_socket_new(&s, srv, transport, req, c->base.remote);
   if (rv) {
@@ -387,7 +445,7 @@ static void route(eio_conn *c, const sio_http_request *req,
       (req->path_len > plen - 1 && req->path[plen - 1] != '/')) {
     if (srv->cbs.on_http && !req->upgrade)
       srv->cbs.on_http(&c->base, req, srv->ud);
-    else
+    if (!c->answered)
       respond_status(c, req, 404);
     return;
   }
@@ -484,6 +542,7 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
     {
       const sio_http_request *req = sio_http_parser_request(c->hp);
       int upgrade = req->upgrade;
+      c->answered = 0;
       route(c, req, data, len);
       if (c->mode != EIO_CONN_HTTP) {
         /* The parser's job is over for good on a WebSocket. */
@@ -593,6 +652,8 @@ static void free_server(eio_server *srv) {
     cb(ud);
 }
 
+static void maybe_finish_close(eio_server *srv);
+
 static void handle_closed(uv_handle_t *h) {
   eio_server *srv = h->data;
   if (h->type == UV_TCP)
@@ -629,20 +690,13 @@ void eio_server_reap(eio_server *srv) {
 }
 
 void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
-  sio_listener *l, *next;
   sio_queue *q, *n;
   size_t it = 0;
   const sio_map_entry *e;
   srv->closing = 1;
   srv->close_cb = cb;
   srv->close_ud = ud;
-  for (l = srv->listeners; l; l = next) {
-    next = l->next;
-    l->tcp.data = srv;
-    srv->pending_closes++;
-    sio_listener_close(l, handle_closed);
-  }
-  srv->listeners = NULL;
+  eio_server_stop_listening(srv);
   if (uv_is_active((uv_handle_t *)&srv->sweep) ||
       srv->sweep.type == UV_TIMER) {
     srv->pending_closes++;

@@ -46,8 +46,16 @@ typedef struct eio_callbacks {
    * down". es is freed after this returns: drop every pointer to it. */
   void (*on_close)(eio_socket *es, const char *reason, void *ud);
   /* An HTTP request outside the Engine.IO path (may be NULL: 404). The
-   * handler must answer through sio_conn_http_respond(). */
+   * handler answers through eio_http_respond() before returning; if it
+   * does not, the engine answers 404. */
   void (*on_http)(sio_conn *c, const sio_http_request *req, void *ud);
+  /* Called before a handshake creates a session (may be NULL). Return 0 to
+   * go on, or an HTTP status (403, 429, 503...) to refuse it with the
+   * reference server's Forbidden error body (code 4) and that status;
+   * *message, when set, replaces "Forbidden" in the body (a static string
+   * that needs no JSON escaping). */
+  int (*on_handshake)(sio_conn *c, const sio_http_request *req,
+                      const char **message, void *ud);
 } eio_callbacks;
 
 /* Creates the engine on loop. opts and cbs are copied (strings too).
@@ -58,6 +66,18 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
 int eio_server_listen(eio_server *srv, const char *addr);
 /* Bound port of the idx-th listener or SIO_ERR_NOTFOUND. */
 int eio_server_port(const eio_server *srv, size_t idx);
+/* Answers a request handed to on_http (CORS headers added). body and
+ * extra_headers ("Name: value\r\n"..., or NULL) are copied. Returns 0,
+ * SIO_ERR_STATE (already answered) or SIO_ERR_NOMEM. */
+int eio_http_respond(sio_conn *c, const sio_http_request *req, int status,
+                     const char *content_type, const void *body, size_t len,
+                     const char *extra_headers);
+/* Peer address of the connection ("127.0.0.1"). */
+const char *eio_conn_remote_addr(const sio_conn *c);
+/* Stops accepting connections (closes the listeners); sessions go on.
+ * Used to drain before eio_server_close. */
+void eio_server_stop_listening(eio_server *srv);
+
 /* Closes listeners and every session (on_close fires with "server shutting
  * down" for each), then frees srv once all handles closed and calls cb. */
 void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud);

@@ -44,7 +44,11 @@ static void opts_free_strings(struct sio_options *o) {
   sio_free(o->path);
   sio_free(o->cors_origins);
   sio_free(o->cookie);
+  sio_free(o->tls_cert);
+  sio_free(o->tls_key);
+  sio_free(o->tls_chain);
   o->path = o->cors_origins = o->cookie = NULL;
+  o->tls_cert = o->tls_key = o->tls_chain = NULL;
 }
 
 /* Replaces *dst with a copy of src (NULL or "" stores NULL when
@@ -64,9 +68,13 @@ static int set_str(char **dst, const char *src, int empty_is_null) {
 static int opts_copy(struct sio_options *dst, const struct sio_options *src) {
   *dst = *src;
   dst->path = dst->cors_origins = dst->cookie = NULL;
+  dst->tls_cert = dst->tls_key = dst->tls_chain = NULL;
   if (set_str(&dst->path, src->path, 0) ||
       set_str(&dst->cors_origins, src->cors_origins, 1) ||
-      set_str(&dst->cookie, src->cookie, 1)) {
+      set_str(&dst->cookie, src->cookie, 1) ||
+      set_str(&dst->tls_cert, src->tls_cert, 1) ||
+      set_str(&dst->tls_key, src->tls_key, 1) ||
+      set_str(&dst->tls_chain, src->tls_chain, 1)) {
     opts_free_strings(dst);
     return SIO_ERR_NOMEM;
   }
@@ -94,6 +102,27 @@ void sio_options_del(sio_options *o) {
     return;
   opts_free_strings(o);
   sio_free(o);
+}
+
+int sio_options_set_tls(sio_options *o, const char *cert_file,
+                        const char *key_file, const char *chain_file) {
+  char *c = NULL, *k = NULL, *ch = NULL;
+  if (cert_file && *cert_file && !(key_file && *key_file))
+    return SIO_ERR_INVAL;
+  if (set_str(&c, cert_file, 1) || set_str(&k, key_file, 1) ||
+      set_str(&ch, chain_file, 1)) {
+    sio_free(c);
+    sio_free(k);
+    sio_free(ch);
+    return SIO_ERR_NOMEM;
+  }
+  sio_free(o->tls_cert);
+  sio_free(o->tls_key);
+  sio_free(o->tls_chain);
+  o->tls_cert = c;
+  o->tls_key = k;
+  o->tls_chain = ch;
+  return 0;
 }
 
 int sio_options_set_path(sio_options *o, const char *path) {
@@ -242,10 +271,15 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   eo.max_buffered =
       s->opts.max_buffered ? s->opts.max_buffered : SIO_DEFAULT_MAX_BUFFERED;
   eo.max_connections = s->opts.max_connections;
+  eo.tls_cert = s->opts.tls_cert;
+  eo.tls_key = s->opts.tls_key;
+  eo.tls_chain = s->opts.tls_chain;
   memset(&cbs, 0, sizeof(cbs));
   cbs.on_open = on_open;
   cbs.on_message = on_message;
   cbs.on_close = on_close;
+  cbs.on_http = sio_server_on_http;
+  cbs.on_handshake = sio_server_on_handshake;
   rv = eio_server_new(&s->eio, loop, &eo, &cbs, s);
   if (rv)
     goto fail;
@@ -328,7 +362,7 @@ sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
   return sio_map_get(&s->nsps, name, len);
 }
 
-const sio_server_stats *sio_server_get_stats(const sio_server *s) {
+const sio_counters *sio_server_get_stats(const sio_server *s) {
   return &s->stats;
 }
 

@@ -26,13 +26,16 @@ struct sio_options {
   char *cookie; /* owned; NULL: none */
   size_t max_buffered;
   uint32_t max_connections;
+  char *tls_cert; /* owned; NULL: plain TCP */
+  char *tls_key;
+  char *tls_chain;
 };
 
 /* Counters of the Socket.IO layer, for the daemon's /metrics. Packets are
  * Socket.IO packets (a binary packet counts once); bytes are every
  * Engine.IO message payload, attachments included. Outgoing counts are per
  * recipient, as queued. */
-typedef struct sio_server_stats {
+typedef struct sio_counters {
   uint64_t packets_in;
   uint64_t packets_out;
   uint64_t bytes_in;
@@ -41,7 +44,7 @@ typedef struct sio_server_stats {
   uint64_t broadcasts;    /* sio_namespace_broadcast calls that encoded */
   uint64_t acks_resolved; /* server-asked acks answered by a client */
   uint64_t parse_errors;  /* sessions closed for a bad packet */
-} sio_server_stats;
+} sio_counters;
 
 struct sio_server {
   uv_loop_t *loop;
@@ -50,7 +53,11 @@ struct sio_server {
   sio_map nsps;      /* name -> sio_namespace * (owned) */
   sio_queue clients; /* sio_client.link */
   sio_buf scratch;   /* encode buffer shared by every emit */
-  sio_server_stats stats;
+  sio_counters stats;
+  sio_http_cb http_cb;
+  void *http_ud;
+  sio_handshake_cb handshake_cb;
+  void *handshake_ud;
   int closing;
   sio_server_closed_cb close_cb;
   void *close_ud;
@@ -60,7 +67,11 @@ struct sio_server {
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
                                    size_t len);
 /* Read-only counters; valid while s lives. */
-const sio_server_stats *sio_server_get_stats(const sio_server *s);
+const sio_counters *sio_server_get_stats(const sio_server *s);
+/* eio upcalls for plain HTTP and handshake vetting (sio_server_http.c). */
+void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud);
+int sio_server_on_handshake(sio_conn *c, const sio_http_request *req,
+                            const char **message, void *ud);
 /* The shared encode buffer, emptied. Shrinks it first when a large packet
  * left it big, so one huge emit does not pin memory. */
 sio_buf *sio_server_scratch(sio_server *s);

@@ -1,0 +1,118 @@
+/* sio_server_http.c: the public face of what the engine does beside
+ * Socket.IO: plain HTTP requests outside the Socket.IO path (the daemon's
+ * /health, /metrics, /api...), vetting handshakes before a session exists,
+ * draining, and the counters behind /metrics. */
+#include <string.h>
+
+#include "sio_http.h"
+#include "sio_int.h"
+#include "sio_server.h"
+
+struct sio_http_req {
+  sio_conn *conn;
+  const sio_http_request *req;
+  int can_respond; /* 0 inside a handshake filter */
+};
+
+const char *sio_http_req_method(const sio_http_req *r) {
+  return r->req->method_str;
+}
+
+const char *sio_http_req_path(const sio_http_req *r, size_t *len) {
+  *len = r->req->path_len;
+  return r->req->path;
+}
+
+const char *sio_http_req_header(const sio_http_req *r, const char *name) {
+  size_t len;
+  return sio_http_request_header(r->req, name, &len);
+}
+
+int sio_http_req_query(const sio_http_req *r, const char *name, char *out,
+                       size_t cap) {
+  sio_buf v;
+  int rv;
+  sio_buf_init(&v);
+  rv = sio_http_query_get(r->req->query, r->req->query_len, name, &v);
+  if (rv == 1) {
+    if (v.len >= cap) {
+      rv = SIO_ERR_TOOBIG;
+    } else {
+      memcpy(out, v.data ? v.data : "", v.len + 1);
+      rv = (int)v.len;
+    }
+  } else if (rv == 0) {
+    rv = SIO_ERR_NOTFOUND;
+  }
+  sio_buf_deinit(&v);
+  return rv;
+}
+
+const uint8_t *sio_http_req_body(const sio_http_req *r, size_t *len) {
+  *len = r->req->body_len;
+  return r->req->body;
+}
+
+const char *sio_http_req_remote_addr(const sio_http_req *r) {
+  return eio_conn_remote_addr(r->conn);
+}
+
+int sio_http_req_respond(sio_http_req *r, int status,
+                         const char *content_type, const void *body,
+                         size_t len, const char *extra_headers) {
+  if (!r->can_respond)
+    return SIO_ERR_STATE;
+  return eio_http_respond(r->conn, r->req, status, content_type, body, len,
+                          extra_headers);
+}
+
+void sio_server_set_http_handler(sio_server *s, sio_http_cb cb, void *ud) {
+  s->http_cb = cb;
+  s->http_ud = ud;
+}
+
+void sio_server_set_handshake_filter(sio_server *s, sio_handshake_cb cb,
+                                     void *ud) {
+  s->handshake_cb = cb;
+  s->handshake_ud = ud;
+}
+
+void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud) {
+  sio_server *s = ud;
+  sio_http_req r = {c, req, 1};
+  if (s->http_cb)
+    s->http_cb(&r, s->http_ud);
+}
+
+int sio_server_on_handshake(sio_conn *c, const sio_http_request *req,
+                            const char **message, void *ud) {
+  sio_server *s = ud;
+  sio_http_req r = {c, req, 0};
+  if (!s->handshake_cb || s->closing)
+    return s->closing ? 503 : 0;
+  return s->handshake_cb(&r, message, s->handshake_ud);
+}
+
+void sio_server_stop_listening(sio_server *s) {
+  if (s->eio)
+    eio_server_stop_listening(s->eio);
+}
+
+void sio_server_stats(const sio_server *s, sio_stats *out) {
+  eio_stats es;
+  memset(out, 0, sizeof(*out));
+  if (s->eio) {
+    eio_server_stats(s->eio, &es);
+    out->handshakes = es.handshakes;
+    out->bytes_in = es.bytes_in;
+    out->bytes_out = es.bytes_out;
+    out->polling = es.polling;
+    out->websocket = es.websocket;
+    out->tcp_connections = es.tcp_connections;
+  }
+  out->packets_in = s->stats.packets_in;
+  out->packets_out = s->stats.packets_out;
+  out->broadcasts = s->stats.broadcasts;
+  out->acks = s->stats.acks_resolved;
+  out->parse_errors = s->stats.parse_errors;
+}
