@@ -55,6 +55,13 @@ else
   record "build" 0 1 0
 fi
 
+log "layering and exported symbols"
+if scripts/check-layers.sh build/.libs/libsio.so; then
+  record "layers + exports" 1 0 0
+else
+  record "layers + exports" 0 1 0
+fi
+
 log "build with ASan+UBSan"
 san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 if build build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"; then
@@ -74,7 +81,9 @@ if [ -x tests/fuzz/run.sh ]; then
   record "fuzz smoke" "$ok" "$bad" 0
 fi
 
-if [ -f compat/node/package.json ] && [ -x build/tests/e2e/sio_compat_server ]; then
+if [ -f compat/node/package.json ] && [ ! -x build/tests/e2e/sio_compat_server ]; then
+  record "compat/node (no server built)" 0 1 0
+elif [ -f compat/node/package.json ]; then
   log "compat/node (stock socket.io-client)"
   (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
     echo "npm ci failed"
