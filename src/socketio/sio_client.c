@@ -283,7 +283,8 @@ static void on_text(sio_client *c, const uint8_t *data, size_t len) {
         fail(c, "out of memory", SIO_ERR_NOMEM);
         return;
       }
-      sio_binary_reader_init(c->reader, 0);
+      /* a packet's attachments together are bounded like one message */
+      sio_binary_reader_init(c->reader, c->srv->opts.max_payload);
     }
     /* The reader copies pkt.nsp, which points into data. */
     rv = sio_binary_reader_start(c->reader, &pkt);

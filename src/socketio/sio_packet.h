@@ -9,13 +9,43 @@
  * when present, DISCONNECT has none, CONNECT_ERROR is a string or object,
  * EVENT/BINARY_EVENT an array whose first item is a string that is not a
  * reserved name (connect, connect_error, disconnect, disconnecting,
- * newListener, removeListener) or a number, ACK/BINARY_ACK an array. */
+ * newListener, removeListener) or a number, ACK/BINARY_ACK an array.
+ * Stricter than the reference: an empty packet is an error (not CONNECT),
+ * EVENT/ACK packets (binary ones too) must carry their array, only ASCII
+ * digits make an id or an attachment count (1..max_attachments), and the
+ * JSON may not start with whitespace (the reference reads "2 [..]" as ack
+ * id 0). A decoded BINARY_EVENT/BINARY_ACK keeps its type (the reference
+ * reports EVENT/ACK once the attachments are in; see sio_binary.h).
+ *
+ * JSON is parsed and written here, not by json-c's tokener and writer
+ * (which differ from JSON.parse / JSON.stringify; see sio_packet.c):
+ * - decoding accepts exactly what JSON.parse accepts. Integers that fit
+ *   int64 become json-c ints; every other number becomes a json-c double
+ *   that keeps its source text (json_object_new_double_s) and is written
+ *   back as written ("1.50" stays "1.50", 1e400 stays "1e400"). Strings
+ *   must be valid UTF-8; "\u0000" is kept (use json_object_get_string_len)
+ *   except in keys, where it is an error; a lone surrogate escape such as
+ *   "\ud800" becomes the 3 bytes ED A0 80 and is written back as
+ *   "\ud800". Duplicate keys: the last value wins, at the first position.
+ * - encoding writes what JSON.stringify writes for the same JavaScript
+ *   value: no spaces, "/" not escaped, only '"', '\\' and U+0000..U+001F
+ *   escaped (\b \f \n \r \t, else \u00xx lowercase), other UTF-8 passed
+ *   through (an invalid byte sequence becomes U+FFFD), doubles in their
+ *   shortest round-trip form (1e+21, 1e-7, 0.1), NaN and infinities as
+ *   null, keys that are array indices ("0".."4294967294") first in
+ *   ascending order, then the others in insertion order. int64/uint64
+ *   values are written exactly, even past 2^53 where JavaScript would
+ *   round them. */
 
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sio_buf.h"
+
+/* Deepest container nesting the writer and the placeholder walk accept;
+ * sio_packet_limits.max_depth is capped to it. */
+#define SIO_JSON_MAX_DEPTH 512
 
 typedef enum sio_packet_type {
   SIO_PACKET_CONNECT = 0,
@@ -27,9 +57,10 @@ typedef enum sio_packet_type {
   SIO_PACKET_BINARY_ACK = 6
 } sio_packet_type;
 
+/* A zero field takes its default. */
 typedef struct sio_packet_limits {
   size_t max_attachments; /* default 10 */
-  int max_depth;          /* JSON nesting, default 32 */
+  int max_depth;          /* JSON container nesting ([] is 1), default 32 */
 } sio_packet_limits;
 
 typedef struct sio_packet {
@@ -42,33 +73,52 @@ typedef struct sio_packet {
 } sio_packet;
 
 /* Decodes one packet from text (the Engine.IO message without its '4').
- * lim may be NULL for defaults. Returns 0 or: SIO_ERR_PROTO (any malformed
- * or invalid packet), SIO_ERR_LIMIT (too many attachments, id over 2^53),
- * SIO_ERR_DEPTH (JSON nesting over the limit), SIO_ERR_NOMEM. On error p
- * owns nothing. */
+ * lim (borrowed) may be NULL for defaults. Returns 0 or: SIO_ERR_PROTO
+ * (any malformed or invalid packet), SIO_ERR_LIMIT (too many attachments,
+ * id over 2^53 - 1), SIO_ERR_DEPTH (JSON nesting over the limit),
+ * SIO_ERR_TOOBIG (a JSON string over 2 GiB), SIO_ERR_NOMEM. On error p
+ * owns nothing. in is borrowed: p->nsp points into it (or is the static
+ * "/") and is not NUL-terminated; p->data is owned by p. */
 int sio_packet_decode(sio_packet *p, const char *in, size_t len,
                       const sio_packet_limits *lim);
-/* Releases p->data. NULL-safe on the data field. */
+/* Releases p->data and sets it to NULL. NULL-safe on the data field. */
 void sio_packet_clear(sio_packet *p);
 
-/* Appends the encoded packet. eio_prefix adds the Engine.IO message type
- * '4' in front (what goes on the wire). nsp NULL means "/"; id < 0 means
- * none; data (borrowed) may be NULL. For BINARY_* types nattach is written.
- * Returns 0 or SIO_ERR_NOMEM. */
+/* Appends the encoded packet to out (borrowed). eio_prefix adds the
+ * Engine.IO message type '4' in front (what goes on the wire). nsp
+ * (borrowed, NUL-terminated) NULL or "" means "/"; id < 0 means none; data
+ * (borrowed) may be NULL. For BINARY_* types nattach is written. Returns 0,
+ * SIO_ERR_INVAL (unknown type), SIO_ERR_DEPTH (data nested deeper than
+ * SIO_JSON_MAX_DEPTH) or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_packet_encode(sio_buf *out, int eio_prefix, sio_packet_type type,
                       const char *nsp, int64_t id, size_t nattach,
                       json_object *data);
 /* The hot path of emit: appends an EVENT (BINARY_EVENT when nbins > 0)
  * whose payload is [event, ...args] without building a new JSON array.
- * args (borrowed) is an array or NULL. Returns 0 or SIO_ERR_NOMEM. */
+ * event (borrowed) is a NUL-terminated UTF-8 string; args (borrowed) is an
+ * array or NULL. Returns 0, SIO_ERR_INVAL (event NULL, args not an array),
+ * SIO_ERR_DEPTH or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_packet_encode_event(sio_buf *out, int eio_prefix, const char *nsp,
                             int64_t id, const char *event, json_object *args,
                             size_t nbins);
-/* ACK (BINARY_ACK when nbins > 0) with payload args (NULL means []). */
+/* ACK (BINARY_ACK when nbins > 0) with payload args (borrowed; an array,
+ * NULL means []). Returns 0, SIO_ERR_INVAL (args not an array),
+ * SIO_ERR_DEPTH or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_packet_encode_ack(sio_buf *out, int eio_prefix, const char *nsp,
                           int64_t id, json_object *args, size_t nbins);
-/* Appends v as JSON text the way JavaScript's JSON.stringify writes it (no
- * spaces, "/" unescaped). Returns 0 or SIO_ERR_NOMEM. */
+/* Appends v (borrowed; NULL is JSON null) as JSON text the way
+ * JavaScript's JSON.stringify writes it (no spaces, "/" unescaped; details
+ * at the top of this file). Returns 0, SIO_ERR_DEPTH (nested deeper than
+ * SIO_JSON_MAX_DEPTH) or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_json_append(sio_buf *out, json_object *v);
+/* Parses one JSON text (whitespace around it allowed) exactly as
+ * JSON.parse would, with the number and string rules above. in is
+ * borrowed; max_depth <= 0 means 32, and it is capped at
+ * SIO_JSON_MAX_DEPTH. On success *out is owned by the caller (json_object_put)
+ * and is NULL for the JSON text null. Returns 0, SIO_ERR_PROTO (not JSON),
+ * SIO_ERR_DEPTH, SIO_ERR_TOOBIG (a string over 2 GiB) or SIO_ERR_NOMEM; on
+ * error *out is NULL. */
+int sio_json_parse(const char *in, size_t len, int max_depth,
+                   json_object **out);
 
 #endif

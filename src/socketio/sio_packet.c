@@ -1,0 +1,1064 @@
+/* sio_packet.c: Socket.IO v5 packets <-> text (socket.io-protocol README,
+ * "Packet encoding" / "Format"):
+ *
+ *   <type>[<attachments>-][<nsp>,][<id>][<JSON payload>]
+ *
+ * Decoding follows the reference parser of socket.io 4.8 (socket.io-parser
+ * 4.2): a type digit 0-6; for the binary types a decimal attachment count
+ * of 1..max_attachments ended by '-'; a namespace when the next byte is
+ * '/', running to the next ',' (consumed) or to the end; an ack id made of
+ * digits; then, if anything is left, a JSON payload that must parse and be
+ * valid for the type (see sio_packet.h). We are stricter than the reference
+ * where it is lax by accident: an empty packet is not a CONNECT, only ASCII
+ * digits make an id or a count, EVENT/ACK packets need their array, and
+ * whitespace before the JSON is refused (the reference takes it for an ack
+ * id, since JavaScript's Number(" ") is 0).
+ *
+ * JSON is held in json-c objects, but both directions are done here rather
+ * than by json-c, because json-c differs from JavaScript's JSON.parse /
+ * JSON.stringify where it matters to a relay: json_tokener (even with
+ * JSON_TOKENER_STRICT) accepts NaN, Infinity, "1." and raw control
+ * characters, lets overlong and surrogate UTF-8 through, clamps integers
+ * past 2^64 to UINT64_MAX and counts depth per value rather than per
+ * container; its writer prints doubles with "%.17g" (0.1 becomes
+ * 0.10000000000000001) and keeps integer-like keys in insertion order.
+ *
+ * The parser accepts exactly the JSON text grammar (RFC 8259) that
+ * JSON.parse accepts, bounds container nesting by max_depth, and builds:
+ * integers that fit int64 as json-c ints; every other number as a json-c
+ * double carrying its source text (json_object_new_double_s), so it is
+ * written back exactly as the peer wrote it; strings as validated UTF-8,
+ * where a lone surrogate escape ("\ud800", legal in JavaScript strings) is
+ * kept as its 3-byte generalised UTF-8 form so that it is written back as
+ * the same escape. Keys containing U+0000 are rejected (json-c keys are C
+ * strings).
+ *
+ * The writer produces what JSON.stringify produces for the equivalent
+ * JavaScript value: no whitespace, "/" unescaped, only '"', '\' and
+ * controls escaped (\b \f \n \r \t, else \u00xx), non-ASCII passed through,
+ * doubles in the shortest round-trip ECMAScript Number::toString form,
+ * NaN/Infinity as null, array-index keys first in ascending order. */
+#include "sio_packet.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio_int.h"
+#include "sio_mem.h"
+
+#define SIO_DEFAULT_MAX_ATTACHMENTS 10
+#define SIO_DEFAULT_MAX_DEPTH 32
+#define SIO_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1 */
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* ------------------------------------------------------------------ */
+/* UTF-8                                                                */
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629 table 3-7: no
+ * overlongs, no surrogates, nothing past U+10FFFF), or minus the length of
+ * its longest valid prefix (at least 1) when it is ill-formed. */
+static int utf8_seq(const uint8_t *s, size_t n) {
+  uint8_t c = s[0], lo = 0x80, hi = 0xbf;
+  int need, i;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    need = 1;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    need = 2;
+    if (c == 0xe0)
+      lo = 0xa0;
+    else if (c == 0xed)
+      hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    need = 3;
+    if (c == 0xf0)
+      lo = 0x90;
+    else if (c == 0xf4)
+      hi = 0x8f;
+  } else {
+    return -1;
+  }
+  for (i = 1; i <= need; i++) {
+    if ((size_t)i >= n || s[i] < lo || s[i] > hi)
+      return -i;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return need + 1;
+}
+
+/* Appends code point cp (surrogates included, as 3 bytes). */
+static int append_cp(sio_buf *b, uint32_t cp) {
+  uint8_t t[4];
+  size_t n;
+  if (cp < 0x80) {
+    t[0] = (uint8_t)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    t[0] = (uint8_t)(0xc0 | (cp >> 6));
+    t[1] = (uint8_t)(0x80 | (cp & 0x3f));
+    n = 2;
+  } else if (cp < 0x10000) {
+    t[0] = (uint8_t)(0xe0 | (cp >> 12));
+    t[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    t[2] = (uint8_t)(0x80 | (cp & 0x3f));
+    n = 3;
+  } else {
+    t[0] = (uint8_t)(0xf0 | (cp >> 18));
+    t[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    t[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    t[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    n = 4;
+  }
+  return sio_buf_append(b, t, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON parser                                                          */
+
+typedef struct jparser {
+  const uint8_t *p, *end;
+  int depth, max_depth;
+  sio_buf scratch; /* unescaped strings, used as a stack (keys stay) */
+} jparser;
+
+static int parse_value(jparser *jp, json_object **out);
+
+static void skip_ws(jparser *jp) {
+  while (jp->p < jp->end &&
+         (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
+    jp->p++;
+}
+
+static int hex4(const uint8_t *s, uint32_t *v) {
+  int i;
+  *v = 0;
+  for (i = 0; i < 4; i++) {
+    uint8_t c = s[i];
+    uint32_t d;
+    if (c >= '0' && c <= '9')
+      d = (uint32_t)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      d = (uint32_t)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      d = (uint32_t)(c - 'A' + 10);
+    else
+      return -1;
+    *v = *v << 4 | d;
+  }
+  return 0;
+}
+
+/* Parses the string at jp->p (on its opening quote) and appends its
+ * unescaped bytes to the scratch stack. */
+static int parse_string(jparser *jp) {
+  const uint8_t *p = jp->p + 1, *end = jp->end;
+  int rv;
+  for (;;) {
+    const uint8_t *run = p;
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    rv = sio_buf_append(&jp->scratch, run, (size_t)(p - run));
+    if (rv)
+      return rv;
+    if (p >= end || *p < 0x20)
+      return SIO_ERR_PROTO;
+    if (*p == '"') {
+      jp->p = p + 1;
+      return 0;
+    }
+    if (*p >= 0x80) {
+      int n = utf8_seq(p, (size_t)(end - p));
+      if (n < 0)
+        return SIO_ERR_PROTO;
+      rv = sio_buf_append(&jp->scratch, p, (size_t)n);
+      p += n;
+    } else { /* backslash */
+      uint32_t u, lo;
+      char c;
+      if (end - p < 2)
+        return SIO_ERR_PROTO;
+      switch (p[1]) {
+      case '"':
+      case '\\':
+      case '/':
+        c = (char)p[1];
+        break;
+      case 'b':
+        c = '\b';
+        break;
+      case 'f':
+        c = '\f';
+        break;
+      case 'n':
+        c = '\n';
+        break;
+      case 'r':
+        c = '\r';
+        break;
+      case 't':
+        c = '\t';
+        break;
+      case 'u':
+        if (end - p < 6 || hex4(p + 2, &u))
+          return SIO_ERR_PROTO;
+        p += 6;
+        if (u >= 0xd800 && u <= 0xdbff && end - p >= 6 && p[0] == '\\' &&
+            p[1] == 'u' && !hex4(p + 2, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+          u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+          p += 6;
+        }
+        rv = append_cp(&jp->scratch, u);
+        if (rv)
+          return rv;
+        continue;
+      default:
+        return SIO_ERR_PROTO;
+      }
+      rv = sio_buf_append_byte(&jp->scratch, (uint8_t)c);
+      p += 2;
+    }
+    if (rv)
+      return rv;
+  }
+}
+
+/* strtod on a validated JSON number, independent of the C locale. */
+static double json_strtod(const char *text, size_t n, char *tmp, size_t cap) {
+  const char *dp = localeconv()->decimal_point;
+  size_t dl = strlen(dp), i, o = 0;
+  if (dl == 1 && dp[0] == '.')
+    return strtod(text, NULL);
+  for (i = 0; i < n && o + dl < cap; i++) {
+    if (text[i] == '.') {
+      memcpy(tmp + o, dp, dl);
+      o += dl;
+    } else {
+      tmp[o++] = text[i];
+    }
+  }
+  tmp[o] = '\0';
+  return strtod(tmp, NULL);
+}
+
+static int parse_number(jparser *jp, json_object **out) {
+  const uint8_t *s = jp->p, *p = s, *end = jp->end;
+  int neg = 0, is_int = 1;
+  uint64_t mag = 0;
+  int overflow = 0;
+  char small[72], *text;
+  size_t n;
+  double d;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (p >= end || *p < '0' || *p > '9')
+    return SIO_ERR_PROTO;
+  if (*p == '0') {
+    p++;
+  } else {
+    while (p < end && *p >= '0' && *p <= '9') {
+      unsigned dig = (unsigned)(*p - '0');
+      if (mag > (UINT64_MAX - dig) / 10)
+        overflow = 1;
+      else
+        mag = mag * 10 + dig;
+      p++;
+    }
+  }
+  if (p < end && *p == '.') {
+    is_int = 0;
+    p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return SIO_ERR_PROTO;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    is_int = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return SIO_ERR_PROTO;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  jp->p = p;
+  if (is_int && !overflow) {
+    if (!neg && mag <= (uint64_t)INT64_MAX) {
+      *out = json_object_new_int64((int64_t)mag);
+      return *out ? 0 : SIO_ERR_NOMEM;
+    }
+    if (neg && mag <= (uint64_t)INT64_MAX + 1) {
+      *out = json_object_new_int64(
+          mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag);
+      return *out ? 0 : SIO_ERR_NOMEM;
+    }
+  }
+  /* A double, or an integer past int64: kept with its text. */
+  n = (size_t)(p - s);
+  text = 2 * n + 8 <= sizeof(small) ? small : sio_malloc(2 * n + 8);
+  if (!text)
+    return SIO_ERR_NOMEM;
+  memcpy(text, s, n);
+  text[n] = '\0';
+  d = json_strtod(text, n, text + n + 1, n + 7);
+  *out = json_object_new_double_s(d, text);
+  if (text != small)
+    sio_free(text);
+  return *out ? 0 : SIO_ERR_NOMEM;
+}
+
+static int parse_literal(jparser *jp, const char *word, json_object **out,
+                         int kind) {
+  size_t n = strlen(word);
+  if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0)
+    return SIO_ERR_PROTO;
+  jp->p += n;
+  if (kind < 0) {
+    *out = NULL;
+    return 0;
+  }
+  *out = json_object_new_boolean(kind);
+  return *out ? 0 : SIO_ERR_NOMEM;
+}
+
+static int parse_array(jparser *jp, json_object **out) {
+  json_object *arr = json_object_new_array(), *v;
+  int rv;
+  if (!arr)
+    return SIO_ERR_NOMEM;
+  jp->p++;
+  skip_ws(jp);
+  if (jp->p < jp->end && *jp->p == ']') {
+    jp->p++;
+    *out = arr;
+    return 0;
+  }
+  for (;;) {
+    rv = parse_value(jp, &v);
+    if (rv)
+      goto fail;
+    if (json_object_array_add(arr, v) != 0) {
+      json_object_put(v);
+      rv = SIO_ERR_NOMEM;
+      goto fail;
+    }
+    skip_ws(jp);
+    if (jp->p >= jp->end) {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+    if (*jp->p == ']') {
+      jp->p++;
+      *out = arr;
+      return 0;
+    }
+    if (*jp->p++ != ',') {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+  }
+fail:
+  json_object_put(arr);
+  return rv;
+}
+
+static int parse_object(jparser *jp, json_object **out) {
+  json_object *obj = json_object_new_object(), *v;
+  size_t mark = jp->scratch.len;
+  int rv;
+  if (!obj)
+    return SIO_ERR_NOMEM;
+  jp->p++;
+  skip_ws(jp);
+  if (jp->p < jp->end && *jp->p == '}') {
+    jp->p++;
+    *out = obj;
+    return 0;
+  }
+  for (;;) {
+    skip_ws(jp);
+    if (jp->p >= jp->end || *jp->p != '"') {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+    rv = parse_string(jp);
+    if (rv)
+      goto fail;
+    if (memchr(jp->scratch.data + mark, 0, jp->scratch.len - mark)) {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+    /* the key stays on the scratch stack, NUL-terminated, while its value
+     * is parsed above it */
+    rv = sio_buf_append_byte(&jp->scratch, 0);
+    if (rv)
+      goto fail;
+    skip_ws(jp);
+    if (jp->p >= jp->end || *jp->p++ != ':') {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+    rv = parse_value(jp, &v);
+    if (rv)
+      goto fail;
+    if (json_object_object_add(obj, jp->scratch.data + mark, v) != 0) {
+      json_object_put(v);
+      rv = SIO_ERR_NOMEM;
+      goto fail;
+    }
+    jp->scratch.len = mark;
+    skip_ws(jp);
+    if (jp->p >= jp->end) {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+    if (*jp->p == '}') {
+      jp->p++;
+      *out = obj;
+      return 0;
+    }
+    if (*jp->p++ != ',') {
+      rv = SIO_ERR_PROTO;
+      goto fail;
+    }
+  }
+fail:
+  jp->scratch.len = mark;
+  json_object_put(obj);
+  return rv;
+}
+
+static int parse_value(jparser *jp, json_object **out) {
+  int rv;
+  skip_ws(jp);
+  if (jp->p >= jp->end)
+    return SIO_ERR_PROTO;
+  switch (*jp->p) {
+  case '[':
+  case '{':
+    if (jp->depth >= jp->max_depth)
+      return SIO_ERR_DEPTH;
+    jp->depth++;
+    rv = *jp->p == '[' ? parse_array(jp, out) : parse_object(jp, out);
+    jp->depth--;
+    return rv;
+  case '"': {
+    size_t mark = jp->scratch.len, n;
+    rv = parse_string(jp);
+    n = jp->scratch.len - mark;
+    if (!rv && n > INT32_MAX)
+      rv = SIO_ERR_TOOBIG;
+    if (!rv) {
+      *out = json_object_new_string_len(jp->scratch.data + mark, (int)n);
+      if (!*out)
+        rv = SIO_ERR_NOMEM;
+    }
+    jp->scratch.len = mark;
+    return rv;
+  }
+  case 't':
+    return parse_literal(jp, "true", out, 1);
+  case 'f':
+    return parse_literal(jp, "false", out, 0);
+  case 'n':
+    return parse_literal(jp, "null", out, -1);
+  default:
+    if (*jp->p == '-' || (*jp->p >= '0' && *jp->p <= '9'))
+      return parse_number(jp, out);
+    return SIO_ERR_PROTO;
+  }
+}
+
+/* Parses a whole JSON text (surrounding whitespace allowed). */
+static int json_parse(const uint8_t *in, size_t len, int max_depth,
+                      json_object **out) {
+  jparser jp;
+  int rv;
+  jp.p = in;
+  jp.end = in + len;
+  jp.depth = 0;
+  jp.max_depth = max_depth;
+  sio_buf_init(&jp.scratch);
+  *out = NULL;
+  rv = parse_value(&jp, out);
+  if (!rv) {
+    skip_ws(&jp);
+    if (jp.p != jp.end) {
+      json_object_put(*out);
+      *out = NULL;
+      rv = SIO_ERR_PROTO;
+    }
+  }
+  sio_buf_deinit(&jp.scratch);
+  return rv;
+}
+
+int sio_json_parse(const char *in, size_t len, int max_depth,
+                   json_object **out) {
+  if (max_depth <= 0)
+    max_depth = SIO_DEFAULT_MAX_DEPTH;
+  return json_parse((const uint8_t *)in, len,
+                    SIO_MIN(max_depth, SIO_JSON_MAX_DEPTH), out);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON writer                                                          */
+
+static int append_string(sio_buf *out, const char *str, size_t n) {
+  const uint8_t *s = (const uint8_t *)str, *end = s + n;
+  int rv = sio_buf_reserve(out, n + 2);
+  if (rv)
+    return rv;
+  sio_buf_append_byte(out, '"');
+  while (s < end) {
+    const uint8_t *run = s;
+    char esc[6];
+    size_t en = 2;
+    int k;
+    while (s < end && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+      s++;
+    rv = sio_buf_append(out, run, (size_t)(s - run));
+    if (rv || s == end)
+      break;
+    esc[0] = '\\';
+    switch (*s) {
+    case '"':
+    case '\\':
+      esc[1] = (char)*s;
+      break;
+    case '\b':
+      esc[1] = 'b';
+      break;
+    case '\f':
+      esc[1] = 'f';
+      break;
+    case '\n':
+      esc[1] = 'n';
+      break;
+    case '\r':
+      esc[1] = 'r';
+      break;
+    case '\t':
+      esc[1] = 't';
+      break;
+    default:
+      if (*s < 0x20) {
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hexdig[*s >> 4];
+        esc[5] = hexdig[*s & 15];
+        en = 6;
+        break;
+      }
+      if (*s == 0xed && end - s >= 3 && s[1] >= 0xa0 && s[1] <= 0xbf &&
+          s[2] >= 0x80 && s[2] <= 0xbf) {
+        /* a lone surrogate in generalised UTF-8: JSON.stringify escapes */
+        uint32_t u = 0xd000u | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+        esc[1] = 'u';
+        esc[2] = hexdig[u >> 12];
+        esc[3] = hexdig[(u >> 8) & 15];
+        esc[4] = hexdig[(u >> 4) & 15];
+        esc[5] = hexdig[u & 15];
+        rv = sio_buf_append(out, esc, 6);
+        s += 3;
+        if (rv)
+          return rv;
+        continue;
+      }
+      k = utf8_seq(s, (size_t)(end - s));
+      if (k > 0) {
+        rv = sio_buf_append(out, s, (size_t)k);
+        s += k;
+      } else { /* not UTF-8: U+FFFD per maximal ill-formed subpart */
+        rv = sio_buf_append(out, "\xef\xbf\xbd", 3);
+        s += -k;
+      }
+      if (rv)
+        return rv;
+      continue;
+    }
+    rv = sio_buf_append(out, esc, en);
+    if (rv)
+      return rv;
+    s++;
+  }
+  if (rv)
+    return rv;
+  return sio_buf_append_byte(out, '"');
+}
+
+/* Whether the decimal dig[0..k) * 10^(x - k + 1) reads back as d. The text
+ * has no decimal point, so the C locale does not matter. */
+static int reads_back(const char *dig, int k, int x, double d) {
+  char t[48];
+  snprintf(t, sizeof(t), "%s%.*se%d", d < 0 ? "-" : "", k, dig, x - k + 1);
+  return strtod(t, NULL) == d;
+}
+
+/* Adds delta (+1 or -1) to the k-digit decimal dig, keeping k digits:
+ * 999 + 1 is 100 with x + 1, 100 - 1 is 999 with x - 1. */
+static void step_digits(char *dig, int k, int *x, int delta) {
+  int i = k - 1;
+  if (delta > 0) {
+    while (i >= 0 && dig[i] == '9')
+      dig[i--] = '0';
+    if (i >= 0) {
+      dig[i]++;
+    } else {
+      dig[0] = '1';
+      ++*x;
+    }
+  } else {
+    while (i >= 0 && dig[i] == '0')
+      dig[i--] = '9';
+    dig[i]--; /* dig[0] is never 0 here */
+    if (dig[0] == '0') {
+      memmove(dig, dig + 1, (size_t)k - 1);
+      dig[k - 1] = '9';
+      --*x;
+    }
+  }
+}
+
+/* The shortest digits that read back as d (ECMAScript Number::toString's
+ * k as small as possible, and then the closest). At a power of two the
+ * rounding interval is narrower below than above, so the closest k-digit
+ * decimal may fail while its upper neighbour reads back: try both
+ * neighbours before adding a digit. Returns k; *x is the exponent of the
+ * first digit. */
+static int shortest_digits(double d, char dig[20], int *x) {
+  char tmp[40], up[20], dn[20];
+  int k, i, xu, xd;
+  for (k = 1; k <= 17; k++) {
+    const char *e;
+    int n = 0, okup, okdn;
+    snprintf(tmp, sizeof(tmp), "%.*e", k - 1, d);
+    e = strchr(tmp, 'e');
+    for (i = 0; tmp + i < e; i++)
+      if (tmp[i] >= '0' && tmp[i] <= '9')
+        dig[n++] = tmp[i];
+    *x = atoi(e + 1);
+    if (k == 17 || reads_back(dig, k, *x, d))
+      break;
+    memcpy(up, dig, (size_t)k);
+    memcpy(dn, dig, (size_t)k);
+    xu = xd = *x;
+    step_digits(up, k, &xu, 1);
+    step_digits(dn, k, &xd, -1);
+    okup = reads_back(up, k, xu, d);
+    okdn = reads_back(dn, k, xd, d);
+    if (okup && okdn) { /* keep the closer one */
+      char tu[48], td[48];
+      long double vu, vd, v = (long double)d;
+      snprintf(tu, sizeof(tu), "%.*se%d", k, up, xu - k + 1);
+      snprintf(td, sizeof(td), "%.*se%d", k, dn, xd - k + 1);
+      vu = strtold(tu, NULL);
+      vd = strtold(td, NULL);
+      if (d < 0)
+        v = -v;
+      okdn = (v - vd) < (vu - v);
+      okup = !okdn;
+    }
+    if (okup || okdn) {
+      memcpy(dig, okup ? up : dn, (size_t)k);
+      *x = okup ? xu : xd;
+      break;
+    }
+  }
+  while (k > 1 && dig[k - 1] == '0')
+    k--;
+  return k;
+}
+
+/* ECMAScript Number::toString(10) for a double, as JSON.stringify writes
+ * it: NaN and infinities are null, -0 is 0. */
+static int append_double(sio_buf *out, double d) {
+  char digits[20], res[48];
+  int k, n, i, x, o = 0;
+  if (!isfinite(d))
+    return sio_buf_append_str(out, "null");
+  if (d == 0)
+    return sio_buf_append_byte(out, '0');
+  k = shortest_digits(d, digits, &x);
+  n = x + 1; /* d = 0.digits * 10^n */
+  if (d < 0)
+    res[o++] = '-';
+  if (k <= n && n <= 21) {
+    memcpy(res + o, digits, (size_t)k);
+    o += k;
+    for (i = k; i < n; i++)
+      res[o++] = '0';
+  } else if (0 < n && n <= 21) {
+    memcpy(res + o, digits, (size_t)n);
+    o += n;
+    res[o++] = '.';
+    memcpy(res + o, digits + n, (size_t)(k - n));
+    o += k - n;
+  } else if (-6 < n && n <= 0) {
+    res[o++] = '0';
+    res[o++] = '.';
+    for (i = 0; i < -n; i++)
+      res[o++] = '0';
+    memcpy(res + o, digits, (size_t)k);
+    o += k;
+  } else {
+    res[o++] = digits[0];
+    if (k > 1) {
+      res[o++] = '.';
+      memcpy(res + o, digits + 1, (size_t)(k - 1));
+      o += k - 1;
+    }
+    o += snprintf(res + o, sizeof(res) - (size_t)o, "e%c%d",
+                  n - 1 < 0 ? '-' : '+', n - 1 < 0 ? 1 - n : n - 1);
+  }
+  return sio_buf_append(out, res, (size_t)o);
+}
+
+/* An ECMAScript array index: canonical decimal of 0 .. 2^32 - 2. JavaScript
+ * objects list these keys first, in ascending order. */
+static int array_index(const char *k, uint32_t *idx) {
+  uint64_t v = 0;
+  size_t i, n;
+  if (k[0] < '0' || k[0] > '9')
+    return 0;
+  n = strlen(k);
+  if (n > 10 || (k[0] == '0' && n > 1))
+    return 0;
+  for (i = 0; i < n; i++) {
+    if (k[i] < '0' || k[i] > '9')
+      return 0;
+    v = v * 10 + (uint64_t)(k[i] - '0');
+  }
+  if (v > 4294967294u)
+    return 0;
+  *idx = (uint32_t)v;
+  return 1;
+}
+
+typedef struct idx_entry {
+  uint32_t idx;
+  const char *key;
+  json_object *val;
+} idx_entry;
+
+static int idx_cmp(const void *a, const void *b) {
+  uint32_t x = ((const idx_entry *)a)->idx, y = ((const idx_entry *)b)->idx;
+  return x < y ? -1 : x > y;
+}
+
+static int json_write(sio_buf *out, json_object *v, int depth);
+
+static int write_member(sio_buf *out, int *first, const char *key,
+                        json_object *val, int depth) {
+  int rv = 0;
+  if (!*first)
+    rv = sio_buf_append_byte(out, ',');
+  *first = 0;
+  if (!rv)
+    rv = append_string(out, key, strlen(key));
+  if (!rv)
+    rv = sio_buf_append_byte(out, ':');
+  if (!rv)
+    rv = json_write(out, val, depth);
+  return rv;
+}
+
+static int write_object(sio_buf *out, json_object *v, int depth) {
+  idx_entry stackbuf[16], *ix = stackbuf;
+  struct lh_entry *head = json_object_get_object(v)->head, *e;
+  size_t nidx = 0, i = 0;
+  uint32_t idx;
+  int rv, first = 1;
+  for (e = head; e; e = e->next)
+    if (array_index((const char *)lh_entry_k(e), &idx))
+      nidx++;
+  if (nidx > SIO_ARRLEN(stackbuf)) {
+    ix = sio_malloc(nidx * sizeof(*ix));
+    if (!ix)
+      return SIO_ERR_NOMEM;
+  }
+  for (e = nidx ? head : NULL; e; e = e->next) {
+    if (array_index((const char *)lh_entry_k(e), &idx)) {
+      ix[i].idx = idx;
+      ix[i].key = (const char *)lh_entry_k(e);
+      ix[i].val = (json_object *)lh_entry_v(e);
+      i++;
+    }
+  }
+  if (nidx > 1)
+    qsort(ix, nidx, sizeof(*ix), idx_cmp);
+  rv = sio_buf_append_byte(out, '{');
+  for (i = 0; !rv && i < nidx; i++)
+    rv = write_member(out, &first, ix[i].key, ix[i].val, depth);
+  for (e = head; !rv && e; e = e->next) {
+    const char *key = (const char *)lh_entry_k(e);
+    if (nidx && array_index(key, &idx))
+      continue;
+    rv = write_member(out, &first, key, (json_object *)lh_entry_v(e), depth);
+  }
+  if (!rv)
+    rv = sio_buf_append_byte(out, '}');
+  if (ix != stackbuf)
+    sio_free(ix);
+  return rv;
+}
+
+static int json_write(sio_buf *out, json_object *v, int depth) {
+  int rv = 0;
+  size_t i, n;
+  if (!v)
+    return sio_buf_append(out, "null", 4);
+  switch (json_object_get_type(v)) {
+  case json_type_null:
+    return sio_buf_append(out, "null", 4);
+  case json_type_boolean:
+    return sio_buf_append_str(out,
+                              json_object_get_boolean(v) ? "true" : "false");
+  case json_type_int: {
+    int64_t x = json_object_get_int64(v);
+    if (x == INT64_MAX)
+      return sio_buf_append_u64(out, json_object_get_uint64(v));
+    if (x < 0) {
+      rv = sio_buf_append_byte(out, '-');
+      return rv ? rv : sio_buf_append_u64(out, 0 - (uint64_t)x);
+    }
+    return sio_buf_append_u64(out, (uint64_t)x);
+  }
+  case json_type_double:
+    if (json_object_get_userdata(v)) {
+      /* a double with its source text (json_object_new_double_s) */
+      size_t tl;
+      const char *t = json_object_to_json_string_length(
+          v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &tl);
+      return t ? sio_buf_append(out, t, tl) : SIO_ERR_NOMEM;
+    }
+    return append_double(out, json_object_get_double(v));
+  case json_type_string:
+    return append_string(out, json_object_get_string(v),
+                         (size_t)json_object_get_string_len(v));
+  case json_type_array:
+  case json_type_object:
+    if (depth >= SIO_JSON_MAX_DEPTH)
+      return SIO_ERR_DEPTH;
+    if (json_object_get_type(v) == json_type_object)
+      return write_object(out, v, depth + 1);
+    rv = sio_buf_append_byte(out, '[');
+    n = json_object_array_length(v);
+    for (i = 0; !rv && i < n; i++) {
+      if (i)
+        rv = sio_buf_append_byte(out, ',');
+      if (!rv)
+        rv = json_write(out, json_object_array_get_idx(v, i), depth + 1);
+    }
+    return rv ? rv : sio_buf_append_byte(out, ']');
+  }
+  return SIO_ERR_INVAL;
+}
+
+/* Truncates out back to len after a failed append. */
+static int rollback(sio_buf *out, size_t len, int rv) {
+  if (rv && out->data) {
+    out->len = len;
+    out->data[len] = '\0';
+  }
+  return rv;
+}
+
+int sio_json_append(sio_buf *out, json_object *v) {
+  size_t len0 = out->len;
+  return rollback(out, len0, json_write(out, v, 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* Packets                                                              */
+
+static int is_reserved_event(const char *s, size_t n) {
+  static const char *const names[] = {"connect",     "connect_error",
+                                      "disconnect",  "disconnecting",
+                                      "newListener", "removeListener"};
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(names); i++)
+    if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0)
+      return 1;
+  return 0;
+}
+
+static int payload_valid(sio_packet_type type, json_object *d) {
+  json_type t = d ? json_object_get_type(d) : json_type_null;
+  json_object *first;
+  switch (type) {
+  case SIO_PACKET_CONNECT:
+    return !d || t == json_type_object;
+  case SIO_PACKET_DISCONNECT:
+    return !d;
+  case SIO_PACKET_CONNECT_ERROR:
+    return !d || t == json_type_string || t == json_type_object;
+  case SIO_PACKET_EVENT:
+  case SIO_PACKET_BINARY_EVENT:
+    if (t != json_type_array || json_object_array_length(d) == 0)
+      return 0;
+    first = json_object_array_get_idx(d, 0);
+    if (json_object_is_type(first, json_type_int) ||
+        json_object_is_type(first, json_type_double))
+      return 1;
+    return json_object_is_type(first, json_type_string) &&
+           !is_reserved_event(json_object_get_string(first),
+                              (size_t)json_object_get_string_len(first));
+  case SIO_PACKET_ACK:
+  case SIO_PACKET_BINARY_ACK:
+    return t == json_type_array;
+  }
+  return 0;
+}
+
+int sio_packet_decode(sio_packet *p, const char *in, size_t len,
+                      const sio_packet_limits *lim) {
+  size_t max_att = SIO_DEFAULT_MAX_ATTACHMENTS, i = 1, j;
+  int max_depth = SIO_DEFAULT_MAX_DEPTH, rv;
+  const uint8_t *s = (const uint8_t *)in;
+  if (lim && lim->max_attachments)
+    max_att = lim->max_attachments;
+  if (lim && lim->max_depth > 0)
+    max_depth = SIO_MIN(lim->max_depth, SIO_JSON_MAX_DEPTH);
+  p->data = NULL;
+  p->nattach = 0;
+  p->id = -1;
+  p->nsp = "/";
+  p->nsp_len = 1;
+  if (len == 0 || s[0] < '0' || s[0] > '6')
+    return SIO_ERR_PROTO;
+  p->type = (sio_packet_type)(s[0] - '0');
+  if (p->type == SIO_PACKET_BINARY_EVENT || p->type == SIO_PACKET_BINARY_ACK) {
+    size_t n = 0;
+    for (j = i; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+      if (n <= max_att) /* saturates just past the limit */
+        n = n > (SIZE_MAX - 9) / 10 ? SIZE_MAX : n * 10 + (size_t)(s[j] - '0');
+    if (j == i || j == len || s[j] != '-' || n == 0)
+      return SIO_ERR_PROTO;
+    if (n > max_att)
+      return SIO_ERR_LIMIT;
+    p->nattach = n;
+    i = j + 1;
+  }
+  if (i < len && s[i] == '/') {
+    const uint8_t *comma = memchr(s + i, ',', len - i);
+    j = comma ? (size_t)(comma - s) : len;
+    p->nsp = in + i;
+    p->nsp_len = j - i;
+    i = comma ? j + 1 : j;
+  }
+  if (i < len && s[i] >= '0' && s[i] <= '9') {
+    int64_t id = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+      id = id * 10 + (s[i] - '0');
+      if (id > SIO_MAX_SAFE_INTEGER)
+        return SIO_ERR_LIMIT;
+    }
+    p->id = id;
+  }
+  if (i < len) {
+    /* the reference reads leading whitespace as part of an ack id (JS
+     * Number(" ") is 0); we refuse it rather than guess */
+    if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
+      return SIO_ERR_PROTO;
+    rv = json_parse(s + i, len - i, max_depth, &p->data);
+    if (rv)
+      return rv;
+    if (!p->data) { /* a literal null is never a valid payload */
+      return SIO_ERR_PROTO;
+    }
+  }
+  if (!payload_valid(p->type, p->data)) {
+    sio_packet_clear(p);
+    return SIO_ERR_PROTO;
+  }
+  return 0;
+}
+
+void sio_packet_clear(sio_packet *p) {
+  json_object_put(p->data);
+  p->data = NULL;
+}
+
+static int encode_head(sio_buf *out, int eio_prefix, sio_packet_type type,
+                       const char *nsp, int64_t id, size_t nattach) {
+  int rv = 0;
+  if ((unsigned)type > SIO_PACKET_BINARY_ACK)
+    return SIO_ERR_INVAL;
+  if (eio_prefix)
+    rv = sio_buf_append_byte(out, '4');
+  if (!rv)
+    rv = sio_buf_append_byte(out, (uint8_t)('0' + type));
+  if (!rv &&
+      (type == SIO_PACKET_BINARY_EVENT || type == SIO_PACKET_BINARY_ACK)) {
+    rv = sio_buf_append_u64(out, nattach);
+    if (!rv)
+      rv = sio_buf_append_byte(out, '-');
+  }
+  if (!rv && nsp && nsp[0] && strcmp(nsp, "/") != 0) {
+    rv = sio_buf_append_str(out, nsp);
+    if (!rv)
+      rv = sio_buf_append_byte(out, ',');
+  }
+  if (!rv && id >= 0)
+    rv = sio_buf_append_u64(out, (uint64_t)id);
+  return rv;
+}
+
+int sio_packet_encode(sio_buf *out, int eio_prefix, sio_packet_type type,
+                      const char *nsp, int64_t id, size_t nattach,
+                      json_object *data) {
+  size_t len0 = out->len;
+  int rv = encode_head(out, eio_prefix, type, nsp, id, nattach);
+  if (!rv && data)
+    rv = json_write(out, data, 0);
+  return rollback(out, len0, rv);
+}
+
+int sio_packet_encode_event(sio_buf *out, int eio_prefix, const char *nsp,
+                            int64_t id, const char *event, json_object *args,
+                            size_t nbins) {
+  size_t len0 = out->len, i, n = 0;
+  int rv;
+  if (!event || (args && !json_object_is_type(args, json_type_array)))
+    return SIO_ERR_INVAL;
+  rv = encode_head(out, eio_prefix,
+                   nbins ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT, nsp, id,
+                   nbins);
+  if (!rv)
+    rv = sio_buf_append_byte(out, '[');
+  if (!rv)
+    rv = append_string(out, event, strlen(event));
+  if (args)
+    n = json_object_array_length(args);
+  for (i = 0; !rv && i < n; i++) {
+    rv = sio_buf_append_byte(out, ',');
+    if (!rv)
+      rv = json_write(out, json_object_array_get_idx(args, i), 1);
+  }
+  if (!rv)
+    rv = sio_buf_append_byte(out, ']');
+  return rollback(out, len0, rv);
+}
+
+int sio_packet_encode_ack(sio_buf *out, int eio_prefix, const char *nsp,
+                          int64_t id, json_object *args, size_t nbins) {
+  size_t len0 = out->len;
+  int rv;
+  if (args && !json_object_is_type(args, json_type_array))
+    return SIO_ERR_INVAL;
+  rv = encode_head(out, eio_prefix,
+                   nbins ? SIO_PACKET_BINARY_ACK : SIO_PACKET_ACK, nsp, id,
+                   nbins);
+  if (!rv)
+    rv = args ? json_write(out, args, 0) : sio_buf_append(out, "[]", 2);
+  return rollback(out, len0, rv);
+}

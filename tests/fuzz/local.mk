@@ -1,0 +1,52 @@
+# libFuzzer targets, built only with ./configure --enable-fuzz CC=clang.
+# tests/fuzz/run.sh does that in its own build directory and also compiles
+# the library with -fsanitize=fuzzer-no-link,address,undefined, so that the
+# fuzzer sees the coverage of libsio itself, not only of the harness.
+#
+# To add a target fuzz_foo: write tests/fuzz/fuzz_foo.c (defining
+# LLVMFuzzerTestOneInput), put a few seeds in tests/fuzz/corpus/fuzz_foo/
+# (and optionally a tests/fuzz/fuzz_foo.dict), then append this block at the
+# end of this file; run.sh builds and runs every target in FUZZ_TARGETS.
+#
+#   if ENABLE_FUZZ
+#   FUZZ_TARGETS += tests/fuzz/fuzz_foo
+#   tests_fuzz_fuzz_foo_SOURCES = tests/fuzz/fuzz_foo.c
+#   tests_fuzz_fuzz_foo_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+#   tests_fuzz_fuzz_foo_LDFLAGS = $(FUZZ_LINK_FLAGS)
+#   tests_fuzz_fuzz_foo_LDADD = $(FUZZ_LINK_LIBS)
+#   endif
+
+FUZZ_TARGETS =
+FUZZ_COMPILE_FLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_LINK_FLAGS = -fsanitize=fuzzer,address,undefined
+FUZZ_LINK_LIBS = libsio_core.la $(JSONC_LIBS)
+noinst_PROGRAMS += $(FUZZ_TARGETS)
+
+# Prints the targets this build has (empty without --enable-fuzz).
+fuzz-targets:
+	@echo $(FUZZ_TARGETS)
+.PHONY: fuzz-targets
+
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_eio_payload
+tests_fuzz_fuzz_eio_payload_SOURCES = tests/fuzz/fuzz_eio_payload.c
+tests_fuzz_fuzz_eio_payload_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_eio_payload_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_eio_payload_LDADD = $(FUZZ_LINK_LIBS)
+endif
+
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_sio_packet
+tests_fuzz_fuzz_sio_packet_SOURCES = tests/fuzz/fuzz_sio_packet.c
+tests_fuzz_fuzz_sio_packet_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_sio_packet_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_sio_packet_LDADD = $(FUZZ_LINK_LIBS)
+endif
+
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_http_request
+tests_fuzz_fuzz_http_request_SOURCES = tests/fuzz/fuzz_http_request.c
+tests_fuzz_fuzz_http_request_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_http_request_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_http_request_LDADD = $(FUZZ_LINK_LIBS)
+endif
