@@ -60,7 +60,9 @@ for t in $targets; do
   if ASAN_OPTIONS=detect_leaks=1 ./"$t" "$@" "$work" $seeds \
       >"fuzz-$name.log" 2>&1; then
     grep -E '^(stat::number_of_executed_units|Done)' "fuzz-$name.log" || :
+    echo "fuzz ok $name"
   else
+    echo "fuzz FAIL $name"
     echo "!! $name failed; see $builddir/fuzz-$name.log" >&2
     tail -n 40 "fuzz-$name.log" >&2
     status=1
