@@ -84,6 +84,7 @@ struct eio_socket {
   sio_queue outq;       /* eio_outq_item, polling (and during upgrade) */
   size_t out_bytes;
   uv_timer_t timer; /* heartbeat: ping interval, then pong deadline */
+  uint64_t pong_deadline; /* uv_hrtime() ns by which a pong is due */
   sio_defer close_defer;
   const char *close_reason;
   char *hs;        /* handshake facts: "name\0value\0" pairs */
@@ -141,6 +142,10 @@ int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
                    const sio_http_request *req, const char *remote);
 /* Starts the heartbeat and tells the layer above. */
 void eio_socket_opened(eio_socket *s);
+/* Closes s with "ping timeout" when its pong deadline has passed (in real
+ * time, even if the timer has not run yet this iteration). Returns 1 when
+ * it did. */
+int eio_socket_check_expired(eio_socket *s);
 /* Handles one decoded packet from the client. */
 void eio_socket_on_packet(eio_socket *s, const eio_packet *p);
 /* Session close: sets state, detaches conns, defers the on_close upcall. */

@@ -482,6 +482,8 @@ static void route(eio_conn *c, const sio_http_request *req,
     goto out;
   }
   s = sio_map_get(&srv->sessions, sid.data, sid.len);
+  if (s)
+    eio_socket_check_expired(s);
   if (!s || s->state != EIO_STATE_OPEN) {
     fail(c, req, EIO_ERR_UNKNOWN_SID);
     goto out;

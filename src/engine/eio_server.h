@@ -116,6 +116,13 @@ const char *eio_socket_transport(const eio_socket *es);
  * are case-insensitive; query values are percent-decoded. NULL if absent. */
 const char *eio_socket_header(const eio_socket *es, const char *name);
 const char *eio_socket_query(const eio_socket *es, const char *name);
+/* Calls cb for each handshake header (lowercase name, in request order;
+ * query 0) or each query parameter (decoded, first of each name; query 1).
+ * Strings borrowed for the call. */
+void eio_socket_handshake_each(const eio_socket *es, int query,
+                               void (*cb)(const char *name, const char *value,
+                                          void *ud),
+                               void *ud);
 const char *eio_socket_remote_addr(const eio_socket *es);
 void eio_socket_set_data(eio_socket *es, void *data);
 void *eio_socket_get_data(const eio_socket *es);

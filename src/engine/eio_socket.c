@@ -164,8 +164,20 @@ static void timer_cb(uv_timer_t *t) {
     return;
   }
   s->awaiting_pong = 1;
+  s->pong_deadline = uv_hrtime() + (uint64_t)s->srv->opts.ping_timeout * 1000000;
   eio_socket_send_text(s, "2", 1);
   uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_timeout, 0);
+}
+
+int eio_socket_check_expired(eio_socket *s) {
+  /* A request may be read in the same loop iteration in which the timer
+   * was due but had not run yet: the deadline, not the timer, decides. */
+  if (s->state == EIO_STATE_OPEN && s->awaiting_pong &&
+      uv_hrtime() >= s->pong_deadline) {
+    eio_socket_close_now(s, "ping timeout");
+    return 1;
+  }
+  return 0;
 }
 
 /* ----------------------------------------------------------------- output */
@@ -400,6 +412,18 @@ const char *eio_socket_header(const eio_socket *s, const char *name) {
 
 const char *eio_socket_query(const eio_socket *s, const char *name) {
   return hs_find(s, s->hs_headers, s->hs_len, name, 0);
+}
+
+void eio_socket_handshake_each(const eio_socket *s, int query,
+                               void (*cb)(const char *name, const char *value,
+                                          void *ud),
+                               void *ud) {
+  size_t i = query ? s->hs_headers : 0, to = query ? s->hs_len : s->hs_headers;
+  while (i < to) {
+    const char *k = s->hs + i, *v = k + strlen(k) + 1;
+    cb(k, v, ud);
+    i = (size_t)(v - s->hs) + strlen(v) + 1;
+  }
 }
 
 const char *eio_socket_remote_addr(const eio_socket *s) { return s->remote; }
