@@ -19,6 +19,12 @@
   X(sio_rooms)                                                                 \
   X(sio_server_http)                                                           \
   X(sio_server)                                                                \
+  X(app_config)                                                                \
+  X(app_auth)                                                                  \
+  X(app_policy)                                                                \
+  X(app_events)                                                                \
+  X(app_metrics)                                                               \
+  X(app_ratelimit)                                                             \
   X(sio_util)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);

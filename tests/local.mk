@@ -7,8 +7,10 @@ tests_check_main_SOURCES = tests/check_main.c tests/check_suites.h \
 	tests/helpers/failmalloc.c tests/helpers/failmalloc.h \
 	tests/helpers/rawclient.c tests/helpers/rawclient.h \
 	$(check_sources)
-tests_check_main_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests -I$(top_srcdir)/tests/helpers
+tests_check_main_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
+	-I$(top_srcdir)/tests/helpers -I$(top_srcdir)/src/app \
+	$(LIBJWT_CFLAGS) $(INIH_CFLAGS)
 tests_check_main_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_main_LDADD = libsio_core.la $(CHECK_LIBS) $(LIBUV_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) -lpthread
+tests_check_main_LDADD = libsio_core.la $(APP_LIBS) $(CHECK_LIBS) \
+	$(LIBUV_LIBS) $(JSONC_LIBS) $(OPENSSL_LIBS) -lpthread
 endif

@@ -1,0 +1,376 @@
+/* app_http_api.c: the daemon's HTTP endpoints beside /socket.io/ (SPEC §3)
+ * and the handshake filter.
+ *
+ *   GET  /health       liveness and figures; 503 while draining
+ *   GET  /ready        200 when accepting connections, 503 while draining
+ *   GET  /metrics      Prometheus text (when metrics.enabled)
+ *   GET  /config       what a client needs to connect (no secrets)
+ *   POST /api/v1/emit  publish an event (API key; 202 with the event_id)
+ *
+ * The handshake filter refuses new Engine.IO sessions while draining (503)
+ * and past the per-IP handshake rate (429). The client IP is the peer
+ * address, or the first X-Forwarded-For hop when the peer is a trusted
+ * proxy (server.trusted_proxies). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_daemon.h"
+#include "app_events.h"
+#include "app_log.h"
+#include "app_util.h"
+
+#define JSON_CT "application/json"
+
+/* ------------------------------------------------------------ client IP */
+
+/* 1 when addr is inside the "a.b.c.d[/n]" or "v6[/n]" range. */
+static int in_range(const char *addr, const char *range) {
+  char net[64];
+  const char *slash = strchr(range, '/');
+  size_t n = slash ? (size_t)(slash - range) : strlen(range);
+  unsigned char a[16], b[16];
+  int fam, bits, len, i;
+  if (n >= sizeof(net))
+    return 0;
+  memcpy(net, range, n);
+  net[n] = 0;
+  fam = strchr(net, ':') ? AF_INET6 : AF_INET;
+  len = fam == AF_INET6 ? 16 : 4;
+  if (inet_pton(fam, net, b) != 1 || inet_pton(fam, addr, a) != 1)
+    return 0;
+  bits = slash ? atoi(slash + 1) : len * 8;
+  if (bits < 0 || bits > len * 8)
+    return 0;
+  for (i = 0; i < len && bits > 0; i++, bits -= 8) {
+    unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+    if ((a[i] & mask) != (b[i] & mask))
+      return 0;
+  }
+  return 1;
+}
+
+static int trusted(const struct app_daemon *d, const char *remote) {
+  const char *p = d->cfg.server_trusted_proxies;
+  char item[80];
+  while (p && *p) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    if (n < sizeof(item)) {
+      memcpy(item, p, n);
+      item[n] = 0;
+      if (in_range(remote, item))
+        return 1;
+    }
+    p = comma ? comma + 1 : NULL;
+  }
+  return 0;
+}
+
+const char *app_client_ip(const struct app_daemon *d, const char *remote,
+                          const char *xff, char *buf, size_t cap) {
+  size_t n;
+  if (!xff || !*xff || !trusted(d, remote))
+    return remote;
+  while (*xff == ' ')
+    xff++;
+  n = strcspn(xff, ", ");
+  if (n == 0 || n >= cap)
+    return remote;
+  memcpy(buf, xff, n);
+  buf[n] = 0;
+  return buf;
+}
+
+/* ------------------------------------------------------------- replies */
+
+static void reply_json(sio_http_req *r, int status, json_object *o) {
+  const char *text =
+      o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE)
+        : "{}";
+  sio_http_req_respond(r, status, JSON_CT, text, strlen(text),
+                       "Cache-Control: no-store\r\n");
+  json_object_put(o);
+}
+
+static void reply_error(sio_http_req *r, int status, const char *message) {
+  json_object *o = json_object_new_object();
+  if (o)
+    json_object_object_add(o, "error", json_object_new_string(message));
+  reply_json(r, status, o);
+}
+
+static int path_is(const sio_http_req *r, const char *want) {
+  size_t n;
+  const char *p = sio_http_req_path(r, &n);
+  return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+static int method_is(const sio_http_req *r, const char *m) {
+  return strcmp(sio_http_req_method(r), m) == 0;
+}
+
+/* -------------------------------------------------------------- health */
+
+static bool redis_configured(const struct app_daemon *d) {
+  return d->cfg.redis_url && *d->cfg.redis_url;
+}
+
+static void handle_health(struct app_daemon *d, sio_http_req *r) {
+  json_object *o = json_object_new_object(), *c, *rd;
+  size_t local = sio_namespace_socket_count(d->ns);
+  bool redis_up = false; /* no Redis adapter in this build yet */
+  const char *status = d->draining ? "draining"
+                       : redis_configured(d) && !redis_up ? "degraded"
+                                                          : "ok";
+  if (!o) {
+    reply_error(r, 500, "out of memory");
+    return;
+  }
+  json_object_object_add(o, "status", json_object_new_string(status));
+  json_object_object_add(
+      o, "uptime_s",
+      json_object_new_int64((int64_t)((app_now_ms() - d->start_ms) / 1000)));
+  c = json_object_new_object();
+  json_object_object_add(c, "local", json_object_new_int64((int64_t)local));
+  json_object_object_add(c, "total", json_object_new_int64((int64_t)local));
+  json_object_object_add(o, "connections", c);
+  rd = json_object_new_object();
+  json_object_object_add(rd, "connected", json_object_new_boolean(redis_up));
+  json_object_object_add(o, "redis", rd);
+  json_object_object_add(o, "server_id", json_object_new_string(d->server_id));
+  reply_json(r, d->draining ? 503 : 200, o);
+}
+
+static void handle_ready(struct app_daemon *d, sio_http_req *r) {
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "ready", json_object_new_boolean(!d->draining));
+  reply_json(r, d->draining ? 503 : 200, o);
+}
+
+/* ------------------------------------------------------------- metrics */
+
+static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
+  struct app_process_stats ps;
+  sio_stats st;
+  size_t len;
+  char *text;
+  sio_server_stats(d->srv, &st);
+  app_metrics_set(d->metrics, APP_M_CONNECTIONS, "polling", (double)st.polling);
+  app_metrics_set(d->metrics, APP_M_CONNECTIONS, "websocket",
+                  (double)st.websocket);
+  app_metrics_set(d->metrics, APP_M_SOCKETS, "/",
+                  (double)sio_namespace_socket_count(d->ns));
+  app_metrics_set(d->metrics, APP_M_HANDSHAKES, NULL, (double)st.handshakes);
+  app_metrics_set(d->metrics, APP_M_PACKETS_RECEIVED, NULL,
+                  (double)st.packets_in);
+  app_metrics_set(d->metrics, APP_M_PACKETS_SENT, NULL,
+                  (double)st.packets_out);
+  app_metrics_set(d->metrics, APP_M_BYTES_RECEIVED, NULL, (double)st.bytes_in);
+  app_metrics_set(d->metrics, APP_M_BYTES_SENT, NULL, (double)st.bytes_out);
+  app_metrics_set(d->metrics, APP_M_BROADCASTS, NULL, (double)st.broadcasts);
+  app_metrics_set(d->metrics, APP_M_ACKS, NULL, (double)st.acks);
+  app_metrics_set(d->metrics, APP_M_REDIS_CONNECTED, NULL, 0);
+  app_metrics_set(d->metrics, APP_M_EVENT_LOOP_LAG, NULL, d->loop_lag_s);
+  app_process_stats_read(&ps);
+  text = app_metrics_render(d->metrics, &ps, &len);
+  if (!text) {
+    reply_error(r, 500, "out of memory");
+    return;
+  }
+  sio_http_req_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+                       text, len, NULL);
+  free(text);
+}
+
+/* -------------------------------------------------------------- config */
+
+static void handle_config(struct app_daemon *d, sio_http_req *r) {
+  json_object *o = json_object_new_object(), *t = json_object_new_array(),
+              *l = json_object_new_object(), *a = json_object_new_object(),
+              *rc = json_object_new_object();
+  char **items = NULL;
+  size_t n = 0, i;
+  if (app_list_split(d->cfg.engine_transports, &items, &n) == 0) {
+    for (i = 0; i < n; i++)
+      json_object_array_add(t, json_object_new_string(items[i]));
+    app_strv_free(items);
+  }
+  json_object_object_add(o, "path", json_object_new_string(d->cfg.server_path));
+  json_object_object_add(o, "transports", t);
+  json_object_object_add(o, "pingInterval",
+                         json_object_new_int64(d->cfg.engine_ping_interval_ms));
+  json_object_object_add(o, "pingTimeout",
+                         json_object_new_int64(d->cfg.engine_ping_timeout_ms));
+  json_object_object_add(
+      o, "maxPayload", json_object_new_int64((int64_t)d->cfg.engine_max_payload));
+  json_object_object_add(
+      o, "connectTimeout",
+      json_object_new_int64(d->cfg.engine_connect_timeout_ms));
+  json_object_object_add(a, "required",
+                         json_object_new_boolean(!app_auth_is_none(d->auth)));
+  json_object_object_add(a, "mode", json_object_new_string(d->cfg.auth_mode));
+  json_object_object_add(a, "token_sources",
+                         json_object_new_string("auth.token,header,query"));
+  json_object_object_add(o, "auth", a);
+  json_object_object_add(
+      l, "max_connections_per_user",
+      json_object_new_int64(d->cfg.limits_max_connections_per_user));
+  json_object_object_add(l, "events_per_minute",
+                         json_object_new_int64(d->cfg.limits_events_per_minute));
+  json_object_object_add(l, "events_burst",
+                         json_object_new_int64(d->cfg.limits_events_burst));
+  json_object_object_add(
+      l, "max_rooms_per_socket",
+      json_object_new_int64(d->cfg.limits_max_rooms_per_socket));
+  json_object_object_add(o, "limits", l);
+  json_object_object_add(rc, "enabled",
+                         json_object_new_boolean(d->cfg.recovery_enabled));
+  json_object_object_add(
+      rc, "max_disconnection_ms",
+      json_object_new_int64(d->cfg.recovery_max_disconnection_ms));
+  json_object_object_add(o, "recovery", rc);
+  json_object_object_add(o, "server_id", json_object_new_string(d->server_id));
+  reply_json(r, 200, o);
+}
+
+/* ----------------------------------------------------------------- emit */
+
+static int api_key_ok(const struct app_daemon *d, const sio_http_req *r) {
+  const char *h = sio_http_req_header(r, "authorization");
+  const char *key = d->cfg.api_key;
+  size_t kl = strlen(key), hl, i;
+  unsigned char diff = 0;
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    return 0;
+  h += 7;
+  while (*h == ' ')
+    h++;
+  hl = strlen(h);
+  while (hl && h[hl - 1] == ' ')
+    hl--;
+  /* constant time in the key's length */
+  diff = (unsigned char)(hl != kl);
+  for (i = 0; i < kl; i++)
+    diff |= (unsigned char)(key[i] ^ (i < hl ? h[i] : 0));
+  return diff == 0;
+}
+
+static void handle_emit(struct app_daemon *d, sio_http_req *r) {
+  struct app_publish pub;
+  char err[256], id[37];
+  uint8_t rnd[16];
+  size_t blen;
+  const uint8_t *body = sio_http_req_body(r, &blen);
+  json_object *env, *args, *o;
+  sio_broadcast_opts bo;
+  int rv;
+  if (!api_key_ok(d, r)) {
+    reply_error(r, 401, "missing or wrong API key");
+    return;
+  }
+  rv = app_event_parse_publish_text((const char *)body, blen, &pub, err,
+                                    sizeof(err));
+  if (rv == -2) {
+    reply_error(r, 500, "out of memory");
+    return;
+  }
+  if (rv != 0) {
+    reply_error(r, 400, err);
+    return;
+  }
+  app_random_bytes(rnd, sizeof(rnd));
+  env = app_event_envelope(pub.type->name, json_object_get(pub.data), rnd,
+                           app_now_ms(), id);
+  args = json_object_new_array();
+  if (!env || !args) {
+    json_object_put(env);
+    json_object_put(args);
+    app_publish_deinit(&pub);
+    reply_error(r, 500, "out of memory");
+    return;
+  }
+  json_object_array_add(args, env);
+  memset(&bo, 0, sizeof(bo));
+  bo.rooms = (const char *const *)pub.rooms;
+  bo.nrooms = pub.n_rooms;
+  rv = sio_namespace_broadcast(d->ns, &bo, pub.type->name, args, NULL, 0);
+  json_object_put(args);
+  if (rv < 0) {
+    app_publish_deinit(&pub);
+    reply_error(r, 500, "broadcast failed");
+    return;
+  }
+  APP_LOGD("published %s to %zu rooms (%d local recipients)", pub.type->name,
+           pub.n_rooms, rv);
+  o = json_object_new_object();
+  json_object_object_add(o, "event_id", json_object_new_string(id));
+  json_object_object_add(o, "type", json_object_new_string(pub.type->name));
+  json_object_object_add(o, "local_recipients", json_object_new_int(rv));
+  app_publish_deinit(&pub);
+  reply_json(r, 202, o);
+}
+
+/* ------------------------------------------------------------- routing */
+
+static void on_http(sio_http_req *r, void *ud) {
+  struct app_daemon *d = ud;
+  const char *want = NULL;
+  void (*fn)(struct app_daemon *, sio_http_req *) = NULL;
+  if (path_is(r, "/health")) {
+    fn = handle_health;
+    want = "GET";
+  } else if (path_is(r, "/ready")) {
+    fn = handle_ready;
+    want = "GET";
+  } else if (path_is(r, "/metrics") && d->cfg.metrics_enabled) {
+    fn = handle_metrics;
+    want = "GET";
+  } else if (path_is(r, "/config")) {
+    fn = handle_config;
+    want = "GET";
+  } else if (path_is(r, "/api/v1/emit") && *d->cfg.api_key) {
+    fn = handle_emit;
+    want = "POST";
+  }
+  if (!fn)
+    return; /* 404 */
+  if (!method_is(r, want) && !(strcmp(want, "GET") == 0 && method_is(r, "HEAD"))) {
+    char allow[32];
+    snprintf(allow, sizeof(allow), "Allow: %s\r\n", want);
+    sio_http_req_respond(r, 405, JSON_CT, "{\"error\":\"method not allowed\"}",
+                         31, allow);
+    return;
+  }
+  fn(d, r);
+}
+
+static int on_handshake(const sio_http_req *r, const char **message,
+                        void *ud) {
+  struct app_daemon *d = ud;
+  char buf[64];
+  const char *ip;
+  int rv;
+  if (d->draining) {
+    *message = "Server draining";
+    return 503;
+  }
+  if (d->cfg.limits_handshakes_per_ip_per_s <= 0)
+    return 0;
+  ip = app_client_ip(d, sio_http_req_remote_addr(r),
+                     sio_http_req_header(r, "x-forwarded-for"), buf,
+                     sizeof(buf));
+  rv = app_keytab_take(d->ips, ip, &d->handshake_rate, app_now_ms());
+  if (rv == APP_RL_OK)
+    return 0;
+  app_metrics_inc(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_HANDSHAKE_RATE);
+  *message = "Too many handshakes";
+  return 429;
+}
+
+void app_http_install(struct app_daemon *d) {
+  sio_server_set_http_handler(d->srv, on_http, d);
+  sio_server_set_handshake_filter(d->srv, on_handshake, d);
+}

@@ -1,0 +1,248 @@
+/* main.c: the sio-server daemon's entry point.
+ *
+ * Reads the configuration (file, SIO_<SECTION>_<KEY> environment, flags),
+ * sets up logging, authentication, limits and metrics, builds the libsio
+ * server with the "/" namespace's handlers and the HTTP endpoints, listens
+ * and runs the loop until a drain finishes.
+ *
+ * Exit codes: 0 after a clean stop, 1 for a configuration or start-up
+ * error, 2 for a command-line error. */
+#include <jwt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app_daemon.h"
+#include "app_log.h"
+#include "app_util.h"
+
+extern char **environ;
+
+static void print_msgs(const struct app_msgs *m) {
+  size_t i;
+  for (i = 0; i < m->n; i++)
+    fprintf(stderr, "sio-server: %s: %s\n",
+            m->v[i].level == APP_MSG_ERROR  ? "error"
+            : m->v[i].level == APP_MSG_WARN ? "warning"
+                                            : "note",
+            m->v[i].text);
+}
+
+/* Development default: no secret configured. A random one is made for
+ * this run and a sample token printed, so a newcomer can connect at once.
+ * Tokens die with the process. */
+static int dev_secret(struct app_daemon *d) {
+  uint8_t secret[32];
+  jwt_t *jwt = NULL;
+  char *tok = NULL;
+  int64_t now = (int64_t)(app_now_ms() / 1000);
+  if (app_random_bytes(secret, sizeof(secret)) ||
+      app_auth_set_secret(d->auth, secret, sizeof(secret)))
+    return -1;
+  if (jwt_new(&jwt) == 0 &&
+      jwt_set_alg(jwt, jwt_str_alg(d->cfg.auth_algorithm), secret,
+                  sizeof(secret)) == 0 &&
+      jwt_add_grant(jwt, "sub", "dev") == 0 &&
+      jwt_add_grant_int(jwt, "iat", now) == 0 &&
+      jwt_add_grant_int(jwt, "exp", now + 24 * 3600) == 0 &&
+      jwt_add_grants_json(jwt, "{\"projects\":[\"*\"],\"agents\":[\"*\"]}") ==
+          0)
+    tok = jwt_encode_str(jwt);
+  jwt_free(jwt);
+  memset(secret, 0, sizeof(secret));
+  APP_LOGW("no auth.secret configured: using a random development secret "
+           "for this run only");
+  if (tok) {
+    /* Printed on stdout, not in the log: it is the point of this mode. */
+    printf("Development token (user \"dev\", all projects and agents, valid "
+           "24 h):\n  %s\n",
+           tok);
+    fflush(stdout);
+    free(tok);
+  }
+  d->dev_mode = true;
+  return 0;
+}
+
+static int transports_mask(const char *list) {
+  int mask = 0;
+  if (strstr(list, "polling"))
+    mask |= SIO_TRANSPORT_POLLING;
+  if (strstr(list, "websocket"))
+    mask |= SIO_TRANSPORT_WEBSOCKET;
+  return mask;
+}
+
+static int build_server(struct app_daemon *d) {
+  struct app_config *c = &d->cfg;
+  sio_options *o;
+  int rv;
+  if (sio_options_new(&o))
+    return -1;
+  rv = sio_options_set_path(o, c->server_path);
+  sio_options_set_ping(o, (uint32_t)c->engine_ping_interval_ms,
+                       (uint32_t)c->engine_ping_timeout_ms);
+  sio_options_set_max_payload(o, (size_t)c->engine_max_payload);
+  sio_options_set_connect_timeout(o, (uint32_t)c->engine_connect_timeout_ms);
+  if (!rv)
+    rv = sio_options_set_transports(o, transports_mask(c->engine_transports));
+  if (!rv)
+    rv = sio_options_set_cors(o, c->cors_origins, c->cors_credentials);
+  if (!rv)
+    rv = sio_options_set_cookie(o, c->engine_cookie);
+  sio_options_set_max_buffered(o, (size_t)c->limits_max_buffered_bytes);
+  sio_options_set_max_connections(o, (uint32_t)c->limits_max_connections);
+  if (!rv && *c->tls_cert_file)
+    rv = sio_options_set_tls(o, c->tls_cert_file, c->tls_key_file,
+                             c->tls_chain_file);
+  if (!rv)
+    rv = sio_server_new(&d->srv, d->loop, o);
+  sio_options_del(o);
+  if (rv) {
+    APP_LOGE("cannot create the server: %s", sio_strerror(rv));
+    return -1;
+  }
+  d->ns = sio_server_of(d->srv, "/");
+  if (!d->ns)
+    return -1;
+  app_commands_install(d);
+  app_http_install(d);
+  return 0;
+}
+
+static int listen_all(struct app_daemon *d) {
+  char **addrs = NULL;
+  size_t n = 0, i;
+  int rv = 0;
+  if (app_list_split(d->cfg.server_listen, &addrs, &n) || n == 0) {
+    APP_LOGE("server.listen: no address");
+    app_strv_free(addrs);
+    return -1;
+  }
+  for (i = 0; i < n && !rv; i++) {
+    rv = sio_server_listen(d->srv, addrs[i]);
+    if (rv)
+      APP_LOGE("server.listen: cannot listen on %s: %s", addrs[i],
+               sio_strerror(rv));
+    else
+      APP_LOGI("listening on %s%s (path %s)", addrs[i],
+               *d->cfg.tls_cert_file ? " with TLS" : "", d->cfg.server_path);
+  }
+  app_strv_free(addrs);
+  return rv ? -1 : 0;
+}
+
+static int setup(struct app_daemon *d) {
+  struct app_msgs msgs;
+  uint8_t seed[32];
+  char host[64];
+  int rv;
+  app_msgs_init(&msgs);
+  rv = app_auth_new_from_config(&d->auth, &d->cfg, &msgs);
+  print_msgs(&msgs);
+  app_msgs_deinit(&msgs);
+  if (rv)
+    return -1;
+  if (app_auth_is_none(d->auth)) {
+    APP_LOGW("auth.mode = none: every client is accepted WITHOUT a token; "
+             "for development only, never in production");
+    d->dev_mode = true;
+  } else if (!app_auth_has_key(d->auth) && dev_secret(d) != 0) {
+    return -1;
+  }
+  if (app_metrics_new(&d->metrics) || app_random_bytes(seed, sizeof(seed)) ||
+      app_keytab_new(&d->users, 1u << 20, 60000, seed) ||
+      app_keytab_new(&d->ips, 1u << 16, 60000, seed + 16))
+    return -1;
+  d->event_rate.per_minute = (uint32_t)d->cfg.limits_events_per_minute;
+  d->event_rate.burst = (uint32_t)d->cfg.limits_events_burst;
+  d->handshake_rate =
+      app_rate_per_second((uint32_t)d->cfg.limits_handshakes_per_ip_per_s,
+                          (uint32_t)d->cfg.limits_handshakes_burst);
+  if (*d->cfg.server_id) {
+    snprintf(d->server_id, sizeof(d->server_id), "%s", d->cfg.server_id);
+  } else {
+    if (gethostname(host, sizeof(host)) != 0)
+      strcpy(host, "sio-server");
+    host[sizeof(host) - 1] = 0;
+    snprintf(d->server_id, sizeof(d->server_id), "%s-%ld", host,
+             (long)getpid());
+  }
+  d->start_ms = app_now_ms();
+  if (build_server(d) || app_signals_install(d) || listen_all(d))
+    return -1;
+  if (*d->cfg.redis_url)
+    APP_LOGW("redis.url is set but this build has no Redis adapter yet: "
+             "running single-instance");
+  return 0;
+}
+
+static void teardown(struct app_daemon *d) {
+  app_keytab_del(d->users);
+  app_keytab_del(d->ips);
+  app_metrics_del(d->metrics);
+  app_auth_del(d->auth);
+  app_config_deinit(&d->cfg);
+}
+
+int main(int argc, char **argv) {
+  struct app_daemon d;
+  struct app_cli cli;
+  struct app_msgs msgs;
+  int rv, lvl, fmt;
+
+  memset(&d, 0, sizeof(d));
+  app_msgs_init(&msgs);
+  if (app_cli_parse(&cli, argc, argv, &msgs) != 0) {
+    print_msgs(&msgs);
+    fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+    app_msgs_deinit(&msgs);
+    return 2;
+  }
+  switch (cli.action) {
+  case APP_CLI_HELP:
+    app_config_help(stdout, argv[0]);
+    app_cli_deinit(&cli);
+    return 0;
+  case APP_CLI_VERSION:
+    printf("sio-server %s\n", SIO_VERSION);
+    app_cli_deinit(&cli);
+    return 0;
+  case APP_CLI_CHECK_CONFIG:
+    rv = app_config_check(cli.config_path, environ, &cli, stdout, stderr);
+    app_cli_deinit(&cli);
+    return rv ? 1 : 0;
+  case APP_CLI_RUN:
+    break;
+  }
+  rv = app_config_load(&d.cfg, cli.config_path, environ, &cli, &msgs);
+  print_msgs(&msgs);
+  app_msgs_deinit(&msgs);
+  if (rv) {
+    app_cli_deinit(&cli);
+    return 1;
+  }
+  lvl = app_log_level_parse(d.cfg.log_level);
+  fmt = app_log_format_parse(d.cfg.log_format);
+  app_log_init(lvl < 0 ? SIO_LOG_INFO : lvl, fmt == 1);
+  d.loop = uv_default_loop();
+  d.cli = &cli;
+  d.envp = environ;
+  d.exit_code = 0;
+  APP_LOGI("sio-server %s starting%s%s", SIO_VERSION,
+           d.cfg.file ? " with " : " with defaults (no config file)",
+           d.cfg.file ? d.cfg.file : "");
+  if (setup(&d) != 0) {
+    /* Nothing has been served yet: exit without unwinding the loop. */
+    APP_LOGE("start-up failed");
+    return 1;
+  }
+  uv_run(d.loop, UV_RUN_DEFAULT);
+  rv = uv_loop_close(d.loop);
+  if (rv)
+    APP_LOGW("loop closed with handles open");
+  teardown(&d);
+  app_cli_deinit(&cli);
+  return d.exit_code;
+}
