@@ -189,6 +189,14 @@ const struct app_config_key app_config_keys[] = {
      .help = "On SIGTERM or SIGINT, how long to wait for clients to "
              "disconnect after being told to before the remaining "
              "connections are closed."},
+    {KEY(server, dashboard, ENUM), .def = "auto", .choices = "auto|on|off",
+     .help = "Serve the demo dashboard (examples/dashboard) at /: on, off, "
+             "or auto (only in development mode: auth.mode none or no key "
+             "configured)."},
+    {KEY(server, client_js, STRING), .def = "", .metavar = "FILE",
+     .help = "socket.io-client's dist/socket.io.min.js, served at "
+             "<path>socket.io.js as the Node server does. Empty: not "
+             "served (the dashboard then loads it from the socket.io CDN)."},
 
     /* [engine] */
     {KEY(engine, ping_interval_ms, DURATION), .def = "25000", .min = 1,

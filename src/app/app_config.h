@@ -110,6 +110,8 @@ struct app_config {
   char *server_trusted_proxies;    /* "" */
   char *server_id;                 /* "" = "<hostname>-<pid>" (caller) */
   int64_t server_drain_timeout_ms; /* 10000 */
+  char *server_dashboard;          /* "auto" | "on" | "off" */
+  char *server_client_js;          /* "" */
   /* [engine] */
   int64_t engine_ping_interval_ms;   /* 25000 */
   int64_t engine_ping_timeout_ms;    /* 20000 */

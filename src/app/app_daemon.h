@@ -34,6 +34,10 @@ struct app_daemon {
   uint64_t start_ms;
   bool draining;
   bool dev_mode;           /* auth none, or a generated development secret */
+  bool dashboard;          /* serve examples/dashboard at / */
+  char *client_js;         /* socket.io.min.js served at <path>socket.io.js */
+  char *dev_token;         /* development mode: the printed sample token */
+  size_t client_js_len;
   struct app_sock *socks;  /* every connected socket (token expiry sweep) */
   size_t nsocks;
   uv_timer_t tick;         /* 1 s housekeeping */
@@ -69,6 +73,11 @@ void app_http_install(struct app_daemon *d);
 /* Client address, honouring X-Forwarded-For from trusted proxies only. */
 const char *app_client_ip(const struct app_daemon *d, const char *remote,
                           const char *xff, char *buf, size_t cap);
+
+/* The dashboard page, embedded at build time from
+ * examples/dashboard/index.html. */
+extern const char app_dashboard_html[];
+extern const unsigned long app_dashboard_html_len;
 
 /* app_signals.c: SIGTERM/SIGINT drain, SIGHUP reload, the 1 s tick. */
 int app_signals_install(struct app_daemon *d);

@@ -188,6 +188,7 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
 /* -------------------------------------------------------------- config */
 
 static void handle_config(struct app_daemon *d, sio_http_req *r) {
+  json_object *ev = json_object_new_array();
   json_object *o = json_object_new_object(), *t = json_object_new_array(),
               *l = json_object_new_object(), *a = json_object_new_object(),
               *rc = json_object_new_object();
@@ -232,8 +233,35 @@ static void handle_config(struct app_daemon *d, sio_http_req *r) {
       rc, "max_disconnection_ms",
       json_object_new_int64(d->cfg.recovery_max_disconnection_ms));
   json_object_object_add(o, "recovery", rc);
+  for (i = 0; i < app_event_ntypes; i++)
+    if (!app_event_types[i].server_only)
+      json_object_array_add(ev,
+                            json_object_new_string(app_event_types[i].name));
+  json_object_object_add(o, "events", ev);
   json_object_object_add(o, "server_id", json_object_new_string(d->server_id));
   reply_json(r, 200, o);
+}
+
+static void handle_dashboard(struct app_daemon *d, sio_http_req *r) {
+  (void)d;
+  sio_http_req_respond(r, 200, "text/html; charset=utf-8", app_dashboard_html,
+                       app_dashboard_html_len,
+                       "Cache-Control: no-cache\r\n"
+                       "X-Content-Type-Options: nosniff\r\n");
+}
+
+static void handle_client_js(struct app_daemon *d, sio_http_req *r) {
+  sio_http_req_respond(r, 200, "application/javascript; charset=utf-8",
+                       d->client_js, d->client_js_len,
+                       "Cache-Control: public, max-age=3600\r\n");
+}
+
+/* "<path>socket.io.js", e.g. "/socket.io/socket.io.js". */
+static int is_client_js(const struct app_daemon *d, const sio_http_req *r) {
+  size_t n, pl = strlen(d->cfg.server_path);
+  const char *p = sio_http_req_path(r, &n);
+  return n == pl + 12 && memcmp(p, d->cfg.server_path, pl) == 0 &&
+         memcmp(p + pl, "socket.io.js", 12) == 0;
 }
 
 /* ----------------------------------------------------------------- emit */
@@ -334,6 +362,12 @@ static void on_http(sio_http_req *r, void *ud) {
   } else if (path_is(r, "/api/v1/emit") && *d->cfg.api_key) {
     fn = handle_emit;
     want = "POST";
+  } else if (path_is(r, "/") && d->dashboard) {
+    fn = handle_dashboard;
+    want = "GET";
+  } else if (d->client_js && is_client_js(d, r)) {
+    fn = handle_client_js;
+    want = "GET";
   }
   if (!fn)
     return; /* 404 */

@@ -40,6 +40,20 @@ bin_PROGRAMS += sio-server
 sio_server_SOURCES = src/app/main.c src/app/app_daemon.h \
 	src/app/app_commands.c src/app/app_http_api.c src/app/app_signals.c \
 	src/app/app_log.c src/app/app_log.h
+nodist_sio_server_SOURCES = src/app/app_dashboard_html.c
+BUILT_SOURCES += src/app/app_dashboard_html.c
+CLEANFILES += src/app/app_dashboard_html.c
+EXTRA_DIST += examples/dashboard/index.html
+
+# The dashboard page is embedded as bytes, so the daemon needs no data dir.
+src/app/app_dashboard_html.c: $(top_srcdir)/examples/dashboard/index.html
+	@$(MKDIR_P) src/app
+	$(AM_V_GEN){ echo '/* generated from examples/dashboard/index.html */'; \
+	  echo 'const char app_dashboard_html[] = {'; \
+	  od -An -v -tx1 < $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long app_dashboard_html_len ='; \
+	  echo '    sizeof(app_dashboard_html) - 1;'; } > $@-t && mv $@-t $@
 sio_server_CPPFLAGS = $(APP_CPPFLAGS) $(LIBUV_CFLAGS)
 sio_server_CFLAGS = $(AM_CFLAGS)
 sio_server_LDADD = libsio.la $(APP_LIBS) $(LIBUV_LIBS)

@@ -59,9 +59,51 @@ static int dev_secret(struct app_daemon *d) {
            "24 h):\n  %s\n",
            tok);
     fflush(stdout);
-    free(tok);
+    d->dev_token = tok; /* for the dashboard link; freed at exit */
   }
   d->dev_mode = true;
+  return 0;
+}
+
+/* Dashboard, client bundle, and in development mode an API key, so the
+ * dashboard can publish at once; prints where to point a browser. */
+static int finish_dev_setup(struct app_daemon *d) {
+  const char *dash = d->cfg.server_dashboard;
+  char host[64] = "localhost";
+  const char *colon;
+  size_t len;
+  d->dashboard = strcmp(dash, "on") == 0 ||
+                 (strcmp(dash, "auto") == 0 && d->dev_mode);
+  if (*d->cfg.server_client_js) {
+    if (app_read_file(d->cfg.server_client_js, 8u << 20, &d->client_js,
+                      &len) != 0) {
+      APP_LOGE("server.client_js: cannot read %s", d->cfg.server_client_js);
+      return -1;
+    }
+    d->client_js_len = len;
+  }
+  if (d->dev_mode && !*d->cfg.api_key) {
+    uint8_t rnd[18];
+    char *key = malloc(25);
+    if (!key || app_random_bytes(rnd, sizeof(rnd))) {
+      free(key);
+      return -1;
+    }
+    app_b64url_encode(key, rnd, sizeof(rnd));
+    key[24] = 0;
+    free(d->cfg.api_key);
+    d->cfg.api_key = key;
+    printf("Development API key for POST /api/v1/emit:\n  %s\n", key);
+  }
+  if (d->dashboard) {
+    colon = strrchr(d->cfg.server_listen, ':');
+    printf("Dashboard: http%s://%s:%s/#%s%s%s%s\n",
+           *d->cfg.tls_cert_file ? "s" : "", host,
+           colon ? colon + 1 : "3000", d->dev_token ? "token=" : "",
+           d->dev_token ? d->dev_token : "", d->dev_mode ? "&key=" : "",
+           d->dev_mode ? d->cfg.api_key : "");
+  }
+  fflush(stdout);
   return 0;
 }
 
@@ -172,6 +214,8 @@ static int setup(struct app_daemon *d) {
   d->start_ms = app_now_ms();
   if (build_server(d) || app_signals_install(d) || listen_all(d))
     return -1;
+  if (finish_dev_setup(d) != 0)
+    return -1;
   if (*d->cfg.redis_url)
     APP_LOGW("redis.url is set but this build has no Redis adapter yet: "
              "running single-instance");
@@ -179,6 +223,8 @@ static int setup(struct app_daemon *d) {
 }
 
 static void teardown(struct app_daemon *d) {
+  free(d->dev_token);
+  free(d->client_js);
   app_keytab_del(d->users);
   app_keytab_del(d->ips);
   app_metrics_del(d->metrics);

@@ -440,9 +440,11 @@ static void route(eio_conn *c, const sio_http_request *req,
   int transport;
   eio_socket *s;
 
-  if (req->path_len < plen - 1 ||
+  /* The engine answers "/socket.io/" (and "/socket.io"); anything below
+   * it, such as "/socket.io/socket.io.js", is plain HTTP. */
+  if (req->path_len < plen - 1 || req->path_len > plen ||
       memcmp(req->path, srv->opts.path, plen - 1) != 0 ||
-      (req->path_len > plen - 1 && req->path[plen - 1] != '/')) {
+      (req->path_len == plen && req->path[plen - 1] != '/')) {
     if (srv->cbs.on_http && !req->upgrade)
       srv->cbs.on_http(&c->base, req, srv->ud);
     if (!c->answered)
