@@ -655,20 +655,26 @@ static void sc_tls(fx *f) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL *ssl;
   char buf[4096];
-  int fd = rc_connect(f->port);
+  int fd, i;
   const char *req = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n"
                     "Host: x\r\n\r\n";
-  ck_assert_int_ge(fd, 0);
-  ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, fd);
-  ck_assert_int_eq(SSL_connect(ssl), 1);
-  ck_assert_int_ge(SSL_version(ssl), TLS1_2_VERSION);
-  ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
-  tls_read_all(ssl, buf, sizeof(buf), "maxPayload");
-  ck_assert_int_eq(strncmp(buf, "HTTP/1.1 200 OK", 15), 0);
-  ck_assert_ptr_nonnull(strstr(buf, "\r\n\r\n0{\"sid\":"));
-  SSL_free(ssl);
-  rc_close(fd);
+  /* Several connections: with TLS 1.3 the request often arrives in the
+   * same read as the client's Finished, so the server's session tickets
+   * and its response are sealed in one turn and must leave in order. */
+  for (i = 0; i < 10; i++) {
+    fd = rc_connect(f->port);
+    ck_assert_int_ge(fd, 0);
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    ck_assert_int_ge(SSL_version(ssl), TLS1_2_VERSION);
+    ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+    tls_read_all(ssl, buf, sizeof(buf), "maxPayload");
+    ck_assert_int_eq(strncmp(buf, "HTTP/1.1 200 OK", 15), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\r\n\r\n0{\"sid\":"));
+    SSL_free(ssl);
+    rc_close(fd);
+  }
   /* TLS 1.1 is refused */
   fd = rc_connect(f->port);
   ssl = SSL_new(ctx);
@@ -697,7 +703,7 @@ START_TEST(tls_native) {
   o.tls_cert = cert;
   o.tls_key = key;
   run(&f, &o, sc_tls);
-  ck_assert_int_eq(f.opens, 1);
+  ck_assert_int_eq(f.opens, 10);
   snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
   ck_assert_int_eq(system(cmd), 0);
 }

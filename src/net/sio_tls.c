@@ -2,7 +2,9 @@
  *
  * Reads: ciphertext -> rbio -> SSL_read -> plaintext upcall (in a loop-wide
  * buffer, like plain reads). The handshake advances inside SSL_read; any
- * records it produces (ServerHello...) are taken from wbio and queued raw.
+ * records it produces (ServerHello, session tickets...) are taken from wbio
+ * and queued raw at once, so records always leave in the order they were
+ * sealed.
  * Writes: sio_conn keeps queuing plaintext chunks; when it starts a write it
  * encrypts them all (SSL_write) and sends the resulting records instead, so
  * the one-write-in-flight rule and coalescing hold for TLS too. */
@@ -134,6 +136,11 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
   for (;;) {
     int n = SSL_read(ssl, plain, sizeof(plain));
     if (n > 0) {
+      /* Records SSL_read produced (TLS 1.3 session tickets) were sealed
+       * before anything the upcall will write: queue them first, or the
+       * peer sees records out of sequence (bad record mac). */
+      if (flush_handshake(c))
+        return SIO_ERR_NOMEM;
       c->ops->on_read(c, plain, (size_t)n);
       if (c->closing || !c->ssl)
         return 0;
