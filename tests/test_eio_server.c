@@ -267,6 +267,7 @@ START_TEST(http_limits) {
   fx f;
   eio_options o = default_opts();
   run(&f, &o, sc_limits);
+  ck_assert_uint_eq(f.stats.over_max_payload, 1);
 }
 END_TEST
 
@@ -464,6 +465,7 @@ START_TEST(websocket_max_payload_1009) {
   fx f;
   eio_options o = default_opts();
   run(&f, &o, sc_ws_too_big);
+  ck_assert_uint_eq(f.stats.over_max_payload, 1);
   ck_assert_int_eq(f.closes, 1);
   ck_assert_int_eq(f.messages, 0);
 }
@@ -580,6 +582,7 @@ START_TEST(cors_origins_and_cookie) {
   o.cookie = "io";
   run(&f, &o, sc_cors_cookie);
   ck_assert_int_eq(f.opens, 1);
+  ck_assert_uint_eq(f.stats.origin_refused, 1);
 }
 END_TEST
 
@@ -604,6 +607,7 @@ START_TEST(output_bound_closes_session) {
   eio_options o = default_opts();
   o.max_buffered = 1000;
   run(&f, &o, sc_buffer_bound);
+  ck_assert_uint_eq(f.stats.slow_consumers, 1);
   ck_assert_int_eq(f.closes, 1);
   ck_assert_str_eq(f.reasons[0], "transport error");
 }
@@ -629,6 +633,7 @@ START_TEST(max_connections) {
   o.max_connections = 1;
   run(&f, &o, sc_conn_cap);
   ck_assert_int_eq(f.opens, 1);
+  ck_assert_uint_ge(f.stats.connections_refused, 1);
 }
 END_TEST
 

@@ -121,6 +121,17 @@ typedef struct sio_stats {
   uint64_t polling;        /* sessions on each transport now */
   uint64_t websocket;
   uint64_t tcp_connections; /* open TCP connections now */
+  /* Limit hits, cumulative. */
+  uint64_t over_max_payload;   /* bodies over maxPayload (413 / close 1009) */
+  uint64_t slow_consumers;     /* sessions closed for unsent output */
+  uint64_t origin_refused;     /* requests from a disallowed Origin (403) */
+  uint64_t connections_refused; /* TCP connections over max_connections */
+  /* The cluster adapter (sio_server_use_redis); all 0 without one. */
+  uint64_t redis_enabled;      /* 1 when a cluster adapter is installed */
+  uint64_t redis_connected;    /* 1 while it reaches the other instances */
+  uint64_t redis_messages_in;  /* messages received from the cluster */
+  uint64_t redis_messages_out; /* messages published to the cluster */
+  uint64_t redis_dropped;      /* messages not published (disconnected) */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);
@@ -274,6 +285,11 @@ SIO_EXTERN void sio_socket_rooms(const sio_socket *s,
 /* Disconnects from the namespace (reason "server namespace disconnect"),
  * closing the whole Engine.IO session too when close_transport is set. */
 SIO_EXTERN void sio_socket_disconnect(sio_socket *s, int close_transport);
+/* The socket's JSON data, what the reference server calls socket.data:
+ * other instances see it in sio_namespace_fetch_sockets() results. set
+ * takes ownership of data (NULL clears it); get returns it borrowed. */
+SIO_EXTERN void sio_socket_set_json_data(sio_socket *s, json_object *data);
+SIO_EXTERN json_object *sio_socket_get_json_data(const sio_socket *s);
 
 /* ------------------------------------------------------------- broadcast */
 
@@ -302,6 +318,148 @@ SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
 
 /* A {"_placeholder":true,"num":num} object for building args with binary. */
 SIO_EXTERN json_object *sio_placeholder_new(int num);
+
+/* --------------------------------------------------------------- cluster
+ *
+ * With a cluster adapter (sio_server_use_redis), broadcasts and the calls
+ * below reach every instance of the cluster: other sio-server instances,
+ * Node socket.io servers using @socket.io/redis-adapter 8, and messages of
+ * any @socket.io/redis-emitter. Without one (the in-memory adapter) they
+ * act on this instance only. SIO_BCAST_LOCAL in o->flags limits one call
+ * to this instance. o selects sockets as for broadcasts (NULL: all). */
+
+/* Makes the selected sockets join (leave) rooms (arrays borrowed).
+ * Returns 0 (the local part is done; remote instances apply it when the
+ * message reaches them), SIO_ERR_INVAL or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_namespace_sockets_join(sio_namespace *ns,
+                                          const sio_broadcast_opts *o,
+                                          const char *const *rooms,
+                                          size_t nrooms);
+SIO_EXTERN int sio_namespace_sockets_leave(sio_namespace *ns,
+                                           const sio_broadcast_opts *o,
+                                           const char *const *rooms,
+                                           size_t nrooms);
+/* Disconnects the selected sockets (as sio_socket_disconnect). Returns 0,
+ * SIO_ERR_INVAL or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_namespace_disconnect_sockets(sio_namespace *ns,
+                                                const sio_broadcast_opts *o,
+                                                int close_transport);
+
+/* A socket as sio_namespace_fetch_sockets reports it; everything borrowed
+ * for the callback. */
+typedef struct sio_socket_info {
+  const char *id;
+  const char *const *rooms; /* its own id room included */
+  size_t nrooms;
+  /* {headers, time, address, xdomain, secure, issued, url, query, auth}
+   * as the reference server describes a handshake; NULL when unknown */
+  json_object *handshake;
+  json_object *data;  /* socket.data (sio_socket_set_json_data) or NULL */
+  sio_socket *local;  /* the socket when it lives on this instance */
+} sio_socket_info;
+
+/* Results of the asynchronous cluster calls. Each fires exactly once when
+ * the call returned 0, never from inside the call, with status 0 (every
+ * instance answered), SIO_ERR_TIMEOUT (some did not in time: the results
+ * hold what arrived), SIO_ERR_CLOSED (the cluster is unreachable: local
+ * results only) or SIO_ERR_CANCELED (the server is closing). */
+typedef void (*sio_fetch_cb)(sio_namespace *ns, int status,
+                             const sio_socket_info *sockets, size_t n,
+                             void *ud);
+typedef void (*sio_rooms_cb)(sio_namespace *ns, int status,
+                             const char *const *rooms, size_t n, void *ud);
+typedef void (*sio_count_cb)(sio_namespace *ns, int status, size_t count,
+                             void *ud);
+
+/* fetchSockets(): the selected sockets of every instance. Returns 0,
+ * SIO_ERR_INVAL (cb NULL), SIO_ERR_CLOSED (the server is closing) or
+ * SIO_ERR_NOMEM; cb never fires after an error. */
+SIO_EXTERN int sio_namespace_fetch_sockets(sio_namespace *ns,
+                                           const sio_broadcast_opts *o,
+                                           sio_fetch_cb cb, void *ud);
+/* allRooms(): every room of the namespace across the cluster (socket id
+ * rooms included, as the reference lists them). Errors as above. */
+SIO_EXTERN int sio_namespace_all_rooms(sio_namespace *ns, sio_rooms_cb cb,
+                                       void *ud);
+/* serverCount(): instances serving the namespace, this one included
+ * (1 without a cluster adapter). Errors as above. */
+SIO_EXTERN int sio_namespace_server_count(sio_namespace *ns, sio_count_cb cb,
+                                          void *ud);
+/* sio_namespace_server_count() of the main namespace "/". */
+SIO_EXTERN int sio_server_count(sio_server *s, sio_count_cb cb, void *ud);
+
+/* serverSideEmit(): an event for the other instances' servers (not their
+ * clients). event and args (a JSON array or NULL) are borrowed. With cb,
+ * each other instance may answer once; cb receives the array of answers
+ * (borrowed), status 0 when all answered, SIO_ERR_TIMEOUT otherwise.
+ * Returns 0, SIO_ERR_INVAL (event NULL or reserved) or SIO_ERR_NOMEM. */
+typedef void (*sio_server_ack_cb)(sio_namespace *ns, int status,
+                                  json_object *responses, void *ud);
+SIO_EXTERN int sio_namespace_server_side_emit(sio_namespace *ns,
+                                              const char *event,
+                                              json_object *args,
+                                              sio_server_ack_cb cb, void *ud);
+/* Receives other instances' server-side events: event and args borrowed.
+ * ack is NULL when the sender wants no answer. Otherwise, to answer,
+ * store the answer in *ack (ownership passes to libsio; NULL is null) and
+ * return 1; return 0 not to answer (the sender then waits until its
+ * timeout, as with a reference server that has no listener for it). */
+typedef int (*sio_server_event_cb)(sio_namespace *ns, const char *event,
+                                   json_object *args, json_object **ack,
+                                   void *ud);
+SIO_EXTERN void sio_namespace_on_server_event(sio_namespace *ns,
+                                              sio_server_event_cb cb,
+                                              void *ud);
+
+/* Broadcast asking every recipient for an acknowledgement within
+ * timeout_ms (> 0). cb fires once with status 0 when every recipient of
+ * every instance answered, else SIO_ERR_TIMEOUT (or SIO_ERR_CANCELED at
+ * shutdown), and the answers so far: responses is an array of each
+ * client's first acknowledgement argument, whose placeholders index bins
+ * (all borrowed for the call). Other arguments as sio_namespace_broadcast.
+ * Returns 0, SIO_ERR_INVAL or SIO_ERR_NOMEM (cb never fires then). */
+typedef void (*sio_broadcast_ack_cb)(sio_namespace *ns, int status,
+                                     json_object *responses,
+                                     const sio_bin *bins, size_t nbins,
+                                     void *ud);
+SIO_EXTERN int sio_namespace_broadcast_ack(sio_namespace *ns,
+                                           const sio_broadcast_opts *o,
+                                           const char *event,
+                                           json_object *args,
+                                           const sio_bin *bins, size_t nbins,
+                                           uint32_t timeout_ms,
+                                           sio_broadcast_ack_cb cb, void *ud);
+
+/* ----------------------------------------------------------------- redis */
+
+typedef struct sio_redis_config {
+  const char *url; /* redis://[[user]:password@]host[:port][/db], or
+                      unix:///path[?db=N&password=P] (redis+unix too) */
+  const char *key; /* channel prefix, NULL: "socket.io" */
+  uint32_t requests_timeout_ms; /* cluster requests, 0: 5000 */
+  uint32_t connect_timeout_ms;  /* one connection attempt, 0: 5000 */
+  uint32_t command_timeout_ms;  /* a command's reply, 0: 5000 */
+  uint32_t reconnect_min_ms;    /* first retry delay, 0: 100 */
+  uint32_t reconnect_max_ms;    /* backoff cap, 0: 5000 */
+} sio_redis_config;
+
+/* Joins the cluster on Redis through the socket.io Redis adapter protocol
+ * (@socket.io/redis-adapter 8): connects a subscriber and a publisher,
+ * reconnecting with backoff for the server's life; while Redis is
+ * unreachable local delivery goes on and cluster messages are dropped and
+ * counted. Call before sio_server_listen, once. Strings are copied.
+ * Returns 0, SIO_ERR_INVAL (bad URL), SIO_ERR_UNSUPPORTED (rediss://),
+ * SIO_ERR_STATE (an adapter is already installed, or the server is
+ * closing) or SIO_ERR_NOMEM. The connection is made in the background. */
+SIO_EXTERN int sio_server_use_redis(sio_server *s, const char *url,
+                                    const char *key);
+/* The same with every setting; cfg borrowed (zero fields: defaults). */
+SIO_EXTERN int sio_server_use_redis_config(sio_server *s,
+                                           const sio_redis_config *cfg);
+/* 1 while the cluster adapter reaches the other instances (subscriber and
+ * publisher connected, subscriptions in place), 0 otherwise or without a
+ * cluster adapter. */
+SIO_EXTERN int sio_server_redis_connected(const sio_server *s);
 
 #ifdef __cplusplus
 }

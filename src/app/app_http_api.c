@@ -174,6 +174,15 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
   app_metrics_set(d->metrics, APP_M_ACKS, NULL, (double)st.acks);
   app_metrics_set(d->metrics, APP_M_REDIS_CONNECTED, NULL, 0);
   app_metrics_set(d->metrics, APP_M_EVENT_LOOP_LAG, NULL, d->loop_lag_s);
+  /* limit hits counted inside libsio */
+  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_PAYLOAD,
+                  (double)st.over_max_payload);
+  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_SLOW_CONSUMER,
+                  (double)st.slow_consumers);
+  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_ORIGIN,
+                  (double)st.origin_refused);
+  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_CONNECTIONS,
+                  (double)st.connections_refused);
   app_process_stats_read(&ps);
   text = app_metrics_render(d->metrics, &ps, &len);
   if (!text) {

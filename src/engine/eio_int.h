@@ -108,6 +108,10 @@ struct eio_server {
   sio_map sessions; /* sid -> eio_socket */
   uint64_t handshakes;
   size_t ws_sessions; /* sessions whose transport is WebSocket */
+  uint64_t over_max_payload;
+  uint64_t slow_consumers;
+  uint64_t origin_refused;
+  uint64_t connections_refused;
   size_t nconns;
   int closing;
   size_t pending_closes; /* handles still closing at shutdown */

@@ -101,6 +101,7 @@ static sio_conn *accept_cb(sio_listener *l, void *ud) {
   if (srv->closing)
     return NULL;
   if (srv->opts.max_connections && srv->nconns >= srv->opts.max_connections) {
+    srv->connections_refused++;
     SIO_LOGW("connection refused: max_connections (%u) reached",
              srv->opts.max_connections);
     return NULL;
@@ -210,6 +211,10 @@ void eio_server_stats(const eio_server *srv, eio_stats *out) {
   out->websocket = srv->ws_sessions;
   out->polling = sio_map_count(&srv->sessions) - srv->ws_sessions;
   out->tcp_connections = srv->nconns;
+  out->over_max_payload = srv->over_max_payload;
+  out->slow_consumers = srv->slow_consumers;
+  out->origin_refused = srv->origin_refused;
+  out->connections_refused = srv->connections_refused;
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -453,6 +458,7 @@ static void route(eio_conn *c, const sio_http_request *req,
   }
   origin = sio_http_request_header(req, "origin", &olen);
   if (!sio_cors_origin_allowed(&srv->cors, origin, olen)) {
+    srv->origin_refused++;
     fail(c, req, EIO_ERR_FORBIDDEN);
     return;
   }
@@ -535,6 +541,8 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
     n = sio_http_parser_feed(c->hp, (const char *)data, len, &done);
     if (n < 0) {
       int status = sio_http_status_for_error((int)n);
+      if (n == SIO_ERR_TOOBIG)
+        srv->over_max_payload++;
       respond_status(c, NULL, status);
       sio_conn_close_after_flush(&c->base);
       return;

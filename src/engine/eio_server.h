@@ -90,6 +90,10 @@ typedef struct eio_stats {
   size_t polling;      /* sessions on each transport now */
   size_t websocket;
   size_t tcp_connections;
+  uint64_t over_max_payload; /* 413 on a POST, 1009 on a WebSocket */
+  uint64_t slow_consumers;   /* sessions closed for passing max_buffered */
+  uint64_t origin_refused;   /* 403 for a disallowed Origin */
+  uint64_t connections_refused; /* accepted then closed: max_connections */
 } eio_stats;
 /* Fills out (borrowed) with the engine's counters. */
 void eio_server_stats(const eio_server *srv, eio_stats *out);

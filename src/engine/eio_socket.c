@@ -186,6 +186,7 @@ static int enqueue(eio_socket *s, sio_rcbuf *rc) {
   eio_outq_item *it;
   if (s->out_bytes + rc->len > s->srv->opts.max_buffered) {
     SIO_LOGW("session %s: output bound passed, closing", s->sid);
+    s->srv->slow_consumers++;
     eio_socket_close_now(s, "transport error");
     return SIO_ERR_LIMIT;
   }
@@ -206,6 +207,7 @@ int eio_socket_send(eio_socket *s, sio_rcbuf *msg) {
     if (sio_conn_pending(&s->ws_conn->base) + msg->len >
         s->srv->opts.max_buffered) {
       SIO_LOGW("session %s: output bound passed, closing", s->sid);
+      s->srv->slow_consumers++;
       eio_socket_close_now(s, "transport error");
       return SIO_ERR_LIMIT;
     }

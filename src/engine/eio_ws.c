@@ -265,6 +265,8 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
   if (!wslay_event_get_read_enabled(c->ws)) {
     /* The peer sent close (or passed max_payload: wslay queued 1009). */
     eio_socket *s = c->sess;
+    if (wslay_event_get_status_code_sent(c->ws) == WSLAY_CODE_MESSAGE_TOO_BIG)
+      c->srv->over_max_payload++;
     c->sess = NULL;
     if (s) {
       if (s->ws_conn == c) {

@@ -109,10 +109,25 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->polling = es.polling;
     out->websocket = es.websocket;
     out->tcp_connections = es.tcp_connections;
+    out->over_max_payload = es.over_max_payload;
+    out->slow_consumers = es.slow_consumers;
+    out->origin_refused = es.origin_refused;
+    out->connections_refused = es.connections_refused;
   }
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;
   out->broadcasts = s->stats.broadcasts;
   out->acks = s->stats.acks_resolved;
   out->parse_errors = s->stats.parse_errors;
+  if (s->has_adapter) {
+    sio_adapter_stats as;
+    memset(&as, 0, sizeof(as));
+    out->redis_enabled = 1;
+    if (s->adapter.stats)
+      s->adapter.stats(s->adapter_ud, &as);
+    out->redis_connected = as.connected != 0;
+    out->redis_messages_in = as.messages_in;
+    out->redis_messages_out = as.messages_out;
+    out->redis_dropped = as.dropped;
+  }
 }
