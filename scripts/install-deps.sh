@@ -7,7 +7,8 @@ build="build-essential autoconf automake libtool pkg-config
   libuv1-dev node-llhttp libwslay-dev libhiredis-dev libjwt-dev libssl-dev
   libjson-c-dev libmsgpack-dev libinih-dev check"
 test="$build clang libclang-rt-14-dev redis-server nginx-light haproxy
-  python3-socketio python3-redis python3-msgpack openssl curl"
+  python3-socketio python3-requests python3-websocket python3-redis
+  python3-msgpack openssl curl"
 [ "$what" = build ] && pkgs=$build || pkgs=$test
 # Node may come from elsewhere (nodesource ships npm inside nodejs, which
 # conflicts with Debian's npm): only ask apt for it when there is none.

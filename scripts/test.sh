@@ -98,6 +98,44 @@ elif [ -f compat/node/package.json ]; then
   record "compat/node" "${p:-0}" "${f:-0}" "${pe:-0}"
 fi
 
+# The sio-server daemon end to end (SPEC §3-§4): compat/node/test/daemon.test.mjs
+# with the stock socket.io-client, then Debian's python3-socketio client.
+if [ -f compat/node/package.json ] && [ ! -x build/sio-server ]; then
+  record "compat/node daemon (no sio-server built)" 0 1 0
+elif [ -f compat/node/package.json ]; then
+  log "compat/node daemon (sio-server end to end)"
+  [ -d compat/node/node_modules ] ||
+    (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+    echo "npm ci failed"
+  out=$(cd compat/node && SIO_DAEMON="$top/build/sio-server" \
+    npm run -s test:daemon 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 60
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last" | tr -d ,)
+  sk=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$last")
+  [ -z "$last" ] && p=0 f=1
+  [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+  record "compat/node daemon" "${p:-0}" "${f:-0}" "${sk:-0}"
+fi
+
+if [ -f compat/python/test_daemon.py ]; then
+  if [ ! -x build/sio-server ]; then
+    record "compat/python daemon (no sio-server built)" 0 1 0
+  else
+    log "compat/python daemon (python3-socketio client)"
+    # Debian's python3 (python3-socketio, python3-requests for polling,
+    # python3-websocket for WebSocket), not whichever python3 is first on PATH
+    out=$(SIO_DAEMON="$top/build/sio-server" /usr/bin/python3 \
+      compat/python/test_daemon.py 2>&1); rc=$?
+    printf '%s\n' "$out" | tail -n 30
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+    p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last")
+    [ -z "$last" ] && p=0 f=1
+    [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+    record "compat/python daemon" "${p:-0}" "${f:-0}" 0
+  fi
+fi
+
 if [ -x tests/e2e/run-upstream.sh ]; then
   up=${UPSTREAM_DIR:-}
   if [ -n "$up" ] && [ -d "$up/engine.io-protocol" ]; then
@@ -112,6 +150,21 @@ if [ -x tests/e2e/run-upstream.sh ]; then
     fi
   else
     record "upstream suites (no checkout)" 0 0 1
+  fi
+fi
+
+if [ -x bench/compare ] && [ -x build/bench/sio-bench ]; then
+  if command -v node >/dev/null 2>&1; then
+    log "bench smoke (bench/compare --smoke)"
+    out=$(bench/compare --smoke --build build 2>&1); rc=$?
+    printf '%s\n' "$out" | tail -n 25
+    if [ $rc -eq 0 ]; then
+      record "bench smoke" 1 0 0
+    else
+      record "bench smoke" 0 1 0
+    fi
+  else
+    record "bench smoke (no node)" 0 0 1
   fi
 fi
 

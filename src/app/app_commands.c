@@ -95,8 +95,11 @@ static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
     app_claims_deinit(&claims);
     return refuse(d, code, err);
   }
+  /* In auth.mode none everyone is "anonymous": no per-user limit then. */
   rv = app_keytab_acquire(d->users, claims.sub,
-                          (uint32_t)d->cfg.limits_max_connections_per_user,
+                          app_auth_is_none(d->auth)
+                              ? 0
+                              : (uint32_t)d->cfg.limits_max_connections_per_user,
                           app_now_ms());
   if (rv != APP_RL_OK) {
     app_metrics_inc(d->metrics, APP_M_LIMIT_HITS,

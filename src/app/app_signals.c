@@ -147,7 +147,7 @@ static void tick_cb(uv_timer_t *t) {
   for (as = d->socks; as; as = next) {
     next = as->next;
     if (as->claims.has_exp &&
-        now_s > as->claims.exp + d->cfg.auth_leeway_s &&
+        now_s >= as->claims.exp + d->cfg.auth_leeway_s &&
         !app_auth_is_none(d->auth)) {
       APP_LOGI("socket %s (user %s): token expired", sio_socket_id(as->s),
                as->claims.sub);

@@ -184,7 +184,9 @@ int eio_socket_check_expired(eio_socket *s) {
 
 static int enqueue(eio_socket *s, sio_rcbuf *rc) {
   eio_outq_item *it;
-  if (s->out_bytes + rc->len > s->srv->opts.max_buffered) {
+  /* The bound is on a backlog: one message, however large, may always be
+   * queued behind an empty queue (redis' output limit counts the same). */
+  if (s->out_bytes && s->out_bytes + rc->len > s->srv->opts.max_buffered) {
     SIO_LOGW("session %s: output bound passed, closing", s->sid);
     s->srv->slow_consumers++;
     eio_socket_close_now(s, "transport error");
@@ -204,8 +206,8 @@ int eio_socket_send(eio_socket *s, sio_rcbuf *msg) {
   if (s->state != EIO_STATE_OPEN)
     return SIO_ERR_CLOSED;
   if (s->ws_conn && s->transport == EIO_TRANSPORT_WEBSOCKET) {
-    if (sio_conn_pending(&s->ws_conn->base) + msg->len >
-        s->srv->opts.max_buffered) {
+    size_t pending = sio_conn_pending(&s->ws_conn->base);
+    if (pending && pending + msg->len > s->srv->opts.max_buffered) {
       SIO_LOGW("session %s: output bound passed, closing", s->sid);
       s->srv->slow_consumers++;
       eio_socket_close_now(s, "transport error");

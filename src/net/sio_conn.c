@@ -290,6 +290,11 @@ static int tls_encrypt_queue(sio_conn *c) {
     c->out_bytes -= chunk_len(ch);
     chunk_free(ch);
   }
+  if (!rv && !stuck && c->shutdown_after_flush && !c->tls_notified) {
+    /* closing: close_notify goes after the last data record */
+    c->tls_notified = 1;
+    sio_tls_shutdown(c);
+  }
   if (!rv)
     rv = take_cipher(c, &nq);
   /* splice nq back into outq */
@@ -329,7 +334,8 @@ static void write_cb(uv_write_t *req, int status) {
       c->ops->on_error(c, status);
     return;
   }
-  if (!sio_queue_empty(&c->outq)) {
+  if (!sio_queue_empty(&c->outq) ||
+      (c->ssl && c->shutdown_after_flush && !c->tls_notified)) {
     start_write(c);
     return;
   }
@@ -344,12 +350,17 @@ static void write_cb(uv_write_t *req, int status) {
 static void start_write(sio_conn *c) {
   sio_queue *q;
   size_t n = 0, cap = 0;
-  if (c->writing || c->closing || sio_queue_empty(&c->outq))
+  if (c->writing || c->closing)
     return;
   if (c->ssl && tls_encrypt_queue(c)) {
     sio_conn_close(c);
     if (c->ops->on_error)
       c->ops->on_error(c, UV_EPROTO);
+    return;
+  }
+  if (sio_queue_empty(&c->outq)) {
+    if (c->shutdown_after_flush)
+      sio_conn_close(c);
     return;
   }
   sio_queue_foreach(q, &c->outq) {
@@ -449,6 +460,14 @@ void sio_conn_close(sio_conn *c) {
 void sio_conn_close_after_flush(sio_conn *c) {
   if (c->closing)
     return;
+  if (c->ssl && !c->tls_notified && !c->shutdown_after_flush) {
+    /* TLS: the close_notify alert is sealed at the next flush, after the
+     * data still queued */
+    c->shutdown_after_flush = 1;
+    sio_conn_pause(c);
+    mark_dirty(c);
+    return;
+  }
   if (sio_queue_empty(&c->outq)) {
     sio_conn_close(c);
     return;

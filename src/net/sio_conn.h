@@ -69,6 +69,7 @@ struct sio_conn {
   uint8_t closing;
   uint8_t shutdown_after_flush;
   uint8_t reading;
+  uint8_t tls_notified; /* close_notify sealed */
   char remote[46];     /* peer address text */
 };
 

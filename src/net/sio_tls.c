@@ -195,6 +195,12 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
   return p;
 }
 
+void sio_tls_shutdown(sio_conn *c) {
+  if (SSL_is_init_finished(c->ssl))
+    SSL_shutdown(c->ssl);
+  ERR_clear_error();
+}
+
 void sio_tls_free(sio_conn *c) {
   if (c->ssl) {
     SSL_free(c->ssl);

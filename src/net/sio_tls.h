@@ -34,6 +34,8 @@ int sio_tls_encrypt(sio_conn *c, const void *p, size_t n);
 /* Moves pending ciphertext out: returns a malloc'ed buffer (sio_free) and
  * its length in *len, or NULL when there is none. */
 uint8_t *sio_tls_take_output(sio_conn *c, size_t *len);
+/* Seals a close_notify alert into the pending ciphertext. */
+void sio_tls_shutdown(sio_conn *c);
 void sio_tls_free(sio_conn *c);
 
 #endif

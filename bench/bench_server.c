@@ -1,0 +1,90 @@
+/* bench_server: the libsio side of bench/compare. Same contract as
+ * bench/node-server.js, through the public API only:
+ *
+ *   namespace "/", no auth, WebSocket and polling on /socket.io/;
+ *   "bcast" (payload)       -> broadcast the payload to every socket of "/"
+ *                              (the sender included) as "bcast";
+ *   "echo"  (payload, ack)  -> ack with the same payload.
+ *
+ * Usage: bench_server [port]   (0 or absent: a free port)
+ * Listens on 127.0.0.1 only, prints "LISTENING <port>" on stdout once
+ * ready; SIGTERM or SIGINT closes it. Options are libsio's defaults, which
+ * are the reference server's (pingInterval 25000, pingTimeout 20000...), so
+ * both servers do the same work per client. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sio/sio.h>
+
+static sio_server *server;
+static uv_signal_t sigint_h, sigterm_h;
+
+static void on_event(sio_socket *s, const char *event, json_object *args,
+                     const sio_bin *bins, size_t nbins, int64_t ack_id,
+                     void *ud) {
+  static const sio_broadcast_opts everyone = {0};
+  (void)ud;
+  if (strcmp(event, "bcast") == 0) {
+    sio_namespace_broadcast(sio_socket_namespace(s), &everyone, "bcast", args,
+                            bins, nbins);
+  } else if (strcmp(event, "echo") == 0 && ack_id >= 0) {
+    sio_socket_ack(s, ack_id, args, bins, nbins);
+  }
+}
+
+static void on_log(int level, const char *msg, void *ud) {
+  (void)ud;
+  fprintf(stderr, "bench_server: [%d] %s\n", level, msg);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  uv_close((uv_handle_t *)&sigint_h, NULL);
+  uv_close((uv_handle_t *)&sigterm_h, NULL);
+  sio_server_close(server, NULL, NULL);
+}
+
+int main(int argc, char **argv) {
+  uv_loop_t *loop = uv_default_loop();
+  sio_namespace_handlers h = {0};
+  const char *port_s = argc > 1 ? argv[1] : getenv("PORT");
+  char addr[64];
+  char *end;
+  long port = 0;
+  int rv;
+
+  if (port_s && *port_s) {
+    errno = 0;
+    port = strtol(port_s, &end, 10);
+    if (errno || *end || port < 0 || port > 65535) {
+      fprintf(stderr, "usage: bench_server [port]\n");
+      return 2;
+    }
+  }
+  /* Warnings only: a log line per event would be the benchmark. */
+  sio_set_log(on_log, NULL, SIO_LOG_WARN);
+  if (sio_server_new(&server, loop, NULL)) {
+    fprintf(stderr, "bench_server: out of memory\n");
+    return 1;
+  }
+  h.on_event = on_event;
+  sio_namespace_set_handlers(sio_server_of(server, "/"), &h, NULL);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%ld", port);
+  rv = sio_server_listen(server, addr);
+  if (rv) {
+    fprintf(stderr, "bench_server: listen %s: %s\n", addr, sio_strerror(rv));
+    return 1;
+  }
+  printf("LISTENING %d\n", sio_server_port(server, 0));
+  fflush(stdout);
+  uv_signal_init(loop, &sigint_h);
+  uv_signal_init(loop, &sigterm_h);
+  uv_signal_start(&sigint_h, on_signal, SIGINT);
+  uv_signal_start(&sigterm_h, on_signal, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+  return uv_loop_close(loop) == 0 ? 0 : 1;
+}
