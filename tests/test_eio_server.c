@@ -447,6 +447,73 @@ START_TEST(websocket_fragments_across_reads) {
 }
 END_TEST
 
+/* The client does not read while ~6 MB of echoes are written: the kernel
+ * takes part of a write, the rest goes out later from the partial offset;
+ * every byte must arrive, in order. */
+static void sc_ws_backpressure(fx *f) {
+  static uint8_t msg[30001], buf[65536];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket"), i;
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  msg[0] = '4';
+  for (i = 0; i < 200; i++) {
+    memset(msg + 1, 'a' + i % 26, sizeof(msg) - 1);
+    ck_assert_int_eq(rc_ws_send(fd, 1, msg, sizeof(msg)), 0);
+  }
+  for (i = 0; i < 200; i++) {
+    ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+    ck_assert_uint_eq(len, sizeof(msg));
+    ck_assert_int_eq(buf[0], '4');
+    ck_assert_int_eq(buf[1], 'a' + i % 26);
+    ck_assert_int_eq(buf[len - 1], 'a' + i % 26);
+  }
+  rc_close(fd);
+}
+
+START_TEST(websocket_partial_writes) {
+  fx f;
+  eio_options o = default_opts();
+  o.max_payload = 100000;
+  o.max_buffered = 64u << 20;
+  o.ping_interval = 5000; /* the test must not race a heartbeat */
+  run(&f, &o, sc_ws_backpressure);
+  ck_assert_int_eq(f.messages, 200);
+  ck_assert_uint_gt(f.stats.bytes_out, 200u * 30000);
+}
+END_TEST
+
+/* A quiet WebSocket gives its wslay context back; it comes back with the
+ * next message. */
+static void sc_ws_idle(fx *f) {
+  uint8_t buf[4096];
+  size_t len;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  ck_assert_int_eq(rc_ws_send(fd, 1, "4one", 4), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  usleep(3500000); /* past the idle time and one sweep */
+  ck_assert_int_eq(rc_ws_send(fd, 1, "4two", 4), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_str_eq((char *)buf, "4two");
+  usleep(3500000);
+  f->keep_fd = fd;
+}
+
+START_TEST(websocket_idle_releases_parser) {
+  fx f;
+  eio_options o = default_opts();
+  o.ping_interval = 20000;
+  o.ping_timeout = 20000;
+  run(&f, &o, sc_ws_idle);
+  ck_assert_int_eq(f.messages, 2);
+  ck_assert_uint_eq(f.stats.websocket, 1);
+  ck_assert_uint_eq(f.stats.ws_parsers, 0);
+  rc_close(f.keep_fd);
+}
+END_TEST
+
 static void sc_ws_too_big(fx *f) {
   uint8_t buf[4096], big[1500];
   size_t len;
@@ -743,6 +810,8 @@ Suite *eio_server_suite(void) {
   tcase_add_test(tc, ping_timeout);
   tcase_add_test(tc, websocket_session);
   tcase_add_test(tc, websocket_fragments_across_reads);
+  tcase_add_test(tc, websocket_partial_writes);
+  tcase_add_test(tc, websocket_idle_releases_parser);
   tcase_add_test(tc, websocket_max_payload_1009);
   tcase_add_test(tc, websocket_unmasked_1002);
   tcase_add_test(tc, upgrade_polling_to_websocket);

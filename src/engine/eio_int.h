@@ -52,6 +52,7 @@ typedef struct eio_conn {
   uint8_t ws_hdr_have;
   uint8_t ws_in_fragments;    /* inside a fragmented message */
   uint8_t ws_open;            /* the opening handshake was answered */
+  uint8_t ws_at_boundary;     /* the input so far ended between messages */
   const uint8_t *ws_in; /* input handed to wslay_event_recv */
   size_t ws_in_len;
   uint64_t last_active; /* uv_now at the last read, for idle timeouts */
@@ -112,6 +113,7 @@ struct eio_server {
   uint64_t slow_consumers;
   uint64_t origin_refused;
   uint64_t connections_refused;
+  size_t ws_parsers; /* live wslay contexts */
   size_t nconns;
   int closing;
   size_t pending_closes; /* handles still closing at shutdown */
@@ -188,6 +190,9 @@ int eio_ws_send_text(eio_conn *c, const char *text, size_t len);
 /* Sends a close frame and closes after flushing. */
 void eio_ws_close(eio_conn *c, uint16_t code);
 void eio_ws_free(eio_conn *c);
+/* Frees the wslay context of a quiet connection between messages. Returns
+ * 1 when it did. */
+int eio_ws_release_idle(eio_conn *c);
 /* Packets on the WebSocket of an upgrade in progress (eio_socket.c). */
 void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
                                 const eio_packet *p);

@@ -25,6 +25,7 @@
 #define EIO_IDLE_TIMEOUT_MS 30000    /* keep-alive connection idle */
 #define EIO_REQUEST_TIMEOUT_MS 30000 /* a request must arrive whole */
 #define EIO_UPGRADE_TIMEOUT_MS 10000 /* probe to "5", as the reference */
+#define EIO_WS_IDLE_MS 2000          /* quiet WebSocket: free wslay's context */
 
 static const char *const eio_error_messages[] = {
     "Transport unknown", "Session ID unknown", "Bad handshake method",
@@ -32,11 +33,14 @@ static const char *const eio_error_messages[] = {
 
 static void conn_on_read(sio_conn *bc, const uint8_t *data, size_t len);
 static void conn_on_error(sio_conn *bc, int status);
-static void conn_on_drain(sio_conn *bc);
 static void conn_on_close(sio_conn *bc);
 
-static const sio_conn_ops eio_conn_ops = {conn_on_read, conn_on_error,
-                                          conn_on_drain, conn_on_close};
+/* No drain upcall: WebSocket output goes straight to the connection and a
+ * polling session's queue is flushed when a GET arrives, so nothing ever
+ * waits for a connection to drain (and a broadcast pays no call per
+ * recipient for it). */
+static const sio_conn_ops eio_conn_ops = {conn_on_read, conn_on_error, NULL,
+                                          conn_on_close};
 
 static char *dup_opt(const char *s) { return s ? sio_strdup(s) : NULL; }
 
@@ -149,6 +153,8 @@ static void sweep_cb(uv_timer_t *t) {
       } else if (now - c->last_active > EIO_IDLE_TIMEOUT_MS) {
         sio_conn_close(&c->base);
       }
+    } else if (c->ws && now - c->last_active > EIO_WS_IDLE_MS) {
+      eio_ws_release_idle(c);
     } else if (c->ws_probing && now - c->started > EIO_UPGRADE_TIMEOUT_MS) {
       eio_socket *s = c->sess;
       if (s && s->probe_conn == c) {
@@ -215,6 +221,7 @@ void eio_server_stats(const eio_server *srv, eio_stats *out) {
   out->slow_consumers = srv->slow_consumers;
   out->origin_refused = srv->origin_refused;
   out->connections_refused = srv->connections_refused;
+  out->ws_parsers = srv->ws_parsers;
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -621,12 +628,6 @@ static void conn_on_error(sio_conn *bc, int status) {
   eio_conn *c = (eio_conn *)bc;
   conn_detach(c, "transport close");
   (void)status;
-}
-
-static void conn_on_drain(sio_conn *bc) {
-  eio_conn *c = (eio_conn *)bc;
-  if (c->sess && c->sess->state == EIO_STATE_OPEN)
-    eio_socket_flush(c->sess);
 }
 
 static void maybe_finish_close(eio_server *srv);

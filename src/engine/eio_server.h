@@ -94,6 +94,7 @@ typedef struct eio_stats {
   uint64_t slow_consumers;   /* sessions closed for passing max_buffered */
   uint64_t origin_refused;   /* 403 for a disallowed Origin */
   uint64_t connections_refused; /* accepted then closed: max_connections */
+  size_t ws_parsers; /* WebSocket connections holding a wslay context now */
 } eio_stats;
 /* Fills out (borrowed) with the engine's counters. */
 void eio_server_stats(const eio_server *srv, eio_stats *out);

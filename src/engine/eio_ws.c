@@ -12,8 +12,10 @@
  *
  * wslay's context costs about 9 KB (two 4 KB buffers). An idle WebSocket
  * does not keep one: a small tracker follows frame boundaries in the input,
- * and whenever the input ends on a message boundary with nothing left for
- * wslay to write, the context is freed; the next bytes create a fresh one.
+ * and once a connection has been quiet for a while (the server's sweep)
+ * with its input ending on a message boundary and nothing left for wslay to
+ * write, the context is freed; the next bytes create a fresh one. (Freeing
+ * it at every boundary made each message pay a 9 KB calloc.)
  * Since wslay holds no state across message boundaries other than close
  * status (after which the connection is closing anyway), this is exact. */
 #include <string.h>
@@ -235,6 +237,7 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
     }
     wslay_event_config_set_max_recv_msg_length(c->ws,
                                                 c->srv->opts.max_payload);
+    c->srv->ws_parsers++;
   }
   c->ws_in = data;
   c->ws_in_len = len;
@@ -280,9 +283,15 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
     sio_conn_close_after_flush(&c->base);
     return;
   }
-  if (boundary && !wslay_event_want_write(c->ws) &&
-      !wslay_event_get_close_sent(c->ws))
-    eio_ws_free(c);
+  c->ws_at_boundary = (uint8_t)boundary;
+}
+
+int eio_ws_release_idle(eio_conn *c) {
+  if (!c->ws || !c->ws_at_boundary || wslay_event_want_write(c->ws) ||
+      wslay_event_get_close_sent(c->ws))
+    return 0;
+  eio_ws_free(c);
+  return 1;
 }
 
 static int frame_header(uint8_t *h, int binary, size_t len) {
@@ -337,5 +346,6 @@ void eio_ws_free(eio_conn *c) {
   if (c->ws) {
     wslay_event_context_free(c->ws);
     c->ws = NULL;
+    c->srv->ws_parsers--;
   }
 }

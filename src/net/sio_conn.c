@@ -2,9 +2,10 @@
  *
  * Output: every write appends a chunk to outq and marks the connection
  * dirty; the loop's prepare callback (run once per iteration, just before
- * the loop polls) starts one uv_write carrying all queued chunks. When it
- * completes, the chunks it carried are released and, if more were queued
- * meanwhile, the next write starts at once. So there is never more than one
+ * the loop polls) writes all queued chunks as one writev, with
+ * uv_try_write: a reader that keeps up costs one syscall and no request.
+ * What the kernel does not take goes into one uv_write whose completion
+ * writes whatever was queued meanwhile. So there is never more than one
  * write in flight, and many small packets produced in one iteration leave
  * in one writev.
  *
@@ -31,6 +32,7 @@ typedef struct sio_chunk {
   size_t len;     /* of own */
   uint8_t plen;   /* inline prefix length */
   uint8_t raw;    /* TLS: already ciphertext */
+  size_t done;    /* bytes already written by a partial write */
   uint8_t prefix[SIO_INLINE_MAX];
 } sio_chunk;
 
@@ -180,6 +182,7 @@ int sio_conn_write(sio_conn *c, const void *p, size_t n) {
   ch->rc = NULL;
   ch->plen = 0;
   ch->raw = 0;
+  ch->done = 0;
   if (n <= SIO_INLINE_MAX) {
     memcpy(ch->prefix, p, n);
     ch->plen = (uint8_t)n;
@@ -212,6 +215,7 @@ int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
     return SIO_ERR_NOMEM;
   ch->rc = sio_rcbuf_ref(rc);
   ch->raw = 0;
+  ch->done = 0;
   ch->own = NULL;
   ch->len = 0;
   ch->plen = (uint8_t)plen;
@@ -309,103 +313,127 @@ static int tls_encrypt_queue(sio_conn *c) {
 
 static void start_write(sio_conn *c);
 
-static void write_cb(uv_write_t *req, int status) {
-  sio_conn *c = req->data;
-  size_t i;
-  for (i = 0; i < c->inflight; i++) {
+/* Releases n written bytes from the head of the queue; a chunk written in
+ * part keeps its offset. */
+static void consume(sio_conn *c, size_t n) {
+  while (n) {
     sio_queue *q = sio_queue_head(&c->outq);
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    size_t len = chunk_len(ch);
-    c->out_bytes -= len;
-    if (status == 0)
-      c->net->bytes_out += len;
+    size_t left = chunk_len(ch) - ch->done;
+    if (n < left) {
+      ch->done += n;
+      c->out_bytes -= n;
+      c->net->bytes_out += n;
+      return;
+    }
+    n -= left;
+    c->out_bytes -= left;
+    c->net->bytes_out += left;
     sio_queue_remove(q);
     chunk_free(ch);
   }
+}
+
+static void write_cb(uv_write_t *req, int status) {
+  sio_conn *c = req->data;
+  size_t n = c->inflight;
   c->inflight = 0;
   c->writing = 0;
-  sio_free(c->iov);
-  c->iov = NULL;
   if (c->closing)
-    return;
+    return; /* close_cb frees the queue */
   if (status < 0) {
     sio_conn_close(c);
     if (c->ops->on_error)
       c->ops->on_error(c, status);
     return;
   }
-  if (!sio_queue_empty(&c->outq) ||
-      (c->ssl && c->shutdown_after_flush && !c->tls_notified)) {
-    start_write(c);
-    return;
-  }
-  if (c->shutdown_after_flush) {
-    sio_conn_close(c);
-    return;
-  }
-  if (c->ops->on_drain)
-    c->ops->on_drain(c);
+  consume(c, n);
+  start_write(c);
 }
 
-static void start_write(sio_conn *c) {
+/* Fills iov with the chunks ready to go (all of them, or under TLS the
+ * sealed ones), past what an earlier partial write took; returns the
+ * count and the bytes in *bytes. */
+static size_t build_iov(sio_conn *c, uv_buf_t *iov, size_t *bytes) {
   sio_queue *q;
-  size_t n = 0, cap = 0;
-  if (c->writing || c->closing)
-    return;
-  if (c->ssl && tls_encrypt_queue(c)) {
-    sio_conn_close(c);
-    if (c->ops->on_error)
-      c->ops->on_error(c, UV_EPROTO);
-    return;
+  size_t n = 0;
+  *bytes = 0;
+  sio_queue_foreach(q, &c->outq) {
+    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
+    size_t skip = ch->done, plen;
+    const uint8_t *p;
+    if ((c->ssl && !ch->raw) || n + 2 > SIO_MAX_IOV)
+      break;
+    if (ch->plen > skip) {
+      iov[n++] = uv_buf_init((char *)ch->prefix + skip,
+                             (unsigned)(ch->plen - skip));
+      *bytes += ch->plen - skip;
+      skip = 0;
+    } else {
+      skip -= ch->plen;
+    }
+    p = ch->rc ? ch->rc->data : ch->own;
+    plen = ch->rc ? ch->rc->len : ch->len;
+    if (p && plen > skip) {
+      iov[n++] = uv_buf_init((char *)p + skip, (unsigned)(plen - skip));
+      *bytes += plen - skip;
+    }
   }
-  if (sio_queue_empty(&c->outq)) {
-    if (c->shutdown_after_flush)
+  return n;
+}
+
+/* Writes what is queued: first straight away with uv_try_write (no request,
+ * no completion callback: the common case for a fast reader), then, for
+ * what the kernel did not take, one uv_write whose callback continues. */
+static void start_write(sio_conn *c) {
+  uv_buf_t iov[SIO_MAX_IOV]; /* uv_write copies the array */
+  size_t n, bytes;
+  int r;
+  for (;;) {
+    if (c->writing || c->closing)
+      return;
+    if (c->ssl && tls_encrypt_queue(c)) {
       sio_conn_close(c);
+      if (c->ops->on_error)
+        c->ops->on_error(c, UV_EPROTO);
+      return;
+    }
+    if (sio_queue_empty(&c->outq)) {
+      if (c->shutdown_after_flush)
+        sio_conn_close(c);
+      else if (c->ops->on_drain)
+        c->ops->on_drain(c);
+      return;
+    }
+    n = build_iov(c, iov, &bytes);
+    if (!n)
+      return; /* TLS: plaintext waits for the handshake */
+    r = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)n);
+    if (r == UV_EAGAIN || r == UV_ENOSYS)
+      r = 0;
+    if (r < 0) {
+      sio_conn_close(c);
+      if (c->ops->on_error)
+        c->ops->on_error(c, r);
+      return;
+    }
+    consume(c, (size_t)r);
+    if ((size_t)r == bytes)
+      continue; /* all taken: more may be ready (TLS), or it is drained */
+    n = build_iov(c, iov, &bytes);
+    c->inflight = bytes;
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, (unsigned)n,
+                 write_cb)) {
+      c->inflight = 0;
+      sio_conn_close(c);
+      if (c->ops->on_error)
+        c->ops->on_error(c, UV_EIO);
+      return;
+    }
+    c->writing = 1;
     return;
   }
-  sio_queue_foreach(q, &c->outq) {
-    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    if (c->ssl && !ch->raw)
-      break;
-    cap += (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
-    if (cap >= SIO_MAX_IOV)
-      break;
-  }
-  if (!cap)
-    return; /* TLS: plaintext waits for the handshake */
-  c->iov = sio_malloc(sizeof(uv_buf_t) * (cap ? cap : 1));
-  if (!c->iov) {
-    sio_conn_close(c);
-    if (c->ops->on_error)
-      c->ops->on_error(c, UV_ENOMEM);
-    return;
-  }
-  c->inflight = 0;
-  sio_queue_foreach(q, &c->outq) {
-    sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    size_t need = (ch->plen ? 1 : 0) + ((ch->rc || ch->own) ? 1 : 0);
-    if (n + need > cap || (c->ssl && !ch->raw))
-      break;
-    if (ch->plen)
-      c->iov[n++] = uv_buf_init((char *)ch->prefix, ch->plen);
-    if (ch->rc)
-      c->iov[n++] = uv_buf_init((char *)ch->rc->data, (unsigned)ch->rc->len);
-    else if (ch->own)
-      c->iov[n++] = uv_buf_init((char *)ch->own, (unsigned)ch->len);
-    c->inflight++;
-  }
-  c->wreq.data = c;
-  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->iov, (unsigned)n,
-               write_cb)) {
-    sio_free(c->iov);
-    c->iov = NULL;
-    c->inflight = 0;
-    sio_conn_close(c);
-    if (c->ops->on_error)
-      c->ops->on_error(c, UV_EIO);
-    return;
-  }
-  c->writing = 1;
 }
 
 void sio_net_defer(sio_net *net, sio_defer *d, void (*fn)(sio_defer *d)) {

@@ -3,8 +3,9 @@
 
 /* One TCP connection: reads into a loop-wide shared buffer, an output queue
  * of chunks (copied bytes, or a small inline prefix plus a reference to a
- * shared sio_rcbuf), one uv_write in flight carrying every queued chunk as
- * one writev, and a close lifecycle. Writes made during a loop iteration
+ * shared sio_rcbuf), written as one writev per flush (uv_try_write first,
+ * then at most one uv_write in flight for what the kernel did not take),
+ * and a close lifecycle. Writes made during a loop iteration
  * are flushed once, from a uv_prepare_t (redis flush-before-sleep). With
  * sio_listener.c this is the only code that touches sockets. */
 
@@ -63,8 +64,7 @@ struct sio_conn {
   sio_queue outq;      /* sio_chunk list, oldest first */
   sio_queue dirty;     /* link in net->dirty when output waits */
   size_t out_bytes;    /* unsent bytes, in flight included */
-  size_t inflight;     /* chunks in the write in flight */
-  uv_buf_t *iov;       /* iovec of the write in flight */
+  size_t inflight;     /* bytes in the uv_write in flight */
   uint8_t writing;
   uint8_t closing;
   uint8_t shutdown_after_flush;
