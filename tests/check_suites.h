@@ -25,7 +25,10 @@
   X(app_events)                                                                \
   X(app_metrics)                                                               \
   X(app_ratelimit)                                                             \
-  X(sio_util)
+  X(sio_util)                                                                  \
+  X(sio_redis_msg)                                                             \
+  X(sio_adapter)                                                               \
+  X(sio_redis)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);
 CHECK_SUITES(CHECK_SUITE_DECL)

@@ -295,7 +295,7 @@ SIO_EXTERN json_object *sio_socket_get_json_data(const sio_socket *s);
 
 enum {
   SIO_BCAST_VOLATILE = 1, /* skip recipients that cannot take it now */
-  SIO_BCAST_LOCAL = 2     /* this instance only (no adapter fan-out) */
+  SIO_BCAST_LOCAL = 2     /* this instance only (no cluster fan-out) */
 };
 
 /* Target of a broadcast. All arrays borrowed. No rooms means every socket
@@ -308,7 +308,11 @@ typedef struct sio_broadcast_opts {
   int flags;
 } sio_broadcast_opts;
 
-/* Encodes the event once and queues it by reference to every recipient.
+/* Encodes the event once and queues it by reference to every local
+ * recipient; with a cluster adapter (sio_server_use_redis) and without
+ * SIO_BCAST_LOCAL, also publishes it to the other instances, which
+ * deliver it to theirs (a publish that fails while the cluster is
+ * unreachable is counted as dropped, see sio_stats, and is no error).
  * Returns the number of local recipients, SIO_ERR_INVAL (event NULL or
  * reserved) or SIO_ERR_NOMEM. */
 SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,

@@ -5,7 +5,8 @@
  * BINARY_EVENT / BINARY_ACK header announcing N attachments, then the N
  * attachments as binary messages) and hand those same buffers, by
  * reference, to one session or to every recipient of a broadcast. A
- * broadcast selects its recipients through the namespace's room index
+ * broadcast (the local part; sio_adapter.c adds the cluster) selects its
+ * recipients through the namespace's room index
  * (union of rooms, minus except rooms, each socket once; the reference
  * in-memory adapter's semantics), skips sockets not yet or no longer
  * connected, and with SIO_BCAST_VOLATILE skips sessions that could not
@@ -145,6 +146,12 @@ typedef struct bcast_ctx {
   const sio_outpkt *pkt;
   int is_volatile;
   size_t sent;
+  /* with acknowledgements */
+  sio_ack_cb cb;
+  void *ud;
+  int64_t id;
+  uint32_t timeout_ms;
+  uv_loop_t *loop;
 } bcast_ctx;
 
 static void bcast_visit(sio_room_member *m, void *ud) {
@@ -154,16 +161,20 @@ static void bcast_visit(sio_room_member *m, void *ud) {
     return;
   if (ctx->is_volatile && !sio_client_writable(s->client))
     return;
+  if (ctx->cb && sio_ack_table_add(&s->acks, ctx->loop, ctx->id,
+                                   ctx->timeout_ms, s, ctx->cb, ctx->ud) != 0)
+    return;
   if (sio_client_send(s->client, ctx->pkt) == 0)
     ctx->sent++;
+  else if (ctx->cb)
+    sio_ack_table_discard(&s->acks, ctx->id); /* its cb never fires */
 }
 
-int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
-                            const char *event, json_object *args,
-                            const sio_bin *bins, size_t nbins) {
+static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
+                 const char *event, json_object *args, const sio_bin *bins,
+                 size_t nbins, bcast_ctx *ctx) {
   static const sio_broadcast_opts all = {NULL, 0, NULL, 0, 0};
   sio_outpkt pkt;
-  bcast_ctx ctx;
   int rv;
   if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event))
     return SIO_ERR_INVAL;
@@ -171,18 +182,45 @@ int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
     o = &all;
   if ((o->nrooms && !o->rooms) || (o->nexcept && !o->except))
     return SIO_ERR_INVAL;
-  rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, -1, event,
-                        args, bins, nbins);
+  rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, ctx->id,
+                        event, args, bins, nbins);
   if (rv)
     return rv;
-  ctx.pkt = &pkt;
-  ctx.is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
-  ctx.sent = 0;
-  /* SIO_BCAST_LOCAL has nothing to skip until an adapter fans out. */
+  ctx->pkt = &pkt;
+  ctx->is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
+  ctx->sent = 0;
   sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
-                   bcast_visit, &ctx);
+                   bcast_visit, ctx);
   sio_outpkt_release(&pkt);
   ns->srv->stats.broadcasts++;
-  SIO_LOGD("broadcast %s on %s to %zu sockets", event, ns->name, ctx.sent);
-  return ctx.sent > INT32_MAX ? INT32_MAX : (int)ctx.sent;
+  SIO_LOGD("broadcast %s on %s to %zu sockets", event, ns->name, ctx->sent);
+  return ctx->sent > INT32_MAX ? INT32_MAX : (int)ctx->sent;
+}
+
+int sio_namespace_broadcast_local(sio_namespace *ns,
+                                  const sio_broadcast_opts *o,
+                                  const char *event, json_object *args,
+                                  const sio_bin *bins, size_t nbins) {
+  bcast_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.id = -1;
+  return bcast(ns, o, event, args, bins, nbins, &ctx);
+}
+
+int sio_namespace_broadcast_local_ack(sio_namespace *ns,
+                                      const sio_broadcast_opts *o,
+                                      const char *event, json_object *args,
+                                      const sio_bin *bins, size_t nbins,
+                                      uint32_t timeout_ms, sio_ack_cb cb,
+                                      void *ud) {
+  bcast_ctx ctx;
+  if (!ns || !cb)
+    return SIO_ERR_INVAL;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.cb = cb;
+  ctx.ud = ud;
+  ctx.timeout_ms = timeout_ms;
+  ctx.loop = ns->srv->loop;
+  ctx.id = sio_ack_next_id(&ns->next_ack_id);
+  return bcast(ns, o, event, args, bins, nbins, &ctx);
 }

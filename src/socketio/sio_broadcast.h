@@ -8,8 +8,9 @@
  * through it; eio_socket_send takes its own reference to each rcbuf, so the
  * bytes exist once however many sessions queue them.
  *
- * sio_namespace_broadcast() (public, declared in <sio/sio.h>) is
- * implemented here too. */
+ * The local part of broadcasts is here too; the public
+ * sio_namespace_broadcast() (src/adapter/sio_adapter.c) adds the cluster
+ * fan-out on top. */
 
 #include <json-c/json.h>
 #include <stddef.h>
@@ -58,5 +59,26 @@ int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial);
 /* 1 when name may not be emitted (reserved by the protocol: connect,
  * connect_error, disconnect, disconnecting, newListener, removeListener). */
 int sio_event_name_reserved(const char *name);
+
+/* Delivers an event to this instance's selected sockets (o NULL: all;
+ * SIO_BCAST_LOCAL changes nothing here), encoded once. Everything
+ * borrowed. Returns the number of recipients, SIO_ERR_INVAL (event NULL or
+ * reserved, bad arrays) or SIO_ERR_NOMEM. */
+int sio_namespace_broadcast_local(sio_namespace *ns,
+                                  const sio_broadcast_opts *o,
+                                  const char *event, json_object *args,
+                                  const sio_bin *bins, size_t nbins);
+/* The same, asking each recipient for an acknowledgement (one packet id
+ * for all, from the namespace's counter, as the reference does): cb is
+ * registered on each recipient with ud and fires once per recipient (the
+ * answer, SIO_ERR_TIMEOUT after timeout_ms when > 0, or SIO_ERR_CANCELED
+ * when it disconnects). Returns the number of recipients asked (cb fires
+ * that many times), SIO_ERR_INVAL or SIO_ERR_NOMEM (no callback fires). */
+int sio_namespace_broadcast_local_ack(sio_namespace *ns,
+                                      const sio_broadcast_opts *o,
+                                      const char *event, json_object *args,
+                                      const sio_bin *bins, size_t nbins,
+                                      uint32_t timeout_ms, sio_ack_cb cb,
+                                      void *ud);
 
 #endif

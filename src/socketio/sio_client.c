@@ -89,6 +89,11 @@ int sio_client_new(sio_client **out, sio_server *srv, eio_socket *es) {
     return SIO_ERR_NOMEM;
   c->srv = srv;
   c->es = es;
+  {
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) == 0)
+      c->issued_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+  }
   sio_queue_init(&c->sockets);
   if (srv->opts.connect_timeout) {
     sio_connect_timer *tm = sio_malloc(sizeof(*tm));

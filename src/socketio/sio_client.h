@@ -28,6 +28,7 @@ struct sio_client {
   uint32_t busy;             /* depth of our frames on the stack */
   uint8_t closing;           /* close requested: input is ignored */
   uint8_t ended;             /* Engine.IO on_close ran: free when idle */
+  uint64_t issued_ms;        /* wall clock at the handshake (ms) */
 };
 
 /* Creates the client of session es (borrowed: valid until

@@ -29,6 +29,8 @@ struct sio_namespace {
   size_t nsockets;     /* connected sockets */
   int64_t next_ack_id; /* shared by the namespace's sockets (reference) */
   sio_namespace_stats stats;
+  sio_server_event_cb server_event_cb; /* other instances' server events */
+  void *server_event_ud;
 };
 
 /* Creates namespace name (copied). Returns 0 or SIO_ERR_NOMEM. */

@@ -9,12 +9,13 @@
  * the reference server), the list of clients, the shared encode buffer
  * and the counters.
  *
- * States: RUNNING -> CLOSING (sio_server_close: every socket disconnects
- * with "server shutting down", then the engine closes its listeners and
- * sessions) -> freed in the engine's close callback, which runs once its
- * last handle has closed; the user's callback runs right after. Nothing is
- * freed inside sio_server_close itself, so it may be called from any
- * callback. */
+ * States: RUNNING -> CLOSING (sio_server_close: pending cluster calls
+ * are canceled, every socket disconnects with "server shutting down", the
+ * cluster adapter closes, then the engine closes its listeners and
+ * sessions) -> freed once both the engine's and the adapter's close
+ * callbacks ran, i.e. their last handles have closed; the user's callback
+ * runs right after. Nothing is freed inside sio_server_close itself, so it
+ * may be called from any callback. */
 #include "sio_server.h"
 
 #include <string.h>
@@ -245,6 +246,7 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   s->loop = loop;
   sio_map_init(&s->nsps);
   sio_queue_init(&s->clients);
+  sio_queue_init(&s->pending);
   sio_buf_init(&s->scratch);
   if (!opts) {
     opts_defaults(&defaults);
@@ -305,10 +307,24 @@ int sio_server_port(const sio_server *s, size_t idx) {
   return eio_server_port(s->eio, idx);
 }
 
+/* Frees s once the engine and the adapter have both closed. */
+static void close_step(sio_server *s) {
+  sio_server_closed_cb cb;
+  void *cb_ud;
+  if (--s->close_waits > 0)
+    return;
+  cb = s->close_cb;
+  cb_ud = s->close_ud;
+  server_release(s);
+  sio_free(s);
+  if (cb)
+    cb(s, cb_ud);
+}
+
+static void on_adapter_closed(void *ud) { close_step(ud); }
+
 static void on_engine_closed(void *ud) {
   sio_server *s = ud;
-  sio_server_closed_cb cb = s->close_cb;
-  void *cb_ud = s->close_ud;
   sio_queue *q, *n;
   /* The engine reported every session closed; a client still listed here
    * means it did not, so end it now rather than leak it. */
@@ -319,10 +335,7 @@ static void on_engine_closed(void *ud) {
     sio_client_on_close(c, "server shutting down");
   }
   s->eio = NULL;
-  server_release(s);
-  sio_free(s);
-  if (cb)
-    cb(s, cb_ud);
+  close_step(s);
 }
 
 void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
@@ -332,11 +345,27 @@ void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
   s->closing = 1;
   s->close_cb = cb;
   s->close_ud = ud;
+  s->close_waits = 1; /* held until both closes have started */
+  /* Cluster calls in flight learn first: their callbacks may still look
+   * at sockets. */
+  while (!sio_queue_empty(&s->pending)) {
+    sio_pending *p =
+        sio_container_of(sio_queue_head(&s->pending), sio_pending, link);
+    sio_queue_remove(&p->link);
+    p->cancel(p);
+  }
   /* The reference disconnects every socket before closing the engine. */
   sio_queue_foreach_safe(q, n, &s->clients) {
     sio_client_shutdown(sio_container_of(q, sio_client, link));
   }
+  if (s->has_adapter) {
+    s->has_adapter = 0; /* nothing reaches it after close() */
+    s->close_waits++;
+    s->adapter.close(s->adapter_ud, on_adapter_closed, s);
+  }
+  s->close_waits++;
   eio_server_close(s->eio, on_engine_closed, s);
+  close_step(s);
 }
 
 sio_namespace *sio_server_of(sio_server *s, const char *name) {
@@ -354,7 +383,32 @@ sio_namespace *sio_server_of(sio_server *s, const char *name) {
     sio_namespace_del(ns);
     return NULL;
   }
+  if (s->has_adapter && s->adapter.nsp_open) {
+    int rv = s->adapter.nsp_open(s->adapter_ud, ns);
+    if (rv)
+      SIO_LOGE("adapter cannot serve namespace %s: %s", name, sio_strerror(rv));
+  }
   return ns;
+}
+
+int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
+                           void *ad) {
+  size_t it = 0;
+  const sio_map_entry *e;
+  if (!s || !ops || !ops->broadcast || !ops->close)
+    return SIO_ERR_INVAL;
+  if (s->has_adapter || s->closing)
+    return SIO_ERR_STATE;
+  s->adapter = *ops;
+  s->adapter_ud = ad;
+  s->has_adapter = 1;
+  while (ops->nsp_open && sio_map_next(&s->nsps, &it, &e)) {
+    int rv = ops->nsp_open(ad, e->val);
+    if (rv)
+      SIO_LOGE("adapter cannot serve namespace %s: %s",
+               ((sio_namespace *)e->val)->name, sio_strerror(rv));
+  }
+  return 0;
 }
 
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,

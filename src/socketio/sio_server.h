@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "eio_server.h"
+#include "sio/adapter.h"
 #include "sio/sio.h"
 #include "sio_buf.h"
 #include "sio_map.h"
@@ -46,6 +47,15 @@ typedef struct sio_counters {
   uint64_t parse_errors;  /* sessions closed for a bad packet */
 } sio_counters;
 
+/* An asynchronous cluster call in flight (sio_adapter.c): the server
+ * cancels whatever is left when it closes. cancel unlinks nothing (the
+ * server already did) and must fire the call's callback with
+ * SIO_ERR_CANCELED. */
+typedef struct sio_pending {
+  sio_queue link; /* in sio_server.pending */
+  void (*cancel)(struct sio_pending *p);
+} sio_pending;
+
 struct sio_server {
   uv_loop_t *loop;
   eio_server *eio;
@@ -58,7 +68,14 @@ struct sio_server {
   void *http_ud;
   sio_handshake_cb handshake_cb;
   void *handshake_ud;
+  /* the cluster adapter (include/sio/adapter.h); has_adapter 0: the
+   * in-memory one, i.e. this instance only */
+  sio_adapter_ops adapter;
+  void *adapter_ud;
+  int has_adapter;
+  sio_queue pending; /* sio_pending */
   int closing;
+  int close_waits; /* engine and adapter closes still outstanding */
   sio_server_closed_cb close_cb;
   void *close_ud;
 };

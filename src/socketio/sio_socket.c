@@ -72,6 +72,7 @@ void sio_socket_unref(sio_socket *s) {
     return;
   /* Only a CLOSED socket can lose its last reference: the connection holds
    * one until close or refuse. */
+  json_object_put(s->jdata);
   sio_free(s->member.slots);
   sio_free(s);
 }
@@ -136,6 +137,8 @@ void sio_socket_close(sio_socket *s, const char *reason) {
   sio_queue_remove(&s->client_link);
   ns->nsockets--;
   ns->stats.disconnects++;
+  if (ns->srv->has_adapter && ns->srv->adapter.disconnected)
+    ns->srv->adapter.disconnected(ns->srv->adapter_ud, s);
   /* The client stays reachable during the callback, so handshake facts can
    * still be read there. */
   if (ns->h.on_disconnect)
@@ -326,17 +329,29 @@ int sio_socket_ack(sio_socket *s, int64_t ack_id, json_object *args,
 }
 
 int sio_socket_join(sio_socket *s, const char *room) {
+  sio_server *srv;
+  int rv;
   if (!room)
     return SIO_ERR_INVAL;
   if (s->state == SIO_SOCKET_CLOSED)
     return SIO_ERR_CLOSED;
-  return sio_rooms_join(&s->ns->rooms, &s->member, room, strlen(room));
+  rv = sio_rooms_join(&s->ns->rooms, &s->member, room, strlen(room));
+  srv = s->ns->srv;
+  if (rv == 0 && srv->has_adapter && srv->adapter.joined)
+    srv->adapter.joined(srv->adapter_ud, s, room);
+  return rv;
 }
 
 int sio_socket_leave(sio_socket *s, const char *room) {
+  sio_server *srv;
+  int rv;
   if (!room || s->state == SIO_SOCKET_CLOSED)
     return SIO_ERR_NOTFOUND;
-  return sio_rooms_leave(&s->ns->rooms, &s->member, room, strlen(room));
+  rv = sio_rooms_leave(&s->ns->rooms, &s->member, room, strlen(room));
+  srv = s->ns->srv;
+  if (rv == 0 && srv->has_adapter && srv->adapter.left)
+    srv->adapter.left(srv->adapter_ud, s, room);
+  return rv;
 }
 
 int sio_socket_in_room(const sio_socket *s, const char *room) {
@@ -350,6 +365,19 @@ void sio_socket_rooms(const sio_socket *s,
   if (!cb || s->state == SIO_SOCKET_CLOSED)
     return;
   sio_rooms_foreach_of(&s->member, cb, ud);
+}
+
+void sio_socket_set_json_data(sio_socket *s, json_object *data) {
+  if (!s) {
+    json_object_put(data);
+    return;
+  }
+  json_object_put(s->jdata);
+  s->jdata = data;
+}
+
+json_object *sio_socket_get_json_data(const sio_socket *s) {
+  return s ? s->jdata : NULL;
 }
 
 void sio_socket_disconnect(sio_socket *s, int close_transport) {

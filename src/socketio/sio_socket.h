@@ -30,6 +30,7 @@ struct sio_socket {
   sio_namespace *ns;  /* borrowed; not touched once the socket is closed */
   sio_client *client; /* NULL after the disconnect callback */
   void *data;         /* the application's */
+  json_object *jdata; /* socket.data for the cluster (owned) */
   sio_queue client_link;
   sio_room_member member;
   sio_ack_table acks;

@@ -14,6 +14,11 @@
  *   SIO_CONNECT_TIMEOUT   connectTimeout in ms (default 45000)
  *   SIO_TRANSPORTS        "polling", "websocket" or both (default both)
  *   SIO_LOG_LEVEL         0 error .. 3 debug (default 1); logs go to stderr
+ *   SIO_REDIS_URL         join a cluster on this Redis (redis://host:port,
+ *                         unix:///path); "LISTENING" is printed only once
+ *                         the adapter is connected
+ *   SIO_REDIS_KEY         channel prefix (default "socket.io")
+ *   SIO_SERVER_NAME       this server's name in cluster answers ("sio")
  *
  * Handler contract (the same in the namespaces "/", "/admin" and
  * "/private"; a client event is named first, its arguments follow; "ack"
@@ -50,6 +55,30 @@
  *   "transport" ack         ack("polling" or "websocket").
  *   "count" ack             ack(number of sockets in the namespace).
  *
+ * Cluster calls (they reach every server on the Redis with SIO_REDIS_URL,
+ * this one only without it); {rooms, except} select sockets as for
+ * "broadcast", local: true keeps a call on this server:
+ *   "set-data" value, ack   the socket's JSON data (socket.data); ack(true).
+ *   "fetch" {rooms, except, local}, ack
+ *                   ack({status, sockets: [{id, rooms, data, local}]}).
+ *   "sockets-join" {rooms, except, local, join: [names]}, ack
+ *   "sockets-leave" {rooms, except, local, leave: [names]}, ack
+ *   "disconnect-sockets" {rooms, except, local, close}, ack
+ *                   ack(true) once sent.
+ *   "all-rooms" ack         ack({status, rooms}).
+ *   "server-count" ack      ack({status, count}).
+ *   "server-side-emit" {event, args, ack}, ack
+ *                   serverSideEmit(event, ...args) to the other servers;
+ *                   with ack: true, ack({status, responses}), else
+ *                   ack(true).
+ *   "broadcast-ack" {event, args, rooms, except, timeout}, ack
+ *                   broadcast asking each recipient for an ack;
+ *                   ack({status, responses}).
+ * A server-side event from another server is emitted to this server's
+ * clients of that namespace as "server-event" {event, args}; when the
+ * sender wants an acknowledgement it is answered with {from: <name>,
+ * event, args}.
+ *
  * Any other event is ignored; a malformed request is answered with
  * ack({"error": "..."}) when an ack was asked for. */
 
@@ -68,8 +97,13 @@ typedef struct compat_app {
   sio_server *server;
   uv_signal_t sigint;
   uv_signal_t sigterm;
+  uv_timer_t ready_timer; /* waits for the Redis adapter */
+  int port;
+  int waited_ms;
   int closing;
 } compat_app;
+
+static const char *server_name = "sio";
 
 /* What a socket keeps between its callbacks: the CONNECT payload. */
 typedef struct compat_sock {
@@ -443,6 +477,266 @@ static void handle_handshake(sio_socket *s, json_object *args, int64_t ack_id) {
   ack_value(s, ack_id, o);
 }
 
+/* -------------------------------------------------------------- cluster */
+
+/* The {rooms, except, local} selection of a request; the name arrays must
+ * hold MAX_TARGETS entries. Returns 0 or -1 (bad shape). */
+static int selection(json_object *req, const char **rooms, const char **except,
+                     sio_broadcast_opts *o) {
+  json_object *v = NULL;
+  int nrooms = 0, nexcept = 0;
+
+  memset(o, 0, sizeof(*o));
+  if (req != NULL && json_object_object_get_ex(req, "rooms", &v))
+    nrooms = string_list(v, rooms, MAX_TARGETS);
+  if (req != NULL && json_object_object_get_ex(req, "except", &v))
+    nexcept = string_list(v, except, MAX_TARGETS);
+  if (nrooms < 0 || nexcept < 0)
+    return -1;
+  o->rooms = rooms;
+  o->nrooms = (size_t)nrooms;
+  o->except = except;
+  o->nexcept = (size_t)nexcept;
+  if (req != NULL && json_object_object_get_ex(req, "local", &v) &&
+      json_object_get_boolean(v))
+    o->flags |= SIO_BCAST_LOCAL;
+  return 0;
+}
+
+/* A pending cluster call remembers whom to answer. */
+typedef struct reply_to {
+  sio_socket *s;
+  int64_t ack_id;
+} reply_to;
+
+static reply_to *reply_new(sio_socket *s, int64_t ack_id) {
+  reply_to *r = malloc(sizeof(*r));
+
+  if (r != NULL) {
+    r->s = s;
+    r->ack_id = ack_id;
+    sio_socket_ref(s);
+  }
+  return r;
+}
+
+/* Answers {status: <name or "ok">, <field>: value} and frees r. */
+static void reply_done(reply_to *r, int status, const char *field,
+                       json_object *value) {
+  json_object *o = json_object_new_object();
+
+  if (o != NULL) {
+    json_object_object_add(
+        o, "status",
+        json_object_new_string(status == 0 ? "ok" : sio_err_name(status)));
+    json_object_object_add(o, field, value);
+    value = NULL;
+    if (sio_socket_connected(r->s))
+      ack_value(r->s, r->ack_id, o);
+    else
+      json_object_put(o);
+  }
+  json_object_put(value);
+  sio_socket_unref(r->s);
+  free(r);
+}
+
+static void on_fetched(sio_namespace *ns, int status,
+                       const sio_socket_info *socks, size_t n, void *ud) {
+  json_object *list = json_object_new_array();
+  size_t i, k;
+  (void)ns;
+
+  for (i = 0; list != NULL && i < n; i++) {
+    json_object *o = json_object_new_object(), *rooms;
+    if (o == NULL)
+      break;
+    json_object_object_add(o, "id", json_object_new_string(socks[i].id));
+    rooms = json_object_new_array();
+    for (k = 0; rooms != NULL && k < socks[i].nrooms; k++)
+      json_object_array_add(rooms, json_object_new_string(socks[i].rooms[k]));
+    json_object_object_add(o, "rooms", rooms);
+    json_object_object_add(o, "data", json_object_get(socks[i].data));
+    json_object_object_add(o, "local",
+                           json_object_new_boolean(socks[i].local != NULL));
+    json_object_array_add(list, o);
+  }
+  reply_done(ud, status, "sockets", list);
+}
+
+static void on_all_rooms(sio_namespace *ns, int status,
+                         const char *const *rooms, size_t n, void *ud) {
+  json_object *list = json_object_new_array();
+  size_t i;
+  (void)ns;
+
+  for (i = 0; list != NULL && i < n; i++)
+    json_object_array_add(list, json_object_new_string(rooms[i]));
+  reply_done(ud, status, "rooms", list);
+}
+
+static void on_count(sio_namespace *ns, int status, size_t count, void *ud) {
+  (void)ns;
+  reply_done(ud, status, "count", json_object_new_int64((int64_t)count));
+}
+
+static void on_server_acks(sio_namespace *ns, int status,
+                           json_object *responses, void *ud) {
+  (void)ns;
+  reply_done(ud, status, "responses", json_object_get(responses));
+}
+
+static void on_broadcast_acks(sio_namespace *ns, int status,
+                              json_object *responses, const sio_bin *bins,
+                              size_t nbins, void *ud) {
+  (void)ns;
+  (void)bins;
+  (void)nbins;
+  reply_done(ud, status, "responses", json_object_get(responses));
+}
+
+/* Starts an asynchronous cluster call; answers an error when it fails. */
+static void start_call(sio_socket *s, int64_t ack_id, const char *what,
+                       int (*call)(sio_namespace *, json_object *, reply_to *),
+                       json_object *req) {
+  reply_to *r = reply_new(s, ack_id);
+  int rc;
+
+  if (r == NULL)
+    return;
+  rc = call(sio_socket_namespace(s), req, r);
+  if (rc < 0) {
+    report(what, rc);
+    sio_socket_unref(s);
+    free(r);
+    ack_error(s, ack_id, sio_err_name(rc));
+  }
+}
+
+static int call_fetch(sio_namespace *ns, json_object *req, reply_to *r) {
+  const char *rooms[MAX_TARGETS], *except[MAX_TARGETS];
+  sio_broadcast_opts o;
+
+  if (selection(req, rooms, except, &o) < 0)
+    return SIO_ERR_INVAL;
+  return sio_namespace_fetch_sockets(ns, &o, on_fetched, r);
+}
+
+static int call_all_rooms(sio_namespace *ns, json_object *req, reply_to *r) {
+  (void)req;
+  return sio_namespace_all_rooms(ns, on_all_rooms, r);
+}
+
+static int call_count(sio_namespace *ns, json_object *req, reply_to *r) {
+  (void)req;
+  return sio_namespace_server_count(ns, on_count, r);
+}
+
+static int call_server_side_emit(sio_namespace *ns, json_object *req,
+                                 reply_to *r) {
+  json_object *v = NULL, *args = NULL;
+
+  if (req == NULL || !json_object_object_get_ex(req, "event", &v) ||
+      !json_object_is_type(v, json_type_string))
+    return SIO_ERR_INVAL;
+  json_object_object_get_ex(req, "args", &args);
+  return sio_namespace_server_side_emit(ns, json_object_get_string(v), args,
+                                        on_server_acks, r);
+}
+
+static int call_broadcast_ack(sio_namespace *ns, json_object *req,
+                              reply_to *r) {
+  const char *rooms[MAX_TARGETS], *except[MAX_TARGETS];
+  json_object *v = NULL, *args = NULL;
+  sio_broadcast_opts o;
+  int64_t timeout = 2000;
+
+  if (req == NULL || selection(req, rooms, except, &o) < 0 ||
+      !json_object_object_get_ex(req, "event", &v) ||
+      !json_object_is_type(v, json_type_string))
+    return SIO_ERR_INVAL;
+  json_object_object_get_ex(req, "args", &args);
+  if (json_object_object_get_ex(req, "timeout", &v))
+    timeout = json_object_get_int64(v);
+  if (timeout <= 0 || timeout > 600000)
+    return SIO_ERR_INVAL;
+  json_object_object_get_ex(req, "event", &v);
+  return sio_namespace_broadcast_ack(ns, &o, json_object_get_string(v), args,
+                                     NULL, 0, (uint32_t)timeout,
+                                     on_broadcast_acks, r);
+}
+
+static void handle_rooms_op(sio_socket *s, json_object *args, int64_t ack_id,
+                            int leave) {
+  json_object *req = first_object(args), *v = NULL;
+  const char *rooms[MAX_TARGETS], *except[MAX_TARGETS], *names[MAX_TARGETS];
+  sio_broadcast_opts o;
+  int n = -1, rc;
+
+  if (req != NULL && selection(req, rooms, except, &o) == 0 &&
+      json_object_object_get_ex(req, leave ? "leave" : "join", &v))
+    n = string_list(v, names, MAX_TARGETS);
+  if (n < 0) {
+    ack_error(s, ack_id, "wants {rooms, except, join|leave: [names]}");
+    return;
+  }
+  rc = leave ? sio_namespace_sockets_leave(sio_socket_namespace(s), &o, names,
+                                           (size_t)n)
+             : sio_namespace_sockets_join(sio_socket_namespace(s), &o, names,
+                                          (size_t)n);
+  report(leave ? "sockets-leave" : "sockets-join", rc);
+  ack_value(s, ack_id, json_object_new_boolean(rc == 0));
+}
+
+static void handle_disconnect_sockets(sio_socket *s, json_object *args,
+                                      int64_t ack_id) {
+  json_object *req = first_object(args), *v = NULL;
+  const char *rooms[MAX_TARGETS], *except[MAX_TARGETS];
+  sio_broadcast_opts o;
+  int close = 0, rc;
+
+  if (selection(req, rooms, except, &o) < 0) {
+    ack_error(s, ack_id, "bad selection");
+    return;
+  }
+  if (req != NULL && json_object_object_get_ex(req, "close", &v))
+    close = json_object_get_boolean(v);
+  /* answer first: the caller may be one of the sockets disconnected */
+  ack_value(s, ack_id, json_object_new_boolean(1));
+  rc = sio_namespace_disconnect_sockets(sio_socket_namespace(s), &o, close);
+  report("disconnect-sockets", rc);
+}
+
+/* Another server's serverSideEmit: shown to this server's clients. */
+static int on_server_event(sio_namespace *ns, const char *event,
+                           json_object *args, json_object **ack, void *ud) {
+  json_object *o = json_object_new_object(), *out;
+  (void)ud;
+
+  if (o == NULL)
+    return 0;
+  json_object_object_add(o, "event", json_object_new_string(event));
+  json_object_object_add(o, "args", json_object_get(args));
+  out = new_args1(o);
+  if (out != NULL) {
+    report("broadcast server-event",
+           sio_namespace_broadcast(
+               ns, &(sio_broadcast_opts){NULL, 0, NULL, 0, SIO_BCAST_LOCAL},
+               "server-event", out, NULL, 0));
+    json_object_put(out);
+  }
+  if (ack == NULL)
+    return 0;
+  o = json_object_new_object();
+  if (o == NULL)
+    return 0;
+  json_object_object_add(o, "from", json_object_new_string(server_name));
+  json_object_object_add(o, "event", json_object_new_string(event));
+  json_object_object_add(o, "args", json_object_get(args));
+  *ack = o;
+  return 1;
+}
+
 /* --------------------------------------------------------------- events */
 
 static void on_event(sio_socket *s, const char *event, json_object *args,
@@ -496,6 +790,48 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
     ack_value(s, ack_id,
               json_object_new_int64((int64_t)sio_namespace_socket_count(
                   sio_socket_namespace(s))));
+  } else if (strcmp(event, "set-data") == 0) {
+    json_object *v = args != NULL && json_object_array_length(args) > 0
+                         ? json_object_array_get_idx(args, 0)
+                         : NULL;
+    json_object *copy = NULL;
+    if (v != NULL && json_object_deep_copy(v, &copy, NULL) != 0)
+      copy = NULL;
+    sio_socket_set_json_data(s, copy);
+    ack_value(s, ack_id, json_object_new_boolean(1));
+  } else if (strcmp(event, "fetch") == 0) {
+    start_call(s, ack_id, "fetch", call_fetch, first_object(args));
+  } else if (strcmp(event, "all-rooms") == 0) {
+    start_call(s, ack_id, "all-rooms", call_all_rooms, NULL);
+  } else if (strcmp(event, "server-count") == 0) {
+    start_call(s, ack_id, "server-count", call_count, NULL);
+  } else if (strcmp(event, "server-side-emit") == 0) {
+    json_object *req = first_object(args), *v = NULL;
+    if (req != NULL && json_object_object_get_ex(req, "ack", &v) &&
+        json_object_get_boolean(v)) {
+      start_call(s, ack_id, "server-side-emit", call_server_side_emit, req);
+    } else {
+      json_object *ev = NULL, *eargs = NULL;
+      int rc = SIO_ERR_INVAL;
+      if (req != NULL && json_object_object_get_ex(req, "event", &ev) &&
+          json_object_is_type(ev, json_type_string)) {
+        json_object_object_get_ex(req, "args", &eargs);
+        rc = sio_namespace_server_side_emit(sio_socket_namespace(s),
+                                            json_object_get_string(ev), eargs,
+                                            NULL, NULL);
+      }
+      report("server-side-emit", rc);
+      ack_value(s, ack_id, json_object_new_boolean(rc == 0));
+    }
+  } else if (strcmp(event, "broadcast-ack") == 0) {
+    start_call(s, ack_id, "broadcast-ack", call_broadcast_ack,
+               first_object(args));
+  } else if (strcmp(event, "sockets-join") == 0) {
+    handle_rooms_op(s, args, ack_id, 0);
+  } else if (strcmp(event, "sockets-leave") == 0) {
+    handle_rooms_op(s, args, ack_id, 1);
+  } else if (strcmp(event, "disconnect-sockets") == 0) {
+    handle_disconnect_sockets(s, args, ack_id);
   }
 }
 
@@ -518,6 +854,25 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_close((uv_handle_t *)&app->sigterm, NULL);
   if (app->server != NULL)
     sio_server_close(app->server, on_server_closed, app);
+}
+
+static void print_listening(compat_app *app) {
+  printf("LISTENING %d\n", app->port);
+  fflush(stdout);
+}
+
+static void wait_ready(uv_timer_t *t) {
+  compat_app *app = t->data;
+
+  app->waited_ms += 10;
+  if (app->server != NULL && !sio_server_redis_connected(app->server) &&
+      app->waited_ms < 10000)
+    return;
+  uv_close((uv_handle_t *)t, NULL);
+  if (app->server != NULL && sio_server_redis_connected(app->server))
+    print_listening(app);
+  else
+    fprintf(stderr, "sio_compat_server: Redis not reachable in 10 s\n");
 }
 
 static int apply_env(sio_options *o) {
@@ -561,6 +916,7 @@ static int setup(compat_app *app, const char *host, int port) {
       .on_disconnect = on_disconnect,
   };
   sio_options *opts = NULL;
+  const char *redis_url;
   char addr[320];
   size_t i;
   int rc;
@@ -589,6 +945,16 @@ static int setup(compat_app *app, const char *host, int port) {
       goto fail;
     }
     sio_namespace_set_handlers(ns, &handlers, app);
+    sio_namespace_on_server_event(ns, on_server_event, app);
+  }
+  redis_url = getenv("SIO_REDIS_URL");
+  if (redis_url != NULL && *redis_url != '\0') {
+    rc = sio_server_use_redis(app->server, redis_url, getenv("SIO_REDIS_KEY"));
+    if (rc < 0) {
+      fprintf(stderr, "sio_compat_server: redis %s: %s\n", redis_url,
+              sio_strerror(rc));
+      goto fail;
+    }
   }
 
   if (strchr(host, ':') != NULL)
@@ -606,8 +972,15 @@ static int setup(compat_app *app, const char *host, int port) {
     rc = port;
     goto fail;
   }
-  printf("LISTENING %d\n", port);
-  fflush(stdout);
+  app->port = port;
+  if (redis_url != NULL && *redis_url != '\0') {
+    /* the harness may start talking at once: be in the cluster first */
+    uv_timer_init(&app->loop, &app->ready_timer);
+    app->ready_timer.data = app;
+    uv_timer_start(&app->ready_timer, wait_ready, 10, 10);
+    return 0;
+  }
+  print_listening(app);
   return 0;
 
 fail_opts:
@@ -638,6 +1011,8 @@ int main(int argc, char **argv) {
   }
   if (host == NULL || *host == '\0')
     host = "127.0.0.1";
+  if (getenv("SIO_SERVER_NAME") != NULL && *getenv("SIO_SERVER_NAME"))
+    server_name = getenv("SIO_SERVER_NAME");
   if (env_number("SIO_LOG_LEVEL", SIO_LOG_DEBUG, &level) < 0)
     return 2;
   sio_set_log(log_to_stderr, NULL, (int)level);

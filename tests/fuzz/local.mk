@@ -50,3 +50,11 @@ tests_fuzz_fuzz_http_request_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 tests_fuzz_fuzz_http_request_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_http_request_LDADD = $(FUZZ_LINK_LIBS)
 endif
+
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_msg
+tests_fuzz_fuzz_redis_msg_SOURCES = tests/fuzz/fuzz_redis_msg.c
+tests_fuzz_fuzz_redis_msg_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_redis_msg_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_redis_msg_LDADD = $(FUZZ_LINK_LIBS)
+endif

@@ -8,6 +8,24 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
+// With SIO_REDIS_URL: @socket.io/redis-adapter 8 on that Redis.
+let adapter;
+const redisClients = [];
+if (process.env.SIO_REDIS_URL) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = createClient({ url: process.env.SIO_REDIS_URL });
+  const sub = pub.duplicate();
+  pub.on("error", () => {});
+  sub.on("error", () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  redisClients.push(pub, sub);
+  adapter = createAdapter(pub, sub, {
+    key: process.env.SIO_REDIS_KEY || "socket.io",
+  });
+}
+const serverName = process.env.SIO_SERVER_NAME || "sio";
+
 function envNumber(name, fallback) {
   const v = process.env[name];
   return v ? Number(v) : fallback;
@@ -28,6 +46,7 @@ const io = new Server(httpServer, {
   connectTimeout: envNumber("SIO_CONNECT_TIMEOUT", 45000),
   transports,
   cors: { origin: "*" },
+  ...(adapter ? { adapter } : {}),
 });
 
 function toList(v) {
@@ -96,7 +115,7 @@ function setup(nsp) {
         if (except.length) op = op.except(except);
         return op;
       };
-      const count = (await target().fetchSockets()).length;
+      const count = (await target().local.fetchSockets()).length;
       const op = req.volatile ? target().volatile : target();
       op.emit(req.event ?? "broadcast", ...(req.args ?? []));
       cb?.(count);
@@ -122,7 +141,90 @@ function setup(nsp) {
 
     socket.on("transport", (cb) => cb(socket.conn.transport.name));
     socket.on("count", (cb) => cb(nsp.sockets.size));
+
+    // cluster calls
+    const select = (req) => {
+      let op = nsp.in(toList(req?.rooms));
+      const except = toList(req?.except);
+      if (except.length) op = op.except(except);
+      return req?.local ? op.local : op;
+    };
+    const status = (err) =>
+      err ? (/timeout/.test(err.message) ? "TIMEOUT" : "IO") : "ok";
+    socket.on("set-data", (d, cb) => {
+      socket.data = d;
+      cb?.(true);
+    });
+    socket.on("fetch", async (req, cb) => {
+      try {
+        const socks = await select(req).fetchSockets();
+        cb({
+          status: "ok",
+          sockets: socks.map((s) => ({
+            id: s.id,
+            rooms: [...s.rooms],
+            data: s.data,
+            local: nsp.sockets.has(s.id),
+          })),
+        });
+      } catch (err) {
+        cb({ status: status(err), sockets: [] });
+      }
+    });
+    socket.on("sockets-join", (req, cb) => {
+      select(req).socketsJoin(toList(req?.join));
+      cb?.(true);
+    });
+    socket.on("sockets-leave", (req, cb) => {
+      select(req).socketsLeave(toList(req?.leave));
+      cb?.(true);
+    });
+    socket.on("disconnect-sockets", (req, cb) => {
+      cb?.(true);
+      select(req).disconnectSockets(!!req?.close);
+    });
+    socket.on("all-rooms", async (cb) => {
+      const rooms = await nsp.adapter.allRooms();
+      cb({ status: "ok", rooms: [...rooms] });
+    });
+    socket.on("server-count", async (cb) => {
+      cb({ status: "ok", count: await nsp.adapter.serverCount() });
+    });
+    socket.on("server-side-emit", async (req, cb) => {
+      const args = req?.args ?? [];
+      if (!req?.ack) {
+        nsp.serverSideEmit(req.event, ...args);
+        return cb?.(true);
+      }
+      try {
+        const responses = await nsp.serverSideEmitWithAck(req.event, ...args);
+        cb({ status: "ok", responses });
+      } catch (err) {
+        cb({ status: status(err), responses: err.responses ?? [] });
+      }
+    });
+    socket.on("broadcast-ack", async (req, cb) => {
+      try {
+        const responses = await select(req)
+          .timeout(req.timeout ?? 2000)
+          .emitWithAck(req.event, ...(req.args ?? []));
+        cb({ status: "ok", responses });
+      } catch (err) {
+        cb({ status: status(err), responses: err.responses ?? [] });
+      }
+    });
   });
+
+  // Another server's serverSideEmit, shown to this server's clients and,
+  // when asked, answered (socket.io has no catch-all for these).
+  const onServerSideEmit = nsp._onServerSideEmit.bind(nsp);
+  nsp._onServerSideEmit = (args) => {
+    const ackFn = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    const [event, ...rest] = args;
+    nsp.local.emit("server-event", { event, args: rest });
+    if (ackFn) ackFn({ from: serverName, event, args: rest });
+    onServerSideEmit([event, ...rest]);
+  };
 }
 
 setup(io.of("/"));
@@ -140,7 +242,10 @@ let closing = false;
 function shutdown() {
   if (closing) return;
   closing = true;
-  io.close(() => process.exit(0));
+  io.close(async () => {
+    for (const c of redisClients) await c.quit().catch(() => {});
+    process.exit(0);
+  });
 }
 process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);

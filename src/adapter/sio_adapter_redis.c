@@ -1,0 +1,1024 @@
+/* sio_adapter_redis.c: the socket.io Redis adapter protocol
+ * (@socket.io/redis-adapter 8, read together with @socket.io/redis-emitter
+ * 5) as a libsio adapter, over the pub/sub driver interface of
+ * sio_pubsub.h.
+ *
+ * Role: make this server one member of a fleet that shares a Redis: other
+ * sio-server instances, Node socket.io servers with the Redis adapter,
+ * and emitters. Per namespace it subscribes to
+ *   <key>#<nsp>#*            (PSUBSCRIBE) broadcasts, all or per room
+ *   <key>-request#<nsp>#     requests from the other servers
+ *   <key>-response#<nsp>#    answers (and <key>-response#<nsp>#<uid>#,
+ *                            where a v8 peer may answer only us)
+ * and the subscription to the request channel is what makes it count in
+ * PUBSUB NUMSUB, the reference's serverCount().
+ *
+ * Outgoing: a broadcast is published as [uid, packet, opts] on the room's
+ * channel when it targets exactly one room, else on the namespace
+ * channel; socketsJoin/Leave and disconnectSockets publish a request and
+ * are applied locally at once (the reference applies its own request when
+ * it comes back; we ignore our own messages instead, so local delivery
+ * does not depend on Redis); fetchSockets, allRooms and serverSideEmit
+ * with acknowledgements first ask NUMSUB how many servers there are, then
+ * publish the request and wait for one answer per other server, or the
+ * requests timeout (a "req" below: COUNTING -> WAITING -> DONE; freed once
+ * done, the NUMSUB callback has returned and its timer has closed).
+ * Broadcasts with acknowledgements publish a BROADCAST request and
+ * collect BROADCAST_CLIENT_COUNT and BROADCAST_ACK answers until their
+ * timeout.
+ *
+ * Incoming: broadcast messages are dropped early when they name a room
+ * nobody here is in (the reference's hasRoom check), or come from our own
+ * uid, or from another namespace; the rest is delivered to local sockets,
+ * encoded once. Requests are served with the in-memory answers of
+ * sio_adapter.c and answered on the shared response channel (the
+ * reference's default). Unknown request types are ignored with a debug
+ * log; malformed messages are dropped. Everything received or published
+ * is counted, and a publish that fails while the driver is down is
+ * counted as dropped: local delivery never waits for Redis. */
+#include "sio_adapter_redis.h"
+
+#include <string.h>
+
+#include "sio_adapter.h"
+#include "sio_broadcast.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_map.h"
+#include "sio_mem.h"
+#include "sio_namespace.h"
+#include "sio_queue.h"
+#include "sio_redis_msg.h"
+#include "sio_server.h"
+#include "sio_socket.h"
+
+#define DEFAULT_REQUESTS_TIMEOUT 5000
+#define ID_LEN 6
+
+/* one namespace's channels */
+typedef struct rns {
+  sio_namespace *ns;
+  char *prefix; /* "<key>#<nsp>#" */
+  size_t prefix_len;
+  char *pattern;
+  char *req_chan;
+  char *resp_chan;
+  char *resp_uid_chan;
+} rns;
+
+enum { REQ_FETCH, REQ_ROOMS, REQ_COUNT, REQ_SSE, REQ_BACK };
+
+typedef struct req {
+  sio_queue link; /* in a->reqs */
+  sio_adapter_redis *a;
+  rns *r;
+  uv_timer_t timer;
+  int kind;
+  char id[ID_LEN + 1];
+  int holds; /* the NUMSUB callback still to come */
+  uint8_t done;
+  uint8_t closing;
+  uint8_t in_map;
+  long expected; /* answers wanted */
+  long got;
+  json_object *acc; /* answers so far */
+  sio_buf msg;      /* the request, published once the count is known */
+  union {
+    sio_fetch_cb fetch;
+    sio_rooms_cb rooms;
+    sio_count_cb count;
+    sio_server_ack_cb sse;
+  } cb;
+  void *ud;
+  const sio_adapter_ack_sink *sink;
+} req;
+
+/* a BROADCAST with acks from another server, being answered by our
+ * clients: one reference per client asked */
+typedef struct rback {
+  sio_queue link;
+  sio_adapter_redis *a; /* NULL once the adapter closed */
+  rns *r;
+  int refs;
+  char request_id[];
+} rback;
+
+struct sio_adapter_redis {
+  sio_server *srv;
+  uv_loop_t *loop;
+  const sio_pubsub_ops *ops;
+  void *drv;
+  char *key;
+  char uid[ID_LEN + 1];
+  uint32_t requests_timeout;
+  sio_map by_nsp;     /* namespace name -> rns */
+  sio_map by_pattern; /* pattern -> rns */
+  sio_map by_channel; /* request / response channels -> rns */
+  sio_map by_id;      /* requestId -> req */
+  sio_queue reqs;
+  sio_queue rbacks;
+  sio_buf scratch;
+  sio_buf chan;
+  sio_adapter_stats stats;
+  int closing;
+  int outstanding; /* reqs not yet freed, plus the driver while closing */
+  void (*done)(void *arg);
+  void *done_arg;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static int random_id(char out[ID_LEN + 1]) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  uint8_t rnd[ID_LEN];
+  size_t i;
+  if (sio_random_bytes(rnd, sizeof(rnd)))
+    return SIO_ERR_IO;
+  for (i = 0; i < ID_LEN; i++)
+    out[i] = alphabet[rnd[i] & 63];
+  out[ID_LEN] = 0;
+  return 0;
+}
+
+static rns *rns_of(sio_adapter_redis *a, sio_namespace *ns) {
+  return sio_map_get(&a->by_nsp, ns->name, ns->namelen);
+}
+
+/* Publishes a->scratch on channel, counting it. */
+static int publish(sio_adapter_redis *a, const char *channel,
+                   const sio_buf *msg) {
+  int rv =
+      a->ops->publish(a->drv, channel, (const uint8_t *)msg->data, msg->len);
+  if (rv == 0) {
+    a->stats.messages_out++;
+  } else {
+    a->stats.dropped++;
+    SIO_LOGD("redis: publish on %s dropped: %s", channel, sio_err_name(rv));
+  }
+  return rv;
+}
+
+static void opts_from(sio_broadcast_opts *o, const sio_redis_opts *ro) {
+  o->rooms = ro->rooms.v;
+  o->nrooms = ro->rooms.n;
+  o->except = ro->except.v;
+  o->nexcept = ro->except.n;
+  o->flags = ro->flags & SIO_BCAST_VOLATILE;
+}
+
+/* ------------------------------------------------------------- requests */
+
+static void final_step(sio_adapter_redis *a);
+
+static void req_closed(uv_handle_t *h) {
+  req *q = sio_container_of((uv_timer_t *)h, req, timer);
+  sio_adapter_redis *a = q->a;
+  json_object_put(q->acc);
+  sio_buf_deinit(&q->msg);
+  sio_free(q);
+  a->outstanding--;
+  final_step(a);
+}
+
+static void req_maybe_free(req *q) {
+  if (!q->done || q->holds > 0 || q->closing)
+    return;
+  q->closing = 1;
+  sio_queue_remove(&q->link);
+  uv_close((uv_handle_t *)&q->timer, req_closed);
+}
+
+/* Fires q's callback once with status and what was collected. */
+static void req_finish(req *q, int status) {
+  sio_adapter_redis *a = q->a;
+  sio_namespace *ns = q->r->ns;
+  if (q->done)
+    return;
+  q->done = 1;
+  uv_timer_stop(&q->timer);
+  if (q->in_map) {
+    sio_map_remove(&a->by_id, q->id, ID_LEN);
+    q->in_map = 0;
+  }
+  switch (q->kind) {
+  case REQ_FETCH: {
+    size_t n = json_object_array_length(q->acc), i, k = 0;
+    sio_socket_info *infos = n ? sio_calloc(n, sizeof(*infos)) : NULL;
+    const char ***rooms = n ? sio_calloc(n, sizeof(*rooms)) : NULL;
+    if (n && (!infos || !rooms)) {
+      if (!status)
+        status = SIO_ERR_NOMEM;
+      n = 0;
+    }
+    for (i = 0; i < n; i++)
+      if (sio_adapter_info_from_json(json_object_array_get_idx(q->acc, i),
+                                     &infos[k], &rooms[k]) == 0)
+        k++;
+    q->cb.fetch(ns, status, infos, k, q->ud);
+    for (i = 0; rooms && i < k; i++)
+      sio_free(rooms[i]);
+    sio_free(rooms);
+    sio_free(infos);
+    break;
+  }
+  case REQ_ROOMS: {
+    size_t n = json_object_array_length(q->acc), i;
+    const char **v = n ? sio_malloc(n * sizeof(*v)) : NULL;
+    if (n && !v) {
+      if (!status)
+        status = SIO_ERR_NOMEM;
+      n = 0;
+    }
+    for (i = 0; i < n; i++)
+      v[i] = json_object_get_string(json_object_array_get_idx(q->acc, i));
+    q->cb.rooms(ns, status, v, n, q->ud);
+    sio_free(v);
+    break;
+  }
+  case REQ_COUNT:
+    q->cb.count(ns, status, status ? 0 : (size_t)q->expected, q->ud);
+    break;
+  case REQ_SSE:
+    q->cb.sse(ns, status, q->acc, q->ud);
+    break;
+  case REQ_BACK:
+    q->sink->done(q->ud);
+    break;
+  }
+  req_maybe_free(q);
+}
+
+static void req_timeout(uv_timer_t *t) {
+  req *q = sio_container_of(t, req, timer);
+  req_finish(q, q->kind == REQ_BACK ? 0 : SIO_ERR_TIMEOUT);
+}
+
+static req *req_new(sio_adapter_redis *a, rns *r, int kind) {
+  req *q = sio_calloc(1, sizeof(*q));
+  int tries;
+  if (!q)
+    return NULL;
+  q->a = a;
+  q->r = r;
+  q->kind = kind;
+  sio_buf_init(&q->msg);
+  if (kind != REQ_COUNT) {
+    q->acc = json_object_new_array();
+    if (!q->acc)
+      goto fail;
+    for (tries = 0; tries < 8; tries++) {
+      int rv;
+      if (random_id(q->id))
+        goto fail;
+      rv = sio_map_put(&a->by_id, q->id, ID_LEN, q);
+      if (rv == 0)
+        break;
+      if (rv != SIO_ERR_EXISTS)
+        goto fail;
+    }
+    if (tries == 8)
+      goto fail;
+    q->in_map = 1;
+  }
+  uv_timer_init(a->loop, &q->timer);
+  sio_queue_insert_tail(&a->reqs, &q->link);
+  a->outstanding++;
+  return q;
+fail:
+  if (q->in_map)
+    sio_map_remove(&a->by_id, q->id, ID_LEN);
+  json_object_put(q->acc);
+  sio_free(q);
+  return NULL;
+}
+
+/* Frees a request whose registration failed: nothing fires. */
+static void req_abort(req *q) {
+  q->done = 1;
+  if (q->in_map) {
+    sio_map_remove(&q->a->by_id, q->id, ID_LEN);
+    q->in_map = 0;
+  }
+  req_maybe_free(q);
+}
+
+static void on_numsub(void *ud, int status, int64_t count) {
+  req *q = ud;
+  q->holds--;
+  if (q->done) {
+    req_maybe_free(q);
+    return;
+  }
+  if (status) {
+    req_finish(q, status == SIO_ERR_CANCELED ? status : SIO_ERR_CLOSED);
+    return;
+  }
+  if (q->kind == REQ_COUNT) {
+    q->expected = count > 0 ? (long)count : 1;
+    req_finish(q, 0);
+    return;
+  }
+  /* every other server answers once (we are one of count) */
+  q->expected = (long)count - 1;
+  if (q->expected <= 0) {
+    req_finish(q, 0);
+    return;
+  }
+  if (publish(q->a, q->r->req_chan, &q->msg)) {
+    req_finish(q, SIO_ERR_CLOSED);
+    return;
+  }
+  sio_buf_deinit(&q->msg);
+  sio_buf_init(&q->msg);
+}
+
+/* Starts a counted request: NUMSUB first, the request after. */
+static int req_start(req *q) {
+  sio_adapter_redis *a = q->a;
+  int rv;
+  q->holds = 1;
+  rv = a->ops->numsub(a->drv, q->r->req_chan, on_numsub, q);
+  if (rv) {
+    q->holds = 0;
+    req_abort(q);
+    return rv;
+  }
+  uv_timer_start(&q->timer, req_timeout, a->requests_timeout, 0);
+  return 0;
+}
+
+/* ----------------------------------------------------------- responses */
+
+static void on_response(sio_adapter_redis *a, const uint8_t *data, size_t len) {
+  sio_redis_response res;
+  req *q;
+  size_t i, n;
+  if (sio_redis_response_decode(&res, data, len, NULL)) {
+    SIO_LOGD("redis: malformed response ignored");
+    return;
+  }
+  q = sio_map_get(&a->by_id, res.request_id, strlen(res.request_id));
+  if (!q || q->done) {
+    sio_redis_response_clear(&res); /* someone else's */
+    return;
+  }
+  switch (q->kind) {
+  case REQ_BACK:
+    if (res.type == SIO_REDIS_BROADCAST_CLIENT_COUNT && res.client_count >= 0)
+      q->sink->count(q->ud, (size_t)res.client_count);
+    else if (res.type == SIO_REDIS_BROADCAST_ACK)
+      q->sink->response(q->ud, res.packet, res.root.bins, res.root.nbins);
+    sio_redis_response_clear(&res);
+    return;
+  case REQ_FETCH:
+  case REQ_ROOMS: {
+    json_object *arr = q->kind == REQ_FETCH ? res.sockets : res.rooms;
+    q->got++;
+    n = arr ? json_object_array_length(arr) : 0;
+    for (i = 0; i < n; i++) {
+      json_object *it = json_object_array_get_idx(arr, i);
+      if (q->kind == REQ_ROOMS && !json_object_is_type(it, json_type_string))
+        continue;
+      if (json_object_array_add(q->acc, json_object_get(it)))
+        json_object_put(it);
+    }
+    break;
+  }
+  case REQ_SSE:
+    if (res.type != SIO_REDIS_SERVER_SIDE_EMIT && res.type != -1)
+      break;
+    q->got++;
+    if (json_object_array_add(q->acc, json_object_get(res.data)))
+      json_object_put(res.data);
+    break;
+  default:
+    break;
+  }
+  sio_redis_response_clear(&res);
+  if (q->got >= q->expected && q->expected > 0)
+    req_finish(q, 0);
+}
+
+/* ------------------------------------------------------------ requests in */
+
+static void respond(sio_adapter_redis *a, rns *r, const char *request_id,
+                    const char *field, json_object *value) {
+  sio_buf_reset(&a->scratch);
+  if (sio_redis_encode_response(&a->scratch, request_id, field, value) == 0)
+    publish(a, r->resp_chan, &a->scratch);
+}
+
+static sio_socket *find_socket(rns *r, const char *sid) {
+  sio_room_member *m = sio_rooms_find_member(&r->ns->rooms, sid, strlen(sid));
+  sio_socket *s = m ? sio_container_of(m, sio_socket, member) : NULL;
+  return s && s->state == SIO_SOCKET_CONNECTED ? s : NULL;
+}
+
+static void rback_put(rback *b) {
+  if (--b->refs > 0)
+    return;
+  if (b->a)
+    sio_queue_remove(&b->link);
+  sio_free(b);
+}
+
+static void rback_ack(sio_socket *s, int status, json_object *args,
+                      const sio_bin *bins, size_t nbins, void *ud) {
+  rback *b = ud;
+  (void)s;
+  if (status == 0 && b->a) {
+    sio_adapter_redis *a = b->a;
+    json_object *first = args ? json_object_array_get_idx(args, 0) : NULL;
+    sio_buf_reset(&a->scratch);
+    if (sio_redis_encode_bcast_ack(&a->scratch, b->request_id, first, bins,
+                                   nbins) == 0)
+      publish(a, b->r->resp_chan, &a->scratch);
+  }
+  rback_put(b);
+}
+
+/* BROADCAST from another server: deliver asking our clients for acks,
+ * tell the requester how many we asked, relay each answer. */
+static void serve_broadcast(sio_adapter_redis *a, rns *r,
+                            sio_redis_request *q) {
+  size_t idlen = strlen(q->request_id);
+  sio_broadcast_opts o;
+  uint32_t timeout;
+  rback *b;
+  int n;
+  if (q->packet.nsp && strcmp(q->packet.nsp, r->ns->name) != 0)
+    return;
+  b = sio_malloc(sizeof(*b) + idlen + 1);
+  if (!b)
+    return;
+  memcpy(b->request_id, q->request_id, idlen + 1);
+  b->a = a;
+  b->r = r;
+  b->refs = 1;
+  sio_queue_insert_tail(&a->rbacks, &b->link);
+  opts_from(&o, &q->opts);
+  timeout = q->opts.timeout > 0 && q->opts.timeout < UINT32_MAX
+                ? (uint32_t)q->opts.timeout
+                : a->requests_timeout;
+  n = sio_namespace_broadcast_local_ack(r->ns, &o, q->packet.event,
+                                        q->packet.args, q->root.bins,
+                                        q->root.nbins, timeout, rback_ack, b);
+  if (n >= 0) {
+    b->refs += n;
+    sio_buf_reset(&a->scratch);
+    if (sio_redis_encode_client_count(&a->scratch, q->request_id,
+                                      (uint64_t)n) == 0)
+      publish(a, r->resp_chan, &a->scratch);
+  }
+  rback_put(b);
+}
+
+static void on_request(sio_adapter_redis *a, rns *r, const uint8_t *data,
+                       size_t len) {
+  sio_redis_request q;
+  sio_broadcast_opts o;
+  json_object *v;
+  sio_socket *s;
+  if (sio_redis_request_decode(&q, data, len, NULL)) {
+    SIO_LOGD("redis: malformed request on %s ignored", r->req_chan);
+    return;
+  }
+  if (q.uid && strcmp(q.uid, a->uid) == 0)
+    goto out; /* our own: already applied or being collected */
+  if (q.request_id &&
+      sio_map_get(&a->by_id, q.request_id, strlen(q.request_id)))
+    goto out; /* ours too (the reference's requests.has check) */
+  opts_from(&o, &q.opts);
+  switch (q.type) {
+  case SIO_REDIS_SOCKETS:
+    if (!q.request_id)
+      break;
+    v = sio_adapter_local_ids(r->ns, q.rooms.v, q.rooms.n);
+    if (v)
+      respond(a, r, q.request_id, "sockets", v);
+    json_object_put(v);
+    break;
+  case SIO_REDIS_ALL_ROOMS:
+    if (!q.request_id)
+      break;
+    v = sio_adapter_local_rooms(r->ns);
+    if (v)
+      respond(a, r, q.request_id, "rooms", v);
+    json_object_put(v);
+    break;
+  case SIO_REDIS_REMOTE_JOIN:
+  case SIO_REDIS_REMOTE_LEAVE: {
+    int leave = q.type == SIO_REDIS_REMOTE_LEAVE;
+    if (q.has_opts) {
+      o.flags = 0;
+      sio_adapter_apply_rooms(r->ns, &o, q.rooms.v, q.rooms.n, leave);
+      break;
+    }
+    s = find_socket(r, q.sid);
+    if (!s)
+      break;
+    if (leave)
+      sio_socket_leave(s, q.room);
+    else
+      sio_socket_join(s, q.room);
+    if (q.request_id)
+      respond(a, r, q.request_id, NULL, NULL);
+    break;
+  }
+  case SIO_REDIS_REMOTE_DISCONNECT:
+    if (q.has_opts) {
+      o.flags = 0;
+      sio_adapter_apply_disconnect(r->ns, &o, q.close);
+      break;
+    }
+    s = find_socket(r, q.sid);
+    if (!s)
+      break;
+    /* answer first: disconnecting runs application callbacks */
+    if (q.request_id)
+      respond(a, r, q.request_id, NULL, NULL);
+    sio_socket_disconnect(s, q.close);
+    break;
+  case SIO_REDIS_REMOTE_FETCH:
+    if (!q.request_id)
+      break;
+    o.flags = 0;
+    v = sio_adapter_local_sockets(r->ns, &o, NULL, NULL);
+    if (v)
+      respond(a, r, q.request_id, "sockets", v);
+    json_object_put(v);
+    break;
+  case SIO_REDIS_SERVER_SIDE_EMIT: {
+    json_object *ack = NULL;
+    if (!q.request_id) {
+      sio_adapter_server_event(r->ns, q.data, 0, NULL);
+      break;
+    }
+    if (sio_adapter_server_event(r->ns, q.data, 1, &ack)) {
+      sio_buf_reset(&a->scratch);
+      if (sio_redis_encode_sse_response(&a->scratch, q.request_id, ack) == 0)
+        publish(a, r->resp_chan, &a->scratch);
+      json_object_put(ack);
+    }
+    break;
+  }
+  case SIO_REDIS_BROADCAST:
+    serve_broadcast(a, r, &q);
+    break;
+  default:
+    SIO_LOGD("redis: request type %d on %s ignored", q.type, r->req_chan);
+    break;
+  }
+out:
+  sio_redis_request_clear(&q);
+}
+
+/* ---------------------------------------------------------- broadcasts in */
+
+static void on_broadcast(sio_adapter_redis *a, rns *r, const char *channel,
+                         const uint8_t *data, size_t len) {
+  size_t clen = strlen(channel);
+  sio_redis_bcast m;
+  sio_broadcast_opts o;
+  if (clen < r->prefix_len || memcmp(channel, r->prefix, r->prefix_len) != 0)
+    return;
+  if (clen > r->prefix_len) {
+    /* "<prefix><room>#": nobody here is in room, nothing to do */
+    const char *room = channel + r->prefix_len;
+    size_t rlen = clen - r->prefix_len - 1;
+    if (channel[clen - 1] != '#' ||
+        sio_rooms_room_size(&r->ns->rooms, room, rlen) == 0)
+      return;
+  }
+  if (sio_redis_bcast_decode(&m, data, len, NULL)) {
+    SIO_LOGD("redis: malformed broadcast on %s ignored", channel);
+    return;
+  }
+  if ((m.uid && strcmp(m.uid, a->uid) == 0) ||
+      strcmp(m.packet.nsp, r->ns->name) != 0) {
+    sio_redis_bcast_clear(&m);
+    return;
+  }
+  opts_from(&o, &m.opts);
+  o.flags |= SIO_BCAST_LOCAL;
+  if (sio_namespace_broadcast_local(r->ns, &o, m.packet.event, m.packet.args,
+                                    m.root.bins, m.root.nbins) < 0)
+    SIO_LOGD("redis: broadcast %s on %s not delivered", m.packet.event,
+             r->ns->name);
+  sio_redis_bcast_clear(&m);
+}
+
+static void drv_message(void *ud, const char *pattern, const char *channel,
+                        const uint8_t *data, size_t len) {
+  sio_adapter_redis *a = ud;
+  rns *r;
+  if (a->closing)
+    return;
+  a->stats.messages_in++;
+  if (pattern) {
+    r = sio_map_get(&a->by_pattern, pattern, strlen(pattern));
+    if (r)
+      on_broadcast(a, r, channel, data, len);
+    return;
+  }
+  r = sio_map_get(&a->by_channel, channel, strlen(channel));
+  if (!r)
+    return;
+  if (strcmp(channel, r->req_chan) == 0)
+    on_request(a, r, data, len);
+  else
+    on_response(a, data, len);
+}
+
+static void drv_state(void *ud, int ready) {
+  sio_adapter_redis *a = ud;
+  if (a->stats.connected == ready)
+    return;
+  a->stats.connected = ready;
+  if (ready)
+    SIO_LOGI("redis: connected, cluster delivery on");
+  else
+    SIO_LOGW("redis: connection lost, local delivery only until it returns");
+}
+
+/* ---------------------------------------------------------- adapter ops */
+
+static void rns_free(rns *r) {
+  if (!r)
+    return;
+  sio_free(r->prefix);
+  sio_free(r->pattern);
+  sio_free(r->req_chan);
+  sio_free(r->resp_chan);
+  sio_free(r->resp_uid_chan);
+  sio_free(r);
+}
+
+static char *chan_copy(sio_buf *b, int rv) {
+  char *s = rv ? NULL : sio_strndup(b->data, b->len);
+  sio_buf_reset(b);
+  return s;
+}
+
+static int ad_nsp_open(void *ad, sio_namespace *ns) {
+  sio_adapter_redis *a = ad;
+  const char *nsp = ns->name;
+  rns *r;
+  int rv;
+  if (rns_of(a, ns))
+    return 0;
+  r = sio_calloc(1, sizeof(*r));
+  if (!r)
+    return SIO_ERR_NOMEM;
+  r->ns = ns;
+  sio_buf_reset(&a->chan);
+  r->prefix =
+      chan_copy(&a->chan, sio_redis_channel(&a->chan, a->key, nsp, NULL));
+  r->pattern = chan_copy(&a->chan, sio_redis_pattern(&a->chan, a->key, nsp));
+  r->req_chan =
+      chan_copy(&a->chan, sio_redis_request_channel(&a->chan, a->key, nsp));
+  r->resp_chan = chan_copy(
+      &a->chan, sio_redis_response_channel(&a->chan, a->key, nsp, NULL));
+  r->resp_uid_chan = chan_copy(
+      &a->chan, sio_redis_response_channel(&a->chan, a->key, nsp, a->uid));
+  if (!r->prefix || !r->pattern || !r->req_chan || !r->resp_chan ||
+      !r->resp_uid_chan) {
+    rns_free(r);
+    return SIO_ERR_NOMEM;
+  }
+  r->prefix_len = strlen(r->prefix);
+  rv = sio_map_put(&a->by_nsp, ns->name, ns->namelen, r);
+  if (rv) {
+    rns_free(r);
+    return rv;
+  }
+  /* the maps borrow r; it lives until the adapter is freed */
+  if (sio_map_put(&a->by_pattern, r->pattern, strlen(r->pattern), r) ||
+      sio_map_put(&a->by_channel, r->req_chan, strlen(r->req_chan), r) ||
+      sio_map_put(&a->by_channel, r->resp_chan, strlen(r->resp_chan), r) ||
+      sio_map_put(&a->by_channel, r->resp_uid_chan, strlen(r->resp_uid_chan),
+                  r))
+    return SIO_ERR_NOMEM; /* freed with the adapter through by_nsp */
+  rv = a->ops->subscribe(a->drv, r->pattern, 1);
+  if (!rv)
+    rv = a->ops->subscribe(a->drv, r->req_chan, 0);
+  if (!rv)
+    rv = a->ops->subscribe(a->drv, r->resp_chan, 0);
+  if (!rv)
+    rv = a->ops->subscribe(a->drv, r->resp_uid_chan, 0);
+  return rv;
+}
+
+static int ad_broadcast(void *ad, sio_namespace *ns,
+                        const sio_broadcast_opts *o, const char *event,
+                        json_object *args, const sio_bin *bins, size_t nbins) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  const char *channel;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_bcast(&a->scratch, a->uid, ns->name, event, args, bins,
+                              nbins, o, -1);
+  if (rv)
+    return rv;
+  channel = r->prefix;
+  if (o && o->nrooms == 1) {
+    sio_buf_reset(&a->chan);
+    rv = sio_redis_channel(&a->chan, a->key, ns->name, o->rooms[0]);
+    if (rv)
+      return rv;
+    channel = a->chan.data;
+  }
+  return publish(a, channel, &a->scratch);
+}
+
+static int ad_broadcast_ack(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o, const char *event,
+                            json_object *args, const sio_bin *bins,
+                            size_t nbins, uint32_t timeout_ms,
+                            const sio_adapter_ack_sink *sink, void *ud) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  if (!a->ops->ready(a->drv))
+    return SIO_ERR_CLOSED;
+  q = req_new(a, r, REQ_BACK);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->sink = sink;
+  q->ud = ud;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_bcast_request(&a->scratch, a->uid, q->id, ns->name,
+                                      event, args, bins, nbins, o, timeout_ms);
+  if (!rv)
+    rv = publish(a, r->req_chan, &a->scratch);
+  if (rv) {
+    req_abort(q);
+    return rv;
+  }
+  uv_timer_start(&q->timer, req_timeout, timeout_ms, 0);
+  return 0;
+}
+
+static int rooms_op(sio_adapter_redis *a, sio_namespace *ns, int type,
+                    const sio_broadcast_opts *o, const char *const *rooms,
+                    size_t nrooms) {
+  rns *r = rns_of(a, ns);
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_rooms_request(&a->scratch, type, a->uid, o, rooms,
+                                      nrooms);
+  return rv ? rv : publish(a, r->req_chan, &a->scratch);
+}
+
+static int ad_sockets_join(void *ad, sio_namespace *ns,
+                           const sio_broadcast_opts *o,
+                           const char *const *rooms, size_t nrooms) {
+  return rooms_op(ad, ns, SIO_REDIS_REMOTE_JOIN, o, rooms, nrooms);
+}
+
+static int ad_sockets_leave(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o,
+                            const char *const *rooms, size_t nrooms) {
+  return rooms_op(ad, ns, SIO_REDIS_REMOTE_LEAVE, o, rooms, nrooms);
+}
+
+static int ad_disconnect_sockets(void *ad, sio_namespace *ns,
+                                 const sio_broadcast_opts *o,
+                                 int close_transport) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_disconnect_request(&a->scratch, a->uid, o,
+                                           close_transport);
+  return rv ? rv : publish(a, r->req_chan, &a->scratch);
+}
+
+static int ad_fetch_sockets(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o, sio_fetch_cb cb,
+                            void *ud) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  q = req_new(a, r, REQ_FETCH);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.fetch = cb;
+  q->ud = ud;
+  rv = sio_redis_encode_fetch_request(&q->msg, a->uid, q->id, o);
+  if (rv) {
+    req_abort(q);
+    return rv;
+  }
+  return req_start(q);
+}
+
+static int ad_all_rooms(void *ad, sio_namespace *ns, sio_rooms_cb cb,
+                        void *ud) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  q = req_new(a, r, REQ_ROOMS);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.rooms = cb;
+  q->ud = ud;
+  rv = sio_redis_encode_all_rooms_request(&q->msg, a->uid, q->id);
+  if (rv) {
+    req_abort(q);
+    return rv;
+  }
+  return req_start(q);
+}
+
+static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
+                           void *ud) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  if (!r)
+    return SIO_ERR_STATE;
+  q = req_new(a, r, REQ_COUNT);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.count = cb;
+  q->ud = ud;
+  return req_start(q);
+}
+
+static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
+                               json_object *args, sio_server_ack_cb cb,
+                               void *ud) {
+  sio_adapter_redis *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  if (!cb) {
+    sio_buf_reset(&a->scratch);
+    rv = sio_redis_encode_sse_request(&a->scratch, a->uid, NULL, event, args);
+    return rv ? rv : publish(a, r->req_chan, &a->scratch);
+  }
+  q = req_new(a, r, REQ_SSE);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.sse = cb;
+  q->ud = ud;
+  rv = sio_redis_encode_sse_request(&q->msg, a->uid, q->id, event, args);
+  if (rv) {
+    req_abort(q);
+    return rv;
+  }
+  return req_start(q);
+}
+
+static void ad_stats(void *ad, sio_adapter_stats *out) {
+  sio_adapter_redis *a = ad;
+  *out = a->stats;
+}
+
+/* Frees everything once every request timer and the driver have closed,
+ * then tells the server. */
+static void final_step(sio_adapter_redis *a) {
+  size_t it = 0;
+  const sio_map_entry *e;
+  void (*done)(void *);
+  void *arg;
+  if (!a->closing || a->outstanding > 0)
+    return;
+  while (sio_map_next(&a->by_nsp, &it, &e))
+    rns_free(e->val);
+  sio_map_deinit(&a->by_nsp);
+  sio_map_deinit(&a->by_pattern);
+  sio_map_deinit(&a->by_channel);
+  sio_map_deinit(&a->by_id);
+  sio_buf_deinit(&a->scratch);
+  sio_buf_deinit(&a->chan);
+  sio_free(a->key);
+  done = a->done;
+  arg = a->done_arg;
+  sio_free(a);
+  if (done)
+    done(arg);
+}
+
+static void drv_closed(void *arg) {
+  sio_adapter_redis *a = arg;
+  a->outstanding--;
+  final_step(a);
+}
+
+static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
+  sio_adapter_redis *a = ad;
+  sio_queue *q, *n;
+  if (a->closing)
+    return;
+  a->closing = 1;
+  a->done = done;
+  a->done_arg = arg;
+  a->outstanding++; /* held while starting */
+  sio_queue_foreach_safe(q, n, &a->reqs) {
+    req_finish(sio_container_of(q, req, link), SIO_ERR_CANCELED);
+  }
+  while (!sio_queue_empty(&a->rbacks)) {
+    rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
+    sio_queue_remove(&b->link);
+    b->a = NULL;
+  }
+  a->outstanding++; /* the driver */
+  a->ops->close(a->drv, drv_closed, a);
+  a->outstanding--;
+  final_step(a);
+}
+
+static const sio_adapter_ops redis_ops = {
+    .nsp_open = ad_nsp_open,
+    .broadcast = ad_broadcast,
+    .broadcast_ack = ad_broadcast_ack,
+    .sockets_join = ad_sockets_join,
+    .sockets_leave = ad_sockets_leave,
+    .disconnect_sockets = ad_disconnect_sockets,
+    .fetch_sockets = ad_fetch_sockets,
+    .all_rooms = ad_all_rooms,
+    .server_count = ad_server_count,
+    .server_side_emit = ad_server_side_emit,
+    .stats = ad_stats,
+    .close = ad_close,
+};
+
+static void drv_discarded(void *arg) { (void)arg; }
+
+int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
+                              void *drv, const sio_adapter_redis_config *cfg) {
+  static const sio_pubsub_handler handler = {drv_message, drv_state};
+  sio_adapter_redis *a;
+  const char *key = cfg && cfg->key && *cfg->key ? cfg->key : "socket.io";
+  int rv = SIO_ERR_NOMEM;
+  if (!srv || !ops || !drv) {
+    if (ops && drv)
+      ops->close(drv, drv_discarded, NULL);
+    return SIO_ERR_INVAL;
+  }
+  if (srv->has_adapter || srv->closing) {
+    rv = SIO_ERR_STATE;
+    goto fail;
+  }
+  a = sio_calloc(1, sizeof(*a));
+  if (!a)
+    goto fail;
+  a->srv = srv;
+  a->loop = srv->loop;
+  a->ops = ops;
+  a->drv = drv;
+  a->requests_timeout = cfg && cfg->requests_timeout_ms
+                            ? cfg->requests_timeout_ms
+                            : DEFAULT_REQUESTS_TIMEOUT;
+  sio_map_init(&a->by_nsp);
+  sio_map_init(&a->by_pattern);
+  sio_map_init(&a->by_channel);
+  sio_map_init(&a->by_id);
+  sio_queue_init(&a->reqs);
+  sio_queue_init(&a->rbacks);
+  sio_buf_init(&a->scratch);
+  sio_buf_init(&a->chan);
+  a->key = sio_strdup(key);
+  rv = a->key ? random_id(a->uid) : SIO_ERR_NOMEM;
+  if (rv) {
+    sio_free(a->key);
+    sio_free(a);
+    goto fail;
+  }
+  ops->set_handler(drv, &handler, a);
+  rv = sio_server_set_adapter(srv, &redis_ops, a);
+  if (rv) {
+    /* nothing was installed: close it all here */
+    a->done = NULL;
+    ad_close(a, NULL, NULL);
+    return rv;
+  }
+  return 0;
+fail:
+  ops->close(drv, drv_discarded, NULL);
+  return rv;
+}
+
+const char *sio_adapter_redis_uid(const sio_adapter_redis *a) { return a->uid; }

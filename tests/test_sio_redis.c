@@ -1,0 +1,524 @@
+/* test_sio_redis.c: the hiredis driver (sio_redis.c) against a real
+ * redis-server, and two libsio servers sharing it.
+ *
+ * Each loop test starts a private redis-server on 127.0.0.1 and a free
+ * port (or a unix socket) in a temporary directory, with no persistence,
+ * and stops it by PID at the end. When redis-server is not installed the
+ * test returns early with a message (automake's "skip", in Check terms).
+ * Every loop test ends with uv_loop_close() == 0. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "check_suites.h"
+#include "sio/sio.h"
+#include "sio_redis.h"
+#include "ws_client.h"
+
+#define WS_PATH "/socket.io/?EIO=4&transport=websocket"
+#define T 2000
+
+/* ---------------------------------------------------------- redis-server */
+
+typedef struct redis_proc {
+  pid_t pid;
+  int port;
+  char dir[64];
+  char sock[96];
+  char url[256];
+} redis_proc;
+
+static int have_redis(void) {
+  const char *path = getenv("PATH");
+  char buf[4096], *p, *save = NULL;
+  if (!path)
+    return 0;
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (p = strtok_r(buf, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+    char f[4200];
+    snprintf(f, sizeof(f), "%s/redis-server", p);
+    if (access(f, X_OK) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+#define SKIP_WITHOUT_REDIS()                                                   \
+  do {                                                                         \
+    if (!have_redis()) {                                                       \
+      fprintf(stderr, "%s: skipped, redis-server is not installed\n",          \
+              __func__);                                                       \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+static int free_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+static int can_connect(const redis_proc *r) {
+  int fd, ok;
+  if (r->port) {
+    struct sockaddr_in a;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)r->port);
+    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  } else {
+    struct sockaddr_un a;
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", r->sock);
+    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  }
+  close(fd);
+  return ok;
+}
+
+/* Starts redis-server with extra arguments (NULL-terminated list). With
+ * unix set, it listens on a socket in its directory only. */
+static void redis_start(redis_proc *r, int unix_sock,
+                        const char *const *extra) {
+  char portbuf[16];
+  const char *argv[32];
+  int n = 0, i;
+  argv[n++] = "redis-server";
+  argv[n++] = "--bind";
+  argv[n++] = "127.0.0.1";
+  argv[n++] = "--port";
+  if (unix_sock) {
+    r->port = 0;
+    argv[n++] = "0";
+    snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+    argv[n++] = "--unixsocket";
+    argv[n++] = r->sock;
+  } else {
+    if (!r->port)
+      r->port = free_port();
+    snprintf(portbuf, sizeof(portbuf), "%d", r->port);
+    argv[n++] = portbuf;
+  }
+  argv[n++] = "--save";
+  argv[n++] = "";
+  argv[n++] = "--appendonly";
+  argv[n++] = "no";
+  argv[n++] = "--dir";
+  argv[n++] = r->dir;
+  for (i = 0; extra && extra[i]; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+  r->pid = fork();
+  ck_assert_int_ge(r->pid, 0);
+  if (r->pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+#ifdef __linux__
+    /* dies with the test process, even when an assertion ends it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    dup2(null, 1);
+    dup2(null, 2);
+    execvp("redis-server", (char *const *)argv);
+    _exit(127);
+  }
+  for (i = 0; i < 200 && !can_connect(r); i++)
+    usleep(10000);
+  ck_assert_msg(can_connect(r), "redis-server did not start");
+}
+
+static void redis_init(redis_proc *r) {
+  memset(r, 0, sizeof(*r));
+  snprintf(r->dir, sizeof(r->dir), "/tmp/sio-redis-test-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(r->dir));
+}
+
+static void redis_kill(redis_proc *r, int sig) {
+  int st;
+  if (r->pid <= 0)
+    return;
+  kill(r->pid, sig);
+  waitpid(r->pid, &st, 0);
+  r->pid = 0;
+}
+
+static void redis_cleanup(redis_proc *r) {
+  char cmd[256];
+  redis_kill(r, SIGTERM);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "cannot remove %s\n", r->dir);
+}
+
+/* ------------------------------------------------------------ loop glue */
+
+static void tick(uv_timer_t *t) { (void)t; }
+
+/* Runs the loop until *flag (or pred) holds or ms passed. */
+static int run_until(uv_loop_t *loop, int (*pred)(void *), void *arg,
+                     uint32_t ms) {
+  uv_timer_t t;
+  uint64_t end = uv_now(loop) + ms;
+  int ok;
+  uv_timer_init(loop, &t);
+  uv_timer_start(&t, tick, 5, 5);
+  while (!(ok = pred(arg)) && uv_now(loop) < end)
+    uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return ok;
+}
+
+static int connected(void *arg) { return sio_server_redis_connected(arg) == 1; }
+
+static int disconnected(void *arg) {
+  return sio_server_redis_connected(arg) == 0;
+}
+
+static int both_connected(void *arg) {
+  sio_server **s = arg;
+  return sio_server_redis_connected(s[0]) && sio_server_redis_connected(s[1]);
+}
+
+static int closed_count;
+static void on_closed(sio_server *s, void *ud) {
+  (void)s;
+  (void)ud;
+  closed_count++;
+}
+
+static sio_socket *last_socket[2];
+static void on_connection(sio_socket *s, void *ud) {
+  int i = (int)(intptr_t)ud;
+  if (last_socket[i])
+    sio_socket_unref(last_socket[i]);
+  sio_socket_ref(s);
+  last_socket[i] = s;
+}
+
+static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
+  static const sio_namespace_handlers h = {NULL, on_connection, NULL, NULL};
+  sio_redis_config cfg;
+  sio_server *s;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.url = url;
+  cfg.reconnect_min_ms = 20;
+  cfg.reconnect_max_ms = 300;
+  cfg.connect_timeout_ms = 1000;
+  cfg.command_timeout_ms = 500;
+  cfg.requests_timeout_ms = 1000;
+  ck_assert_int_eq(sio_server_new(&s, loop, NULL), 0);
+  sio_namespace_set_handlers(sio_server_of(s, "/"), &h, (void *)(intptr_t)idx);
+  ck_assert_int_eq(sio_server_use_redis_config(s, &cfg), 0);
+  ck_assert_int_eq(sio_server_use_redis(s, url, NULL), SIO_ERR_STATE);
+  ck_assert_int_eq(sio_server_listen(s, "127.0.0.1:0"), 0);
+  return s;
+}
+
+static void client_connect(ws_client *c, uv_loop_t *loop, sio_server *s) {
+  const ws_msg *m;
+  ck_assert_int_eq(ws_client_open(c, loop, sio_server_port(s, 0), WS_PATH), 0);
+  c->auto_pong = 1;
+  m = ws_client_recv(c, T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(ws_client_send_text(c, "40"), 0);
+  m = ws_client_recv(c, T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_msg(strncmp(m->data, "40", 2) == 0, "%s", m->data);
+}
+
+static void finish(uv_loop_t *loop, sio_server **s, int n, ws_client *c,
+                   int nc) {
+  int i;
+  closed_count = 0;
+  for (i = 0; i < 2; i++) {
+    if (last_socket[i])
+      sio_socket_unref(last_socket[i]);
+    last_socket[i] = NULL;
+  }
+  for (i = 0; i < n; i++)
+    sio_server_close(s[i], on_closed, NULL);
+  for (i = 0; i < nc; i++)
+    ws_client_close(&c[i]);
+  uv_run(loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(closed_count, n);
+  ck_assert_int_eq(uv_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(test_url_parse) {
+  sio_redis_url u;
+  ck_assert_int_eq(sio_redis_url_parse("redis://127.0.0.1:6380/2", &u), 0);
+  ck_assert_str_eq(u.host, "127.0.0.1");
+  ck_assert_int_eq(u.port, 6380);
+  ck_assert_int_eq(u.db, 2);
+  ck_assert_ptr_null(u.password);
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(sio_redis_url_parse("redis://:s%40cret@redis.local", &u), 0);
+  ck_assert_str_eq(u.host, "redis.local");
+  ck_assert_int_eq(u.port, 6379);
+  ck_assert_str_eq(u.password, "s@cret");
+  ck_assert_ptr_null(u.user);
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(sio_redis_url_parse("redis://bob:pw@[::1]:7000/0", &u), 0);
+  ck_assert_str_eq(u.host, "::1");
+  ck_assert_str_eq(u.user, "bob");
+  ck_assert_str_eq(u.password, "pw");
+  ck_assert_int_eq(u.port, 7000);
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(sio_redis_url_parse("redis://pw@h", &u), 0);
+  ck_assert_str_eq(u.password, "pw");
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(
+      sio_redis_url_parse("unix:///run/redis.sock?db=3&password=x", &u), 0);
+  ck_assert_ptr_null(u.host);
+  ck_assert_str_eq(u.path, "/run/redis.sock");
+  ck_assert_int_eq(u.db, 3);
+  ck_assert_str_eq(u.password, "x");
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(sio_redis_url_parse("redis+unix:///tmp/r.sock", &u), 0);
+  ck_assert_str_eq(u.path, "/tmp/r.sock");
+  sio_redis_url_clear(&u);
+  ck_assert_int_eq(sio_redis_url_parse("rediss://h:1", &u),
+                   SIO_ERR_UNSUPPORTED);
+  ck_assert_int_eq(sio_redis_url_parse("http://h", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://h:0", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://h:70000", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://h:12x", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://h/x", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://:%zz@h", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://:%00@h", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis://[::1", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("unix://", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse(NULL, &u), SIO_ERR_INVAL);
+}
+END_TEST
+
+static void on_fetch(sio_namespace *ns, int status,
+                     const sio_socket_info *socks, size_t n, void *ud) {
+  int *out = ud;
+  (void)ns;
+  (void)socks;
+  out[0] = 1;
+  out[1] = status;
+  out[2] = (int)n;
+}
+
+static int flag_set(void *arg) { return ((int *)arg)[0] != 0; }
+
+static void on_count(sio_namespace *ns, int status, size_t count, void *ud) {
+  int *out = ud;
+  (void)ns;
+  out[0] = 1;
+  out[1] = status;
+  out[2] = (int)count;
+}
+
+/* Two instances on one Redis: a room broadcast reaches both, except
+ * holds; fetchSockets and serverCount see both; Redis killed and
+ * restarted: no crash, local delivery meanwhile, cluster delivery back. */
+START_TEST(test_two_instances_and_restart) {
+  redis_proc rp;
+  uv_loop_t loop;
+  sio_server *s[2];
+  ws_client c[3];
+  const char *room = "r", *ex = "x";
+  sio_broadcast_opts o = {&room, 1, &ex, 1, 0};
+  sio_stats st;
+  int res[3] = {0, 0, 0};
+  uint64_t t0;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  memset(c, 0, sizeof(c));
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  s[0] = new_server(&loop, rp.url, 0);
+  s[1] = new_server(&loop, rp.url, 1);
+  ck_assert(run_until(&loop, both_connected, s, 3000));
+  client_connect(&c[0], &loop, s[0]);
+  sio_socket_join(last_socket[0], "r");
+  client_connect(&c[1], &loop, s[1]);
+  sio_socket_join(last_socket[1], "r");
+  client_connect(&c[2], &loop, s[1]);
+  sio_socket_join(last_socket[1], "r");
+  sio_socket_join(last_socket[1], "x");
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[0], "/"), &o, "hi",
+                                           NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[0], "42[\"hi\"]", T));
+  ck_assert(ws_client_expect(&c[1], "42[\"hi\"]", T));
+  ck_assert_ptr_null(ws_client_recv(&c[2], 200)); /* in x */
+  /* fetchSockets across, serverCount */
+  ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(s[0], "/"), NULL,
+                                               on_fetch, res),
+                   0);
+  ck_assert(run_until(&loop, flag_set, res, 3000));
+  ck_assert_int_eq(res[1], 0);
+  ck_assert_int_eq(res[2], 3);
+  memset(res, 0, sizeof(res));
+  ck_assert_int_eq(sio_server_count(s[1], on_count, res), 0);
+  ck_assert(run_until(&loop, flag_set, res, 3000));
+  ck_assert_int_eq(res[1], 0);
+  ck_assert_int_eq(res[2], 2);
+
+  /* Redis dies */
+  redis_kill(&rp, SIGKILL);
+  ck_assert(run_until(&loop, disconnected, s[0], 3000));
+  ck_assert(run_until(&loop, disconnected, s[1], 3000));
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[0], "/"), NULL,
+                                           "alone", NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[0], "42[\"alone\"]", T));
+  ck_assert_ptr_null(ws_client_recv(&c[1], 100));
+  sio_server_stats(s[0], &st);
+  ck_assert_uint_ge(st.redis_dropped, 1);
+  ck_assert_uint_eq(st.redis_connected, 0);
+  /* requests while down: local results, at once */
+  memset(res, 0, sizeof(res));
+  ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(s[0], "/"), NULL,
+                                               on_fetch, res),
+                   0);
+  ck_assert(run_until(&loop, flag_set, res, 1000));
+  ck_assert_int_eq(res[1], SIO_ERR_CLOSED);
+  ck_assert_int_eq(res[2], 1);
+  /* keep the servers busy retrying a little, then bring Redis back */
+  run_until(&loop, flag_set, (int[]){0}, 400);
+  redis_start(&rp, 0, NULL);
+  t0 = uv_now(&loop);
+  ck_assert(run_until(&loop, both_connected, s, 10000));
+  ck_assert_uint_lt(uv_now(&loop) - t0, 10000);
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[1], "/"), &o, "back",
+                                           NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[0], "42[\"back\"]", T));
+  ck_assert(ws_client_expect(&c[1], "42[\"back\"]", T));
+  finish(&loop, s, 2, c, 3);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* A Redis that stops answering (SIGSTOP): the command watchdog and the
+ * connect timeout notice; SIGCONT brings it back. */
+START_TEST(test_stalled_redis) {
+  redis_proc rp;
+  uv_loop_t loop;
+  sio_server *s[1];
+  int res[3] = {0, 0, 0};
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://localhost:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  s[0] = new_server(&loop, rp.url, 0); /* a host name: uv_getaddrinfo */
+  ck_assert(run_until(&loop, connected, s[0], 3000));
+  kill(rp.pid, SIGSTOP);
+  /* NUMSUB gets no reply: the watchdog drops the connection */
+  ck_assert_int_eq(sio_server_count(s[0], on_count, res), 0);
+  ck_assert(run_until(&loop, disconnected, s[0], 3000));
+  ck_assert(run_until(&loop, flag_set, res, 3000));
+  ck_assert_int_eq(res[1], SIO_ERR_CLOSED);
+  ck_assert_int_eq(res[2], 1);
+  run_until(&loop, flag_set, (int[]){0}, 300);
+  kill(rp.pid, SIGCONT);
+  ck_assert(run_until(&loop, connected, s[0], 10000));
+  finish(&loop, s, 1, NULL, 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* AUTH and SELECT, a wrong password, and a unix socket. */
+START_TEST(test_auth_db_unix) {
+  static const char *const pass[] = {"--requirepass", "s3cret", NULL};
+  redis_proc rp, ru;
+  uv_loop_t loop;
+  sio_server *s[3];
+  char url[300];
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, pass);
+  redis_init(&ru);
+  redis_start(&ru, 1, NULL);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d/3", rp.port);
+  s[0] = new_server(&loop, url, 0);
+  snprintf(url, sizeof(url), "redis://default:wrong@127.0.0.1:%d", rp.port);
+  s[1] = new_server(&loop, url, 1);
+  snprintf(url, sizeof(url), "unix://%s?db=1", ru.sock);
+  s[2] = new_server(&loop, url, 0);
+  ck_assert(run_until(&loop, connected, s[0], 3000));
+  ck_assert(run_until(&loop, connected, s[2], 3000));
+  run_until(&loop, flag_set, (int[]){0}, 300);
+  ck_assert_int_eq(sio_server_redis_connected(s[1]), 0);
+  finish(&loop, s, 3, NULL, 0);
+  redis_cleanup(&rp);
+  redis_cleanup(&ru);
+}
+END_TEST
+
+/* Nothing listens: retries without end, closes cleanly. */
+START_TEST(test_unreachable) {
+  uv_loop_t loop;
+  sio_server *s[1];
+  char url[64];
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  snprintf(url, sizeof(url), "redis://127.0.0.1:%d", free_port());
+  s[0] = new_server(&loop, url, 0);
+  run_until(&loop, flag_set, (int[]){0}, 300);
+  ck_assert_int_eq(sio_server_redis_connected(s[0]), 0);
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[0], "/"), NULL, "x",
+                                           NULL, NULL, 0),
+                   0);
+  {
+    sio_server *t;
+    ck_assert_int_eq(sio_server_new(&t, &loop, NULL), 0);
+    ck_assert_int_eq(sio_server_use_redis(t, "rediss://h", NULL),
+                     SIO_ERR_UNSUPPORTED);
+    ck_assert_int_eq(sio_server_use_redis(t, "nope", NULL), SIO_ERR_INVAL);
+    sio_server_close(t, NULL, NULL);
+  }
+  finish(&loop, s, 1, NULL, 0);
+}
+END_TEST
+
+Suite *sio_redis_suite(void) {
+  Suite *s = suite_create("sio_redis");
+  TCase *tc = tcase_create("url");
+  tcase_add_test(tc, test_url_parse);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("redis-server");
+  tcase_add_test(tc, test_two_instances_and_restart);
+  tcase_add_test(tc, test_stalled_redis);
+  tcase_add_test(tc, test_auth_db_unix);
+  tcase_add_test(tc, test_unreachable);
+  tcase_set_timeout(tc, 30);
+  suite_add_tcase(s, tc);
+  return s;
+}
