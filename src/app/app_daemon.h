@@ -43,6 +43,8 @@ struct app_daemon {
   uv_timer_t tick;         /* 1 s housekeeping */
   uint64_t tick_expected;  /* uv_now the tick was due, for loop lag */
   double loop_lag_s;
+  size_t cluster_sockets;  /* sockets on every instance (last count) */
+  bool counting;           /* a cluster count is under way */
   uv_timer_t drain_timer;
   uv_signal_t sig_term, sig_int, sig_hup;
   int exit_code;
@@ -78,6 +80,11 @@ const char *app_client_ip(const struct app_daemon *d, const char *remote,
  * examples/dashboard/index.html. */
 extern const char app_dashboard_html[];
 extern const unsigned long app_dashboard_html_len;
+
+/* app_cluster.c: with Redis, instances tell each other their socket
+ * counts (a server-side event) so /health can report the cluster total. */
+int app_cluster_install(struct app_daemon *d);
+void app_cluster_refresh(struct app_daemon *d);
 
 /* app_signals.c: SIGTERM/SIGINT drain, SIGHUP reload, the 1 s tick. */
 int app_signals_install(struct app_daemon *d);

@@ -121,7 +121,11 @@ static bool redis_configured(const struct app_daemon *d) {
 static void handle_health(struct app_daemon *d, sio_http_req *r) {
   json_object *o = json_object_new_object(), *c, *rd;
   size_t local = sio_namespace_socket_count(d->ns);
-  bool redis_up = false; /* no Redis adapter in this build yet */
+  bool redis_up = sio_server_redis_connected(d->srv) != 0;
+  /* the cluster count is refreshed every 10 s; never below what we hold */
+  size_t total = redis_configured(d) && d->cluster_sockets > local
+                     ? d->cluster_sockets
+                     : local;
   const char *status = d->draining ? "draining"
                        : redis_configured(d) && !redis_up ? "degraded"
                                                           : "ok";
@@ -135,7 +139,7 @@ static void handle_health(struct app_daemon *d, sio_http_req *r) {
       json_object_new_int64((int64_t)((app_now_ms() - d->start_ms) / 1000)));
   c = json_object_new_object();
   json_object_object_add(c, "local", json_object_new_int64((int64_t)local));
-  json_object_object_add(c, "total", json_object_new_int64((int64_t)local));
+  json_object_object_add(c, "total", json_object_new_int64((int64_t)total));
   json_object_object_add(o, "connections", c);
   rd = json_object_new_object();
   json_object_object_add(rd, "connected", json_object_new_boolean(redis_up));
@@ -172,7 +176,14 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
   app_metrics_set(d->metrics, APP_M_BYTES_SENT, NULL, (double)st.bytes_out);
   app_metrics_set(d->metrics, APP_M_BROADCASTS, NULL, (double)st.broadcasts);
   app_metrics_set(d->metrics, APP_M_ACKS, NULL, (double)st.acks);
-  app_metrics_set(d->metrics, APP_M_REDIS_CONNECTED, NULL, 0);
+  app_metrics_set(d->metrics, APP_M_REDIS_CONNECTED, NULL,
+                  (double)st.redis_connected);
+  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "in",
+                  (double)st.redis_messages_in);
+  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "out",
+                  (double)st.redis_messages_out);
+  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "dropped",
+                  (double)st.redis_dropped);
   app_metrics_set(d->metrics, APP_M_EVENT_LOOP_LAG, NULL, d->loop_lag_s);
   /* limit hits counted inside libsio */
   app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_PAYLOAD,

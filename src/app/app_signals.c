@@ -155,6 +155,8 @@ static void tick_cb(uv_timer_t *t) {
                                 "the token expired; reconnect with a new one");
     }
   }
+  if (ticks % 10 == 0)
+    app_cluster_refresh(d);
   if (++ticks % 10 == 0) {
     app_keytab_expire(d->users, ms);
     app_keytab_expire(d->ips, ms);

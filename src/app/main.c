@@ -212,13 +212,11 @@ static int setup(struct app_daemon *d) {
              (long)getpid());
   }
   d->start_ms = app_now_ms();
-  if (build_server(d) || app_signals_install(d) || listen_all(d))
+  if (build_server(d) || app_cluster_install(d) || app_signals_install(d) ||
+      listen_all(d))
     return -1;
   if (finish_dev_setup(d) != 0)
     return -1;
-  if (*d->cfg.redis_url)
-    APP_LOGW("redis.url is set but this build has no Redis adapter yet: "
-             "running single-instance");
   return 0;
 }
 
