@@ -35,8 +35,8 @@ function canConnect(port) {
 
 // Resolves with { port, url, stop() } once redis-server accepts
 // connections.
-export async function startRedis() {
-  const port = await freePort();
+export async function startRedis(opts = {}) {
+  const port = opts.port || (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), "sio-compat-redis-"));
   const child = spawn(
     "redis-server",
