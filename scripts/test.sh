@@ -118,6 +118,18 @@ elif [ -f compat/node/package.json ]; then
   record "compat/node daemon" "${p:-0}" "${f:-0}" "${sk:-0}"
 fi
 
+if [ -f compat/python/test_emitter.py ] && [ -x build/tests/e2e/sio_compat_server ]; then
+  log "compat/python emitter (Redis adapter protocol from Python)"
+  out=$(SIO_COMPAT_SERVER="$top/build/tests/e2e/sio_compat_server" \
+    /usr/bin/python3 compat/python/test_emitter.py 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 20
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last")
+  [ -z "$last" ] && p=0 f=1
+  [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+  record "compat/python emitter" "${p:-0}" "${f:-0}" 0
+fi
+
 if [ -f compat/python/test_daemon.py ]; then
   if [ ! -x build/sio-server ]; then
     record "compat/python daemon (no sio-server built)" 0 1 0
