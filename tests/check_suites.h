@@ -16,6 +16,7 @@
   X(sio_http)                                                                  \
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
+  X(sio_recovery)                                                              \
   X(sio_rooms)                                                                 \
   X(sio_server_http)                                                           \
   X(sio_server)                                                                \

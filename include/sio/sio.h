@@ -79,6 +79,14 @@ SIO_EXTERN void sio_options_set_max_buffered(sio_options *o, size_t bytes);
 /* Cap on concurrent TCP connections; 0 means unlimited. */
 SIO_EXTERN void sio_options_set_max_connections(sio_options *o, uint32_t n);
 
+/* Connection state recovery (socket.io >= 4.6): the CONNECT reply carries
+ * a private session id, events carry an offset, and a client reconnecting
+ * within max_disconnection_ms (0: 120000) gets back its id, its rooms and
+ * the events it missed (sio_socket_recovered() is then 1). Off by
+ * default, as in the reference server. */
+SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
+                                         uint32_t max_disconnection_ms);
+
 /* Native TLS: PEM certificate (may include the chain), private key and an
  * optional extra chain file (NULL). Files are read by sio_server_new.
  * Returns 0, SIO_ERR_INVAL (cert without key) or SIO_ERR_NOMEM. */
@@ -116,7 +124,7 @@ typedef struct sio_stats {
   uint64_t bytes_in;       /* TCP bytes read / written */
   uint64_t bytes_out;
   uint64_t broadcasts;
-  uint64_t acks;           /* acks answered by clients to server emits */
+  uint64_t acks;           /* acks sent and received */
   uint64_t parse_errors;   /* sessions closed for a malformed packet */
   uint64_t polling;        /* sessions on each transport now */
   uint64_t websocket;
@@ -246,6 +254,10 @@ SIO_EXTERN void *sio_socket_get_data(const sio_socket *s);
 SIO_EXTERN void sio_socket_ref(sio_socket *s);
 SIO_EXTERN void sio_socket_unref(sio_socket *s);
 SIO_EXTERN int sio_socket_connected(const sio_socket *s);
+/* 1 when s resumed an earlier session (connection state recovery): same
+ * id, its rooms back, missed events already queued before
+ * on_connection. */
+SIO_EXTERN int sio_socket_recovered(const sio_socket *s);
 
 /* Sends an event. event and args (a JSON array or NULL) and bins are
  * borrowed: the packet is encoded before return. args may hold

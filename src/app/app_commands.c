@@ -149,6 +149,25 @@ static void on_connection(sio_socket *s, void *ud) {
   const char *named[512];
   size_t i, n = 0;
   json_object *data;
+  if (sio_socket_recovered(s)) {
+    /* Connection state recovery brought back the rooms of the earlier
+     * session; the token presented now decides which may stay. */
+    char *drop[512];
+    size_t nd = 0;
+    sio_socket_rooms(s, collect_room, &rooms);
+    for (i = 0; i < rooms.n; i++)
+      if (strcmp(rooms.v[i], sio_socket_id(s)) != 0 &&
+          strcmp(rooms.v[i], "global") != 0 &&
+          strcmp(rooms.v[i], as->user_room) != 0 &&
+          app_policy_may_join(&as->claims, rooms.v[i]) != APP_POLICY_ALLOW)
+        drop[nd++] = strdup(rooms.v[i]);
+    for (i = 0; i < nd; i++) {
+      if (drop[i])
+        sio_socket_leave(s, drop[i]);
+      free(drop[i]);
+    }
+    rooms.n = 0;
+  }
   sio_socket_rooms(s, collect_room, &rooms);
   for (i = 0; i < rooms.n; i++) /* the socket's own id room is not news */
     if (strcmp(rooms.v[i], sio_socket_id(s)) != 0)

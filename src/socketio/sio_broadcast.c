@@ -182,12 +182,39 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
     o = &all;
   if ((o->nrooms && !o->rooms) || (o->nexcept && !o->except))
     return SIO_ERR_INVAL;
-  rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, ctx->id,
-                        event, args, bins, nbins);
-  if (rv)
-    return rv;
-  ctx->pkt = &pkt;
   ctx->is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
+  if (ns->recovery && ctx->id < 0 && !ctx->is_volatile) {
+    /* Connection state recovery: the event carries an offset as its last
+     * argument (what the client reports on reconnection) and is kept,
+     * encoded, for the clients that miss it. Packets with an ack are not
+     * kept, as in the reference: the ack could not be honoured later. */
+    char offset[SIO_OFFSET_MAX];
+    json_object *tagged = json_object_new_array();
+    size_t i, n = args ? json_object_array_length(args) : 0;
+    sio_recovery_next_offset(ns->recovery, offset);
+    rv = tagged ? 0 : SIO_ERR_NOMEM;
+    for (i = 0; i < n && !rv; i++)
+      rv = json_object_array_add(tagged,
+                                 json_object_get(json_object_array_get_idx(
+                                     args, i)))
+               ? SIO_ERR_NOMEM
+               : 0;
+    if (!rv && json_object_array_add(tagged, json_object_new_string(offset)))
+      rv = SIO_ERR_NOMEM;
+    if (!rv)
+      rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, -1,
+                            event, tagged, bins, nbins);
+    json_object_put(tagged);
+    if (rv)
+      return rv;
+    sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
+  } else {
+    rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name,
+                          ctx->id, event, args, bins, nbins);
+    if (rv)
+      return rv;
+  }
+  ctx->pkt = &pkt;
   ctx->sent = 0;
   sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
                    bcast_visit, ctx);

@@ -17,6 +17,7 @@
  * is dropped without an answer. */
 #include "sio_namespace.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sio_broadcast.h"
@@ -40,6 +41,19 @@ int sio_namespace_new(sio_namespace **out, sio_server *srv, const char *name) {
   }
   ns->srv = srv;
   sio_rooms_init(&ns->rooms);
+  if (srv->opts.recovery) {
+    sio_recovery_limits lim;
+    memset(&lim, 0, sizeof(lim));
+    lim.max_disconnection_ms = srv->opts.max_disconnection_ms;
+    ns->recovery = sio_malloc(sizeof(*ns->recovery));
+    if (!ns->recovery) {
+      sio_rooms_deinit(&ns->rooms);
+      sio_free(ns->name);
+      sio_free(ns);
+      return SIO_ERR_NOMEM;
+    }
+    sio_recovery_init(ns->recovery, &lim);
+  }
   *out = ns;
   return 0;
 }
@@ -47,6 +61,10 @@ int sio_namespace_new(sio_namespace **out, sio_server *srv, const char *name) {
 void sio_namespace_del(sio_namespace *ns) {
   if (!ns)
     return;
+  if (ns->recovery) {
+    sio_recovery_deinit(ns->recovery);
+    sio_free(ns->recovery);
+  }
   sio_rooms_deinit(&ns->rooms);
   sio_free(ns->name);
   sio_free(ns);
@@ -76,12 +94,97 @@ static json_object *default_refusal(void) {
   return o;
 }
 
+/* The recovery request in a CONNECT payload: {"pid": "...", "offset":
+ * "..."} (socket.io-client adds both to its auth object). */
+static int recovery_request(const sio_namespace *ns, json_object *auth,
+                            const char **pid, const char **offset) {
+  json_object *p, *o;
+  if (!ns->recovery || !auth || !json_object_is_type(auth, json_type_object) ||
+      !json_object_object_get_ex(auth, "pid", &p) ||
+      !json_object_object_get_ex(auth, "offset", &o) ||
+      !json_object_is_type(p, json_type_string) ||
+      !json_object_is_type(o, json_type_string))
+    return 0;
+  *pid = json_object_get_string(p);
+  *offset = json_object_get_string(o);
+  return 1;
+}
+
+typedef struct missed_list {
+  sio_outpkt *v;
+  size_t n, cap;
+  int failed;
+} missed_list;
+
+/* Collects the missed packets (references) to send after the CONNECT
+ * reply. */
+static void collect_missed(const sio_outpkt *p, void *ud) {
+  missed_list *l = ud;
+  sio_outpkt *slot;
+  size_t i;
+  if (l->failed)
+    return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    sio_outpkt *v = sio_realloc(l->v, cap * sizeof(*v));
+    if (!v) {
+      l->failed = 1;
+      return;
+    }
+    l->v = v;
+    l->cap = cap;
+  }
+  slot = &l->v[l->n++];
+  *slot = *p;
+  /* the slot only borrows: the store keeps p alive until the next call on
+   * it, so hold our own references */
+  sio_rcbuf_ref(slot->head);
+  if (p->atts == p->inline_atts || !p->natts) {
+    slot->atts = slot->inline_atts;
+  } else {
+    slot->atts = sio_malloc(p->natts * sizeof(*slot->atts));
+    if (!slot->atts) {
+      sio_rcbuf_unref(slot->head);
+      l->n--;
+      l->failed = 1;
+      return;
+    }
+  }
+  for (i = 0; i < p->natts; i++)
+    slot->atts[i] = sio_rcbuf_ref(p->atts[i]);
+}
+
+static void missed_free(missed_list *l) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    sio_outpkt_release(&l->v[i]);
+  sio_free(l->v);
+}
+
 int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
   sio_socket *s;
-  int rv;
-  rv = sio_socket_new(&s, ns, c);
-  if (rv)
+  const char *pid = NULL, *offset = NULL;
+  missed_list missed = {NULL, 0, 0, 0};
+  sio_recovered rec;
+  int rv, recovered = 0;
+  size_t i;
+  if (recovery_request(ns, auth, &pid, &offset) &&
+      sio_recovery_restore(ns->recovery, pid, offset, uv_now(ns->srv->loop),
+                           &rec, collect_missed, &missed) == 0 &&
+      !missed.failed)
+    recovered = 1;
+  rv = sio_socket_new(&s, ns, c, recovered ? rec.sid : NULL);
+  if (rv) {
+    missed_free(&missed);
     return rv;
+  }
+  if (recovered) {
+    s->recovered = 1;
+    snprintf(s->pid, sizeof(s->pid), "%s", pid);
+    for (i = 0; i < rec.nrooms; i++)
+      if (strcmp(rec.rooms[i], rec.sid) != 0)
+        sio_socket_join(s, rec.rooms[i]);
+  }
   if (ns->h.on_authorize) {
     json_object *err = NULL;
     int verdict;
@@ -92,6 +195,7 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
       SIO_LOGD("authorize on %s returned after the session closed", ns->name);
       json_object_put(err);
       sio_socket_refuse(s);
+      missed_free(&missed);
       return 0;
     }
     if (verdict < 0) {
@@ -101,13 +205,20 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
       rv = err ? send_connect_error(c, ns->name, err) : SIO_ERR_NOMEM;
       json_object_put(err);
       sio_socket_refuse(s);
+      missed_free(&missed);
       return rv;
     }
     json_object_put(err); /* set although accepted: not ours to keep */
   }
   rv = sio_socket_accept(s);
-  if (rv)
+  if (rv) {
+    missed_free(&missed);
     return rv; /* the caller closes the session, which closes s */
+  }
+  /* the events missed while away, in order, before anything new */
+  for (i = 0; i < missed.n && s->client; i++)
+    sio_client_send(s->client, &missed.v[i]);
+  missed_free(&missed);
   if (ns->h.on_connection) {
     sio_socket_ref(s);
     ns->h.on_connection(s, ns->ud);

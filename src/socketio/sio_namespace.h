@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "sio/sio.h"
+#include "sio_recovery.h"
 #include "sio_rooms.h"
 
 typedef struct sio_client sio_client;
@@ -29,6 +30,7 @@ struct sio_namespace {
   size_t nsockets;     /* connected sockets */
   int64_t next_ack_id; /* shared by the namespace's sockets (reference) */
   sio_namespace_stats stats;
+  sio_recovery *recovery; /* NULL unless connection state recovery is on */
   sio_server_event_cb server_event_cb; /* other instances' server events */
   void *server_event_ud;
 };

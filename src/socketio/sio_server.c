@@ -105,6 +105,13 @@ void sio_options_del(sio_options *o) {
   sio_free(o);
 }
 
+void sio_options_set_recovery(sio_options *o, int enabled,
+                              uint32_t max_disconnection_ms) {
+  o->recovery = enabled != 0;
+  o->max_disconnection_ms =
+      max_disconnection_ms ? max_disconnection_ms : 120000;
+}
+
 int sio_options_set_tls(sio_options *o, const char *cert_file,
                         const char *key_file, const char *chain_file) {
   char *c = NULL, *k = NULL, *ch = NULL;
@@ -230,6 +237,8 @@ static void server_release(sio_server *s) {
   opts_free_strings(&s->opts);
 }
 
+static void recovery_tick(uv_timer_t *t);
+
 int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   sio_server *s;
   struct sio_options defaults;
@@ -285,6 +294,12 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   rv = eio_server_new(&s->eio, loop, &eo, &cbs, s);
   if (rv)
     goto fail;
+  if (s->opts.recovery) {
+    uv_timer_init(loop, &s->recovery_timer);
+    s->recovery_timer.data = s;
+    uv_timer_start(&s->recovery_timer, recovery_tick, 10000, 10000);
+    uv_unref((uv_handle_t *)&s->recovery_timer);
+  }
   *out = s;
   return 0;
 fail:
@@ -322,6 +337,21 @@ static void close_step(sio_server *s) {
 }
 
 static void on_adapter_closed(void *ud) { close_step(ud); }
+
+static void on_recovery_timer_closed(uv_handle_t *h) { close_step(h->data); }
+
+/* Every 10 s: forget recovery sessions and packets past their time. */
+static void recovery_tick(uv_timer_t *t) {
+  sio_server *s = t->data;
+  size_t it = 0;
+  const sio_map_entry *e;
+  uint64_t now = uv_now(s->loop);
+  while (sio_map_next(&s->nsps, &it, &e)) {
+    sio_namespace *ns = e->val;
+    if (ns->recovery)
+      sio_recovery_expire(ns->recovery, now);
+  }
+}
 
 static void on_engine_closed(void *ud) {
   sio_server *s = ud;
@@ -362,6 +392,10 @@ void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
     s->has_adapter = 0; /* nothing reaches it after close() */
     s->close_waits++;
     s->adapter.close(s->adapter_ud, on_adapter_closed, s);
+  }
+  if (s->opts.recovery) {
+    s->close_waits++;
+    uv_close((uv_handle_t *)&s->recovery_timer, on_recovery_timer_closed);
   }
   s->close_waits++;
   eio_server_close(s->eio, on_engine_closed, s);

@@ -27,6 +27,8 @@ struct sio_options {
   char *cookie; /* owned; NULL: none */
   size_t max_buffered;
   uint32_t max_connections;
+  int recovery;                  /* connection state recovery on */
+  uint32_t max_disconnection_ms; /* how long a session can be recovered */
   char *tls_cert; /* owned; NULL: plain TCP */
   char *tls_key;
   char *tls_chain;
@@ -44,6 +46,7 @@ typedef struct sio_counters {
   uint64_t clients;       /* Engine.IO sessions open now */
   uint64_t broadcasts;    /* sio_namespace_broadcast calls that encoded */
   uint64_t acks_resolved; /* server-asked acks answered by a client */
+  uint64_t acks_sent;     /* acks the server sent for client events */
   uint64_t parse_errors;  /* sessions closed for a bad packet */
 } sio_counters;
 
@@ -64,6 +67,7 @@ struct sio_server {
   sio_queue clients; /* sio_client.link */
   sio_buf scratch;   /* encode buffer shared by every emit */
   sio_counters stats;
+  uv_timer_t recovery_timer; /* expires recovery stores (when enabled) */
   sio_http_cb http_cb;
   void *http_ud;
   sio_handshake_cb handshake_cb;

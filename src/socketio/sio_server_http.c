@@ -117,7 +117,7 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;
   out->broadcasts = s->stats.broadcasts;
-  out->acks = s->stats.acks_resolved;
+  out->acks = s->stats.acks_resolved + s->stats.acks_sent;
   out->parse_errors = s->stats.parse_errors;
   if (s->has_adapter) {
     sio_adapter_stats as;

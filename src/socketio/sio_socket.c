@@ -37,7 +37,8 @@
 #include "sio_namespace.h"
 #include "sio_server.h"
 
-int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c) {
+int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c,
+                   const char *want_id) {
   sio_socket *s = sio_calloc(1, sizeof(*s));
   int rv = SIO_ERR_EXISTS, tries;
   *out = NULL;
@@ -50,6 +51,11 @@ int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c) {
   sio_queue_init(&s->client_link);
   sio_room_member_init(&s->member);
   sio_ack_table_init(&s->acks);
+  /* A recovered session gets its old id back when it is free. */
+  if (want_id && strlen(want_id) < sizeof(s->id)) {
+    strcpy(s->id, want_id);
+    rv = sio_rooms_add_member(&ns->rooms, &s->member, s->id);
+  }
   /* 120 random bits collide in theory only; retry rather than assume. */
   for (tries = 0; tries < 4 && rv == SIO_ERR_EXISTS; tries++) {
     rv = sio_random_id(s->id);
@@ -57,7 +63,11 @@ int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c) {
       break;
     rv = sio_rooms_add_member(&ns->rooms, &s->member, s->id);
   }
+  if (!rv && ns->recovery)
+    rv = sio_random_id(s->pid);
   if (rv) {
+    sio_rooms_remove_member(&ns->rooms, &s->member);
+    sio_free(s->member.slots);
     sio_free(s);
     return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
   }
@@ -109,6 +119,15 @@ int sio_socket_accept(sio_socket *s) {
     json_object_put(data);
     return SIO_ERR_NOMEM;
   }
+  if (s->pid[0]) {
+    /* recovery on: the client keeps the pid to resume this session */
+    json_object *pid = json_object_new_string(s->pid);
+    if (!pid || json_object_object_add(data, "pid", pid)) {
+      json_object_put(pid);
+      json_object_put(data);
+      return SIO_ERR_NOMEM;
+    }
+  }
   rv = send_control(s, SIO_PACKET_CONNECT, data);
   json_object_put(data);
   /* CLOSED or LIMIT: the session is closing and will disconnect s. */
@@ -126,12 +145,46 @@ void sio_socket_send_disconnect(sio_socket *s) {
   send_control(s, SIO_PACKET_DISCONNECT, NULL);
 }
 
+/* The reasons after which the reference keeps a session for recovery: the
+ * connection was lost, not ended on purpose by either side. */
+static int recoverable(const char *reason) {
+  static const char *const ok[] = {"transport error", "transport close",
+                                   "forced close", "ping timeout",
+                                   "server shutting down",
+                                   "forced server close"};
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(ok); i++)
+    if (strcmp(reason, ok[i]) == 0)
+      return 1;
+  return 0;
+}
+
+typedef struct room_vec {
+  const char *v[256];
+  size_t n;
+} room_vec;
+
+static void add_room(const char *room, void *ud) {
+  room_vec *r = ud;
+  if (r->n < SIO_ARRLEN(r->v))
+    r->v[r->n++] = room;
+}
+
+static void persist(sio_socket *s) {
+  room_vec rooms = {{NULL}, 0};
+  sio_socket_rooms(s, add_room, &rooms);
+  sio_recovery_persist(s->ns->recovery, s->pid, s->id, rooms.v, rooms.n,
+                       uv_now(s->ns->srv->loop));
+}
+
 void sio_socket_close(sio_socket *s, const char *reason) {
   sio_namespace *ns = s->ns;
   if (s->state != SIO_SOCKET_CONNECTED)
     return;
   SIO_LOGD("socket %s on %s closing: %s", s->id, ns->name, reason);
   sio_socket_ref(s);
+  if (ns->recovery && s->pid[0] && recoverable(reason))
+    persist(s);
   s->state = SIO_SOCKET_CLOSED;
   sio_rooms_remove_member(&ns->rooms, &s->member);
   sio_queue_remove(&s->client_link);
@@ -289,8 +342,22 @@ int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
   int rv = emit_check(s, event, bins, nbins);
   if (rv)
     return rv;
+  if (s->ns->recovery) {
+    /* As the reference does with recovery on: through the broadcast path,
+     * to the socket's own room, so the event gets an offset and is kept
+     * for a reconnection. */
+    const char *room = s->id;
+    sio_broadcast_opts o;
+    memset(&o, 0, sizeof(o));
+    o.rooms = &room;
+    o.nrooms = 1;
+    rv = sio_namespace_broadcast_local(s->ns, &o, event, args, bins, nbins);
+    return rv < 0 ? rv : rv == 0 ? SIO_ERR_CLOSED : 0;
+  }
   return emit_id(s, event, args, bins, nbins, -1);
 }
+
+int sio_socket_recovered(const sio_socket *s) { return s && s->recovered; }
 
 int sio_socket_emit_ack(sio_socket *s, const char *event, json_object *args,
                         const sio_bin *bins, size_t nbins, uint32_t timeout_ms,
@@ -325,6 +392,8 @@ int sio_socket_ack(sio_socket *s, int64_t ack_id, json_object *args,
     return rv;
   rv = sio_client_send(s->client, &p);
   sio_outpkt_release(&p);
+  if (!rv)
+    s->ns->srv->stats.acks_sent++;
   return rv;
 }
 

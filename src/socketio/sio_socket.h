@@ -27,6 +27,8 @@ struct sio_socket {
   uint32_t refcnt;
   uint8_t state;
   char id[21];
+  uint8_t recovered; /* resumed an earlier session */
+  char pid[21];      /* private session id (recovery on), else "" */
   sio_namespace *ns;  /* borrowed; not touched once the socket is closed */
   sio_client *client; /* NULL after the disconnect callback */
   void *data;         /* the application's */
@@ -40,7 +42,8 @@ struct sio_socket {
  * in the namespace's member table (so on_authorize may join rooms; a
  * broadcast skips it until connected). One reference, owned by the
  * connection. Returns 0, SIO_ERR_IO (no randomness) or SIO_ERR_NOMEM. */
-int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c);
+int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c,
+                   const char *want_id);
 /* PENDING -> CONNECTED: links s into its client and sends the CONNECT
  * reply. Returns 0 (a failed send is left to the session's close). */
 int sio_socket_accept(sio_socket *s);

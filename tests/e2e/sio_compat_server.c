@@ -19,6 +19,8 @@
  *                         the adapter is connected
  *   SIO_REDIS_KEY         channel prefix (default "socket.io")
  *   SIO_SERVER_NAME       this server's name in cluster answers ("sio")
+ *   SIO_RECOVERY          connection state recovery: the maximum
+ *                         disconnection in ms (0 or unset: off)
  *
  * Handler contract (the same in the namespaces "/", "/admin" and
  * "/private"; a client event is named first, its arguments follow; "ack"
@@ -292,6 +294,8 @@ static void on_connection(sio_socket *s, void *ud) {
   json_object_object_add(o, "auth", auth_of(s));
   json_object_object_add(o, "transport",
                          string_or_null(sio_socket_transport(s)));
+  json_object_object_add(o, "recovered",
+                         json_object_new_boolean(sio_socket_recovered(s)));
   args = new_args1(o);
   if (args == NULL)
     return;
@@ -889,6 +893,11 @@ static int apply_env(sio_options *o) {
       env_number("SIO_PING_TIMEOUT", 3600000, &timeout) < 0)
     return SIO_ERR_INVAL;
   sio_options_set_ping(o, (uint32_t)interval, (uint32_t)timeout);
+  r = env_number("SIO_RECOVERY", 86400000, &v);
+  if (r < 0)
+    return SIO_ERR_INVAL;
+  if (r > 0 && v > 0)
+    sio_options_set_recovery(o, 1, (uint32_t)v);
   r = env_number("SIO_CONNECT_TIMEOUT", 3600000, &v);
   if (r < 0)
     return SIO_ERR_INVAL;

@@ -47,6 +47,11 @@ const io = new Server(httpServer, {
   transports,
   cors: { origin: "*" },
   ...(adapter ? { adapter } : {}),
+  ...(envNumber("SIO_RECOVERY", 0) > 0
+    ? { connectionStateRecovery: {
+          maxDisconnectionDuration: envNumber("SIO_RECOVERY", 0),
+          skipMiddlewares: true } }
+    : {}),
 });
 
 function toList(v) {
@@ -61,6 +66,7 @@ function setup(nsp) {
       nsp: nsp.name,
       auth: socket.handshake.auth,
       transport: socket.conn.transport.name,
+      recovered: socket.recovered,
     });
 
     socket.on("echo", (...args) => socket.emit("echo", ...args));
