@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds sio-server and runs every test suite: the Check unit suites (plain
 # and under ASan+UBSan), the fuzz smoke run, the Node compatibility suites
-# and, when checkouts are available, the upstream protocol suites.
+# and, when checkouts are available, the upstream protocol suites; as root,
+# the package test (scripts/test-package.sh: .deb and .rpm).
 # The last line sums every suite: "N passed, M failed[, K skipped]".
 #
 # Usage: scripts/test.sh            (as root on a fresh Debian 12 it first
@@ -177,6 +178,25 @@ if [ -x bench/compare ] && [ -x build/bench/sio-bench ]; then
     fi
   else
     record "bench smoke (no node)" 0 0 1
+  fi
+fi
+
+# Packages (issue 6): builds the .deb from this tree, installs it, runs the
+# installed daemon as its unit would, purges it; builds and inspects the
+# .rpm (from make distcheck's tarball). Root only: it installs packages and
+# creates the sio-server system user.
+if [ -x scripts/test-package.sh ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "packages (scripts/test-package.sh)"
+    out=$(scripts/test-package.sh 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -vE '^ok ' | tail -n 40
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+    p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last")
+    [ -z "$last" ] && p=0 f=1
+    [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+    record "packages (.deb, .rpm)" "${p:-0}" "${f:-0}" 0
+  else
+    record "packages (not root)" 0 0 1
   fi
 fi
 
