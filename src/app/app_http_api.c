@@ -68,19 +68,45 @@ static int trusted(const struct app_daemon *d, const char *remote) {
   return 0;
 }
 
+/* The client is the rightmost X-Forwarded-For hop that is not one of our
+ * proxies: hops to its left were written by the client itself and prove
+ * nothing. */
 const char *app_client_ip(const struct app_daemon *d, const char *remote,
                           const char *xff, char *buf, size_t cap) {
-  size_t n;
+  const char *start[32];
+  size_t len[32], n = 0, i;
+  const char *p = xff;
   if (!xff || !*xff || !trusted(d, remote))
     return remote;
-  while (*xff == ' ')
-    xff++;
-  n = strcspn(xff, ", ");
-  if (n == 0 || n >= cap)
-    return remote;
-  memcpy(buf, xff, n);
-  buf[n] = 0;
-  return buf;
+  while (*p) {
+    const char *q = strchr(p, ',');
+    size_t l = q ? (size_t)(q - p) : strlen(p);
+    while (l && *p == ' ') {
+      p++;
+      l--;
+    }
+    while (l && p[l - 1] == ' ')
+      l--;
+    if (n == 32) { /* keep the 32 nearest hops */
+      memmove(start, start + 1, sizeof(start[0]) * 31);
+      memmove(len, len + 1, sizeof(len[0]) * 31);
+      n--;
+    }
+    start[n] = p;
+    len[n++] = l;
+    if (!q)
+      break;
+    p = q + 1;
+  }
+  for (i = n; i-- > 0;) {
+    if (len[i] == 0 || len[i] >= cap)
+      return remote;
+    memcpy(buf, start[i], len[i]);
+    buf[len[i]] = 0;
+    if (!trusted(d, buf) || i == 0)
+      return buf;
+  }
+  return remote;
 }
 
 /* ------------------------------------------------------------- replies */

@@ -106,7 +106,7 @@ int app_daemon_reload(struct app_daemon *d) {
   }
   lvl = app_log_level_parse(d->cfg.log_level);
   if (lvl >= 0)
-    app_log_set_level(lvl);
+    app_log_init(lvl, app_log_format_parse(d->cfg.log_format) == 1);
   d->event_rate.per_minute = (uint32_t)d->cfg.limits_events_per_minute;
   d->event_rate.burst = (uint32_t)d->cfg.limits_events_burst;
   d->handshake_rate = app_rate_per_second(

@@ -170,8 +170,9 @@ static int listen_all(struct app_daemon *d) {
       APP_LOGE("server.listen: cannot listen on %s: %s", addrs[i],
                sio_strerror(rv));
     else
-      APP_LOGI("listening on %s%s (path %s)", addrs[i],
-               *d->cfg.tls_cert_file ? " with TLS" : "", d->cfg.server_path);
+      APP_LOGI("listening on %s%s (path %s, port %d)", addrs[i],
+               *d->cfg.tls_cert_file ? " with TLS" : "", d->cfg.server_path,
+               sio_server_port(d->srv, i));
   }
   app_strv_free(addrs);
   return rv ? -1 : 0;

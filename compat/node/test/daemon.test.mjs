@@ -1126,7 +1126,7 @@ if (!daemonPath()) {
         assert.equal((await eioHandshake(dh)).status, 200);
       });
 
-      it("keys the rate on the first X-Forwarded-For hop when the peer is a trusted proxy", async () => {
+      it("keys the rate on the client X-Forwarded-For hop when the peer is a trusted proxy", async () => {
         const dh = await startDaemon({
           SIO_LIMITS_HANDSHAKES_PER_IP_PER_S: "1",
           SIO_LIMITS_HANDSHAKES_BURST: "2",
@@ -1137,6 +1137,31 @@ if (!daemonPath()) {
         for (let i = 0; i < 3; i++) a.push((await eioHandshake(dh, xff("203.0.113.7"))).status);
         assert.deepEqual(a, [200, 200, 429]);
         assert.equal((await eioHandshake(dh, xff("203.0.113.8"))).status, 200, "another client IP has its own bucket");
+      });
+
+      it("ignores hops a client forged in X-Forwarded-For (the rightmost untrusted hop counts)", async () => {
+        const dh = await startDaemon({
+          SIO_LIMITS_HANDSHAKES_PER_IP_PER_S: "1",
+          SIO_LIMITS_HANDSHAKES_BURST: "2",
+          SIO_SERVER_TRUSTED_PROXIES: "127.0.0.0/8",
+        });
+        // the client sends a different made-up address each time; the
+        // proxy appends the address it saw (203.0.113.9)
+        const a = [];
+        for (let i = 0; i < 3; i++)
+          a.push((await eioHandshake(dh, { headers: { "X-Forwarded-For": `198.51.100.${i}, 203.0.113.9` } })).status);
+        assert.deepEqual(a, [200, 200, 429]);
+      });
+
+      it("ignores X-Forwarded-For from a peer that is not a trusted proxy", async () => {
+        const dh = await startDaemon({
+          SIO_LIMITS_HANDSHAKES_PER_IP_PER_S: "1",
+          SIO_LIMITS_HANDSHAKES_BURST: "2",
+        });
+        const a = [];
+        for (let i = 0; i < 3; i++)
+          a.push((await eioHandshake(dh, { headers: { "X-Forwarded-For": `198.51.100.${i}` } })).status);
+        assert.deepEqual(a, [200, 200, 429]);
       });
     });
 
