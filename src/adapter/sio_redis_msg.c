@@ -1018,45 +1018,23 @@ static int64_t placeholder_num(json_object *v) {
   return json_object_get_int64(n);
 }
 
-/* An ECMAScript array index ("0" .. "4294967294", canonical). */
-static int array_index(const char *k, uint32_t *idx) {
-  uint64_t v = 0;
-  size_t i, n;
-  if (k[0] < '0' || k[0] > '9')
-    return 0;
-  n = strlen(k);
-  if (n > 10 || (k[0] == '0' && n > 1))
-    return 0;
-  for (i = 0; i < n; i++) {
-    if (k[i] < '0' || k[i] > '9')
-      return 0;
-    v = v * 10 + (uint64_t)(k[i] - '0');
-  }
-  if (v > 4294967294u)
-    return 0;
-  *idx = (uint32_t)v;
-  return 1;
-}
-
-typedef struct kv_ent {
-  uint32_t idx;
-  const char *key;
-  json_object *val;
-} kv_ent;
-
-static int kv_cmp(const void *a, const void *b) {
-  uint32_t x = ((const kv_ent *)a)->idx, y = ((const kv_ent *)b)->idx;
-  return x < y ? -1 : x > y;
-}
-
 static int pack_json(packer *p, json_object *v, int depth);
 
+typedef struct pack_member_ctx {
+  packer *p;
+  int depth;
+} pack_member_ctx;
+
+static int pack_member(const char *key, json_object *val, void *ud) {
+  pack_member_ctx *m = ud;
+  int rv = pack_cstr(m->p, key);
+  if (!rv)
+    rv = pack_json(m->p, val, m->depth + 1);
+  return rv;
+}
+
 static int pack_object(packer *p, json_object *v, int depth) {
-  struct lh_entry *e, *head = json_object_get_object(v)->head;
-  kv_ent stackbuf[16], *ix = stackbuf;
-  size_t nidx = 0, n = 0, i = 0;
-  uint32_t idx;
-  int rv = 0;
+  pack_member_ctx m = {p, depth};
   int64_t num = placeholder_num(v);
   if (num >= 0 || (num < -1)) {
     if (num < 0 || (uint64_t)num >= p->nbins) {
@@ -1068,44 +1046,11 @@ static int pack_object(packer *p, json_object *v, int depth) {
       return SIO_ERR_NOMEM;
     return 0;
   }
-  for (e = head; e; e = e->next) {
-    n++;
-    if (array_index((const char *)lh_entry_k(e), &idx))
-      nidx++;
-  }
-  if (nidx > SIO_ARRLEN(stackbuf)) {
-    ix = sio_malloc(nidx * sizeof(*ix));
-    if (!ix)
-      return SIO_ERR_NOMEM;
-  }
-  for (e = nidx ? head : NULL; e; e = e->next) {
-    if (array_index((const char *)lh_entry_k(e), &idx)) {
-      ix[i].idx = idx;
-      ix[i].key = (const char *)lh_entry_k(e);
-      ix[i].val = (json_object *)lh_entry_v(e);
-      i++;
-    }
-  }
-  if (nidx > 1)
-    qsort(ix, nidx, sizeof(*ix), kv_cmp);
-  if (msgpack_pack_map(&p->pk, n))
-    rv = SIO_ERR_NOMEM;
-  for (i = 0; !rv && i < nidx; i++) {
-    rv = pack_cstr(p, ix[i].key);
-    if (!rv)
-      rv = pack_json(p, ix[i].val, depth + 1);
-  }
-  for (e = head; !rv && e; e = e->next) {
-    const char *key = (const char *)lh_entry_k(e);
-    if (nidx && array_index(key, &idx))
-      continue;
-    rv = pack_cstr(p, key);
-    if (!rv)
-      rv = pack_json(p, (json_object *)lh_entry_v(e), depth + 1);
-  }
-  if (ix != stackbuf)
-    sio_free(ix);
-  return rv;
+  /* keys in JavaScript's order, as the Node peer's msgpack encoder
+   * writes them */
+  if (msgpack_pack_map(&p->pk, (size_t)json_object_object_length(v)))
+    return SIO_ERR_NOMEM;
+  return sio_json_each_member(v, pack_member, &m);
 }
 
 static int pack_double(packer *p, double d) {

@@ -754,29 +754,15 @@ static int idx_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int json_write(sio_buf *out, json_object *v, int depth);
-
-static int write_member(sio_buf *out, int *first, const char *key,
-                        json_object *val, int depth) {
-  int rv = 0;
-  if (!*first)
-    rv = sio_buf_append_byte(out, ',');
-  *first = 0;
-  if (!rv)
-    rv = append_string(out, key, strlen(key));
-  if (!rv)
-    rv = sio_buf_append_byte(out, ':');
-  if (!rv)
-    rv = json_write(out, val, depth);
-  return rv;
-}
-
-static int write_object(sio_buf *out, json_object *v, int depth) {
+int sio_json_each_member(json_object *obj,
+                         int (*fn)(const char *key, json_object *val,
+                                   void *ud),
+                         void *ud) {
   idx_entry stackbuf[16], *ix = stackbuf;
-  struct lh_entry *head = json_object_get_object(v)->head, *e;
+  struct lh_entry *head = json_object_get_object(obj)->head, *e;
   size_t nidx = 0, i = 0;
   uint32_t idx;
-  int rv, first = 1;
+  int rv = 0;
   for (e = head; e; e = e->next)
     if (array_index((const char *)lh_entry_k(e), &idx))
       nidx++;
@@ -795,19 +781,49 @@ static int write_object(sio_buf *out, json_object *v, int depth) {
   }
   if (nidx > 1)
     qsort(ix, nidx, sizeof(*ix), idx_cmp);
-  rv = sio_buf_append_byte(out, '{');
   for (i = 0; !rv && i < nidx; i++)
-    rv = write_member(out, &first, ix[i].key, ix[i].val, depth);
+    rv = fn(ix[i].key, ix[i].val, ud);
   for (e = head; !rv && e; e = e->next) {
     const char *key = (const char *)lh_entry_k(e);
     if (nidx && array_index(key, &idx))
       continue;
-    rv = write_member(out, &first, key, (json_object *)lh_entry_v(e), depth);
+    rv = fn(key, (json_object *)lh_entry_v(e), ud);
   }
-  if (!rv)
-    rv = sio_buf_append_byte(out, '}');
   if (ix != stackbuf)
     sio_free(ix);
+  return rv;
+}
+
+static int json_write(sio_buf *out, json_object *v, int depth);
+
+typedef struct member_ctx {
+  sio_buf *out;
+  int first;
+  int depth;
+} member_ctx;
+
+static int write_member(const char *key, json_object *val, void *ud) {
+  member_ctx *m = ud;
+  int rv = 0;
+  if (!m->first)
+    rv = sio_buf_append_byte(m->out, ',');
+  m->first = 0;
+  if (!rv)
+    rv = append_string(m->out, key, strlen(key));
+  if (!rv)
+    rv = sio_buf_append_byte(m->out, ':');
+  if (!rv)
+    rv = json_write(m->out, val, m->depth);
+  return rv;
+}
+
+static int write_object(sio_buf *out, json_object *v, int depth) {
+  member_ctx m = {out, 1, depth};
+  int rv = sio_buf_append_byte(out, '{');
+  if (!rv)
+    rv = sio_json_each_member(v, write_member, &m);
+  if (!rv)
+    rv = sio_buf_append_byte(out, '}');
   return rv;
 }
 

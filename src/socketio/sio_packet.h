@@ -106,6 +106,15 @@ int sio_packet_encode_event(sio_buf *out, int eio_prefix, const char *nsp,
  * SIO_ERR_DEPTH or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_packet_encode_ack(sio_buf *out, int eio_prefix, const char *nsp,
                           int64_t id, json_object *args, size_t nbins);
+/* Calls fn(key, val, ud) for each member of obj in the order JavaScript
+ * enumerates an object's keys: array-index keys ("0".."4294967294") first,
+ * ascending, then the others in insertion order. key and val are borrowed.
+ * Stops at the first non-zero return of fn and returns it; otherwise 0, or
+ * SIO_ERR_NOMEM. */
+int sio_json_each_member(json_object *obj,
+                         int (*fn)(const char *key, json_object *val,
+                                   void *ud),
+                         void *ud);
 /* Appends v (borrowed; NULL is JSON null) as JSON text the way
  * JavaScript's JSON.stringify writes it (no spaces, "/" unescaped; details
  * at the top of this file). Returns 0, SIO_ERR_DEPTH (nested deeper than
