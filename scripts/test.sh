@@ -119,6 +119,26 @@ elif [ -f compat/node/package.json ]; then
   record "compat/node daemon" "${p:-0}" "${f:-0}" "${sk:-0}"
 fi
 
+# Load balancers (SPEC §4): two daemons on one Redis behind the real nginx
+# and HAProxy, with the stock socket.io-client from compat/node's
+# node_modules (compat/lb/README.md).
+if [ -f compat/lb/package.json ] && [ ! -x build/sio-server ]; then
+  record "compat/lb (no sio-server built)" 0 1 0
+elif [ -f compat/lb/package.json ]; then
+  log "compat/lb (nginx and HAProxy in front of two daemons)"
+  [ -d compat/node/node_modules ] ||
+    (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+    echo "npm ci failed"
+  out=$(cd compat/lb && SIO_DAEMON="$top/build/sio-server" npm run -s test 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 50
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last" | tr -d ,)
+  sk=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$last")
+  [ -z "$last" ] && p=0 f=1
+  [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+  record "compat/lb" "${p:-0}" "${f:-0}" "${sk:-0}"
+fi
+
 if [ -f compat/python/test_emitter.py ] && [ -x build/tests/e2e/sio_compat_server ]; then
   log "compat/python emitter (Redis adapter protocol from Python)"
   out=$(SIO_COMPAT_SERVER="$top/build/tests/e2e/sio_compat_server" \
