@@ -27,6 +27,9 @@ enum { PH_CONNECT, PH_WARMUP, PH_MEASURE, PH_STOP };
 
 #define BENCH_MAX_WORKERS 32
 #define BENCH_MAX_SRC 250
+/* Servers of one run (-p P1,P2,... and --pid A,B,...): clients are dealt
+ * round-robin over the ports, and RSS and CPU are summed over the pids. */
+#define BENCH_MAX_SERVERS 8
 /* A process keeps this many fds for itself below the 20000 hard cap. */
 #define BENCH_FDS_PER_WORKER 15000
 
@@ -50,7 +53,9 @@ typedef struct bench_opts {
   int mode;
   int transport;
   char host[64];
-  int port;
+  int port; /* ports[0] */
+  int ports[BENCH_MAX_SERVERS];
+  uint32_t nports;
   char path[128];
   uint32_t n;           /* client connections (Socket.IO clients) */
   uint32_t inflight;    /* fanout: broadcasts in flight; echo: per client */
@@ -62,8 +67,11 @@ typedef struct bench_opts {
   uint32_t concurrency; /* connection setups in progress, all workers */
   uint32_t workers;
   uint32_t nsrc; /* source addresses 127.0.0.1 .. 127.0.0.<nsrc> */
-  int server_pid;
-  double hold_s;    /* idle: seconds held before reading RSS */
+  int server_pid; /* pids[0], 0 without --pid */
+  int pids[BENCH_MAX_SERVERS];
+  uint32_t npids;
+  double hold_s;    /* idle (3), fanout (0: none): seconds all clients are
+                       held connected before reading RSS */
   double timeout_s; /* whole run */
   char label[64];
 } bench_opts;

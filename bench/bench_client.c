@@ -97,9 +97,9 @@ struct worker {
   int phase, stopping, window_done;
   uint64_t cpu_a, t_a;
   char *pad;
-  struct sockaddr_in dst;
+  struct sockaddr_in dst[BENCH_MAX_SERVERS]; /* client i: dst[i % nports] */
   struct sockaddr_in src[BENCH_MAX_SRC];
-  char hostport[96];
+  char hostport[BENCH_MAX_SERVERS][96];
   uint64_t rng;
   char rbuf[1 << 16];
   char wbuf[64];
@@ -251,7 +251,8 @@ static void post_flush(client *c) {
                 "POST %s?EIO=4&transport=polling&sid=%s HTTP/1.1\r\n"
                 "Host: %s\r\nContent-Type: text/plain;charset=UTF-8\r\n"
                 "Content-Length: %zu\r\n\r\n",
-                w->o->path, c->sid, w->hostport, c->pend_len);
+                w->o->path, c->sid, w->hostport[c->gidx % w->o->nports],
+                c->pend_len);
   /* Head and body in one write: a split POST costs the server a read. */
   if (buf_append(&c->pend, &c->pend_len, &c->pend_cap, head, (size_t)hl)) {
     client_fail(c, "out of memory");
@@ -286,7 +287,8 @@ static void send_poll(client *c) {
   int n = snprintf(req, sizeof(req),
                    "GET %s?EIO=4&transport=polling%s%s HTTP/1.1\r\n"
                    "Host: %s\r\n\r\n",
-                   w->o->path, c->sid[0] ? "&sid=" : "", c->sid, w->hostport);
+                   w->o->path, c->sid[0] ? "&sid=" : "", c->sid,
+                   w->hostport[c->gidx % w->o->nports]);
   link_write(&c->main, req, (size_t)n);
 }
 
@@ -405,7 +407,7 @@ static void on_connect(uv_connect_t *req, int status) {
                  "Host: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: c2lvLWJlbmNoLWtleS0wMQ==\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n",
-                 w->o->path, w->hostport);
+                 w->o->path, w->hostport[c->gidx % w->o->nports]);
     link_write(l, r, (size_t)n);
   } else if (l->role == LINK_GET) {
     send_poll(c);
@@ -441,7 +443,8 @@ static int link_connect(client *c, blink *l, int role) {
       return -1;
     }
   }
-  rv = uv_tcp_connect(&l->creq, &l->tcp, (const struct sockaddr *)&w->dst,
+  rv = uv_tcp_connect(&l->creq, &l->tcp,
+                      (const struct sockaddr *)&w->dst[c->gidx % w->o->nports],
                       on_connect);
   if (rv) {
     client_fail(c, "connect: %s", uv_strerror(rv));
@@ -988,10 +991,13 @@ int bench_worker_main(const bench_opts *o, bench_shared *sh, int id,
   w->phase = PH_CONNECT;
   w->cpu_a = self_cpu_ns();
   w->t_a = uv_hrtime();
-  snprintf(w->hostport, sizeof(w->hostport), "%s:%d", o->host, o->port);
-  if (uv_ip4_addr(o->host, o->port, &w->dst)) {
-    note_error(w, "bad host address");
-    return 1;
+  for (i = 0; i < o->nports; i++) {
+    snprintf(w->hostport[i], sizeof(w->hostport[i]), "%s:%d", o->host,
+             o->ports[i]);
+    if (uv_ip4_addr(o->host, o->ports[i], &w->dst[i])) {
+      note_error(w, "bad host address");
+      return 1;
+    }
   }
   for (i = 0; i < o->nsrc; i++) {
     char a[32];

@@ -6,11 +6,17 @@
  *                              (the sender included) as "bcast";
  *   "echo"  (payload, ack)  -> ack with the same payload.
  *
- * Usage: bench_server [port]   (0 or absent: a free port)
+ * Usage: bench_server [port] [--redis URL]   (port 0 or absent: a free one)
  * Listens on 127.0.0.1 only, prints "LISTENING <port>" on stdout once
  * ready; SIGTERM or SIGINT closes it. Options are libsio's defaults, which
  * are the reference server's (pingInterval 25000, pingTimeout 20000...), so
- * both servers do the same work per client. */
+ * both servers do the same work per client.
+ *
+ * With --redis, the server joins a cluster through libsio's Redis adapter
+ * (bench/fifty-k.sh runs several on one private redis-server): a "bcast"
+ * then reaches the clients of every instance, published once to Redis by
+ * the instance that received it. LISTENING is printed once the adapter is
+ * connected (or after 5 s, with a warning). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +27,8 @@
 
 static sio_server *server;
 static uv_signal_t sigint_h, sigterm_h;
+static uv_timer_t ready_h;
+static int ready_waits;
 
 static void on_event(sio_socket *s, const char *event, json_object *args,
                      const sio_bin *bins, size_t nbins, int64_t ack_id,
@@ -45,23 +53,47 @@ static void on_signal(uv_signal_t *h, int signum) {
   (void)signum;
   uv_close((uv_handle_t *)&sigint_h, NULL);
   uv_close((uv_handle_t *)&sigterm_h, NULL);
+  if (!uv_is_closing((uv_handle_t *)&ready_h))
+    uv_close((uv_handle_t *)&ready_h, NULL);
   sio_server_close(server, NULL, NULL);
+}
+
+/* Announces the port once the cluster adapter (if any) is connected, so a
+ * script starting several instances knows a broadcast will reach all. */
+static void on_ready_check(uv_timer_t *t) {
+  if (!sio_server_redis_connected(server) && ++ready_waits < 500)
+    return;
+  if (ready_waits >= 500)
+    fprintf(stderr, "bench_server: redis not connected after 5 s\n");
+  printf("LISTENING %d\n", sio_server_port(server, 0));
+  fflush(stdout);
+  uv_close((uv_handle_t *)t, NULL);
 }
 
 int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   sio_namespace_handlers h = {0};
-  const char *port_s = argc > 1 ? argv[1] : getenv("PORT");
+  const char *port_s = getenv("PORT"), *redis = NULL;
   char addr[64];
   char *end;
   long port = 0;
-  int rv;
+  int rv, i;
 
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc) {
+      redis = argv[++i];
+    } else if (argv[i][0] != '-') {
+      port_s = argv[i];
+    } else {
+      fprintf(stderr, "usage: bench_server [port] [--redis URL]\n");
+      return 2;
+    }
+  }
   if (port_s && *port_s) {
     errno = 0;
     port = strtol(port_s, &end, 10);
     if (errno || *end || port < 0 || port > 65535) {
-      fprintf(stderr, "usage: bench_server [port]\n");
+      fprintf(stderr, "usage: bench_server [port] [--redis URL]\n");
       return 2;
     }
   }
@@ -73,14 +105,27 @@ int main(int argc, char **argv) {
   }
   h.on_event = on_event;
   sio_namespace_set_handlers(sio_server_of(server, "/"), &h, NULL);
+  if (redis) {
+    rv = sio_server_use_redis(server, redis, NULL);
+    if (rv) {
+      fprintf(stderr, "bench_server: redis %s: %s\n", redis, sio_strerror(rv));
+      return 1;
+    }
+  }
   snprintf(addr, sizeof(addr), "127.0.0.1:%ld", port);
   rv = sio_server_listen(server, addr);
   if (rv) {
     fprintf(stderr, "bench_server: listen %s: %s\n", addr, sio_strerror(rv));
     return 1;
   }
-  printf("LISTENING %d\n", sio_server_port(server, 0));
-  fflush(stdout);
+  uv_timer_init(loop, &ready_h);
+  if (redis) {
+    uv_timer_start(&ready_h, on_ready_check, 10, 10);
+  } else {
+    printf("LISTENING %d\n", sio_server_port(server, 0));
+    fflush(stdout);
+    uv_close((uv_handle_t *)&ready_h, NULL);
+  }
   uv_signal_init(loop, &sigint_h);
   uv_signal_init(loop, &sigterm_h);
   uv_signal_start(&sigint_h, on_signal, SIGINT);

@@ -19,3 +19,4 @@ EXTRA_DIST += bench/compare bench/node-server.js bench/package.json \
 # The kernel's floor: one write() per delivery and nothing else.
 noinst_PROGRAMS += bench/floor_server
 bench_floor_server_SOURCES = bench/floor_server.c
+EXTRA_DIST += bench/fifty-k.sh

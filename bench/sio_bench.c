@@ -4,6 +4,9 @@
  *   sio-bench connect -p PORT --pid PID -n 5000    connection setup rate
  *   sio-bench fanout  -p PORT --pid PID -n 10000 --inflight 8
  *   sio-bench echo    -p PORT --pid PID -n 100 --duration 5
+ *   sio-bench fanout  -p P1,P2,P3 --pid A,B,C -n 50000 --hold 5
+ *                     (several servers of one cluster: clients dealt over
+ *                     the ports, RSS and CPU summed over the pids)
  *
  * The server under test must follow the bench contract (docs/performance.md):
  * "bcast" broadcasts its payload to every client of "/", "echo" acks its
@@ -50,10 +53,12 @@ static void usage(FILE *f) {
   fprintf(
       f,
       "usage: sio-bench idle|connect|fanout|echo -p PORT [options]\n"
-      "  -p, --port PORT        server port on --host\n"
+      "  -p, --port PORT[,..]   server port(s) on --host; clients are dealt"
+      " over them\n"
       "      --host ADDR        server IPv4 loopback address (127.0.0.1)\n"
       "      --path PATH        Engine.IO path (/socket.io/)\n"
-      "      --pid PID          server process: RSS and CPU from /proc/PID\n"
+      "      --pid PID[,..]     server process(es): RSS and CPU from /proc,"
+      " summed\n"
       "  -n, --clients N        Socket.IO clients (idle/connect/fanout 1000,"
       " echo 100)\n"
       "  -t, --transport T      websocket (default) or polling\n"
@@ -71,7 +76,8 @@ static void usage(FILE *f) {
       "  -w, --workers W        client processes (one per %d fds)\n"
       "      --src-addrs K      source addresses 127.0.0.1..K (one per 25000"
       " fds)\n"
-      "      --hold S           idle: seconds held before reading RSS (3)\n"
+      "      --hold S           idle (3), fanout (0): seconds all clients"
+      " are held before reading RSS\n"
       "      --timeout S        bound on the whole run (300)\n"
       "      --label TEXT       copied into the JSON line\n",
       BENCH_FDS_PER_WORKER);
@@ -86,6 +92,21 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
     return -1;
   *out = (uint32_t)v;
   return 0;
+}
+
+/* A comma list of 1..BENCH_MAX_SERVERS numbers in [min, max]. */
+static int parse_list(const char *s, uint32_t min, uint32_t max, int *out,
+                      uint32_t *n) {
+  char buf[256], *tok, *save = NULL;
+  uint32_t u;
+  snprintf(buf, sizeof(buf), "%s", s);
+  *n = 0;
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (*n == BENCH_MAX_SERVERS || parse_u32(tok, min, max, &u))
+      return -1;
+    out[(*n)++] = (int)u;
+  }
+  return *n ? 0 : -1;
 }
 
 static int parse_secs(const char *s, double *out) {
@@ -109,7 +130,6 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
       {"src-addrs", 1, 0, 's'},   {"hold", 1, 0, 'h'},
       {"timeout", 1, 0, 'o'},     {"label", 1, 0, 'l'},
       {"help", 0, 0, 'q'},        {0, 0, 0, 0}};
-  uint32_t u;
   int ch, i, have_count = 0, have_warmup = 0;
   if (argc < 2) {
     usage(stderr);
@@ -131,15 +151,15 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
   o->duration_s = o->mode == MODE_ECHO ? 5 : 60;
   o->warmup_s = 1;
   o->concurrency = 256;
-  o->hold_s = 3;
+  o->hold_s = o->mode == MODE_IDLE ? 3 : 0;
   o->timeout_s = 300;
   optind = 2;
   while ((ch = getopt_long(argc, argv, "p:n:t:k:c:d:w:", lo, NULL)) != -1) {
     switch (ch) {
     case 'p':
-      if (parse_u32(optarg, 1, 65535, &u))
+      if (parse_list(optarg, 1, 65535, o->ports, &o->nports))
         goto bad;
-      o->port = (int)u;
+      o->port = o->ports[0];
       break;
     case 'H':
       snprintf(o->host, sizeof(o->host), "%s", optarg);
@@ -148,9 +168,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
       snprintf(o->path, sizeof(o->path), "%s", optarg);
       break;
     case 'i':
-      if (parse_u32(optarg, 1, 1u << 30, &u))
+      if (parse_list(optarg, 1, 1u << 30, o->pids, &o->npids))
         goto bad;
-      o->server_pid = (int)u;
+      o->server_pid = o->pids[0];
       break;
     case 'n':
       if (parse_u32(optarg, 1, 1000000, &o->n))
@@ -309,6 +329,32 @@ static void jstr(const char *key, const char *s) {
   jadd("\"");
 }
 
+/* CPU (ns) and VmRSS (bytes) summed over every --pid; -1 when one is
+ * gone. */
+static int servers_cpu_ns(const bench_opts *o, uint64_t *out) {
+  uint32_t i;
+  *out = 0;
+  for (i = 0; i < o->npids; i++) {
+    uint64_t v;
+    if (proc_cpu_ns(o->pids[i], &v))
+      return -1;
+    *out += v;
+  }
+  return o->npids ? 0 : -1;
+}
+
+static int servers_rss_bytes(const bench_opts *o, uint64_t *out) {
+  uint32_t i;
+  *out = 0;
+  for (i = 0; i < o->npids; i++) {
+    uint64_t v;
+    if (proc_rss_bytes(o->pids[i], &v))
+      return -1;
+    *out += v;
+  }
+  return o->npids ? 0 : -1;
+}
+
 typedef struct snap {
   uint64_t t, cpu, count;
   int cpu_ok;
@@ -316,7 +362,7 @@ typedef struct snap {
 
 static void take_snap(const bench_opts *o, bench_shared *sh, snap *s) {
   s->t = uv_hrtime();
-  s->cpu_ok = o->server_pid && proc_cpu_ns(o->server_pid, &s->cpu) == 0;
+  s->cpu_ok = o->server_pid && servers_cpu_ns(o, &s->cpu) == 0;
   s->count = o->mode == MODE_FANOUT ? atomic_load(&sh->completed)
                                     : atomic_load(&sh->acks);
 }
@@ -373,17 +419,18 @@ int main(int argc, char **argv) {
             (o.n + nw - 1) / nw * fpc, (unsigned long long)rl.rlim_cur);
     return 2;
   }
-  if (o.server_pid) {
-    uint64_t lim = proc_fd_limit(o.server_pid);
-    if (kill(o.server_pid, 0) && errno == ESRCH) {
-      fprintf(stderr, "sio-bench: no process %d\n", o.server_pid);
+  for (i = 0; i < o.npids; i++) {
+    uint64_t lim = proc_fd_limit(o.pids[i]);
+    uint64_t per = ((uint64_t)o.n + o.npids - 1) / o.npids;
+    if (kill(o.pids[i], 0) && errno == ESRCH) {
+      fprintf(stderr, "sio-bench: no process %d\n", o.pids[i]);
       return 2;
     }
-    if (lim && lim < (uint64_t)o.n * fpc + 32)
+    if (lim && lim < per * fpc + 32)
       fprintf(stderr,
               "sio-bench: warning: server pid %d may open only %llu fds; "
               "start it from a shell with a higher ulimit -n\n",
-              o.server_pid, (unsigned long long)lim);
+              o.pids[i], (unsigned long long)lim);
   }
 
   nslots = o.mode == MODE_FANOUT ? (size_t)o.warmup + o.count : 0;
@@ -404,8 +451,8 @@ int main(int argc, char **argv) {
   }
 
   if (o.server_pid) {
-    rss_ok = proc_rss_bytes(o.server_pid, &rss0) == 0;
-    cpu0_ok = proc_cpu_ns(o.server_pid, &cpu0) == 0;
+    rss_ok = servers_rss_bytes(&o, &rss0) == 0;
+    cpu0_ok = servers_cpu_ns(&o, &cpu0) == 0;
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -480,7 +527,7 @@ int main(int argc, char **argv) {
         break;
       if (!t_conn) {
         t_conn = now;
-        cpu_conn_ok = o.server_pid && proc_cpu_ns(o.server_pid, &cpu_conn) == 0;
+        cpu_conn_ok = o.server_pid && servers_cpu_ns(&o, &cpu_conn) == 0;
       }
       if (f && !late_err[0]) {
         unsigned j;
@@ -496,14 +543,17 @@ int main(int argc, char **argv) {
       }
       if (o.mode == MODE_CONNECT)
         goto stop;
-      if (o.mode == MODE_IDLE) {
+      if (o.mode == MODE_IDLE || (o.mode == MODE_FANOUT && o.hold_s > 0)) {
         /* Let the server settle (deferred frees, GC) before reading. */
-        if ((double)(now - t_conn) < o.hold_s * 1e9)
-          break;
-        if (o.server_pid)
-          rss_ok = rss_ok && proc_rss_bytes(o.server_pid, &rss1) == 0;
-        held = 1;
-        goto stop;
+        if (!held) {
+          if ((double)(now - t_conn) < o.hold_s * 1e9)
+            break;
+          if (o.server_pid)
+            rss_ok = rss_ok && servers_rss_bytes(&o, &rss1) == 0;
+          held = 1;
+        }
+        if (o.mode == MODE_IDLE)
+          goto stop;
       }
       atomic_store(&sh->total, c);
       phase = (o.mode == MODE_FANOUT ? o.warmup > 0 : o.warmup_s > 0)
@@ -607,9 +657,10 @@ int main(int argc, char **argv) {
     jstr("transport", o.transport == TR_POLLING ? "polling" : "websocket");
     jstr("label", o.label);
     jadd(",\"n\":%u,\"connected\":%llu,\"failed\":%llu,\"workers\":%u,"
-         "\"src_addrs\":%u,\"server_pid\":%d,\"payload\":%u",
+         "\"src_addrs\":%u,\"server_pid\":%d,\"servers\":%u,"
+         "\"payload\":%u",
          o.n, (unsigned long long)connected, (unsigned long long)failed, nw,
-         o.nsrc, o.server_pid, o.payload);
+         o.nsrc, o.server_pid, o.nports, o.payload);
 
     if (o.mode == MODE_IDLE || o.mode == MODE_CONNECT) {
       uint64_t t1 = atomic_load(&sh->last_ready_ns);
@@ -694,6 +745,15 @@ int main(int argc, char **argv) {
              us(lastv[k / 2]),
              us(lastv[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1]),
              us(lastv[k - 1]));
+      if (held && rss_ok && connected) {
+        double per = ((double)rss1 - (double)rss0) / (double)connected;
+        printf("  server RSS      %.1f MB before, %.1f MB with every client "
+               "held %.1f s: %.0f bytes per connection\n",
+               (double)rss0 / 1048576, (double)rss1 / 1048576, o.hold_s, per);
+        jadd(",\"rss_before\":%llu,\"rss_after\":%llu,"
+             "\"rss_per_conn\":%.0f",
+             (unsigned long long)rss0, (unsigned long long)rss1, per);
+      }
       if (a.cpu_ok && b.cpu_ok && bdone && total) {
         double per = us(b.cpu - a.cpu) / ((double)bdone * (double)total);
         server_util = (double)(b.cpu - a.cpu) / (double)(b.t - a.t);

@@ -4,6 +4,7 @@
  * and asserted after the loop ended, which also proves every handle was
  * closed (uv_loop_close() == 0). */
 #include <check.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -366,6 +367,76 @@ START_TEST(ping_timeout) {
 }
 END_TEST
 
+/* Answers every ping on the open fds for ms milliseconds; counts them. */
+static void pong_for(const int *fds, int *pings, int n, int ms) {
+  uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
+  uint8_t buf[256];
+  size_t len;
+  while (uv_hrtime() < end) {
+    struct pollfd p[4];
+    int i;
+    for (i = 0; i < n; i++) {
+      p[i].fd = fds[i];
+      p[i].events = POLLIN;
+    }
+    if (poll(p, (nfds_t)n, 20) <= 0)
+      continue;
+    for (i = 0; i < n; i++) {
+      if (!(p[i].revents & POLLIN))
+        continue;
+      ck_assert_int_eq(rc_ws_recv(fds[i], buf, sizeof(buf), &len), 1);
+      ck_assert_uint_eq(len, 1);
+      ck_assert_int_eq(buf[0], '2');
+      ck_assert_int_eq(rc_ws_send(fds[i], 1, "3", 1), 0);
+      pings[i]++;
+    }
+  }
+}
+
+/* Sessions opened at different times share the server's heartbeat timer:
+ * each is pinged on its own schedule, and only the one that stops
+ * answering times out. */
+static void sc_heartbeats(fx *f) {
+  uint8_t buf[4096];
+  size_t len;
+  int fds[2], pings[2] = {0, 0}, silent;
+  fds[0] = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fds[0], 0);
+  ck_assert_int_eq(rc_ws_recv(fds[0], buf, sizeof(buf), &len), 1);
+  pong_for(fds, pings, 1, 100);
+  silent = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(silent, 0);
+  ck_assert_int_eq(rc_ws_recv(silent, buf, sizeof(buf), &len), 1);
+  pong_for(fds, pings, 1, 100);
+  fds[1] = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fds[1], 0);
+  ck_assert_int_eq(rc_ws_recv(fds[1], buf, sizeof(buf), &len), 1);
+  pong_for(fds, pings, 2, 1300);
+  /* ping at 300 ms, closed at 500 ms: a ping, then the close frame */
+  ck_assert_int_eq(rc_ws_recv(silent, buf, sizeof(buf), &len), 1);
+  ck_assert_int_eq(buf[0], '2');
+  ck_assert_int_eq(rc_ws_recv(silent, buf, sizeof(buf), &len), 8);
+  ck_assert_int_eq(rc_wait_eof(silent, 1000), 1);
+  rc_close(silent);
+  /* about every 300 ms over 1.4 s and 1.3 s */
+  ck_assert_int_ge(pings[0], 3);
+  ck_assert_int_le(pings[0], 5);
+  ck_assert_int_ge(pings[1], 3);
+  ck_assert_int_le(pings[1], 5);
+  rc_close(fds[0]);
+  rc_close(fds[1]);
+}
+
+START_TEST(heartbeat_many_sessions) {
+  fx f;
+  eio_options o = default_opts();
+  run(&f, &o, sc_heartbeats);
+  ck_assert_int_eq(f.opens, 3);
+  ck_assert_int_eq(f.closes, 3);
+  ck_assert_str_eq(f.reasons[0], "ping timeout");
+}
+END_TEST
+
 static void sc_ws(fx *f) {
   uint8_t buf[4096];
   size_t len;
@@ -535,6 +606,106 @@ START_TEST(websocket_max_payload_1009) {
   ck_assert_uint_eq(f.stats.over_max_payload, 1);
   ck_assert_int_eq(f.closes, 1);
   ck_assert_int_eq(f.messages, 0);
+}
+END_TEST
+
+/* Appends one masked client frame (FIN set) to out; returns its size. */
+static size_t put_frame(uint8_t *out, int opcode, const void *p, size_t n) {
+  static const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+  size_t hl = 2, i;
+  out[0] = (uint8_t)(0x80 | opcode);
+  if (n < 126) {
+    out[1] = (uint8_t)(0x80 | n);
+  } else {
+    out[1] = 0x80 | 126;
+    out[2] = (uint8_t)(n >> 8);
+    out[3] = (uint8_t)n;
+    hl = 4;
+  }
+  memcpy(out + hl, key, 4);
+  for (i = 0; i < n; i++)
+    out[hl + 4 + i] = ((const uint8_t *)p)[i] ^ key[i & 3];
+  return hl + 4 + n;
+}
+
+/* Whole frames are decoded without a wslay context; anything else in the
+ * same read (a control frame, a cut frame) is wslay's from that frame on,
+ * and what each path accepts or refuses is the same. */
+static void sc_ws_fast_path(fx *f) {
+  uint8_t buf[4096], out[1024], big[300];
+  size_t len, n;
+  int fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  /* two messages in one read */
+  n = put_frame(out, 1, "4one", 4);
+  n += put_frame(out + n, 1, "4two", 4);
+  ck_assert_int_eq(rc_send(fd, out, n), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4one", 4);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4two", 4);
+  /* message, ping, message, and a cut frame completed by the next read */
+  n = put_frame(out, 1, "4x", 2);
+  n += put_frame(out + n, 9, "pp", 2);
+  n += put_frame(out + n, 1, "4y", 2);
+  n += put_frame(out + n, 1, "4z", 2);
+  ck_assert_int_eq(rc_send(fd, out, n - 3), 0);
+  usleep(10000);
+  ck_assert_int_eq(rc_send(fd, out + n - 3, 3), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4x", 2);
+  /* wslay writes its pong once the read is processed (RFC 6455 5.5: a
+   * control frame may come between any two messages) */
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4y", 2);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 10);
+  ck_assert_mem_eq(buf, "pp", 2);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4z", 2);
+  /* a 16-bit length, binary, and multi-byte UTF-8 */
+  memset(big, 'b', sizeof(big));
+  big[0] = '4';
+  n = put_frame(out, 1, big, sizeof(big));
+  n += put_frame(out + n, 2, "\xff\x00", 2);
+  n += put_frame(out + n, 1, "4\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10);
+  ck_assert_int_eq(rc_send(fd, out, n), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_uint_eq(len, sizeof(big));
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 2);
+  ck_assert_mem_eq(buf, "\xff\x00", 2);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_uint_eq(len, 10);
+  /* a 16-bit length that fits 7 bits is refused (wslay closes) */
+  {
+    static const uint8_t fr[10] = {0x81, 0xfe, 0, 2, 0, 0, 0, 0, '4', 'q'};
+    ck_assert_int_eq(rc_send(fd, fr, sizeof(fr)), 0);
+  }
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 8);
+  ck_assert_int_eq(rc_wait_eof(fd, 2000), 1);
+  rc_close(fd);
+  /* invalid UTF-8 (a surrogate) after a good message: 1007 */
+  fd = rc_ws_open(f->port, "/engine.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_ws_recv(fd, buf, sizeof(buf), &len), 1);
+  n = put_frame(out, 1, "4ok", 3);
+  n += put_frame(out + n, 1, "4\xed\xa0\x80", 4);
+  ck_assert_int_eq(rc_send(fd, out, n), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 1);
+  ck_assert_mem_eq(buf, "4ok", 3);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(fd, buf, sizeof(buf), &len, 1), 8);
+  ck_assert_int_eq(buf[0] << 8 | buf[1], 1007);
+  rc_close(fd);
+}
+
+START_TEST(websocket_fast_path) {
+  fx f;
+  eio_options o = default_opts();
+  o.ping_interval = 5000;
+  run(&f, &o, sc_ws_fast_path);
+  ck_assert_int_eq(f.opens, 2);
+  ck_assert_int_eq(f.messages, 9);
+  ck_assert_int_eq(f.closes, 2);
 }
 END_TEST
 
@@ -808,12 +979,14 @@ Suite *eio_server_suite(void) {
   tcase_add_test(tc, polling_overlap_closes);
   tcase_add_test(tc, polling_client_close);
   tcase_add_test(tc, ping_timeout);
+  tcase_add_test(tc, heartbeat_many_sessions);
   tcase_add_test(tc, websocket_session);
   tcase_add_test(tc, websocket_fragments_across_reads);
   tcase_add_test(tc, websocket_partial_writes);
   tcase_add_test(tc, websocket_idle_releases_parser);
   tcase_add_test(tc, websocket_max_payload_1009);
   tcase_add_test(tc, websocket_unmasked_1002);
+  tcase_add_test(tc, websocket_fast_path);
   tcase_add_test(tc, upgrade_polling_to_websocket);
   tcase_add_test(tc, cors_origins_and_cookie);
   tcase_add_test(tc, output_bound_closes_session);

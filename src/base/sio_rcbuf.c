@@ -1,9 +1,16 @@
 /* sio_rcbuf.c: refcounted payloads shared across output queues. */
 #include "sio_rcbuf.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "sio_mem.h"
+
+/* head and data must be one contiguous span (a framed delivery is a single
+ * iovec starting inside head). */
+_Static_assert(offsetof(sio_rcbuf, data) ==
+                   offsetof(sio_rcbuf, head) + SIO_RCBUF_HEADROOM,
+               "sio_rcbuf: head must end where data begins");
 
 sio_rcbuf *sio_rcbuf_new(size_t len) {
   sio_rcbuf *b;
@@ -15,6 +22,7 @@ sio_rcbuf *sio_rcbuf_new(size_t len) {
   b->refcnt = 1;
   b->flags = 0;
   b->len = len;
+  b->hlen = 0;
   b->data[len] = 0;
   return b;
 }

@@ -84,7 +84,8 @@ struct eio_socket {
   eio_conn *probe_conn; /* WebSocket of an upgrade in progress */
   sio_queue outq;       /* eio_outq_item, polling (and during upgrade) */
   size_t out_bytes;
-  uv_timer_t timer; /* heartbeat: ping interval, then pong deadline */
+  sio_queue hb_link;      /* in srv->hb_ping or srv->hb_pong (eio_socket.c) */
+  uint64_t hb_due;        /* uv_now() ms of the next heartbeat step */
   uint64_t pong_deadline; /* uv_hrtime() ns by which a pong is due */
   sio_defer close_defer;
   const char *close_reason;
@@ -120,6 +121,14 @@ struct eio_server {
   void (*close_cb)(void *ud);
   void *close_ud;
   uv_timer_t sweep; /* idle HTTP connection timeout */
+  /* Heartbeats of every open session (eio_socket.c): one timer for the
+   * server instead of one per session, and two lists kept in deadline
+   * order for free, since every session waits the same pingInterval for
+   * its next ping and the same pingTimeout for its pong. */
+  sio_queue hb_ping; /* sessions waiting to send a ping */
+  sio_queue hb_pong; /* sessions waiting for a pong */
+  uv_timer_t hb_timer;
+  uint64_t hb_timer_due; /* uv_now() ms the timer is set for, 0: idle */
 };
 
 /* eio_server.c */
@@ -148,6 +157,9 @@ int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
                    const sio_http_request *req, const char *remote);
 /* Starts the heartbeat and tells the layer above. */
 void eio_socket_opened(eio_socket *s);
+/* The server's heartbeat timer (hb_timer): pings and ping timeouts of
+ * every session whose deadline has come. */
+void eio_socket_heartbeat(uv_timer_t *t);
 /* Closes s with "ping timeout" when its pong deadline has passed (in real
  * time, even if the timer has not run yet this iteration). Returns 1 when
  * it did. */

@@ -88,6 +88,10 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
     sio_cors_deinit(&srv->cors);
     goto fail;
   }
+  sio_queue_init(&srv->hb_ping);
+  sio_queue_init(&srv->hb_pong);
+  uv_timer_init(loop, &srv->hb_timer);
+  srv->hb_timer.data = srv;
   *out = srv;
   return 0;
 fail:
@@ -710,6 +714,8 @@ void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
   srv->close_cb = cb;
   srv->close_ud = ud;
   eio_server_stop_listening(srv);
+  srv->pending_closes++;
+  uv_close((uv_handle_t *)&srv->hb_timer, handle_closed);
   if (uv_is_active((uv_handle_t *)&srv->sweep) ||
       srv->sweep.type == UV_TIMER) {
     srv->pending_closes++;

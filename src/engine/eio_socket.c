@@ -4,12 +4,17 @@
  * States: OPEN -> CLOSING -> freed. CLOSING is entered by
  * eio_socket_close_now() from any cause (client close packet, ping timeout,
  * transport error, server close); the layer above hears of it once, from a
- * deferred pass (never inside the call that caused it), and the session is
- * freed when its timer handle has closed.
+ * deferred pass (never inside the call that caused it), right after which
+ * the session is freed.
  *
- * Heartbeat: one timer. After open (and after each pong) it is armed for
- * pingInterval; when it fires a ping is sent and it is re-armed for
- * pingTimeout; firing then closes the session with "ping timeout".
+ * Heartbeat: after open (and after each pong) the session waits
+ * pingInterval in the server's hb_ping list; when that is due a ping is
+ * sent and it waits pingTimeout in hb_pong; if that comes due before a
+ * pong, the session closes with "ping timeout". Every session appends to a
+ * list with the same duration from a clock that never goes back, so each
+ * list is in deadline order and one server timer, set for the earlier of
+ * the two heads, serves all sessions (a uv_timer_t per session was 152
+ * bytes of every idle connection).
  *
  * Output: on WebSocket a message is framed straight onto the connection;
  * on polling it waits in outq (refcounted buffers, bytes counted against
@@ -24,8 +29,6 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
-
-static void timer_cb(uv_timer_t *t);
 
 /* 1 when the query part of the blob being built already has key. */
 static int hs_has(const sio_buf *b, size_t from, const char *key) {
@@ -101,6 +104,13 @@ static int save_handshake(eio_socket *s, const sio_http_request *req) {
     return rv;
   }
   s->hs = sio_buf_steal(&b, &s->hs_len);
+  if (s->hs) {
+    /* The blob lives as long as the session: give back the slack of the
+     * buffer's doubling (up to half of it). */
+    char *fit = sio_realloc(s->hs, s->hs_len + 1);
+    if (fit)
+      s->hs = fit;
+  }
   return 0;
 }
 
@@ -126,8 +136,7 @@ int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
     sio_free(s);
     return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
   }
-  uv_timer_init(srv->loop, &s->timer);
-  s->timer.data = s;
+  sio_queue_init(&s->hb_link);
   srv->handshakes++;
   if (transport == EIO_TRANSPORT_WEBSOCKET)
     srv->ws_sessions++;
@@ -147,26 +156,72 @@ int eio_socket_open_packet(eio_socket *s, sio_buf *out) {
                          o->ping_timeout, o->max_payload);
 }
 
+/* ------------------------------------------------------------ heartbeat */
+
+/* Makes the server timer fire by due (uv_now() ms) at the latest. */
+static void hb_schedule(eio_server *srv, uint64_t due) {
+  uint64_t now = uv_now(srv->loop);
+  if (srv->closing || (srv->hb_timer_due && srv->hb_timer_due <= due))
+    return;
+  srv->hb_timer_due = due;
+  uv_timer_start(&srv->hb_timer, eio_socket_heartbeat,
+                 due > now ? due - now : 0, 0);
+}
+
+/* Moves s to the tail of list (hb_ping or hb_pong), due ms from now. */
+static void hb_arm(eio_socket *s, sio_queue *list, uint32_t ms) {
+  sio_queue_remove(&s->hb_link);
+  s->hb_due = uv_now(s->srv->loop) + ms;
+  sio_queue_insert_tail(list, &s->hb_link);
+  hb_schedule(s->srv, s->hb_due);
+}
+
+/* The session at the head of list (the earliest deadline), or NULL. */
+static eio_socket *hb_head(const sio_queue *list) {
+  if (sio_queue_empty(list))
+    return NULL;
+  return sio_container_of(sio_queue_head(list), eio_socket, hb_link);
+}
+
+/* The head of list when its deadline has come, else NULL. */
+static eio_socket *hb_head_due(const sio_queue *list, uint64_t now) {
+  eio_socket *s = hb_head(list);
+  return s && s->hb_due <= now ? s : NULL;
+}
+
+void eio_socket_heartbeat(uv_timer_t *t) {
+  eio_server *srv = t->data;
+  uint64_t now = uv_now(srv->loop), next = 0;
+  eio_socket *s;
+  srv->hb_timer_due = 0;
+  /* Timeouts first: a ping sent below waits pingTimeout, never due now. */
+  while ((s = hb_head_due(&srv->hb_pong, now))) {
+    sio_queue_remove(&s->hb_link);
+    eio_socket_close_now(s, "ping timeout");
+  }
+  while ((s = hb_head_due(&srv->hb_ping, now))) {
+    /* armed before the ping goes: a send that closes s unlinks it */
+    s->awaiting_pong = 1;
+    s->pong_deadline = uv_hrtime() + (uint64_t)srv->opts.ping_timeout * 1000000;
+    hb_arm(s, &srv->hb_pong, srv->opts.ping_timeout);
+    eio_socket_send_text(s, "2", 1);
+  }
+  s = hb_head(&srv->hb_pong);
+  if (s)
+    next = s->hb_due;
+  s = hb_head(&srv->hb_ping);
+  if (s && (!next || s->hb_due < next))
+    next = s->hb_due;
+  if (next)
+    hb_schedule(srv, next);
+}
+
 void eio_socket_opened(eio_socket *s) {
   if (s->state != EIO_STATE_OPEN)
     return;
-  uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_interval, 0);
+  hb_arm(s, &s->srv->hb_ping, s->srv->opts.ping_interval);
   if (s->srv->cbs.on_open)
     s->srv->cbs.on_open(s, s->srv->ud);
-}
-
-static void timer_cb(uv_timer_t *t) {
-  eio_socket *s = t->data;
-  if (s->state != EIO_STATE_OPEN)
-    return;
-  if (s->awaiting_pong) {
-    eio_socket_close_now(s, "ping timeout");
-    return;
-  }
-  s->awaiting_pong = 1;
-  s->pong_deadline = uv_hrtime() + (uint64_t)s->srv->opts.ping_timeout * 1000000;
-  eio_socket_send_text(s, "2", 1);
-  uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_timeout, 0);
 }
 
 int eio_socket_check_expired(eio_socket *s) {
@@ -280,7 +335,7 @@ void eio_socket_on_packet(eio_socket *s, const eio_packet *p) {
   case EIO_PACKET_PONG:
     if (s->awaiting_pong) {
       s->awaiting_pong = 0;
-      uv_timer_start(&s->timer, timer_cb, s->srv->opts.ping_interval, 0);
+      hb_arm(s, &s->srv->hb_ping, s->srv->opts.ping_interval);
     }
     break;
   case EIO_PACKET_MESSAGE:
@@ -325,14 +380,6 @@ void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
 
 /* ---------------------------------------------------------------- closing */
 
-static void session_timer_closed(uv_handle_t *h) {
-  eio_socket *s = h->data;
-  eio_server *srv = s->srv;
-  sio_free(s->hs);
-  sio_free(s);
-  (void)srv;
-}
-
 static void close_deferred(sio_defer *d) {
   eio_socket *s = sio_container_of(d, eio_socket, close_defer);
   eio_server *srv = s->srv;
@@ -342,7 +389,10 @@ static void close_deferred(sio_defer *d) {
   sio_map_remove(&srv->sessions, s->sid, strlen(s->sid));
   if (s->transport == EIO_TRANSPORT_WEBSOCKET)
     srv->ws_sessions--;
-  uv_close((uv_handle_t *)&s->timer, session_timer_closed);
+  /* Nothing refers to s any more: its connections were detached by
+   * eio_socket_close_now and the layer above dropped it in on_close. */
+  sio_free(s->hs);
+  sio_free(s);
   if (srv->closing)
     eio_server_reap(srv);
 }
@@ -353,7 +403,7 @@ void eio_socket_close_now(eio_socket *s, const char *reason) {
     return;
   s->state = EIO_STATE_CLOSING;
   s->close_reason = reason;
-  uv_timer_stop(&s->timer);
+  sio_queue_remove(&s->hb_link);
   if (s->poll_conn) {
     /* A server-side close tells a parked GET with a close packet. */
     eio_conn *c = s->poll_conn;

@@ -5,19 +5,27 @@
  * libcrypto's SHA-1). Incoming frames go through wslay's event API, which
  * enforces masking, reassembles fragments, bounds message size
  * (max_payload: close 1009) and answers pings and close frames. Outgoing
- * data frames bypass wslay: the 2-10 byte frame header is written in front
- * of the shared payload buffer, so a broadcast is never copied per
- * recipient; wslay's own control frames (pong, close) reach the same
- * connection queue in order through its send callback.
+ * data frames bypass wslay: the 2-10 byte frame header is written once
+ * into the headroom in front of the shared payload, so a broadcast is never
+ * copied per recipient and each delivery is a single span; wslay's own control
+ * frames (pong, close) reach the same connection queue in order through its
+ * send callback.
  *
- * wslay's context costs about 9 KB (two 4 KB buffers). An idle WebSocket
- * does not keep one: a small tracker follows frame boundaries in the input,
- * and once a connection has been quiet for a while (the server's sweep)
- * with its input ending on a message boundary and nothing left for wslay to
- * write, the context is freed; the next bytes create a fresh one. (Freeing
- * it at every boundary made each message pay a 9 KB calloc.)
- * Since wslay holds no state across message boundaries other than close
- * status (after which the connection is closing anyway), this is exact. */
+ * Input: most client messages arrive as whole, small, unfragmented frames.
+ * Those are decoded here directly (unmasked into a scratch copy, checked as
+ * wslay would check them) without a wslay context: wslay's context costs
+ * about 9 KB (two 4 KB buffers) and a calloc, which per message was half of
+ * the user-space cost of an echo, and kept on a quiet connection it is most
+ * of the memory the connection holds (freed later, it leaves holes in the
+ * heap that RSS still counts). Anything else - a frame cut by the end of a
+ * read, a fragment, a control frame, a frame over max_payload, invalid
+ * UTF-8, reserved bits, an unmasked frame - goes to a wslay context created
+ * at that frame boundary, which produces the exact protocol behaviour (pong,
+ * close codes 1002/1007/1009). A small tracker follows frame boundaries in
+ * what wslay is given; as soon as its input ends between messages with
+ * nothing left for it to write, the context is freed again. Since wslay
+ * holds no state across message boundaries other than close status (after
+ * which the connection is closing anyway), this is exact. */
 #include <string.h>
 
 #include "eio_int.h"
@@ -76,18 +84,14 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
   return (ssize_t)len;
 }
 
-static void on_msg(wslay_event_context_ptr ctx,
-                   const struct wslay_event_on_msg_recv_arg *arg, void *ud) {
-  eio_conn *c = ud;
+/* One complete data message from the client (text or binary). */
+static void deliver(eio_conn *c, int binary, const uint8_t *msg, size_t len) {
   eio_socket *s = c->sess;
   eio_packet p;
-  (void)ctx;
-  if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
-    return; /* ping/pong/close are handled by wslay */
   if (!s || s->state != EIO_STATE_OPEN)
     return;
-  if (arg->opcode == WSLAY_TEXT_FRAME) {
-    if (eio_packet_decode_text(&p, arg->msg, arg->msg_length)) {
+  if (!binary) {
+    if (eio_packet_decode_text(&p, msg, len)) {
       SIO_LOGD("session %s: bad packet on websocket", s->sid);
       if (c->ws_probing) {
         eio_socket_on_probe_packet(s, c, &(eio_packet){EIO_PACKET_NOOP, 0, NULL, 0});
@@ -97,12 +101,20 @@ static void on_msg(wslay_event_context_ptr ctx,
       return;
     }
   } else {
-    eio_packet_decode_binary(&p, arg->msg, arg->msg_length);
+    eio_packet_decode_binary(&p, msg, len);
   }
   if (c->ws_probing)
     eio_socket_on_probe_packet(s, c, &p);
   else
     eio_socket_on_packet(s, &p);
+}
+
+static void on_msg(wslay_event_context_ptr ctx,
+                   const struct wslay_event_on_msg_recv_arg *arg, void *ud) {
+  (void)ctx;
+  if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+    return; /* ping/pong/close are handled by wslay */
+  deliver(ud, arg->opcode == WSLAY_BINARY_FRAME, arg->msg, arg->msg_length);
 }
 
 static const struct wslay_event_callbacks ws_callbacks = {
@@ -224,12 +236,113 @@ static int track_frames(eio_conn *c, const uint8_t *p, size_t len) {
   return !c->ws_frame_left && !c->ws_hdr_have && !c->ws_in_fragments;
 }
 
+/* 1 when p[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), the check wslay makes on text
+ * messages (close 1007 otherwise). ASCII is skipped 8 bytes at a time. */
+static int utf8_valid(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = p[i];
+    if (b < 0x80) {
+      uint64_t w;
+      if (i + 8 <= n) {
+        memcpy(&w, p + i, 8);
+        if (!(w & 0x8080808080808080ull)) {
+          i += 8;
+          continue;
+        }
+      }
+      i++;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      if (i + 1 >= n || (p[i + 1] & 0xc0) != 0x80)
+        return 0;
+      i += 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      uint8_t lo = b == 0xe0 ? 0xa0 : 0x80, hi = b == 0xed ? 0x9f : 0xbf;
+      if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi ||
+          (p[i + 2] & 0xc0) != 0x80)
+        return 0;
+      i += 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      uint8_t lo = b == 0xf0 ? 0x90 : 0x80, hi = b == 0xf4 ? 0x8f : 0xbf;
+      if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi ||
+          (p[i + 2] & 0xc0) != 0x80 || (p[i + 3] & 0xc0) != 0x80)
+        return 0;
+      i += 4;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+#define EIO_WS_STACK_MSG 2048
+
+/* Decodes the whole, simple data frames at the start of data and delivers
+ * them; returns the bytes consumed. It stops at the first frame it does not
+ * take (see the file comment), which is then wslay's, or when a delivery
+ * closed the connection. Returns SIZE_MAX when out of memory. */
+static size_t fast_frames(eio_conn *c, const uint8_t *data, size_t len) {
+  size_t used = 0;
+  while (len - used >= 6 && !c->base.closing && !c->base.shutdown_after_flush) {
+    const uint8_t *p = data + used;
+    size_t avail = len - used, hl = 6, n, i;
+    uint8_t stackbuf[EIO_WS_STACK_MSG], *msg = stackbuf, mask[4];
+    int binary;
+    /* FIN set, no RSV bits, text or binary; masked (RFC 6455 5.1) */
+    if ((p[0] & 0xf0) != 0x80 ||
+        ((p[0] & 0x0f) != 0x1 && (p[0] & 0x0f) != 0x2) || !(p[1] & 0x80))
+      break;
+    binary = (p[0] & 0x0f) == 0x2;
+    n = p[1] & 0x7f;
+    if (n == 127)
+      break; /* 64 KB and more: rare, wslay's */
+    if (n == 126) {
+      if (avail < 8)
+        break;
+      n = (size_t)p[2] << 8 | p[3];
+      if (n < 126)
+        break; /* not the minimal length encoding: wslay refuses it */
+      hl = 8;
+    }
+    if (n > c->srv->opts.max_payload || avail - hl < n)
+      break;
+    if (n > sizeof(stackbuf)) {
+      msg = sio_malloc(n);
+      if (!msg)
+        return SIZE_MAX;
+    }
+    memcpy(mask, p + hl - 4, 4);
+    for (i = 0; i < n; i++)
+      msg[i] = p[hl + i] ^ mask[i & 3];
+    if (!binary && !utf8_valid(msg, n)) {
+      if (msg != stackbuf)
+        sio_free(msg);
+      break; /* wslay closes with 1007 */
+    }
+    used += hl + n;
+    deliver(c, binary, msg, n);
+    if (msg != stackbuf)
+      sio_free(msg);
+  }
+  return used;
+}
+
 void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
   int rv, boundary;
   if (!c->ws_open)
     return;
-  boundary = track_frames(c, data, len);
   if (!c->ws) {
+    size_t used = fast_frames(c, data, len);
+    if (used == SIZE_MAX) {
+      sio_conn_close(&c->base);
+      return;
+    }
+    if (used == len || c->base.closing || c->base.shutdown_after_flush)
+      return;
+    data += used;
+    len -= used;
+    /* at a frame boundary: the tracker starts clean */
     if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
       c->ws = NULL;
       sio_conn_close(&c->base);
@@ -239,6 +352,7 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
                                                 c->srv->opts.max_payload);
     c->srv->ws_parsers++;
   }
+  boundary = track_frames(c, data, len);
   c->ws_in = data;
   c->ws_in_len = len;
   rv = wslay_event_recv(c->ws);
@@ -284,6 +398,8 @@ void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len) {
     return;
   }
   c->ws_at_boundary = (uint8_t)boundary;
+  /* Between messages again: the next whole frames take the fast path. */
+  eio_ws_release_idle(c);
 }
 
 int eio_ws_release_idle(eio_conn *c) {
@@ -313,9 +429,19 @@ static int frame_header(uint8_t *h, int binary, size_t len) {
 }
 
 int eio_ws_send(eio_conn *c, sio_rcbuf *rc) {
-  uint8_t h[10];
-  int hl = frame_header(h, (rc->flags & SIO_RCBUF_BINARY) != 0, rc->len);
-  return sio_conn_write_rc(&c->base, h, (size_t)hl, rc);
+  /* The frame header depends only on the message, so it is written once
+   * into the buffer's headroom, by whichever recipient comes first; every
+   * delivery is then one span, header and payload (one iovec), and a
+   * polling recipient of the same buffer still reads the bare message. */
+  if (!rc->hlen) {
+    uint8_t h[10];
+    int hl = frame_header(h, (rc->flags & SIO_RCBUF_BINARY) != 0, rc->len);
+    memcpy(rc->head + SIO_RCBUF_HEADROOM - hl, h, (size_t)hl);
+    rc->hlen = (uint8_t)hl;
+  }
+  return sio_conn_write_ref(&c->base, rc,
+                            rc->head + SIO_RCBUF_HEADROOM - rc->hlen,
+                            rc->hlen + rc->len);
 }
 
 int eio_ws_send_text(eio_conn *c, const char *text, size_t len) {

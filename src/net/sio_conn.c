@@ -7,7 +7,7 @@
  * What the kernel does not take goes into one uv_write whose completion
  * writes whatever was queued meanwhile. So there is never more than one
  * write in flight, and many small packets produced in one iteration leave
- * in one writev.
+ * in one writev. Chunks are recycled through a per-server pool.
  *
  * Close: sio_conn_close() stops I/O and closes the handle; on_close runs
  * from the close callback, where the owner frees the object (libuv rule:
@@ -24,17 +24,47 @@
 #define SIO_READBUF_SIZE 65536
 #define SIO_MAX_IOV 128
 #define SIO_INLINE_MAX 16
+/* Freed chunks kept for reuse, at most (80 bytes each: 1.3 MB). A
+ * broadcast queues a chunk on every recipient and frees them all in the
+ * same loop iteration; recycling them costs a few instructions where malloc
+ * and free of a thousands-deep batch cost about 250 per delivery. */
+#define SIO_CHUNK_POOL_MAX 16384
 
+/* One queued span of output, written as one iovec: bytes inside a shared
+ * rcbuf (a reference keeps them alive), an owned copy, or, for a few
+ * bytes, a copy inside the chunk itself. */
 typedef struct sio_chunk {
   sio_queue q;
-  sio_rcbuf *rc;  /* shared payload, or NULL */
-  uint8_t *own;   /* owned copy, or NULL */
-  size_t len;     /* of own */
-  uint8_t plen;   /* inline prefix length */
-  uint8_t raw;    /* TLS: already ciphertext */
-  size_t done;    /* bytes already written by a partial write */
-  uint8_t prefix[SIO_INLINE_MAX];
+  sio_rcbuf *rc;    /* holds p's bytes, or NULL */
+  const uint8_t *p; /* the bytes: in rc, in an owned block, or in small */
+  size_t len;
+  size_t done;   /* bytes already written by a partial write */
+  uint8_t owned; /* p was allocated for this chunk (sio_malloc) */
+  uint8_t raw;   /* TLS: already ciphertext */
+  uint8_t small[SIO_INLINE_MAX];
 } sio_chunk;
+
+static sio_chunk *chunk_new(sio_net *net) {
+  sio_chunk *ch = net->chunk_pool;
+  if (!ch)
+    return sio_malloc(sizeof(*ch));
+  net->chunk_pool = (sio_chunk *)ch->q.next; /* the pool's link */
+  net->npool--;
+  return ch;
+}
+
+static void chunk_free(sio_net *net, sio_chunk *ch) {
+  sio_rcbuf_unref(ch->rc);
+  if (ch->owned)
+    sio_free((void *)ch->p);
+  if (net->npool < SIO_CHUNK_POOL_MAX && !net->closing) {
+    ch->q.next = (sio_queue *)net->chunk_pool;
+    net->chunk_pool = ch;
+    net->npool++;
+    return;
+  }
+  sio_free(ch);
+}
 
 static void flush_cb(uv_prepare_t *h);
 
@@ -58,6 +88,12 @@ int sio_net_init(sio_net *net, uv_loop_t *loop) {
 }
 
 void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
+  while (net->chunk_pool) {
+    sio_chunk *ch = net->chunk_pool;
+    net->chunk_pool = (sio_chunk *)ch->q.next;
+    sio_free(ch);
+  }
+  net->npool = 0;
   net->closing = 1;
   sio_free(net->readbuf);
   net->readbuf = NULL;
@@ -151,16 +187,6 @@ void sio_conn_resume(sio_conn *c) {
   }
 }
 
-static void chunk_free(sio_chunk *ch) {
-  sio_rcbuf_unref(ch->rc);
-  sio_free(ch->own);
-  sio_free(ch);
-}
-
-static size_t chunk_len(const sio_chunk *ch) {
-  return ch->plen + (ch->rc ? ch->rc->len : ch->len);
-}
-
 /* The prepare handle is referenced only while work waits for it, so a loop
  * with nothing else to do still runs it before exiting. */
 static void mark_dirty(sio_conn *c) {
@@ -170,60 +196,57 @@ static void mark_dirty(sio_conn *c) {
   }
 }
 
+static void enqueue(sio_conn *c, sio_chunk *ch) {
+  sio_queue_insert_tail(&c->outq, &ch->q);
+  c->out_bytes += ch->len;
+  mark_dirty(c);
+}
+
 int sio_conn_write(sio_conn *c, const void *p, size_t n) {
   sio_chunk *ch;
   if (c->closing || c->shutdown_after_flush)
     return SIO_ERR_CLOSED;
   if (n == 0)
     return 0;
-  ch = sio_malloc(sizeof(*ch));
+  ch = chunk_new(c->net);
   if (!ch)
     return SIO_ERR_NOMEM;
   ch->rc = NULL;
-  ch->plen = 0;
   ch->raw = 0;
   ch->done = 0;
+  ch->len = n;
+  ch->owned = 0;
   if (n <= SIO_INLINE_MAX) {
-    memcpy(ch->prefix, p, n);
-    ch->plen = (uint8_t)n;
-    ch->own = NULL;
-    ch->len = 0;
+    memcpy(ch->small, p, n);
+    ch->p = ch->small;
   } else {
-    ch->own = sio_malloc(n);
-    if (!ch->own) {
-      sio_free(ch);
+    uint8_t *own = sio_malloc(n);
+    if (!own) {
+      chunk_free(c->net, ch);
       return SIO_ERR_NOMEM;
     }
-    memcpy(ch->own, p, n);
-    ch->len = n;
+    memcpy(own, p, n);
+    ch->p = own;
+    ch->owned = 1;
   }
-  sio_queue_insert_tail(&c->outq, &ch->q);
-  c->out_bytes += n;
-  mark_dirty(c);
+  enqueue(c, ch);
   return 0;
 }
 
-int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
-                      sio_rcbuf *rc) {
+int sio_conn_write_ref(sio_conn *c, sio_rcbuf *rc, const void *p, size_t n) {
   sio_chunk *ch;
-  if (plen > SIO_INLINE_MAX)
-    return SIO_ERR_INVAL;
   if (c->closing || c->shutdown_after_flush)
     return SIO_ERR_CLOSED;
-  ch = sio_malloc(sizeof(*ch));
+  ch = chunk_new(c->net);
   if (!ch)
     return SIO_ERR_NOMEM;
   ch->rc = sio_rcbuf_ref(rc);
-  ch->raw = 0;
+  ch->p = p;
+  ch->len = n;
   ch->done = 0;
-  ch->own = NULL;
-  ch->len = 0;
-  ch->plen = (uint8_t)plen;
-  if (plen)
-    memcpy(ch->prefix, prefix, plen);
-  sio_queue_insert_tail(&c->outq, &ch->q);
-  c->out_bytes += plen + rc->len;
-  mark_dirty(c);
+  ch->owned = 0;
+  ch->raw = 0;
+  enqueue(c, ch);
   return 0;
 }
 
@@ -231,16 +254,15 @@ int sio_conn_write_raw(sio_conn *c, uint8_t *p, size_t n) {
   sio_chunk *ch;
   if (c->closing)
     return SIO_ERR_CLOSED;
-  ch = sio_malloc(sizeof(*ch));
+  ch = chunk_new(c->net);
   if (!ch)
     return SIO_ERR_NOMEM;
   memset(ch, 0, sizeof(*ch));
-  ch->own = p;
+  ch->p = p;
+  ch->owned = 1;
   ch->len = n;
   ch->raw = 1;
-  sio_queue_insert_tail(&c->outq, &ch->q);
-  c->out_bytes += n;
-  mark_dirty(c);
+  enqueue(c, ch);
   return 0;
 }
 
@@ -251,13 +273,14 @@ static int take_cipher(sio_conn *c, sio_queue *q) {
   sio_chunk *ch;
   if (!p)
     return 0;
-  ch = sio_malloc(sizeof(*ch));
+  ch = chunk_new(c->net);
   if (!ch) {
     sio_free(p);
     return SIO_ERR_NOMEM;
   }
   memset(ch, 0, sizeof(*ch));
-  ch->own = p;
+  ch->p = p;
+  ch->owned = 1;
   ch->len = n;
   ch->raw = 1;
   sio_queue_insert_tail(q, &ch->q);
@@ -281,18 +304,15 @@ static int tls_encrypt_queue(sio_conn *c) {
       sio_queue_insert_tail(&nq, q);
       continue;
     }
-    rv = ch->plen ? sio_tls_encrypt(c, ch->prefix, ch->plen) : 0;
-    if (!rv && (ch->rc || ch->own))
-      rv = sio_tls_encrypt(c, ch->rc ? ch->rc->data : ch->own,
-                           ch->rc ? ch->rc->len : ch->len);
+    rv = sio_tls_encrypt(c, ch->p, ch->len);
     if (rv == SIO_ERR_AGAIN) {
       stuck = 1;
       rv = take_cipher(c, &nq);
       sio_queue_insert_tail(&nq, q);
       continue;
     }
-    c->out_bytes -= chunk_len(ch);
-    chunk_free(ch);
+    c->out_bytes -= ch->len;
+    chunk_free(c->net, ch);
   }
   if (!rv && !stuck && c->shutdown_after_flush && !c->tls_notified) {
     /* closing: close_notify goes after the last data record */
@@ -319,7 +339,7 @@ static void consume(sio_conn *c, size_t n) {
   while (n) {
     sio_queue *q = sio_queue_head(&c->outq);
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    size_t left = chunk_len(ch) - ch->done;
+    size_t left = ch->len - ch->done;
     if (n < left) {
       ch->done += n;
       c->out_bytes -= n;
@@ -330,13 +350,14 @@ static void consume(sio_conn *c, size_t n) {
     c->out_bytes -= left;
     c->net->bytes_out += left;
     sio_queue_remove(q);
-    chunk_free(ch);
+    chunk_free(c->net, ch);
   }
 }
 
 static void write_cb(uv_write_t *req, int status) {
   sio_conn *c = req->data;
   size_t n = c->inflight;
+  sio_free(req);
   c->inflight = 0;
   c->writing = 0;
   if (c->closing)
@@ -360,24 +381,11 @@ static size_t build_iov(sio_conn *c, uv_buf_t *iov, size_t *bytes) {
   *bytes = 0;
   sio_queue_foreach(q, &c->outq) {
     sio_chunk *ch = sio_container_of(q, sio_chunk, q);
-    size_t skip = ch->done, plen;
-    const uint8_t *p;
-    if ((c->ssl && !ch->raw) || n + 2 > SIO_MAX_IOV)
+    if ((c->ssl && !ch->raw) || n == SIO_MAX_IOV)
       break;
-    if (ch->plen > skip) {
-      iov[n++] = uv_buf_init((char *)ch->prefix + skip,
-                             (unsigned)(ch->plen - skip));
-      *bytes += ch->plen - skip;
-      skip = 0;
-    } else {
-      skip -= ch->plen;
-    }
-    p = ch->rc ? ch->rc->data : ch->own;
-    plen = ch->rc ? ch->rc->len : ch->len;
-    if (p && plen > skip) {
-      iov[n++] = uv_buf_init((char *)p + skip, (unsigned)(plen - skip));
-      *bytes += plen - skip;
-    }
+    iov[n++] =
+        uv_buf_init((char *)ch->p + ch->done, (unsigned)(ch->len - ch->done));
+    *bytes += ch->len - ch->done;
   }
   return n;
 }
@@ -387,6 +395,8 @@ static size_t build_iov(sio_conn *c, uv_buf_t *iov, size_t *bytes) {
  * what the kernel did not take, one uv_write whose callback continues. */
 static void start_write(sio_conn *c) {
   uv_buf_t iov[SIO_MAX_IOV]; /* uv_write copies the array */
+  uv_write_t *req; /* freed by write_cb, which always runs (ECANCELED on
+                      close) */
   size_t n, bytes;
   int r;
   for (;;) {
@@ -421,10 +431,17 @@ static void start_write(sio_conn *c) {
     if ((size_t)r == bytes)
       continue; /* all taken: more may be ready (TLS), or it is drained */
     n = build_iov(c, iov, &bytes);
+    req = sio_malloc(sizeof(*req));
+    if (!req) {
+      sio_conn_close(c);
+      if (c->ops->on_error)
+        c->ops->on_error(c, UV_ENOMEM);
+      return;
+    }
+    req->data = c;
     c->inflight = bytes;
-    c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, (unsigned)n,
-                 write_cb)) {
+    if (uv_write(req, (uv_stream_t *)&c->tcp, iov, (unsigned)n, write_cb)) {
+      sio_free(req);
       c->inflight = 0;
       sio_conn_close(c);
       if (c->ops->on_error)
@@ -467,7 +484,7 @@ static void close_cb(uv_handle_t *h) {
   sio_queue *q, *n;
   sio_queue_foreach_safe(q, n, &c->outq) {
     sio_queue_remove(q);
-    chunk_free(sio_container_of(q, sio_chunk, q));
+    chunk_free(c->net, sio_container_of(q, sio_chunk, q));
   }
   c->out_bytes = 0;
   sio_tls_free(c);

@@ -2,9 +2,9 @@
 #define SIO_CONN_H
 
 /* One TCP connection: reads into a loop-wide shared buffer, an output queue
- * of chunks (copied bytes, or a small inline prefix plus a reference to a
- * shared sio_rcbuf), written as one writev per flush (uv_try_write first,
- * then at most one uv_write in flight for what the kernel did not take),
+ * of chunks (copied bytes, or a span of a shared sio_rcbuf held by
+ * reference; one iovec each), written as one writev per flush (uv_try_write
+ * first, then at most one uv_write in flight for what the kernel did not take),
  * and a close lifecycle. Writes made during a loop iteration
  * are flushed once, from a uv_prepare_t (redis flush-before-sleep). With
  * sio_listener.c this is the only code that touches sockets. */
@@ -51,25 +51,31 @@ struct sio_net {
   uint8_t *readbuf; /* shared: reads are handled synchronously */
   size_t readbuf_size;
   int readbuf_busy;
+  struct sio_chunk *chunk_pool; /* freed output chunks for reuse */
+  size_t npool;
 };
 
 struct ssl_st;
 
 struct sio_conn {
   uv_tcp_t tcp; /* first: the handle's data points at the conn */
-  struct ssl_st *ssl; /* TLS session (sio_tls.c), NULL for plain TCP */
-  uv_write_t wreq;
-  sio_net *net;
-  const sio_conn_ops *ops;
+  /* What queueing a write and flushing it touch, together (61 bytes): a
+   * broadcast does that once per recipient, so this is one or two cache
+   * lines per delivery rather than scattered ones. */
   sio_queue outq;      /* sio_chunk list, oldest first */
   sio_queue dirty;     /* link in net->dirty when output waits */
   size_t out_bytes;    /* unsent bytes, in flight included */
-  size_t inflight;     /* bytes in the uv_write in flight */
+  sio_net *net;
+  const sio_conn_ops *ops;
   uint8_t writing;
   uint8_t closing;
   uint8_t shutdown_after_flush;
   uint8_t reading;
   uint8_t tls_notified; /* close_notify sealed */
+  size_t inflight;      /* bytes in the uv_write in flight */
+  struct ssl_st *ssl;   /* TLS session (sio_tls.c), NULL for plain TCP */
+  /* No uv_write_t here (192 bytes per connection): one is allocated only
+   * while a write waits for the kernel, which uv_try_write makes rare. */
   char remote[46];     /* peer address text */
 };
 
@@ -97,11 +103,10 @@ int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops);
 int sio_conn_start(sio_conn *c);
 /* Queues n bytes (copied). Returns 0, SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
 int sio_conn_write(sio_conn *c, const void *p, size_t n);
-/* Queues a prefix of at most 16 bytes (copied; may be empty) followed by the
- * bytes of rc (a reference is taken). Returns 0, SIO_ERR_INVAL (prefix too
- * long), SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
-int sio_conn_write_rc(sio_conn *c, const void *prefix, size_t plen,
-                      sio_rcbuf *rc);
+/* Queues the n bytes at p, which lie inside rc's allocation (its head and
+ * data), without copying them: a reference to rc is taken and dropped once
+ * they are written. Returns 0, SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
+int sio_conn_write_ref(sio_conn *c, sio_rcbuf *rc, const void *p, size_t n);
 /* Queues n bytes that must not be encrypted (TLS records); takes
  * ownership of p (allocated with sio_malloc) on success. Returns 0,
  * SIO_ERR_CLOSED or SIO_ERR_NOMEM. */

@@ -154,19 +154,29 @@ typedef struct bcast_ctx {
   uv_loop_t *loop;
 } bcast_ctx;
 
+/* One recipient. This runs once per socket of a broadcast, so it reads as
+ * little as it can: the socket (its room slot, state and out pointer sit
+ * together) and the session it writes to, not the client in between;
+ * the server's counters are added once per broadcast, in bcast(). */
 static void bcast_visit(sio_room_member *m, void *ud) {
   bcast_ctx *ctx = ud;
   sio_socket *s = sio_container_of(m, sio_socket, member);
-  if (s->state != SIO_SOCKET_CONNECTED || !s->client)
+  eio_socket *es = s->out;
+  int partial, rv;
+  if (s->state != SIO_SOCKET_CONNECTED || !es)
     return;
-  if (ctx->is_volatile && !sio_client_writable(s->client))
+  if (ctx->is_volatile && !eio_socket_writable(es))
     return;
   if (ctx->cb && sio_ack_table_add(&s->acks, ctx->loop, ctx->id,
                                    ctx->timeout_ms, s, ctx->cb, ctx->ud) != 0)
     return;
-  if (sio_client_send(s->client, ctx->pkt) == 0)
+  rv = sio_outpkt_send(ctx->pkt, es, &partial);
+  if (rv == 0) {
     ctx->sent++;
-  else if (ctx->cb)
+    return;
+  }
+  sio_client_send_failed(s->client, rv, partial);
+  if (ctx->cb)
     sio_ack_table_discard(&s->acks, ctx->id); /* its cb never fires */
 }
 
@@ -218,6 +228,8 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   ctx->sent = 0;
   sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
                    bcast_visit, ctx);
+  ns->srv->stats.packets_out += ctx->sent;
+  ns->srv->stats.bytes_out += ctx->sent * pkt.bytes;
   sio_outpkt_release(&pkt);
   ns->srv->stats.broadcasts++;
   SIO_LOGD("broadcast %s on %s to %zu sockets", event, ns->name, ctx->sent);

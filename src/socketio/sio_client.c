@@ -51,6 +51,18 @@ static void client_leave(sio_client *c) {
     client_free(c);
 }
 
+/* CLOSING: sends are refused from now on, broadcasts' included, which
+ * reach the session through each socket's out pointer without visiting
+ * the client. */
+static void set_closing(sio_client *c) {
+  sio_queue *q;
+  c->closing = 1;
+  sio_queue_foreach(q, &c->sockets) {
+    sio_socket *s = sio_container_of(q, sio_socket, client_link);
+    s->out = NULL;
+  }
+}
+
 /* --------------------------------------------------------- connect timer */
 
 static void timer_closed(uv_handle_t *h) {
@@ -145,7 +157,7 @@ void sio_client_on_close(sio_client *c, const char *reason) {
            reason);
   client_enter(c);
   c->ended = 1;
-  c->closing = 1;
+  set_closing(c);
   timer_release(c);
   close_sockets(c, reason);
   reader_drop(c);
@@ -161,7 +173,7 @@ void sio_client_close(sio_client *c) {
   if (c->closing)
     return;
   client_enter(c);
-  c->closing = 1;
+  set_closing(c);
   timer_release(c);
   reader_drop(c);
   eio_socket_close(c->es, NULL);
@@ -183,7 +195,7 @@ void sio_client_disconnect_all(sio_client *c) {
 
 void sio_client_shutdown(sio_client *c) {
   client_enter(c);
-  c->closing = 1;
+  set_closing(c);
   timer_release(c);
   close_sockets(c, "server shutting down");
   client_leave(c);
@@ -199,7 +211,7 @@ static void fail(sio_client *c, const char *why, int err) {
   SIO_LOGD("session %s: %s (%s), closing", eio_socket_sid(c->es), why,
            sio_err_name(err));
   c->srv->stats.parse_errors++;
-  c->closing = 1;
+  set_closing(c);
   timer_release(c);
   reader_drop(c);
   eio_socket_close(c->es, NULL);
@@ -371,16 +383,22 @@ int sio_client_send(sio_client *c, const sio_outpkt *p) {
     c->srv->stats.bytes_out += p->bytes;
     return 0;
   }
+  sio_client_send_failed(c, rv, partial);
+  return rv;
+}
+
+void sio_client_send_failed(sio_client *c, int rv, int partial) {
+  if (c->closing || !c->es)
+    return;
   if (rv == SIO_ERR_LIMIT || rv == SIO_ERR_CLOSED) {
     /* The engine is closing the session; its on_close follows. */
-    c->closing = 1;
+    set_closing(c);
   } else if (partial) {
     /* A header without all its attachments would desynchronise the peer's
      * decoder: the session cannot continue. */
-    c->closing = 1;
+    set_closing(c);
     eio_socket_close(c->es, NULL);
   }
-  return rv;
 }
 
 int sio_client_writable(const sio_client *c) {

@@ -63,6 +63,11 @@ void sio_client_connected(sio_client *c);
  * closed) or SIO_ERR_NOMEM. A failure that leaves a binary packet half
  * queued closes the session. p borrowed. */
 int sio_client_send(sio_client *c, const sio_outpkt *p);
+/* What sio_client_send does after its sio_outpkt_send failed with rv
+ * (partial as that call set it): marks c closing and, when a binary packet
+ * was left half queued, closes the session. For senders that write to a
+ * socket's session directly (broadcasts). */
+void sio_client_send_failed(sio_client *c, int rv, int partial);
 /* 1 when a packet queued now would leave without waiting (volatile). */
 int sio_client_writable(const sio_client *c);
 

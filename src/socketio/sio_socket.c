@@ -108,6 +108,7 @@ int sio_socket_accept(sio_socket *s) {
   json_object *data, *sid;
   int rv;
   s->state = SIO_SOCKET_CONNECTED;
+  s->out = s->client->closing ? NULL : s->client->es;
   ns->nsockets++;
   ns->stats.connects++;
   sio_queue_insert_tail(&s->client->sockets, &s->client_link);
@@ -137,6 +138,7 @@ int sio_socket_accept(sio_socket *s) {
 void sio_socket_refuse(sio_socket *s) {
   sio_rooms_remove_member(&s->ns->rooms, &s->member);
   s->state = SIO_SOCKET_CLOSED;
+  s->out = NULL;
   s->client = NULL;
   sio_socket_unref(s);
 }
@@ -186,6 +188,7 @@ void sio_socket_close(sio_socket *s, const char *reason) {
   if (ns->recovery && s->pid[0] && recoverable(reason))
     persist(s);
   s->state = SIO_SOCKET_CLOSED;
+  s->out = NULL;
   sio_rooms_remove_member(&ns->rooms, &s->member);
   sio_queue_remove(&s->client_link);
   ns->nsockets--;
