@@ -574,6 +574,23 @@ static void call_abort(call *c) {
   call_maybe_free(c);
 }
 
+/* After the adapter was asked for its half of call c (holds raised first;
+ * rv is what the adapter answered): wait for it, or, when it could not be
+ * asked, finish with the local half on the next turn (SIO_ERR_CLOSED).
+ * Returns 0, or the fatal rv (SIO_ERR_NOMEM and those in `fatal`): then c
+ * is freed and its callback never fires. */
+static int call_started(call *c, int rv, int fatal) {
+  if (rv == 0)
+    return 0;
+  c->holds--;
+  if (rv == SIO_ERR_NOMEM || rv == fatal) {
+    call_abort(c);
+    return rv;
+  }
+  call_later(c, SIO_ERR_CLOSED);
+  return 0;
+}
+
 /* ----------------------------------------------------------- broadcast */
 
 int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
@@ -739,15 +756,7 @@ int sio_namespace_fetch_sockets(sio_namespace *ns, const sio_broadcast_opts *o,
   if (remote_wanted(ns, o) && srv->adapter.fetch_sockets) {
     f->c.holds++;
     rv = srv->adapter.fetch_sockets(srv->adapter_ud, ns, o, fetch_remote, f);
-    if (rv == 0)
-      return 0;
-    f->c.holds--;
-    if (rv == SIO_ERR_NOMEM) {
-      call_abort(&f->c);
-      return rv;
-    }
-    call_later(&f->c, SIO_ERR_CLOSED);
-    return 0;
+    return call_started(&f->c, rv, SIO_ERR_NOMEM);
   }
   call_later(&f->c, 0);
   return 0;
@@ -836,15 +845,7 @@ int sio_namespace_all_rooms(sio_namespace *ns, sio_rooms_cb cb, void *ud) {
   if (srv->has_adapter && srv->adapter.all_rooms) {
     r->c.holds++;
     rv = srv->adapter.all_rooms(srv->adapter_ud, ns, rooms_remote, r);
-    if (rv == 0)
-      return 0;
-    r->c.holds--;
-    if (rv == SIO_ERR_NOMEM) {
-      call_abort(&r->c);
-      return rv;
-    }
-    call_later(&r->c, SIO_ERR_CLOSED);
-    return 0;
+    return call_started(&r->c, rv, SIO_ERR_NOMEM);
   }
   call_later(&r->c, 0);
   return 0;
@@ -895,15 +896,7 @@ int sio_namespace_server_count(sio_namespace *ns, sio_count_cb cb, void *ud) {
   if (srv->has_adapter && srv->adapter.server_count) {
     k->c.holds++;
     rv = srv->adapter.server_count(srv->adapter_ud, ns, count_remote, k);
-    if (rv == 0)
-      return 0;
-    k->c.holds--;
-    if (rv == SIO_ERR_NOMEM) {
-      call_abort(&k->c);
-      return rv;
-    }
-    call_later(&k->c, SIO_ERR_CLOSED);
-    return 0;
+    return call_started(&k->c, rv, SIO_ERR_NOMEM);
   }
   call_later(&k->c, 0);
   return 0;
@@ -983,15 +976,7 @@ int sio_namespace_server_side_emit(sio_namespace *ns, const char *event,
     e->c.holds++;
     rv = srv->adapter.server_side_emit(srv->adapter_ud, ns, event, args,
                                        sse_remote, e);
-    if (rv == 0)
-      return 0;
-    e->c.holds--;
-    if (rv == SIO_ERR_NOMEM || rv == SIO_ERR_INVAL) {
-      call_abort(&e->c);
-      return rv;
-    }
-    call_later(&e->c, SIO_ERR_CLOSED);
-    return 0;
+    return call_started(&e->c, rv, SIO_ERR_INVAL);
   }
   call_later(&e->c, 0); /* alone: nobody to answer, like the reference */
   return 0;
