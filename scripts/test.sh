@@ -16,6 +16,8 @@ top=$PWD
 jobs=${JOBS:-$(nproc)}
 passed=0 failed=0 skipped=0
 summary=()
+details=() # what failed, repeated beside the summary where CI logs keep it
+
 
 log() { printf '\n=== %s\n' "$*"; }
 record() { # name passed failed skipped
@@ -32,6 +34,7 @@ check_counts() { # logfile name
   f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
   e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
   record "$2" $((n - f - e)) $((f + e)) 0
+  [ $((f + e)) -eq 0 ] || details+=("$2: $(grep -E ':[EF]:' "$1" | head -n 10)")
 }
 
 scripts/install-deps.sh test || { echo "dependency install failed"; exit 1; }
@@ -80,6 +83,7 @@ if [ -x tests/fuzz/run.sh ]; then
   ok=$(grep -c '^fuzz ok' <<<"$out"); bad=$(grep -c '^fuzz FAIL' <<<"$out")
   [ $rc -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
   record "fuzz smoke" "$ok" "$bad" 0
+  [ "$bad" -eq 0 ] || details+=("$(grep -E '^(fuzz FAIL|!! |==[0-9]+==|SUMMARY|.*runtime error)' <<<"$out" | head -n 30)")
 fi
 
 if [ -f compat/node/package.json ] && [ ! -x build/tests/e2e/sio_compat_server ]; then
@@ -218,6 +222,11 @@ if [ -x scripts/test-package.sh ]; then
   else
     record "packages (not root)" 0 0 1
   fi
+fi
+
+if [ ${#details[@]} -gt 0 ]; then
+  log "what failed"
+  printf '%s\n' "${details[@]}"
 fi
 
 log "summary"

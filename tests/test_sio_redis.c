@@ -221,6 +221,8 @@ static void on_connection(sio_socket *s, void *ud) {
   last_socket[i] = s;
 }
 
+static uint32_t ping_interval_ms; /* 0: the default */
+
 static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
   static const sio_namespace_handlers h = {NULL, on_connection, NULL, NULL};
   sio_redis_config cfg;
@@ -232,6 +234,7 @@ static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
   cfg.connect_timeout_ms = 1000;
   cfg.command_timeout_ms = 500;
   cfg.requests_timeout_ms = 1000;
+  cfg.ping_interval_ms = ping_interval_ms;
   ck_assert_int_eq(sio_server_new(&s, loop, NULL), 0);
   sio_namespace_set_handlers(sio_server_of(s, "/"), &h, (void *)(intptr_t)idx);
   ck_assert_int_eq(sio_server_use_redis_config(s, &cfg), 0);
@@ -454,6 +457,56 @@ START_TEST(test_stalled_redis) {
 }
 END_TEST
 
+static int latency_changed(void *arg) {
+  uint64_t *prev = arg;
+  sio_stats st;
+  sio_server_stats((sio_server *)(uintptr_t)prev[1], &st);
+  return st.redis_latency_us && st.redis_latency_us != prev[0];
+}
+
+/* The publisher PINGs Redis every ping_interval_ms: the round trip is the
+ * reported latency (known from the handshake on), and a Redis that stops
+ * answering is noticed although nothing is published. */
+START_TEST(test_ping_latency) {
+  redis_proc rp;
+  uv_loop_t loop;
+  sio_server *s[1];
+  sio_stats st;
+  uint64_t arg[2];
+  int i;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ping_interval_ms = 50;
+  s[0] = new_server(&loop, rp.url, 0);
+  ping_interval_ms = 0;
+  sio_server_stats(s[0], &st);
+  ck_assert_uint_eq(st.redis_latency_us, 0);
+  ck_assert(run_until(&loop, connected, s[0], 3000));
+  sio_server_stats(s[0], &st);
+  ck_assert_uint_gt(st.redis_latency_us, 0);
+  ck_assert_uint_lt(st.redis_latency_us, 1000000);
+  /* later PINGs update it (a new round trip differs by some ns at least:
+   * try a few, each within two intervals) */
+  arg[1] = (uint64_t)(uintptr_t)s[0];
+  for (i = 0; i < 5; i++) {
+    arg[0] = st.redis_latency_us;
+    if (run_until(&loop, latency_changed, arg, 200))
+      break;
+  }
+  ck_assert_int_lt(i, 5);
+  /* idle, and Redis stops answering: the PING times out (500 ms) */
+  kill(rp.pid, SIGSTOP);
+  ck_assert(run_until(&loop, disconnected, s[0], 2000));
+  kill(rp.pid, SIGCONT);
+  ck_assert(run_until(&loop, connected, s[0], 10000));
+  finish(&loop, s, 1, NULL, 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
 /* AUTH and SELECT, a wrong password, and a unix socket. */
 START_TEST(test_auth_db_unix) {
   static const char *const pass[] = {"--requirepass", "s3cret", NULL};
@@ -516,6 +569,7 @@ Suite *sio_redis_suite(void) {
   tc = tcase_create("redis-server");
   tcase_add_test(tc, test_two_instances_and_restart);
   tcase_add_test(tc, test_stalled_redis);
+  tcase_add_test(tc, test_ping_latency);
   tcase_add_test(tc, test_auth_db_unix);
   tcase_add_test(tc, test_unreachable);
   tcase_set_timeout(tc, 30);

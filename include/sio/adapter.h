@@ -50,6 +50,7 @@ typedef struct sio_adapter_stats {
   uint64_t messages_in;  /* messages received from the cluster */
   uint64_t messages_out; /* messages published */
   uint64_t dropped;      /* messages that could not be published */
+  uint64_t latency_us;   /* round trip to the bus (Redis PING), 0: unknown */
 } sio_adapter_stats;
 
 typedef struct sio_adapter_ops {

@@ -140,6 +140,8 @@ typedef struct sio_stats {
   uint64_t redis_messages_in;  /* messages received from the cluster */
   uint64_t redis_messages_out; /* messages published to the cluster */
   uint64_t redis_dropped;      /* messages not published (disconnected) */
+  uint64_t redis_latency_us;   /* round trip of the last Redis PING, 0
+                                  before the first */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);
@@ -457,6 +459,10 @@ typedef struct sio_redis_config {
   uint32_t command_timeout_ms;  /* a command's reply, 0: 5000 */
   uint32_t reconnect_min_ms;    /* first retry delay, 0: 100 */
   uint32_t reconnect_max_ms;    /* backoff cap, 0: 5000 */
+  uint32_t ping_interval_ms;    /* PING Redis this often to measure the
+                                   round trip and notice a Redis that
+                                   stopped answering while nothing is
+                                   published, 0: 5000 */
 } sio_redis_config;
 
 /* Joins the cluster on Redis through the socket.io Redis adapter protocol

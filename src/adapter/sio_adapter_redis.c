@@ -894,6 +894,8 @@ static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
 static void ad_stats(void *ad, sio_adapter_stats *out) {
   sio_adapter_redis *a = ad;
   *out = a->stats;
+  if (a->ops->latency_us)
+    out->latency_us = a->ops->latency_us(a->drv);
 }
 
 /* Frees everything once every request timer and the driver have closed,

@@ -48,6 +48,9 @@ typedef struct sio_pubsub_ops {
   int (*numsub)(void *drv, const char *channel, sio_pubsub_count_cb cb,
                 void *ud);
   int (*ready)(void *drv);
+  /* Round trip of the last PING answered, in microseconds; 0 before the
+   * first. May be NULL (a driver without a server to ping). */
+  uint64_t (*latency_us)(void *drv);
   /* Fires pending callbacks with SIO_ERR_CANCELED, closes everything and
    * calls done(arg) once the last handle closed (possibly before
    * returning). The driver is gone after done. */

@@ -15,6 +15,10 @@
  *   HANDSHAKE (AUTH, SELECT, PING; then, subscriber: every PSUBSCRIBE and
  *   SUBSCRIBE, waiting for each confirmation) --> READY
  *
+ * Once READY, the publisher sends a PING every ping_interval_ms: its round
+ * trip (and the handshake PING's) is the latency the server reports, and
+ * it gives the watchdog a command to time even when nothing is published.
+ *
  * Any failure, a connect timeout (connect_timeout_ms from RESOLVING to
  * READY), an error reply during the handshake, a command left without a
  * reply for command_timeout_ms (the READY watchdog), or hiredis reporting
@@ -55,7 +59,7 @@
 
 enum { C_DOWN, C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_READY };
 enum { ROLE_SUB = 0, ROLE_PUB = 1 };
-enum { CMD_PUBLISH, CMD_NUMSUB, CMD_HANDSHAKE };
+enum { CMD_PUBLISH, CMD_NUMSUB, CMD_HANDSHAKE, CMD_PING };
 
 typedef struct rsub {
   char *name;
@@ -77,6 +81,8 @@ typedef struct rconn {
   size_t npending;
   size_t hs_waiting; /* handshake replies and confirmations awaited */
   int subscribing;   /* subscriber: subscriptions were sent */
+  int ping_out;      /* publisher: a periodic PING awaits its reply */
+  uint64_t next_ping; /* publisher: uv_now() of the next PING */
 } rconn;
 
 struct gai_req {
@@ -99,12 +105,14 @@ struct sio_redis {
   void (*done)(void *arg);
   void *done_arg;
   uint64_t rng;
+  uint64_t latency_us; /* round trip of the last PING answered */
 };
 
 typedef struct cmd {
   sio_queue link;
   rconn *c;
   uint64_t deadline;
+  uint64_t ping_sent_ns; /* uv_hrtime() at sending, PINGs only */
   int kind;
   int timed_out;
   sio_pubsub_count_cb cb;
@@ -375,15 +383,20 @@ static void conn_drop(rconn *c, const char *why) {
   conn_lost(c, why);
 }
 
+/* READY: the timer serves the oldest command's deadline and, on the
+ * publisher, the next PING. */
 static void arm_watchdog(rconn *c) {
-  cmd *head;
-  uint64_t now;
-  if (c->state != C_READY || sio_queue_empty(&c->pending))
+  uint64_t now, at = UINT64_MAX;
+  if (c->state != C_READY)
     return;
-  head = sio_container_of(sio_queue_head(&c->pending), cmd, link);
+  if (!sio_queue_empty(&c->pending))
+    at = sio_container_of(sio_queue_head(&c->pending), cmd, link)->deadline;
+  if (c->role == ROLE_PUB && !c->ping_out && c->next_ping < at)
+    at = c->next_ping;
+  if (at == UINT64_MAX)
+    return;
   now = uv_now(c->r->loop);
-  uv_timer_start(&c->timer, conn_timer,
-                 head->deadline > now ? head->deadline - now : 0, 0);
+  uv_timer_start(&c->timer, conn_timer, at > now ? at - now : 0, 0);
 }
 
 static void set_ready(rconn *c) {
@@ -393,6 +406,8 @@ static void set_ready(rconn *c) {
     SIO_LOGI("redis %s: connected", role_name(c));
   c->attempt = 0;
   c->failed_once = 0;
+  c->ping_out = 0;
+  c->next_ping = uv_now(c->r->loop) + c->r->o.ping_interval_ms;
   uv_timer_stop(&c->timer);
   arm_watchdog(c);
   update_ready(c->r);
@@ -425,6 +440,20 @@ static int send_cmd(rconn *c, int kind, int argc, const char **argv,
   c->npending++;
   if (c->state == C_READY && c->npending == 1)
     arm_watchdog(c);
+  return 0;
+}
+
+/* PING, timed: the handshake's (kind CMD_HANDSHAKE) and the periodic one
+ * (CMD_PING). */
+static int send_ping(rconn *c, int kind) {
+  static const char *const argv[1] = {"PING"};
+  static const size_t lens[1] = {4};
+  cmd *k;
+  int rv = send_cmd(c, kind, 1, (const char **)argv, lens, NULL, NULL);
+  if (rv)
+    return rv;
+  k = sio_container_of(sio_queue_tail(&c->pending), cmd, link);
+  k->ping_sent_ns = uv_hrtime();
   return 0;
 }
 
@@ -475,6 +504,10 @@ static void on_cmd(redisAsyncContext *ac, void *reply, void *privdata) {
                             : SIO_ERR_IO;
   else
     status = rep->type == REDIS_REPLY_ERROR ? SIO_ERR_IO : 0;
+  if (k->ping_sent_ns && !status) {
+    uint64_t us = (uv_hrtime() - k->ping_sent_ns) / 1000;
+    r->latency_us = us ? us : 1;
+  }
   switch (k->kind) {
   case CMD_NUMSUB: {
     int64_t n = 0;
@@ -489,6 +522,12 @@ static void on_cmd(redisAsyncContext *ac, void *reply, void *privdata) {
       k->cb(k->ud, status, n);
     break;
   }
+  case CMD_PING:
+    if (c->ac == ac) {
+      c->ping_out = 0;
+      c->next_ping = uv_now(r->loop) + r->o.ping_interval_ms;
+    }
+    break;
   case CMD_HANDSHAKE:
     if (rep && c->ac == ac && c->state == C_HANDSHAKE) {
       if (status) {
@@ -592,9 +631,7 @@ static void on_connect(const redisAsyncContext *cac, int status) {
   }
   /* PING: READY means Redis answered, not merely that a kernel accepted
    * the connection (a stalled server is noticed here) */
-  argv[0] = "PING";
-  lens[0] = 4;
-  if (send_cmd(c, CMD_HANDSHAKE, 1, argv, lens, NULL, NULL)) {
+  if (send_ping(c, CMD_HANDSHAKE)) {
     conn_drop(c, "cannot send PING");
     return;
   }
@@ -748,9 +785,16 @@ static void conn_timer(uv_timer_t *t) {
       snprintf(why, sizeof(why), "no reply within %u ms",
                (unsigned)r->o.command_timeout_ms);
       conn_drop(c, why);
-    } else {
-      arm_watchdog(c);
+      break;
     }
+    if (c->role == ROLE_PUB && !c->ping_out && now >= c->next_ping) {
+      if (send_ping(c, CMD_PING)) {
+        conn_drop(c, "cannot send PING");
+        break;
+      }
+      c->ping_out = 1;
+    }
+    arm_watchdog(c);
     break;
   }
   }
@@ -834,6 +878,10 @@ static int op_numsub(void *drv, const char *channel, sio_pubsub_count_cb cb,
 
 static int op_ready(void *drv) { return ((sio_redis *)drv)->ready; }
 
+static uint64_t op_latency_us(void *drv) {
+  return ((sio_redis *)drv)->latency_us;
+}
+
 static void final_step(sio_redis *r) {
   size_t i;
   void (*done)(void *);
@@ -885,7 +933,8 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
 }
 
 const sio_pubsub_ops sio_redis_pubsub_ops = {
-    op_set_handler, op_subscribe, op_publish, op_numsub, op_ready, op_close};
+    op_set_handler, op_subscribe, op_publish, op_numsub,
+    op_ready,       op_latency_us, op_close};
 
 int sio_redis_new(sio_redis **out, uv_loop_t *loop, const char *url,
                   const sio_redis_options *o) {
@@ -918,6 +967,8 @@ int sio_redis_new(sio_redis **out, uv_loop_t *loop, const char *url,
     r->o.reconnect_max_ms = r->o.reconnect_min_ms;
   if (!r->o.max_pending)
     r->o.max_pending = 10000;
+  if (!r->o.ping_interval_ms)
+    r->o.ping_interval_ms = 5000;
   if (sio_random_bytes(&r->rng, sizeof(r->rng)) || !r->rng)
     r->rng = uv_hrtime() | 1;
   /* a write on a connection Redis closed must not kill the process */
@@ -953,6 +1004,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   ro.command_timeout_ms = cfg->command_timeout_ms;
   ro.reconnect_min_ms = cfg->reconnect_min_ms;
   ro.reconnect_max_ms = cfg->reconnect_max_ms;
+  ro.ping_interval_ms = cfg->ping_interval_ms;
   rv = sio_redis_new(&drv, s->loop, cfg->url, &ro);
   if (rv)
     return rv;

@@ -46,6 +46,7 @@ typedef struct sio_redis_options {
   uint32_t reconnect_max_ms;   /* backoff cap, 5000 */
   uint32_t max_pending;        /* commands awaiting replies per connection,
                                   10000 */
+  uint32_t ping_interval_ms;   /* PING on the publisher while ready, 5000 */
 } sio_redis_options;
 
 /* Creates the driver on loop and starts connecting in the background. url

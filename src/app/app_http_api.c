@@ -210,6 +210,8 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
                   (double)st.redis_messages_out);
   app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "dropped",
                   (double)st.redis_dropped);
+  app_metrics_set(d->metrics, APP_M_REDIS_LATENCY, NULL,
+                  (double)st.redis_latency_us / 1e6);
   app_metrics_set(d->metrics, APP_M_EVENT_LOOP_LAG, NULL, d->loop_lag_s);
   /* limit hits counted inside libsio */
   app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_PAYLOAD,

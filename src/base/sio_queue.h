@@ -30,6 +30,7 @@ static inline void sio_queue_remove(sio_queue *q) {
   q->next = q->prev = q;
 }
 static inline sio_queue *sio_queue_head(const sio_queue *h) { return h->next; }
+static inline sio_queue *sio_queue_tail(const sio_queue *h) { return h->prev; }
 
 #define sio_queue_foreach(q, h) for ((q) = (h)->next; (q) != (h); (q) = (q)->next)
 /* Safe against removal of q inside the body. */

@@ -129,5 +129,6 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->redis_messages_in = as.messages_in;
     out->redis_messages_out = as.messages_out;
     out->redis_dropped = as.dropped;
+    out->redis_latency_us = as.latency_us;
   }
 }

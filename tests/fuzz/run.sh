@@ -64,7 +64,15 @@ for t in $targets; do
   else
     echo "fuzz FAIL $name"
     echo "!! $name failed; see $builddir/fuzz-$name.log" >&2
-    tail -n 40 "fuzz-$name.log" >&2
+    grep -E -A12 '^==[0-9]+==|runtime error|^SUMMARY|libFuzzer: (deadly|out-of|timeout)' \
+      "fuzz-$name.log" | head -n 40 >&2
+    # the reproducer, so that a failure seen only in CI can be replayed:
+    #   base64 -d >crash && ./tests/fuzz/<target> crash
+    for a in fuzz-artifacts/"$name"-*; do
+      [ -f "$a" ] || continue
+      echo "!! reproducer $a ($(wc -c <"$a") bytes), base64:" >&2
+      echo "!! $(head -c 4096 "$a" | base64 -w 0)" >&2
+    done
     status=1
   fi
 done

@@ -319,4 +319,5 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
 }
 
 const sio_pubsub_ops pubsub_stub_ops = {
-    op_set_handler, op_subscribe, op_publish, op_numsub, op_ready, op_close};
+    op_set_handler, op_subscribe, op_publish, op_numsub,
+    op_ready,       NULL /* no latency */, op_close};

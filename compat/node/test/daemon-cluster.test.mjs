@@ -78,6 +78,9 @@ const ready = daemonPath() && (await haveRedisServer());
     const m = await metrics(a);
     assert.equal(metric(m, "sio_redis_connected"), 1);
     assert.ok(metric(m, "sio_redis_messages_total", { direction: "out" }) > 0);
+    // the round trip of the publisher's PING: measured, and plausible on loopback
+    const lat = metric(m, "sio_redis_latency_seconds");
+    assert.ok(lat > 0 && lat < 1, `sio_redis_latency_seconds ${lat}`);
   });
 
   it("keeps local delivery while Redis is down, reports degraded, and resumes cross-instance delivery after it returns", async () => {

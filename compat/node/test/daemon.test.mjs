@@ -128,6 +128,7 @@ const SPEC_METRICS = {
   sio_disconnects_total: "counter",
   sio_redis_connected: "gauge",
   sio_redis_messages_total: "counter",
+  sio_redis_latency_seconds: "gauge",
   sio_event_loop_lag_seconds: "gauge",
   process_resident_memory_bytes: "gauge",
   process_cpu_seconds_total: "counter",
