@@ -715,10 +715,26 @@ START_TEST(server_close_from_handler) {
 }
 END_TEST
 
+/* Option setters refuse what they cannot honour. */
+START_TEST(options_refuse_invalid_values) {
+  sio_options *o;
+  ck_assert_int_eq(sio_options_new(&o), 0);
+  ck_assert_int_eq(sio_options_set_tls_min_version(o, "1.3"), 0);
+  ck_assert_int_eq(sio_options_set_tls_min_version(o, "1.2"), 0);
+  ck_assert_int_eq(sio_options_set_tls_min_version(o, "1.1"), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_options_set_tls_min_version(o, "1.3x"), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_options_set_tls_min_version(o, NULL), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_options_set_tls(o, "cert.pem", NULL, NULL),
+                   SIO_ERR_INVAL);
+  sio_options_del(o);
+}
+END_TEST
+
 Suite *sio_server_suite(void) {
   Suite *s = suite_create("sio_server");
   TCase *tc = tcase_create("loopback");
   tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, options_refuse_invalid_values);
   tcase_add_test(tc, connect_then_on_connection_emit);
   tcase_add_test(tc, events_and_client_acks);
   tcase_add_test(tc, numeric_event_name);

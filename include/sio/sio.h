@@ -93,6 +93,10 @@ SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
 SIO_EXTERN int sio_options_set_tls(sio_options *o, const char *cert_file,
                                    const char *key_file,
                                    const char *chain_file);
+/* Oldest TLS version accepted: "1.2" (the default) or "1.3". Returns 0 or
+ * SIO_ERR_INVAL. */
+SIO_EXTERN int sio_options_set_tls_min_version(sio_options *o,
+                                               const char *version);
 
 /* ---------------------------------------------------------------- server */
 

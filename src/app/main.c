@@ -140,6 +140,8 @@ static int build_server(struct app_daemon *d) {
   if (!rv && *c->tls_cert_file)
     rv = sio_options_set_tls(o, c->tls_cert_file, c->tls_key_file,
                              c->tls_chain_file);
+  if (!rv && *c->tls_cert_file)
+    rv = sio_options_set_tls_min_version(o, c->tls_min_version);
   if (!rv)
     rv = sio_server_new(&d->srv, d->loop, o);
   sio_options_del(o);

@@ -75,7 +75,7 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
   if (opts->tls_cert && *opts->tls_cert) {
     char err[512];
     rv = sio_tls_ctx_new(&srv->tls, opts->tls_cert, opts->tls_key,
-                         opts->tls_chain, err, sizeof(err));
+                         opts->tls_chain, opts->tls13_only, err, sizeof(err));
     if (rv) {
       SIO_LOGE("tls: %s", err);
       sio_cors_deinit(&srv->cors);

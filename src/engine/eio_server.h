@@ -31,6 +31,7 @@ typedef struct eio_options {
   const char *tls_cert;     /* PEM files for native TLS, or NULL */
   const char *tls_key;
   const char *tls_chain;
+  int tls13_only; /* refuse TLS 1.2 */
 } eio_options;
 
 /* Upcalls into the layer above. Each receives the ud given to

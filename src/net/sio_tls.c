@@ -36,8 +36,8 @@ static void ssl_err(char *err, size_t errlen, const char *what,
 }
 
 int sio_tls_ctx_new(sio_tls_ctx **out, const char *cert_file,
-                    const char *key_file, const char *chain_file, char *err,
-                    size_t errlen) {
+                    const char *key_file, const char *chain_file,
+                    int tls13_only, char *err, size_t errlen) {
   sio_tls_ctx *t = sio_calloc(1, sizeof(*t));
   if (!t)
     return SIO_ERR_NOMEM;
@@ -46,7 +46,8 @@ int sio_tls_ctx_new(sio_tls_ctx **out, const char *cert_file,
     sio_free(t);
     return SIO_ERR_NOMEM;
   }
-  SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(t->ctx,
+                                tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);

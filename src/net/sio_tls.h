@@ -13,12 +13,13 @@
 typedef struct sio_tls_ctx sio_tls_ctx;
 
 /* Loads a PEM certificate (cert_file, may hold the chain too), its private
- * key and an optional extra chain file (NULL or ""). On failure writes a
+ * key and an optional extra chain file (NULL or ""); TLS 1.2 and 1.3 are
+ * accepted, 1.3 only with tls13_only. On failure writes a
  * message naming the file into err. Returns 0, SIO_ERR_IO (unreadable or
  * invalid file, key not matching the certificate) or SIO_ERR_NOMEM. */
 int sio_tls_ctx_new(sio_tls_ctx **out, const char *cert_file,
-                    const char *key_file, const char *chain_file, char *err,
-                    size_t errlen);
+                    const char *key_file, const char *chain_file,
+                    int tls13_only, char *err, size_t errlen);
 void sio_tls_ctx_del(sio_tls_ctx *t);
 
 /* Makes c a TLS server connection (before sio_conn_start). Returns 0 or

@@ -133,6 +133,13 @@ int sio_options_set_tls(sio_options *o, const char *cert_file,
   return 0;
 }
 
+int sio_options_set_tls_min_version(sio_options *o, const char *version) {
+  if (!version || (strcmp(version, "1.2") && strcmp(version, "1.3")))
+    return SIO_ERR_INVAL;
+  o->tls13_only = version[2] == '3';
+  return 0;
+}
+
 int sio_options_set_path(sio_options *o, const char *path) {
   size_t n;
   if (!path)
@@ -285,6 +292,7 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   eo.tls_cert = s->opts.tls_cert;
   eo.tls_key = s->opts.tls_key;
   eo.tls_chain = s->opts.tls_chain;
+  eo.tls13_only = s->opts.tls13_only;
   memset(&cbs, 0, sizeof(cbs));
   cbs.on_open = on_open;
   cbs.on_message = on_message;

@@ -32,6 +32,7 @@ struct sio_options {
   char *tls_cert; /* owned; NULL: plain TCP */
   char *tls_key;
   char *tls_chain;
+  int tls13_only; /* tls min version 1.3 */
 };
 
 /* Counters of the Socket.IO layer, for the daemon's /metrics. Packets are

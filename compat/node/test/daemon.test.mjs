@@ -1900,27 +1900,37 @@ if (!daemonPath()) {
         await assert.rejects(verify(without.port), /issuer|verify/i);
       });
 
+      // resolves to the protocol negotiated at exactly `version`
+      const handshake = (version, port = dt.port) =>
+        new Promise((resolve, reject) => {
+          const s = tls.connect({
+            host: "127.0.0.1",
+            port,
+            rejectUnauthorized: false,
+            minVersion: version,
+            maxVersion: version,
+            ciphers: "DEFAULT@SECLEVEL=0",
+          });
+          s.once("secureConnect", () => {
+            const v = s.getProtocol();
+            s.destroy();
+            resolve(v);
+          });
+          s.once("error", reject);
+        });
+
       it("refuses plain HTTP on the TLS port, and TLS older than 1.2", async () => {
         await assert.rejects(request(`http://127.0.0.1:${dt.port}/health`, { timeout: 2000 }));
-        const handshake = (version) =>
-          new Promise((resolve, reject) => {
-            const s = tls.connect({
-              host: "127.0.0.1",
-              port: dt.port,
-              rejectUnauthorized: false,
-              minVersion: version,
-              maxVersion: version,
-              ciphers: "DEFAULT@SECLEVEL=0",
-            });
-            s.once("secureConnect", () => {
-              const v = s.getProtocol();
-              s.destroy();
-              resolve(v);
-            });
-            s.once("error", reject);
-          });
         assert.equal(await handshake("TLSv1.2"), "TLSv1.2");
         await assert.rejects(handshake("TLSv1.1"));
+      });
+
+      it("tls.min_version 1.3 refuses TLS 1.2 and serves TLS 1.3", async () => {
+        const { cert, key } = selfSigned();
+        const d13 = await startDaemon(
+          { SIO_TLS_CERT_FILE: cert, SIO_TLS_KEY_FILE: key, SIO_TLS_MIN_VERSION: "1.3" }, [], { tls: true });
+        assert.equal(await handshake("TLSv1.3", d13.port), "TLSv1.3");
+        await assert.rejects(handshake("TLSv1.2", d13.port));
       });
     });
 
