@@ -53,8 +53,10 @@ scripts/install-deps.sh package >/dev/null || { bad "install-deps package"; fini
 
 work=$(mktemp -d /tmp/sio-pkgtest.XXXXXX)
 pid=
+npid=
 installed=
 cleanup() {
+  [ -n "$npid" ] && kill -KILL "$npid" 2>/dev/null
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   fi
@@ -128,7 +130,7 @@ echo "== run the installed daemon as sio-server.service would"
 unit_val() { sed -n "s/^$1=//p" "$unit" | tail -n 1; }
 user=$(unit_val User); group=$(unit_val Group)
 exec_start=$(unit_val ExecStart); exec_cond=$(unit_val ExecCondition)
-nofile=$(unit_val LimitNOFILE)
+nofile=$(unit_val LimitNOFILE); type=$(unit_val Type)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cfgdir=$work/etc
@@ -171,13 +173,29 @@ as_unit ${exec_cond//$conf/$cfgdir/readme.conf} > "$work/cond3.log" 2>&1; rc=$?
 if [ $rc -eq 0 ]; then ok "README's one-line edit of the packaged file satisfies ExecCondition"
 else cat "$work/cond3.log"; bad "README's edit of the packaged file: ExecCondition exit $rc"; fi
 
+# Type=notify: a stand-in for systemd's notification socket, writable by
+# the service user, logging each datagram on one line.
+notify_env=()
+if [ "$type" = notify ]; then
+  /usr/bin/python3 -u -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+print("BOUND", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+' "$work/notify" > "$work/notify.log" 2>&1 &
+  npid=$!
+  for _ in $(seq 1 50); do grep -q BOUND "$work/notify.log" && break; sleep 0.1; done
+  notify_env=(NOTIFY_SOCKET="$work/notify")
+fi
 limit=()
 if [ -n "$nofile" ] && prlimit --nofile="$nofile:$nofile" true 2>/dev/null; then
   limit=(prlimit --nofile="$nofile:$nofile" --)
 fi
 "${limit[@]}" setpriv --reuid="$user" --regid="$group" --init-groups \
   --no-new-privs --inh-caps=-all --bounding-set=-all -- \
-  env -i PATH=/usr/bin:/bin $start_cmd > "$work/daemon.log" 2>&1 &
+  env -i PATH=/usr/bin:/bin "${notify_env[@]}" $start_cmd > "$work/daemon.log" 2>&1 &
 pid=$!
 base=http://127.0.0.1:$port
 up=
@@ -311,6 +329,14 @@ else
   else tail -n 20 "$work/daemon.log"; bad "SIGTERM: exit status $rc, want 0"; fi
 fi
 pid=
+if [ "$type" = notify ]; then
+  # what systemd would have heard, in order: READY, RELOADING + READY, STOPPING
+  seq=$(grep -oE '^(READY|RELOADING|STOPPING)=1' "$work/notify.log" | tr '\n' ' ')
+  if [ "$seq" = "READY=1 RELOADING=1 READY=1 STOPPING=1 " ]; then
+    ok "Type=notify: READY=1, RELOADING=1 + READY=1 on SIGHUP, STOPPING=1 on SIGTERM"
+  else cat "$work/notify.log"; bad "Type=notify: heard '$seq'"; fi
+  kill -KILL "$npid" 2>/dev/null; wait "$npid" 2>/dev/null; npid=
+fi
 
 # --- (f) remove, purge ---------------------------------------------------------
 echo "== apt-get remove / purge"

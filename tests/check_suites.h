@@ -26,6 +26,7 @@
   X(app_events)                                                                \
   X(app_metrics)                                                               \
   X(app_ratelimit)                                                             \
+  X(app_sdnotify)                                                              \
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
   X(sio_adapter)                                                               \

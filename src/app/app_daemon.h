@@ -89,6 +89,8 @@ void app_cluster_refresh(struct app_daemon *d);
 /* app_signals.c: SIGTERM/SIGINT drain, SIGHUP reload, the 1 s tick. */
 int app_signals_install(struct app_daemon *d);
 void app_daemon_drain(struct app_daemon *d);
+/* Start-up is complete (listening): tells the service manager. */
+void app_daemon_ready(struct app_daemon *d);
 /* Applies the reloadable keys of a fresh config. Returns 0 or -1. */
 int app_daemon_reload(struct app_daemon *d);
 

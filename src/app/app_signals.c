@@ -11,14 +11,18 @@
  * the others are reported as needing a restart.
  * The 1 s tick: token expiry (a socket whose token's exp + leeway has
  * passed gets connection.error {"code":"token_expired"} and is
- * disconnected), idle rate-limit entries, and event-loop lag. */
+ * disconnected), idle rate-limit entries, event-loop lag, and the systemd
+ * watchdog and status line (app_sdnotify.h; each step of this lifecycle
+ * is told to the service manager too). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app_daemon.h"
 #include "app_events.h"
 #include "app_log.h"
+#include "app_sdnotify.h"
 #include "app_util.h"
 
 static void server_closed(sio_server *s, void *ud) {
@@ -43,6 +47,17 @@ static void close_now(struct app_daemon *d) {
 
 static void drain_timer_cb(uv_timer_t *t) { close_now(t->data); }
 
+/* The line `systemctl status` shows, after an optional state line. */
+static void sd_status(struct app_daemon *d, const char *first) {
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%sSTATUS=%s%zu sockets%s", first ? first : "",
+           d->draining ? "draining, " : "", d->nsocks,
+           !*d->cfg.redis_url                 ? ""
+           : sio_server_redis_connected(d->srv) ? ", Redis connected"
+                                                : ", Redis unreachable");
+  app_sd_notify(msg);
+}
+
 void app_daemon_drain(struct app_daemon *d) {
   struct app_sock *as;
   json_object *data;
@@ -51,6 +66,7 @@ void app_daemon_drain(struct app_daemon *d) {
   d->draining = true;
   APP_LOGI("draining: %zu sockets, closing within %lld ms", d->nsocks,
            (long long)d->cfg.server_drain_timeout_ms);
+  sd_status(d, "STOPPING=1\n");
   sio_server_stop_listening(d->srv);
   for (as = d->socks; as; as = as->next) {
     data = app_event_error_data("server_shutdown",
@@ -65,7 +81,15 @@ void app_daemon_drain(struct app_daemon *d) {
 static void on_signal(uv_signal_t *h, int signum) {
   struct app_daemon *d = h->data;
   if (signum == SIGHUP) {
+    char msg[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ull +
+                 (unsigned long long)ts.tv_nsec / 1000);
+    app_sd_notify(msg);
     app_daemon_reload(d);
+    sd_status(d, "READY=1\n");
     return;
   }
   if (d->draining) {
@@ -161,8 +185,19 @@ static void tick_cb(uv_timer_t *t) {
     app_keytab_expire(d->users, ms);
     app_keytab_expire(d->ips, ms);
   }
+  if (app_sd_watchdog_usec())
+    app_sd_notify("WATCHDOG=1");
+  if (ticks % 10 == 5)
+    sd_status(d, NULL);
   if (d->draining && d->nsocks == 0)
     close_now(d);
+}
+
+void app_daemon_ready(struct app_daemon *d) {
+  uint64_t wd = app_sd_watchdog_usec();
+  if (wd && wd < 2000000)
+    APP_LOGW("WatchdogSec= below 2 s: the watchdog is kept from a 1 s tick");
+  sd_status(d, "READY=1\n");
 }
 
 int app_signals_install(struct app_daemon *d) {

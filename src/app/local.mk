@@ -9,7 +9,8 @@ libsio_app_la_SOURCES = \
 	src/app/app_policy.c src/app/app_policy.h \
 	src/app/app_events.c src/app/app_events.h \
 	src/app/app_metrics.c src/app/app_metrics.h \
-	src/app/app_ratelimit.c src/app/app_ratelimit.h
+	src/app/app_ratelimit.c src/app/app_ratelimit.h \
+	src/app/app_sdnotify.c src/app/app_sdnotify.h
 APP_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include \
 	-I$(top_builddir)/include -I$(top_srcdir)/src/app \
 	$(JSONC_CFLAGS) $(LIBJWT_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS)
@@ -32,7 +33,8 @@ EXTRA_DIST += packaging/sio-server.conf
 
 check_sources += tests/test_app_config.c tests/test_app_auth.c \
 	tests/test_app_policy.c tests/test_app_events.c \
-	tests/test_app_metrics.c tests/test_app_ratelimit.c
+	tests/test_app_metrics.c tests/test_app_ratelimit.c \
+	tests/test_app_sdnotify.c
 
 # The daemon: the application modules above plus the parts that run the
 # server; it links the shared libsio, through its public API only.

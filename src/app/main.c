@@ -15,6 +15,7 @@
 
 #include "app_daemon.h"
 #include "app_log.h"
+#include "app_sdnotify.h"
 #include "app_util.h"
 
 extern char **environ;
@@ -282,11 +283,13 @@ int main(int argc, char **argv) {
   APP_LOGI("sio-server %s starting%s%s", SIO_VERSION,
            d.cfg.file ? " with " : " with defaults (no config file)",
            d.cfg.file ? d.cfg.file : "");
+  app_sd_init();
   if (setup(&d) != 0) {
     /* Nothing has been served yet: exit without unwinding the loop. */
     APP_LOGE("start-up failed");
     return 1;
   }
+  app_daemon_ready(&d);
   uv_run(d.loop, UV_RUN_DEFAULT);
   rv = uv_loop_close(d.loop);
   if (rv)

@@ -12,7 +12,7 @@
 // the comment above each).
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -1498,6 +1498,82 @@ if (!daemonPath()) {
     });
 
     // ------------------------------------------------------------------
+    describe("systemd notification (Type=notify)", function () {
+      // A stand-in for the service manager: a datagram socket at
+      // $NOTIFY_SOCKET (Node has no AF_UNIX datagrams; Debian's python3 does).
+      function notifyListener() {
+        const sock = path.join(tempDir(), "notify");
+        const py = spawn("/usr/bin/python3", ["-u", "-c", [
+          "import json, socket, sys",
+          "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+          "s.bind(sys.argv[1])",
+          "print('BOUND', flush=True)",
+          "while True:",
+          "    print(json.dumps(s.recv(4096).decode()), flush=True)",
+        ].join("\n"), sock], { stdio: ["ignore", "pipe", "inherit"] });
+        const got = [];
+        let bound;
+        const ready = new Promise((r) => (bound = r));
+        let buf = "";
+        py.stdout.on("data", (c) => {
+          buf += c;
+          let i;
+          while ((i = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line === "BOUND") bound();
+            else got.push({ at: Date.now(), msg: JSON.parse(line) });
+          }
+        });
+        return {
+          sock, ready, got, stop: () => py.kill("SIGKILL"),
+          async waitFor(re, ms = 5000) {
+            for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) {
+              const m = got.find((g) => re.test(g.msg));
+              if (m) return m;
+            }
+            throw new Error(`no notification matching ${re}: ${JSON.stringify(got.map((g) => g.msg))}`);
+          },
+        };
+      }
+
+      it("READY=1 once listening, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM, WATCHDOG=1 every second, with STATUS lines", async () => {
+        const n = notifyListener();
+        try {
+          await n.ready;
+          const d = await startDaemon({
+            NOTIFY_SOCKET: n.sock, WATCHDOG_USEC: "3000000", SIO_SERVER_DRAIN_TIMEOUT_MS: "1000",
+          });
+          const ready = await n.waitFor(/^READY=1\nSTATUS=0 sockets$/);
+          // READY only once the listener answers
+          assert.equal((await request(`${d.url}/ready`)).status, 200);
+          assert.ok(ready.at >= d.listenedAt - 1000);
+          await connectAs(d, token("notify-1"));
+          // the watchdog is kept from the 1 s tick
+          await sleep(2200);
+          assert.ok(n.got.filter((g) => g.msg === "WATCHDOG=1").length >= 2);
+          const before = n.got.length;
+          d.signal("SIGHUP");
+          await n.waitFor(/^READY=1\nSTATUS=1 sockets$/);
+          const reload = n.got.slice(before).map((g) => g.msg).filter((m) => m !== "WATCHDOG=1");
+          assert.match(reload[0], /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+          assert.equal(reload[1], "READY=1\nSTATUS=1 sockets");
+          d.signal("SIGTERM");
+          await n.waitFor(/^STOPPING=1\nSTATUS=draining, 1 sockets$/);
+          assert.equal((await d.waitExit(15000)).code, 0);
+          // the variables are not passed on (nothing else would notify)
+          assert.doesNotMatch(d.stderr(), /NOTIFY_SOCKET/);
+        } finally {
+          n.stop();
+        }
+      });
+
+      it("without NOTIFY_SOCKET nothing is sent and the daemon runs as before", async () => {
+        const d = await startDaemon({ NOTIFY_SOCKET: null });
+        assert.equal((await request(`${d.url}/ready`)).status, 200);
+      });
+    });
+
     describe("SIGHUP reload", function () {
       it("applies a new secret, api key, limits and log level from the file; an invalid file changes nothing", async () => {
         const dir = tempDir();
