@@ -41,9 +41,15 @@ static void check_value(const uint8_t *in, size_t len,
   if (sio_redis_pack_value(&m, v.json, v.bins, v.nbins) == 0) {
     sio_redis_value x;
     sio_buf m2;
+    int rv2;
+    /* a message whose first byte is '{' is JSON, as the Node adapter
+     * decides: the integer 123 packs to that very byte (positive fixint
+     * 0x7b), a bare value no adapter message is */
+    if (m.data[0] == '{')
+      goto out;
     /* an ext of another type becomes [type, bin], one level deeper; a
      * repeated map key drops the bins of the value it replaced */
-    int rv2 = sio_redis_value_decode(&w, (const uint8_t *)m.data, m.len, NULL);
+    rv2 = sio_redis_value_decode(&w, (const uint8_t *)m.data, m.len, NULL);
     if (rv2 == SIO_ERR_DEPTH)
       goto out;
     if (rv2 || w.nbins > v.nbins)
