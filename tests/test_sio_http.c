@@ -795,6 +795,77 @@ static int fm_query(void *ud) {
   return rv;
 }
 
+/* Expect: 100-continue: due once the head is in and the body is not;
+ * never for HTTP/1.0, an empty body, a whole request, another
+ * expectation, or a head refused for its Content-Length. */
+static int continue_after_head(const char *head, const char *body,
+                               const sio_http_limits *lim) {
+  sio_http_parser hp;
+  int done = 0, due, again;
+  ssize_t r;
+  sio_http_parser_init(&hp, lim);
+  r = sio_http_parser_feed(&hp, head, strlen(head), &done);
+  if (r < 0) {
+    due = sio_http_parser_take_continue(&hp) ? 1 : (int)r;
+    sio_http_parser_deinit(&hp);
+    return due;
+  }
+  ck_assert_int_eq(r, (ssize_t)strlen(head));
+  due = sio_http_parser_take_continue(&hp);
+  again = sio_http_parser_take_continue(&hp);
+  ck_assert_int_eq(again, 0); /* once */
+  if (!done) {
+    r = sio_http_parser_feed(&hp, body, strlen(body), &done);
+    ck_assert_int_eq(r, (ssize_t)strlen(body));
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(sio_http_parser_take_continue(&hp), 0);
+  }
+  /* the flag does not outlive the request */
+  sio_http_parser_reset(&hp);
+  ck_assert_int_eq(sio_http_parser_take_continue(&hp), 0);
+  sio_http_parser_deinit(&hp);
+  return due;
+}
+
+START_TEST(expect_continue) {
+  sio_http_limits lim = {0, 0, 100};
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
+                                       "\r\nContent-Length: 5\r\n\r\n",
+                                       "hello", NULL),
+                   1);
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nEXPECT:  100-Continue "
+                                       "\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                       "5\r\nhello\r\n0\r\n\r\n", NULL),
+                   1);
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nContent-Length: 5"
+                                       "\r\n\r\n",
+                                       "hello", NULL),
+                   0);
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.0\r\nExpect: 100-continue"
+                                       "\r\nContent-Length: 5\r\n\r\n",
+                                       "hello", NULL),
+                   0);
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
+                                       "\r\nContent-Length: 0\r\n\r\n",
+                                       "", NULL),
+                   0);
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: something"
+                                       "\r\nContent-Length: 5\r\n\r\n",
+                                       "hello", NULL),
+                   0);
+  /* whole request in one feed: nothing to wait for */
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
+                                       "\r\nContent-Length: 5\r\n\r\nhello",
+                                       "", NULL),
+                   0);
+  /* over max_body: the 413 goes instead */
+  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
+                                       "\r\nContent-Length: 500\r\n\r\n",
+                                       "", &lim),
+                   SIO_ERR_TOOBIG);
+}
+END_TEST
+
 START_TEST(failmalloc_parse) {
   size_t whole = 0, bytewise = 1;
   ck_assert_int_gt(failmalloc_run(fm_parse, &whole), 0);
@@ -825,6 +896,7 @@ Suite *sio_http_suite(void) {
   tc = tcase_create("helpers");
   tcase_add_test(tc, query_decoding);
   tcase_add_test(tc, write_head);
+  tcase_add_test(tc, expect_continue);
   tcase_add_test(tc, failmalloc_parse);
   suite_add_tcase(s, tc);
   return s;

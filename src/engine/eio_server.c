@@ -560,6 +560,11 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
     }
     data += n;
     len -= (size_t)n;
+    if (sio_http_parser_take_continue(c->hp) &&
+        sio_conn_write(&c->base, "HTTP/1.1 100 Continue\r\n\r\n", 25)) {
+      sio_conn_close(&c->base);
+      return;
+    }
     if (!done)
       return;
     {

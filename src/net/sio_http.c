@@ -42,6 +42,8 @@
 
 #define SLOT_SIZE 8 /* two uint32_t lengths before each header name */
 
+static int ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
+
 static sio_http_parser *hp_of(llhttp_t *ll) {
   return sio_container_of(ll, sio_http_parser, ll);
 }
@@ -143,6 +145,13 @@ static int on_header_value_complete(llhttp_t *ll) {
     hp->arena.len--;
   slot_set(hp, hp->cur, nlen, (uint32_t)(hp->arena.len - voff));
   hp->hstate = 0;
+  /* RFC 9110 10.1.1: the client may wait for "100 Continue" before the
+   * body (curl does past 1 KB); other expectations are ignored, as the
+   * RFC allows. */
+  if (ascii_ieq(hp->arena.data + hp->cur + SLOT_SIZE, nlen, "expect", 6) &&
+      ascii_ieq(hp->arena.data + voff, hp->arena.len - voff, "100-continue",
+                12))
+    hp->expect_continue = 1;
   return arena_add(hp, "", 1);
 }
 
@@ -154,6 +163,11 @@ static int on_headers_complete(llhttp_t *ll) {
   if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > hp->lim.max_body)
     return cb_fail(hp, SIO_ERR_TOOBIG);
   hp->body_off = hp->arena.len;
+  /* a body is to come (HTTP/1.1 only: a 1.0 client cannot take a 1xx) */
+  if (hp->expect_continue && ll->http_minor >= 1 &&
+      ((ll->flags & F_CONTENT_LENGTH) ? ll->content_length > 0
+                                      : (ll->flags & F_CHUNKED) != 0))
+    hp->continue_due = 1;
   /* Pause so feed learns exactly where the head ended; llhttp resumes at
    * after_headers_complete, as if 0 had been returned. */
   return HPE_PAUSED;
@@ -241,6 +255,14 @@ void sio_http_parser_reset(sio_http_parser *hp) {
   hp->done = 0;
   hp->keep_alive = 0;
   hp->ll_upgrade = 0;
+  hp->expect_continue = 0;
+  hp->continue_due = 0;
+}
+
+int sio_http_parser_take_continue(sio_http_parser *hp) {
+  int due = hp->continue_due && !hp->msg_done && !hp->err;
+  hp->continue_due = 0;
+  return due;
 }
 
 int sio_http_parser_in_request(const sio_http_parser *hp) {

@@ -87,6 +87,8 @@ typedef struct sio_http_parser {
   uint8_t done; /* request resolved and handed out */
   uint8_t keep_alive;
   uint8_t ll_upgrade;
+  uint8_t expect_continue; /* Expect: 100-continue seen */
+  uint8_t continue_due;    /* ... and the head is in: answer it */
 } sio_http_parser;
 
 /* Prepares hp for a first request. lim (copied) may be NULL for the
@@ -128,6 +130,13 @@ void sio_http_parser_deinit(sio_http_parser *hp);
  *   SIO_ERR_STATE        a request is complete and reset was not called */
 ssize_t sio_http_parser_feed(sio_http_parser *hp, const char *data, size_t len,
                              int *done);
+
+/* 1 once per request, after a feed that completed the head of an HTTP/1.1
+ * request carrying "Expect: 100-continue" and a body not received yet:
+ * the caller writes "HTTP/1.1 100 Continue" so that the client sends the
+ * body (a refusal is sent instead when the head was refused: feed then
+ * returned the error and this returns 0). */
+int sio_http_parser_take_continue(sio_http_parser *hp);
 
 /* The completed request, or NULL when none is complete. Borrowed: owned by
  * hp, valid until the next feed, reset or deinit. */

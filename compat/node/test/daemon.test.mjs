@@ -797,6 +797,36 @@ if (!daemonPath()) {
 
     // ------------------------------------------------------------------
     describe("POST /api/v1/emit and the event envelope", function () {
+      it("answers Expect: 100-continue (curl sends it past 1 KB) at once, then takes the body", async () => {
+        const body = JSON.stringify({ rooms: ["global"], event: "ai.suggestion", data: { text: "x".repeat(4000) } });
+        const t0 = Date.now();
+        const res = await new Promise((resolve, reject) => {
+          const req = http.request(`${d.url}/api/v1/emit`, {
+            method: "POST",
+            headers: {
+              Authorization: `Bearer ${API_KEY}`, "Content-Type": "application/json",
+              "Content-Length": Buffer.byteLength(body), Expect: "100-continue",
+            },
+          });
+          let continued = false;
+          req.on("continue", () => {
+            continued = true;
+            req.end(body); // the body only after the interim answer
+          });
+          req.on("response", (r) => {
+            let text = "";
+            r.on("data", (c) => (text += c));
+            r.on("end", () => resolve({ status: r.statusCode, continued, text }));
+          });
+          req.on("error", reject);
+          req.setTimeout(3000, () => req.destroy(new Error("no answer to Expect: 100-continue")));
+          req.flushHeaders();
+        });
+        assert.equal(res.status, 202, res.text);
+        assert.equal(res.continued, true);
+        assert.ok(Date.now() - t0 < 900, `took ${Date.now() - t0} ms`);
+      });
+
       it("answers 202 with a v4 event_id and delivers the envelope only to members of the named rooms", async () => {
         const member = await connectAs(d, token("emit-member", { projects: ["42"] }));
         const sameClaims = await connectAs(d, token("emit-nonmember", { projects: ["42"] }));
