@@ -123,6 +123,38 @@ elif [ -f compat/node/package.json ]; then
   record "compat/node daemon" "${p:-0}" "${f:-0}" "${sk:-0}"
 fi
 
+# The same two end-to-end suites against the ASan+UBSan build: real
+# clients drive the code paths the unit suites only sample. A sanitizer
+# report (written to a file per process, since the suites capture the
+# servers' stderr) fails the suite even when every test passed; so does a
+# leak found when a daemon exits.
+if [ -f compat/node/package.json ] && [ -x build-asan/sio-server ] &&
+   [ -x build-asan/tests/e2e/sio_compat_server ]; then
+  log "compat/node + daemon under ASan+UBSan"
+  sandir=$(mktemp -d "${TMPDIR:-/tmp}/sio-e2e-asan.XXXXXX")
+  export ASAN_OPTIONS="detect_leaks=1:log_path=$sandir/asan"
+  export UBSAN_OPTIONS="print_stacktrace=1:log_path=$sandir/ubsan"
+  out=$(cd compat/node &&
+    SIO_COMPAT_SERVER="$top/build-asan/tests/e2e/sio_compat_server" npm test 2>&1); rc=$?
+  out+=$'\n'$(cd compat/node &&
+    SIO_DAEMON="$top/build-asan/sio-server" npm run -s test:daemon 2>&1) || rc=1
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  p=0 f=0
+  while read -r line; do
+    p=$((p + $(cut -d' ' -f1 <<<"$line"))); f=$((f + $(cut -d' ' -f3 <<<"$line" | tr -d ,)))
+  done < <(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out")
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  reports=$(ls "$sandir" 2>/dev/null | wc -l)
+  if [ "$reports" -gt 0 ]; then
+    f=$((f + reports))
+    details+=("sanitizer reports of the e2e suites: $(head -n 30 "$sandir"/* 2>/dev/null)")
+    head -n 60 "$sandir"/*
+  fi
+  grep -E 'passed, [0-9]+ failed|failing' <<<"$out"
+  record "e2e under ASan+UBSan" "$p" "$f" 0
+  rm -rf "$sandir"
+fi
+
 # Load balancers (SPEC §4): two daemons on one Redis behind the real nginx
 # and HAProxy, with the stock socket.io-client from compat/node's
 # node_modules (compat/lb/README.md).
