@@ -37,6 +37,7 @@ static void list_remove(struct app_daemon *d, struct app_sock *as) {
   if (as->next)
     as->next->prev = as->prev;
   d->nsocks--;
+  app_daemon_drain_check(d);
 }
 
 int app_emit_envelope(sio_socket *s, const char *type, json_object *data) {

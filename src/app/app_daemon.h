@@ -33,6 +33,7 @@ struct app_daemon {
   char server_id[128];
   uint64_t start_ms;
   bool draining;
+  bool closing_now;        /* sio_server_close called */
   bool dev_mode;           /* auth none, or a generated development secret */
   bool dashboard;          /* serve examples/dashboard at / */
   char *client_js;         /* socket.io.min.js served at <path>socket.io.js */
@@ -89,6 +90,9 @@ void app_cluster_refresh(struct app_daemon *d);
 /* app_signals.c: SIGTERM/SIGINT drain, SIGHUP reload, the 1 s tick. */
 int app_signals_install(struct app_daemon *d);
 void app_daemon_drain(struct app_daemon *d);
+/* Draining and the last socket has gone: close without waiting for the
+ * drain timeout (on the next loop iteration). */
+void app_daemon_drain_check(struct app_daemon *d);
 /* Start-up is complete (listening): tells the service manager. */
 void app_daemon_ready(struct app_daemon *d);
 /* Applies the reloadable keys of a fresh config. Returns 0 or -1. */

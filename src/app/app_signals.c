@@ -38,8 +38,9 @@ static void server_closed(sio_server *s, void *ud) {
 }
 
 static void close_now(struct app_daemon *d) {
-  if (!d->srv)
+  if (!d->srv || d->closing_now)
     return;
+  d->closing_now = true;
   uv_timer_stop(&d->tick);
   uv_timer_stop(&d->drain_timer);
   sio_server_close(d->srv, server_closed, d);
@@ -76,6 +77,13 @@ void app_daemon_drain(struct app_daemon *d) {
   }
   uv_timer_start(&d->drain_timer, drain_timer_cb,
                  (uint64_t)d->cfg.server_drain_timeout_ms, 0);
+  app_daemon_drain_check(d);
+}
+
+void app_daemon_drain_check(struct app_daemon *d) {
+  /* on the next loop iteration: the caller may be inside libsio */
+  if (d->draining && d->nsocks == 0 && !d->closing_now)
+    uv_timer_start(&d->drain_timer, drain_timer_cb, 0, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
