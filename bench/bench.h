@@ -74,6 +74,10 @@ typedef struct bench_opts {
                        held connected before reading RSS */
   double timeout_s; /* whole run */
   char label[64];
+  const char *auth;      /* CONNECT payload (JSON) or NULL: "40<auth>" */
+  char event[64];        /* fanout: the event counted as a broadcast */
+  const char *publisher; /* fanout: command fed "SEQ T PAD\n" per broadcast
+                            instead of a client emitting "bcast", or NULL */
 } bench_opts;
 
 /* One broadcast: sent_ns by the sender, count and last_ns by receivers. */
@@ -113,8 +117,9 @@ typedef struct bench_shared {
 } bench_shared;
 
 /* Runs worker id (0-based) over global client indices [first, first+n) and
- * returns the process exit status. Worker 0's first client sends the
- * broadcasts in fanout mode. */
+ * returns the process exit status. In fanout mode worker 0 sends the
+ * broadcasts: its first ready client emits "bcast", or with --publisher the
+ * command it spawned publishes them (through Redis, say). */
 int bench_worker_main(const bench_opts *o, bench_shared *sh, int id,
                       uint32_t first, uint32_t n);
 

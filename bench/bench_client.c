@@ -11,6 +11,9 @@
  *     one POST in flight, packets joined by \x1e as the spec asks) while
  *     the first keeps one GET parked.
  *
+ * With --auth the CONNECT packet carries that payload ("40{...}"), as
+ * socket.io-client's `auth` option sends it.
+ *
  * Server pings ("2") are answered ("3") in every mode. An event's payload
  * carries its send time "t" (ns since the run's origin, CLOCK_MONOTONIC,
  * which every process on the host shares) so receivers in any worker
@@ -20,9 +23,17 @@
  * or response cut by the end of a read is copied into the connection's own
  * buffer. Output goes out with uv_try_write and only what the kernel did not
  * take is copied into a uv_write request, so the client's cost per message
- * stays near one syscall and the benchmark measures the server. */
+ * stays near one syscall and the benchmark measures the server.
+ *
+ * With --publisher, worker 0 does not emit the broadcasts itself: it spawns
+ * the command with a pipe on its stdin and writes it one line per
+ * broadcast, "SEQ T PAD" (sequence number, send time as in "t", padding
+ * bytes); the command publishes each one, e.g. with @socket.io/redis-emitter,
+ * and the clients count the resulting event (--event) as they count
+ * "bcast". */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -101,9 +112,20 @@ struct worker {
   struct sockaddr_in src[BENCH_MAX_SRC];
   char hostport[BENCH_MAX_SERVERS][96];
   uint64_t rng;
+  char evpfx[80]; /* ["<event>", : how a counted broadcast starts */
+  size_t evpfx_len;
+  /* --publisher (worker 0): the command, its stdin and stdout. */
+  uv_process_t pub;
+  uv_pipe_t pub_in, pub_out;
+  uv_timer_t pub_kill;
+  int pub_state; /* PUB_NONE .. PUB_EXITED */
+  char pub_line[64];
+  size_t pub_line_len;
   char rbuf[1 << 16];
   char wbuf[64];
 };
+
+enum { PUB_NONE, PUB_STARTING, PUB_READY, PUB_EXITED };
 
 static worker W;
 
@@ -116,6 +138,7 @@ typedef struct wreq {
 static void client_fail(client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void on_eio(client *c, char *p, size_t len);
+static void stop_all(worker *w);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -279,6 +302,24 @@ static void send_eio(client *c, const char *p, size_t n) {
     return;
   }
   post_flush(c);
+}
+
+/* Socket.IO CONNECT to "/", with the --auth payload if any. */
+static void send_connect(client *c) {
+  const char *auth = c->w->o->auth;
+  char *pkt;
+  int len;
+  if (!auth) {
+    send_eio(c, "40", 2);
+    return;
+  }
+  len = asprintf(&pkt, "40%s", auth);
+  if (len < 0) {
+    client_fail(c, "out of memory");
+    return;
+  }
+  send_eio(c, pkt, (size_t)len);
+  free(pkt);
 }
 
 static void send_poll(client *c) {
@@ -470,8 +511,10 @@ static void start_more(worker *w) {
 
 /* -------------------------------------------------------------- fanout */
 
-/* Worker 0's first ready client sends broadcasts while fewer than
- * `inflight` are incomplete and the phase allows more. */
+static int pub_send(worker *w, uint64_t seq, uint64_t t);
+
+/* Worker 0's first ready client (or its publisher) sends broadcasts while
+ * fewer than `inflight` are incomplete and the phase allows more. */
 static void fanout_pump(worker *w) {
   bench_shared *sh = w->sh;
   const bench_opts *o = w->o;
@@ -481,11 +524,19 @@ static void fanout_pump(worker *w) {
                                       : 0;
   client *s = NULL;
   uint32_t i;
-  for (i = 0; i < w->n && !s; i++)
-    if (w->cl[i].state == CL_READY)
-      s = &w->cl[i];
-  if (!s)
-    return;
+  if (o->publisher) {
+    /* Nothing goes out before the publisher said READY: a broadcast it
+     * published before connecting would be lost, and its start-up would
+     * count as latency. */
+    if (w->pub_state != PUB_READY || w->stopping)
+      return;
+  } else {
+    for (i = 0; i < w->n && !s; i++)
+      if (w->cl[i].state == CL_READY)
+        s = &w->cl[i];
+    if (!s)
+      return;
+  }
   for (;;) {
     uint64_t sent = atomic_load(&sh->sent);
     uint64_t now, t;
@@ -497,6 +548,11 @@ static void fanout_pump(worker *w) {
     t = now - sh->t0;
     atomic_store(&sh->slots[sent].sent_ns, now);
     atomic_store(&sh->sent, sent + 1);
+    if (o->publisher) {
+      if (pub_send(w, sent, t))
+        return;
+      continue;
+    }
     len = asprintf(&pkt, "42[\"bcast\",{\"s\":%llu,\"t\":%llu%s%s%s}]",
                    (unsigned long long)sent, (unsigned long long)t,
                    o->payload ? ",\"p\":\"" : "", o->payload ? w->pad : "",
@@ -562,6 +618,173 @@ static void on_bcast(client *c, const char *p, size_t len) {
     slot_done(w, seq);
 }
 
+/* ----------------------------------------------------------- publisher */
+
+typedef struct pubreq {
+  uv_write_t req;
+  uv_buf_t buf;
+} pubreq;
+
+static void pub_write_cb(uv_write_t *req, int status) {
+  worker *w = req->handle->data;
+  free(req);
+  if (status < 0 && status != UV_ECANCELED && !w->stopping) {
+    note_error(w, "publisher: write to its stdin failed");
+    stop_all(w);
+  }
+}
+
+/* One line "SEQ T PAD\n" to the publisher's stdin; what the pipe does not
+ * take at once waits in libuv's queue. Returns -1 when the run stops. */
+static int pub_send(worker *w, uint64_t seq, uint64_t t) {
+  char line[80];
+  int n = snprintf(line, sizeof(line), "%llu %llu %u\n",
+                   (unsigned long long)seq, (unsigned long long)t,
+                   w->o->payload);
+  uv_buf_t b = uv_buf_init(line, (unsigned)n);
+  int rv = uv_try_write((uv_stream_t *)&w->pub_in, &b, 1);
+  pubreq *r;
+  if (rv == n)
+    return 0;
+  if (rv == UV_EAGAIN)
+    rv = 0;
+  if (rv >= 0) {
+    r = malloc(sizeof(*r) + (size_t)(n - rv));
+    if (r) {
+      memcpy(r + 1, line + rv, (size_t)(n - rv));
+      r->buf = uv_buf_init((char *)(r + 1), (unsigned)(n - rv));
+      if (uv_write(&r->req, (uv_stream_t *)&w->pub_in, &r->buf, 1,
+                   pub_write_cb) == 0)
+        return 0;
+      free(r);
+    }
+  }
+  note_error(w, "publisher: cannot write to its stdin");
+  stop_all(w);
+  return -1;
+}
+
+static void pub_kill_cb(uv_timer_t *t) {
+  worker *w = t->data;
+  if (w->pub_state != PUB_EXITED)
+    uv_process_kill(&w->pub, SIGKILL);
+}
+
+static void pub_exit_cb(uv_process_t *p, int64_t status, int sig) {
+  worker *w = p->data;
+  char msg[96];
+  int was = w->pub_state;
+  w->pub_state = PUB_EXITED;
+  uv_close((uv_handle_t *)p, NULL);
+  if (!uv_is_closing((uv_handle_t *)&w->pub_kill))
+    uv_close((uv_handle_t *)&w->pub_kill, NULL);
+  if (!uv_is_closing((uv_handle_t *)&w->pub_out))
+    uv_close((uv_handle_t *)&w->pub_out, NULL);
+  if (w->stopping)
+    return;
+  /* Before the run is over, a publisher that exits voids it. */
+  snprintf(msg, sizeof(msg), "publisher exited %s (status %lld, signal %d)",
+           was == PUB_READY ? "early" : "before READY", (long long)status,
+           sig);
+  note_error(w, msg);
+  stop_all(w);
+}
+
+static void pub_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(W.wbuf, sizeof(W.wbuf));
+}
+
+/* The publisher's stdout: its first line must be READY; the rest is read
+ * and dropped so that it never blocks on a full pipe. */
+static void pub_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  worker *w = s->data;
+  ssize_t i;
+  if (nread < 0) {
+    if (!uv_is_closing((uv_handle_t *)s))
+      uv_close((uv_handle_t *)s, NULL);
+    return;
+  }
+  for (i = 0; i < nread && w->pub_state == PUB_STARTING; i++) {
+    char ch = buf->base[i];
+    if (ch != '\n') {
+      if (w->pub_line_len < sizeof(w->pub_line) - 1)
+        w->pub_line[w->pub_line_len++] = ch;
+      continue;
+    }
+    w->pub_line[w->pub_line_len] = '\0';
+    w->pub_line_len = 0;
+    if (strcmp(w->pub_line, "READY") == 0) {
+      w->pub_state = PUB_READY;
+      fanout_pump(w);
+    }
+  }
+}
+
+/* Spawns --publisher through /bin/sh -c, stdin and stdout on pipes, stderr
+ * shared with sio-bench. */
+static int pub_start(worker *w) {
+  uv_process_options_t po;
+  uv_stdio_container_t io[3];
+  char *args[4];
+  int i, rv;
+  /* The command must not hold the workers' wake pipes (a dead worker
+   * would not be noticed) nor anything else of ours. */
+  for (i = 0; i < BENCH_MAX_WORKERS && i < (int)w->o->workers; i++) {
+    fcntl(w->sh->wake_fd[i][0], F_SETFD, FD_CLOEXEC);
+    fcntl(w->sh->wake_fd[i][1], F_SETFD, FD_CLOEXEC);
+  }
+  uv_pipe_init(&w->loop, &w->pub_in, 0);
+  uv_pipe_init(&w->loop, &w->pub_out, 0);
+  uv_timer_init(&w->loop, &w->pub_kill);
+  w->pub_in.data = w->pub_out.data = w->pub.data = w->pub_kill.data = w;
+  args[0] = "/bin/sh";
+  args[1] = "-c";
+  args[2] = (char *)w->o->publisher;
+  args[3] = NULL;
+  memset(&po, 0, sizeof(po));
+  io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+  io[0].data.stream = (uv_stream_t *)&w->pub_in;
+  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  io[1].data.stream = (uv_stream_t *)&w->pub_out;
+  io[2].flags = UV_INHERIT_FD;
+  io[2].data.fd = 2;
+  po.file = args[0];
+  po.args = args;
+  po.stdio = io;
+  po.stdio_count = 3;
+  po.exit_cb = pub_exit_cb;
+  rv = uv_spawn(&w->loop, &w->pub, &po);
+  if (rv) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "publisher: spawn failed: %s", uv_strerror(rv));
+    note_error(w, msg);
+    w->pub_state = PUB_EXITED;
+    uv_close((uv_handle_t *)&w->pub, NULL);
+    uv_close((uv_handle_t *)&w->pub_in, NULL);
+    uv_close((uv_handle_t *)&w->pub_out, NULL);
+    uv_close((uv_handle_t *)&w->pub_kill, NULL);
+    return -1;
+  }
+  w->pub_state = PUB_STARTING;
+  uv_read_start((uv_stream_t *)&w->pub_out, pub_alloc, pub_read_cb);
+  return 0;
+}
+
+/* End of the run: EOF on its stdin and SIGTERM, SIGKILL 3 s later; the
+ * exit callback closes the handles, so the loop ends once it is reaped. */
+static void pub_stop(worker *w) {
+  if (w->pub_state == PUB_NONE)
+    return;
+  if (!uv_is_closing((uv_handle_t *)&w->pub_in))
+    uv_close((uv_handle_t *)&w->pub_in, NULL);
+  if (w->pub_state == PUB_EXITED)
+    return;
+  uv_process_kill(&w->pub, SIGTERM);
+  uv_timer_start(&w->pub_kill, pub_kill_cb, 3000, 0);
+}
+
 /* ---------------------------------------------------------------- echo */
 
 static void send_echo(client *c) {
@@ -614,10 +837,12 @@ static void on_sio(client *c, char *p, size_t len) {
   case '1':
     client_fail(c, "disconnected by the server");
     break;
-  case '2':
-    if (len > 9 && memcmp(p + 1, "[\"bcast\",", 9) == 0)
-      on_bcast(c, p + 10, len - 10);
+  case '2': { /* other events (connection.established...) are not ours */
+    size_t k = c->w->evpfx_len;
+    if (len > k && memcmp(p + 1, c->w->evpfx, k) == 0)
+      on_bcast(c, p + 1 + k, len - 1 - k);
     break;
+  }
   case '3':
     on_ack(c, p + 1, len - 1);
     break;
@@ -648,7 +873,7 @@ static void on_open_polling(client *c, const char *p, size_t len) {
     client_fail(c, "out of memory");
     return;
   }
-  send_eio(c, "40", 2); /* queued until the POST connection is up */
+  send_connect(c); /* queued until the POST connection is up */
   if (c->state != CL_DEAD)
     link_connect(c, c->post, LINK_POST);
 }
@@ -659,7 +884,7 @@ static void on_eio(client *c, char *p, size_t len) {
   switch (p[0]) {
   case '0':
     if (c->w->o->transport == TR_WEBSOCKET)
-      send_eio(c, "40", 2);
+      send_connect(c);
     else if (!c->sid[0])
       on_open_polling(c, p + 1, len - 1);
     break;
@@ -910,12 +1135,15 @@ static void report(worker *w) {
 
 static void stop_all(worker *w) {
   uint32_t i;
+  if (w->stopping) /* the publisher's end may come after another stop */
+    return;
   w->stopping = 1;
   report(w);
   for (i = 0; i < w->n; i++)
     client_close(&w->cl[i], 1);
   uv_close((uv_handle_t *)&w->wake, NULL);
   uv_close((uv_handle_t *)&w->watchdog, NULL);
+  pub_stop(w);
 }
 
 static void on_phase(worker *w) {
@@ -1039,6 +1267,15 @@ int bench_worker_main(const bench_opts *o, bench_shared *sh, int id,
   }
   uv_timer_init(&w->loop, &w->watchdog);
   uv_timer_start(&w->watchdog, on_watchdog, 500, 500);
+  w->evpfx_len = (size_t)snprintf(w->evpfx, sizeof(w->evpfx), "[\"%s\",",
+                                  o->event);
+  /* The publisher starts (Node, a Redis connection) while clients
+   * connect; the broadcasts wait for its READY. */
+  if (o->mode == MODE_FANOUT && o->publisher && id == 0 && pub_start(w)) {
+    stop_all(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return 1;
+  }
   start_more(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   if (!w->st->reported)

@@ -13,7 +13,8 @@ bench_bench_server_SOURCES = bench/bench_server.c
 bench_bench_server_LDADD = libsio_core.la $(LIBUV_LIBS) $(JSONC_LIBS) \
 	$(OPENSSL_LIBS)
 
-EXTRA_DIST += bench/compare bench/node-server.js bench/package.json \
+EXTRA_DIST += bench/compare bench/node-server.js bench/node-daemon.js \
+	bench/publisher.js bench/package.json \
 	bench/package-lock.json
 
 # The kernel's floor: one write() per delivery and nothing else.

@@ -7,6 +7,10 @@
  *   sio-bench fanout  -p P1,P2,P3 --pid A,B,C -n 50000 --hold 5
  *                     (several servers of one cluster: clients dealt over
  *                     the ports, RSS and CPU summed over the pids)
+ *   sio-bench fanout  -p PORT --pid PID -n 10000 --auth '{"token":"..."}'
+ *                     --event workflow.progress --publisher 'node pub.js'
+ *                     (a daemon: clients authenticate, and broadcasts come
+ *                     from a publisher process, e.g. through Redis)
  *
  * The server under test must follow the bench contract (docs/performance.md):
  * "bcast" broadcasts its payload to every client of "/", "echo" acks its
@@ -79,7 +83,14 @@ static void usage(FILE *f) {
       "      --hold S           idle (3), fanout (0): seconds all clients"
       " are held before reading RSS\n"
       "      --timeout S        bound on the whole run (300)\n"
-      "      --label TEXT       copied into the JSON line\n",
+      "      --label TEXT       copied into the JSON line\n"
+      "      --auth JSON        CONNECT payload, e.g. '{\"token\":\"...\"}'\n"
+      "      --event NAME       fanout: event counted as a broadcast (bcast)\n"
+      "      --publisher CMD    fanout: run CMD (/bin/sh -c) and write it one\n"
+      "                         line \"SEQ T PAD\" per broadcast (T: send time,\n"
+      "                         PAD: padding bytes) instead of a client\n"
+      "                         emitting bcast; CMD prints READY when it can\n"
+      "                         publish; every client is a receiver\n",
       BENCH_FDS_PER_WORKER);
 }
 
@@ -129,7 +140,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
       {"concurrency", 1, 0, 'C'}, {"workers", 1, 0, 'w'},
       {"src-addrs", 1, 0, 's'},   {"hold", 1, 0, 'h'},
       {"timeout", 1, 0, 'o'},     {"label", 1, 0, 'l'},
-      {"help", 0, 0, 'q'},        {0, 0, 0, 0}};
+      {"auth", 1, 0, 'A'},        {"event", 1, 0, 'E'},
+      {"publisher", 1, 0, 'U'},   {"help", 0, 0, 'q'},
+      {0, 0, 0, 0}};
   int ch, i, have_count = 0, have_warmup = 0;
   if (argc < 2) {
     usage(stderr);
@@ -153,6 +166,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
   o->concurrency = 256;
   o->hold_s = o->mode == MODE_IDLE ? 3 : 0;
   o->timeout_s = 300;
+  snprintf(o->event, sizeof(o->event), "bcast");
   optind = 2;
   while ((ch = getopt_long(argc, argv, "p:n:t:k:c:d:w:", lo, NULL)) != -1) {
     switch (ch) {
@@ -233,6 +247,24 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     case 'l':
       snprintf(o->label, sizeof(o->label), "%s", optarg);
       break;
+    case 'A':
+      /* A Socket.IO CONNECT payload must be an object. */
+      if (optarg[0] != '{' || strlen(optarg) > 60000)
+        goto bad;
+      o->auth = optarg;
+      break;
+    case 'E':
+      /* Matched as the literal JSON string ["NAME", in received events. */
+      if (!optarg[0] || strlen(optarg) >= sizeof(o->event) ||
+          strpbrk(optarg, "\"\\"))
+        goto bad;
+      snprintf(o->event, sizeof(o->event), "%s", optarg);
+      break;
+    case 'U':
+      if (!optarg[0])
+        goto bad;
+      o->publisher = optarg;
+      break;
     case 'q':
       usage(stdout);
       return -1;
@@ -244,6 +276,10 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
   if (optind < argc || !o->port) {
     fprintf(stderr, "sio-bench: %s\n",
             o->port ? "unexpected argument" : "--port is required");
+    return -1;
+  }
+  if (o->publisher && o->mode != MODE_FANOUT) {
+    fprintf(stderr, "sio-bench: --publisher is for fanout only\n");
     return -1;
   }
   if (o->path[0] != '/') {
@@ -578,6 +614,25 @@ int main(int argc, char **argv) {
         atomic_store(&sh->phase, phase);
         for (i = 0; i < nw; i++)
           bench_wake(sh, (int)i);
+      } else if (o.mode == MODE_FANOUT) {
+        /* A publisher that never says READY or whose messages never
+         * arrive (another Redis, another key) ends the run here, not at
+         * --timeout. */
+        uint64_t done = atomic_load(&sh->completed);
+        if (done != last_completed) {
+          last_completed = done;
+          t_progress = now;
+        } else if (now - t_progress > STALL_NS) {
+          snprintf(err, sizeof(err),
+                   "stalled in warm-up: broadcast %llu did not reach every "
+                   "client within %llu s%s",
+                   (unsigned long long)done,
+                   (unsigned long long)(STALL_NS / 1000000000ull),
+                   o.publisher && !atomic_load(&sh->sent)
+                       ? " (the publisher never said READY)"
+                       : "");
+          goto stop;
+        }
       }
       break;
     case PH_MEASURE:
@@ -656,6 +711,10 @@ int main(int argc, char **argv) {
     jstr("mode", mode_names[o.mode]);
     jstr("transport", o.transport == TR_POLLING ? "polling" : "websocket");
     jstr("label", o.label);
+    if (o.mode == MODE_FANOUT) {
+      jstr("event", o.event);
+      jadd(",\"publisher\":%s", o.publisher ? "true" : "false");
+    }
     jadd(",\"n\":%u,\"connected\":%llu,\"failed\":%llu,\"workers\":%u,"
          "\"src_addrs\":%u,\"server_pid\":%d,\"servers\":%u,"
          "\"payload\":%u",
