@@ -242,12 +242,15 @@ static int scan(const uint8_t *in, size_t len, int max_depth, size_t *nbins) {
     if (skip > len - i)
       return SIO_ERR_PROTO;
     i += skip;
-    if (container && n) {
-      if (n > len - i)
-        return SIO_ERR_PROTO;
+    if (container) {
+      /* an empty container is a level too: msgpack-c checks its stack
+       * before it looks at the count */
       if (depth + 1 > max_depth)
         return SIO_ERR_DEPTH;
-      left[++depth] = n;
+      if (n > len - i)
+        return SIO_ERR_PROTO;
+      if (n)
+        left[++depth] = n;
     }
   }
   return i == len ? 0 : SIO_ERR_PROTO;

@@ -54,6 +54,7 @@ for t in $targets; do
   if [ -f "$srcdir/tests/fuzz/$name.dict" ]; then
     set -- "$@" -dict="$srcdir/tests/fuzz/$name.dict"
   fi
+  rm -f fuzz-artifacts/"$name"-* # only this run's findings are reported
   seeds=$srcdir/tests/fuzz/corpus/$name
   [ -d "$seeds" ] || seeds=
   echo "== $name: ${seconds}s"
