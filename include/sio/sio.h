@@ -78,6 +78,10 @@ SIO_EXTERN int sio_options_set_cookie(sio_options *o, const char *name);
 SIO_EXTERN void sio_options_set_max_buffered(sio_options *o, size_t bytes);
 /* Cap on concurrent TCP connections; 0 means unlimited. */
 SIO_EXTERN void sio_options_set_max_connections(sio_options *o, uint32_t n);
+/* Accept queue length asked of listen(2) (the kernel caps it at
+ * net.core.somaxconn); 0 means the default, 511. A longer queue rides out
+ * a reconnection storm without SYN retries. */
+SIO_EXTERN void sio_options_set_listen_backlog(sio_options *o, uint32_t n);
 
 /* Connection state recovery (socket.io >= 4.6): the CONNECT reply carries
  * a private session id, events carry an offset, and a client reconnecting

@@ -189,6 +189,11 @@ const struct app_config_key app_config_keys[] = {
      .help = "On SIGTERM or SIGINT, how long to wait for clients to "
              "disconnect after being told to before the remaining "
              "connections are closed."},
+    {KEY(server, backlog, INT), .def = "511", .min = 1, .max = 65535,
+     .help = "Length of the queue of connections not yet accepted, as "
+             "asked of listen(2); the kernel caps it at net.core.somaxconn "
+             "(4096 on Debian 12). Raise both to absorb reconnection storms "
+             "(every client of a drained instance comes back at once)."},
     {KEY(server, dashboard, ENUM), .def = "auto", .choices = "auto|on|off",
      .help = "Serve the demo dashboard (examples/dashboard) at /: on, off, "
              "or auto (only in development mode: auth.mode none or no key "

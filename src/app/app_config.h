@@ -110,6 +110,7 @@ struct app_config {
   char *server_trusted_proxies;    /* "" */
   char *server_id;                 /* "" = "<hostname>-<pid>" (caller) */
   int64_t server_drain_timeout_ms; /* 10000 */
+  int64_t server_backlog;          /* 511 */
   char *server_dashboard;          /* "auto" | "on" | "off" */
   char *server_client_js;          /* "" */
   /* [engine] */

@@ -28,6 +28,7 @@ typedef struct eio_options {
   const char *cookie;      /* sticky cookie name or NULL */
   size_t max_buffered;     /* per-session unsent-bytes bound */
   uint32_t max_connections; /* 0 = unlimited */
+  uint32_t backlog;         /* listen(2) queue, 0 = 511 */
   const char *tls_cert;     /* PEM files for native TLS, or NULL */
   const char *tls_key;
   const char *tls_chain;

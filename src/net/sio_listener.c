@@ -86,7 +86,8 @@ static void connection_cb(uv_stream_t *server, int status) {
 }
 
 int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
-                      sio_listener_accept_cb cb, void *ud, int *handle_open) {
+                      int backlog, sio_listener_accept_cb cb, void *ud,
+                      int *handle_open) {
   struct sockaddr_storage ss;
   int rv, len = sizeof(ss);
   *handle_open = 0;
@@ -103,7 +104,7 @@ int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
   l->tcp.data = l;
   rv = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
   if (rv == 0)
-    rv = uv_listen((uv_stream_t *)&l->tcp, 511, connection_cb);
+    rv = uv_listen((uv_stream_t *)&l->tcp, backlog, connection_cb);
   if (rv) {
     SIO_LOGE("listen on %s failed: %s", addr, uv_strerror(rv));
     return SIO_ERR_IO;

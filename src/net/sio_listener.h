@@ -25,11 +25,13 @@ struct sio_listener {
 /* Parses "host:port" / "[v6]:port" / ":port" / "port" into ss.
  * Returns 0 or SIO_ERR_INVAL. */
 int sio_listener_parse_addr(const char *addr, struct sockaddr_storage *ss);
-/* Binds and listens (backlog 511). l is caller-allocated. Returns 0,
+/* Binds and listens with an accept queue of backlog. l is
+ * caller-allocated. Returns 0,
  * SIO_ERR_INVAL or SIO_ERR_IO; on error l needs sio_listener_close only if
  * *handle_open is set. */
 int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
-                      sio_listener_accept_cb cb, void *ud, int *handle_open);
+                      int backlog, sio_listener_accept_cb cb, void *ud,
+                      int *handle_open);
 /* Closes the handle; cb runs from its close callback. */
 void sio_listener_close(sio_listener *l, uv_close_cb cb);
 

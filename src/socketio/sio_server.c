@@ -192,6 +192,10 @@ void sio_options_set_max_connections(sio_options *o, uint32_t n) {
   o->max_connections = n;
 }
 
+void sio_options_set_listen_backlog(sio_options *o, uint32_t n) {
+  o->backlog = n;
+}
+
 /* -------------------------------------------------------- engine upcalls */
 
 static void on_open(eio_socket *es, void *ud) {
@@ -289,6 +293,7 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   eo.max_buffered =
       s->opts.max_buffered ? s->opts.max_buffered : SIO_DEFAULT_MAX_BUFFERED;
   eo.max_connections = s->opts.max_connections;
+  eo.backlog = s->opts.backlog;
   eo.tls_cert = s->opts.tls_cert;
   eo.tls_key = s->opts.tls_key;
   eo.tls_chain = s->opts.tls_chain;

@@ -27,6 +27,7 @@ struct sio_options {
   char *cookie; /* owned; NULL: none */
   size_t max_buffered;
   uint32_t max_connections;
+  uint32_t backlog; /* 0: 511 */
   int recovery;                  /* connection state recovery on */
   uint32_t max_disconnection_ms; /* how long a session can be recovered */
   char *tls_cert; /* owned; NULL: plain TCP */

@@ -1915,6 +1915,23 @@ if (!daemonPath()) {
         }
       });
 
+      it("server.backlog sets the listen(2) queue (511 by default), as ss shows it", async function () {
+        // for a listening socket, ss reports the accept queue's length as Send-Q
+        const sendQ = (port) => {
+          const out = execFileSync("ss", ["-Hltn", `sport = :${port}`], { encoding: "utf8" });
+          return Number(out.trim().split(/\s+/)[2]);
+        };
+        try {
+          execFileSync("ss", ["-V"], { stdio: "ignore" });
+        } catch {
+          this.skip(); // iproute2 not installed
+        }
+        const somaxconn = Number(readFileSync("/proc/sys/net/core/somaxconn", "utf8"));
+        const db = await startDaemon({ SIO_SERVER_BACKLOG: "300" });
+        assert.equal(sendQ(db.port), Math.min(300, somaxconn));
+        assert.equal(sendQ(d.port), Math.min(511, somaxconn));
+      });
+
       it("pings every engine.ping_interval_ms, and closes a session that never joins after engine.connect_timeout_ms", async () => {
         const joined = await rawWs(dx, { path: "/rt/" });
         joined.send(`40${JSON.stringify({ token: token("pinged") })}`);
