@@ -58,3 +58,14 @@ tests_fuzz_fuzz_redis_msg_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 tests_fuzz_fuzz_redis_msg_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_redis_msg_LDADD = $(FUZZ_LINK_LIBS)
 endif
+
+# A whole WebSocket session against a server on loopback (frames, Engine.IO,
+# Socket.IO, acks, rooms): links libuv too.
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_ws_session
+tests_fuzz_fuzz_ws_session_SOURCES = tests/fuzz/fuzz_ws_session.c
+tests_fuzz_fuzz_ws_session_CFLAGS = $(FUZZ_COMPILE_FLAGS) -I$(top_srcdir)/include \
+	$(LIBUV_CFLAGS) $(JSONC_CFLAGS)
+tests_fuzz_fuzz_ws_session_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_ws_session_LDADD = $(FUZZ_LINK_LIBS) $(LIBUV_LIBS) $(OPENSSL_LIBS)
+endif
