@@ -552,11 +552,34 @@ static void expire_fire(call *c) {
 
 static void call_init(call *c, sio_namespace *ns) {
   c->ns = ns;
-  c->expire = expire_fire;
   c->p.cancel = call_cancel;
   uv_timer_init(ns->srv->loop, &c->timer);
   sio_queue_insert_tail(&ns->srv->pending, &c->p.link);
   c->linked = 1;
+}
+
+/* Allocates a call of size bytes (the kind's struct, call first) for
+ * namespace ns with its fire and release; call_init comes once the
+ * kind's local part is ready. Its expiry is expire_fire unless the kind
+ * sets its own. NULL with *err SIO_ERR_CLOSED (the server
+ * is closing) or SIO_ERR_NOMEM. */
+static void *call_new(sio_namespace *ns, size_t size,
+                      void (*fire)(call *c, int status),
+                      void (*release)(call *c), int *err) {
+  call *c;
+  if (ns->srv->closing) {
+    *err = SIO_ERR_CLOSED;
+    return NULL;
+  }
+  c = sio_calloc(1, size);
+  if (!c) {
+    *err = SIO_ERR_NOMEM;
+    return NULL;
+  }
+  c->fire = fire;
+  c->expire = expire_fire;
+  c->release = release;
+  return c;
 }
 
 /* Completes c with status on the next loop turn. */
@@ -738,15 +761,11 @@ int sio_namespace_fetch_sockets(sio_namespace *ns, const sio_broadcast_opts *o,
   if (!ns || !cb || !opts_ok(o))
     return SIO_ERR_INVAL;
   srv = ns->srv;
-  if (srv->closing)
-    return SIO_ERR_CLOSED;
-  f = sio_calloc(1, sizeof(*f));
+  f = call_new(ns, sizeof(*f), fetch_fire, fetch_release, &rv);
   if (!f)
-    return SIO_ERR_NOMEM;
+    return rv;
   f->cb = cb;
   f->ud = ud;
-  f->c.fire = fetch_fire;
-  f->c.release = fetch_release;
   f->local = sio_adapter_local_sockets(ns, o, &f->socks, &f->nsocks);
   if (!f->local) {
     sio_free(f);
@@ -827,15 +846,11 @@ int sio_namespace_all_rooms(sio_namespace *ns, sio_rooms_cb cb, void *ud) {
   if (!ns || !cb)
     return SIO_ERR_INVAL;
   srv = ns->srv;
-  if (srv->closing)
-    return SIO_ERR_CLOSED;
-  r = sio_calloc(1, sizeof(*r));
+  r = call_new(ns, sizeof(*r), rooms_fire, rooms_release, &rv);
   if (!r)
-    return SIO_ERR_NOMEM;
+    return rv;
   r->cb = cb;
   r->ud = ud;
-  r->c.fire = rooms_fire;
-  r->c.release = rooms_release;
   r->local = sio_adapter_local_rooms(ns);
   if (!r->local) {
     sio_free(r);
@@ -883,15 +898,11 @@ int sio_namespace_server_count(sio_namespace *ns, sio_count_cb cb, void *ud) {
   if (!ns || !cb)
     return SIO_ERR_INVAL;
   srv = ns->srv;
-  if (srv->closing)
-    return SIO_ERR_CLOSED;
-  k = sio_calloc(1, sizeof(*k));
+  k = call_new(ns, sizeof(*k), count_fire, count_release, &rv);
   if (!k)
-    return SIO_ERR_NOMEM;
+    return rv;
   k->cb = cb;
   k->ud = ud;
-  k->c.fire = count_fire;
-  k->c.release = count_release;
   call_init(&k->c, ns);
   if (srv->has_adapter && srv->adapter.server_count) {
     k->c.holds++;
@@ -964,13 +975,11 @@ int sio_namespace_server_side_emit(sio_namespace *ns, const char *event,
                                        NULL);
     return rv == SIO_ERR_NOMEM || rv == SIO_ERR_INVAL ? rv : 0;
   }
-  e = sio_calloc(1, sizeof(*e));
+  e = call_new(ns, sizeof(*e), sse_fire, sse_release, &rv);
   if (!e)
-    return SIO_ERR_NOMEM;
+    return rv;
   e->cb = cb;
   e->ud = ud;
-  e->c.fire = sse_fire;
-  e->c.release = sse_release;
   call_init(&e->c, ns);
   if (srv->has_adapter && srv->adapter.server_side_emit) {
     e->c.holds++;
@@ -1149,16 +1158,12 @@ int sio_namespace_broadcast_ack(sio_namespace *ns, const sio_broadcast_opts *o,
       sio_event_name_reserved(event))
     return SIO_ERR_INVAL;
   srv = ns->srv;
-  if (srv->closing)
-    return SIO_ERR_CLOSED;
-  b = sio_calloc(1, sizeof(*b));
+  b = call_new(ns, sizeof(*b), back_fire, back_release, &rv);
   if (!b)
-    return SIO_ERR_NOMEM;
+    return rv;
   b->cb = cb;
   b->ud = ud;
-  b->c.fire = back_fire;
   b->c.expire = back_expire;
-  b->c.release = back_release;
   b->expected_servers = -1;
   b->responses = json_object_new_array();
   if (!b->responses) {
@@ -1200,7 +1205,6 @@ int sio_namespace_broadcast_ack(sio_namespace *ns, const sio_broadcast_opts *o,
   /* complete on the next turn at the earliest */
   if (b->expected_servers == 1 && b->expected_clients == 0)
     uv_timer_start(&b->c.timer, call_timer, 0, 0);
-  b->c.expire = back_expire;
   return 0;
 }
 

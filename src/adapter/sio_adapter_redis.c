@@ -334,10 +334,15 @@ static void on_numsub(void *ud, int status, int64_t count) {
   sio_buf_init(&q->msg);
 }
 
-/* Starts a counted request: NUMSUB first, the request after. */
-static int req_start(req *q) {
+/* Starts a counted request: NUMSUB first, the request after. encoded is
+ * what encoding q->msg returned: an error frees q and is returned. */
+static int req_start(req *q, int encoded) {
   sio_adapter_redis *a = q->a;
   int rv;
+  if (encoded) {
+    req_abort(q);
+    return encoded;
+  }
   q->holds = 1;
   rv = a->ops->numsub(a->drv, q->r->req_chan, on_numsub, q);
   if (rv) {
@@ -812,7 +817,6 @@ static int ad_fetch_sockets(void *ad, sio_namespace *ns,
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
   req *q;
-  int rv;
   if (!r)
     return SIO_ERR_STATE;
   q = req_new(a, r, REQ_FETCH);
@@ -820,12 +824,8 @@ static int ad_fetch_sockets(void *ad, sio_namespace *ns,
     return SIO_ERR_NOMEM;
   q->cb.fetch = cb;
   q->ud = ud;
-  rv = sio_redis_encode_fetch_request(&q->msg, a->uid, q->id, o);
-  if (rv) {
-    req_abort(q);
-    return rv;
-  }
-  return req_start(q);
+  return req_start(q,
+                   sio_redis_encode_fetch_request(&q->msg, a->uid, q->id, o));
 }
 
 static int ad_all_rooms(void *ad, sio_namespace *ns, sio_rooms_cb cb,
@@ -833,7 +833,6 @@ static int ad_all_rooms(void *ad, sio_namespace *ns, sio_rooms_cb cb,
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
   req *q;
-  int rv;
   if (!r)
     return SIO_ERR_STATE;
   q = req_new(a, r, REQ_ROOMS);
@@ -841,12 +840,8 @@ static int ad_all_rooms(void *ad, sio_namespace *ns, sio_rooms_cb cb,
     return SIO_ERR_NOMEM;
   q->cb.rooms = cb;
   q->ud = ud;
-  rv = sio_redis_encode_all_rooms_request(&q->msg, a->uid, q->id);
-  if (rv) {
-    req_abort(q);
-    return rv;
-  }
-  return req_start(q);
+  return req_start(q,
+                   sio_redis_encode_all_rooms_request(&q->msg, a->uid, q->id));
 }
 
 static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
@@ -861,7 +856,7 @@ static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
     return SIO_ERR_NOMEM;
   q->cb.count = cb;
   q->ud = ud;
-  return req_start(q);
+  return req_start(q, 0);
 }
 
 static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
@@ -883,12 +878,8 @@ static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
     return SIO_ERR_NOMEM;
   q->cb.sse = cb;
   q->ud = ud;
-  rv = sio_redis_encode_sse_request(&q->msg, a->uid, q->id, event, args);
-  if (rv) {
-    req_abort(q);
-    return rv;
-  }
-  return req_start(q);
+  return req_start(
+      q, sio_redis_encode_sse_request(&q->msg, a->uid, q->id, event, args));
 }
 
 static void ad_stats(void *ad, sio_adapter_stats *out) {

@@ -1607,11 +1607,6 @@ if (!daemonPath()) {
           n.stop();
         }
       });
-
-      it("without NOTIFY_SOCKET nothing is sent and the daemon runs as before", async () => {
-        const d = await startDaemon({ NOTIFY_SOCKET: null });
-        assert.equal((await request(`${d.url}/ready`)).status, 200);
-      });
     });
 
     describe("SIGHUP reload", function () {
