@@ -828,41 +828,39 @@ static int continue_after_head(const char *head, const char *body,
 }
 
 START_TEST(expect_continue) {
-  sio_http_limits lim = {0, 0, 100};
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
-                                       "\r\nContent-Length: 5\r\n\r\n",
-                                       "hello", NULL),
-                   1);
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nEXPECT:  100-Continue "
-                                       "\r\nTransfer-Encoding: chunked\r\n\r\n",
-                                       "5\r\nhello\r\n0\r\n\r\n", NULL),
-                   1);
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nContent-Length: 5"
-                                       "\r\n\r\n",
-                                       "hello", NULL),
-                   0);
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.0\r\nExpect: 100-continue"
-                                       "\r\nContent-Length: 5\r\n\r\n",
-                                       "hello", NULL),
-                   0);
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
-                                       "\r\nContent-Length: 0\r\n\r\n",
-                                       "", NULL),
-                   0);
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: something"
-                                       "\r\nContent-Length: 5\r\n\r\n",
-                                       "hello", NULL),
-                   0);
-  /* whole request in one feed: nothing to wait for */
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
-                                       "\r\nContent-Length: 5\r\n\r\nhello",
-                                       "", NULL),
-                   0);
-  /* over max_body: the 413 goes instead */
-  ck_assert_int_eq(continue_after_head("POST /e HTTP/1.1\r\nExpect: 100-continue"
-                                       "\r\nContent-Length: 500\r\n\r\n",
-                                       "", &lim),
-                   SIO_ERR_TOOBIG);
+  static const sio_http_limits small = {0, 0, 100};
+  static const struct {
+    const char *head, *body;
+    const sio_http_limits *lim;
+    int want; /* 1 due, 0 not, or feed's error */
+  } cases[] = {
+      {"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+       "hello", NULL, 1},
+      {"POST /e HTTP/1.1\r\nEXPECT:  100-Continue \r\n"
+       "Transfer-Encoding: chunked\r\n\r\n",
+       "5\r\nhello\r\n0\r\n\r\n", NULL, 1},
+      {"POST /e HTTP/1.1\r\nContent-Length: 5\r\n\r\n", "hello", NULL, 0},
+      /* HTTP/1.0 cannot take a 1xx */
+      {"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+       "hello", NULL, 0},
+      {"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+       "", NULL, 0},
+      {"POST /e HTTP/1.1\r\nExpect: something\r\nContent-Length: 5\r\n\r\n",
+       "hello", NULL, 0},
+      /* whole request in one feed: nothing to wait for */
+      {"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+       "hello",
+       "", NULL, 0},
+      /* over max_body: the 413 goes instead */
+      {"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: "
+       "500\r\n\r\n",
+       "", &small, SIO_ERR_TOOBIG},
+  };
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(cases); i++)
+    ck_assert_msg(continue_after_head(cases[i].head, cases[i].body,
+                                      cases[i].lim) == cases[i].want,
+                  "case %zu", i);
 }
 END_TEST
 
