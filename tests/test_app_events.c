@@ -178,6 +178,51 @@ START_TEST(publish_errors) {
 }
 END_TEST
 
+/* Bodies json-c's tokener accepts but a client's JSON.parse refuses: each
+ * relayed would make every client in the room drop with a parse error (and
+ * recovery would replay it at each reconnect). */
+START_TEST(publish_refuses_what_json_parse_refuses) {
+  static const char *const data[] = {
+      "{\"n\":1.}",          "{\"n\":.5}",      "{\"n\":01}",
+      "{\"n\":-}",           "{\"n\":1e}",      "{\"n\":+1}",
+      "{\"n\":NaN}",         "{\"n\":Infinity}", "{\"n\":-Infinity}",
+      "{\"n\":0x10}",        "{\"a\":[1,]}",     "{\"a\":1,}",
+      "{'a':1}",              "{\"a\":'x'}",      "{a:1}",
+      "{\"a\":1/*c*/}",      "{\"a\":tru}",      "{\"a\":True}",
+      "{\"s\":\"tab\there\"}", "{\"s\":\"\\x41\"}", "{\"s\":\"\\u12\"}",
+      "{\"s\":\"\xff\"}",   "{\"s\":\"\xc0\xaf\"}", "{\"s\":\"\xed\xa0\x80\"}",
+  };
+  size_t i;
+  for (i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+    struct app_publish p;
+    char body[200], err[200] = "";
+    snprintf(body, sizeof(body),
+             "{\"rooms\":[\"global\"],\"event\":\"project.updated\","
+             "\"data\":%s}",
+             data[i]);
+    ck_assert_msg(parse(body, &p, err) == -1, "case %zu: %s accepted", i,
+                  data[i]);
+    ck_assert_msg(strcmp(err, "body is not valid JSON") == 0,
+                  "case %zu: got \"%s\"", i, err);
+    ck_assert_ptr_null(p.data);
+  }
+}
+END_TEST
+
+/* What JSON.parse accepts is accepted, numbers kept as written. */
+START_TEST(publish_accepts_what_json_parse_accepts) {
+  struct app_publish p;
+  char err[200];
+  ck_assert_int_eq(
+      parse("{\"rooms\":[\"global\"],\"event\":\"project.updated\","
+            "\"data\":{\"n\":-0.5e+3,\"s\":\"\\ud83d\\ude00 \xc3\xa9\","
+            "\"z\":[]}}\r\n\t",
+            &p, err),
+      0);
+  app_publish_deinit(&p);
+}
+END_TEST
+
 START_TEST(publish_limits) {
   struct app_publish p;
   char err[200];
@@ -199,7 +244,7 @@ START_TEST(publish_limits) {
   b[n++] = '}';
   b[n] = '\0';
   ck_assert_int_eq(parse(b, &p, err), -1);
-  ck_assert_str_eq(err, "body is not valid JSON");
+  ck_assert_str_eq(err, "body is nested too deeply");
   free(b);
 }
 END_TEST
@@ -230,6 +275,8 @@ Suite *app_events_suite(void) {
   tcase_add_test(tc, connection_data);
   tcase_add_test(tc, publish_ok);
   tcase_add_test(tc, publish_errors);
+  tcase_add_test(tc, publish_refuses_what_json_parse_refuses);
+  tcase_add_test(tc, publish_accepts_what_json_parse_accepts);
   tcase_add_test(tc, publish_limits);
   tcase_add_test(tc, events_markdown_lists_every_type);
   suite_add_tcase(s, tc);

@@ -15,16 +15,19 @@
 #include <uv.h>
 
 #include "sio/sio_errno.h"
+#include "sio/sio_json.h"
 #include "sio/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+#ifndef SIO_EXTERN
 #if defined(__GNUC__) && defined(BUILDING_LIBSIO)
 #define SIO_EXTERN __attribute__((visibility("default")))
 #else
 #define SIO_EXTERN
+#endif
 #endif
 
 typedef struct sio_server sio_server;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sio/sio_json.h>
+
 #include "app_policy.h"
 #include "app_util.h"
 
@@ -394,38 +396,23 @@ oom:
 int app_event_parse_publish_text(const char *text, size_t len,
                                  struct app_publish *out, char *err,
                                  size_t errlen) {
-  json_tokener *tok = json_tokener_new_ex(32);
-  json_object *body;
-  int rc;
+  json_object *body = NULL;
+  int rv, rc;
 
   memset(out, 0, sizeof(*out));
-  if (!tok) {
+  /* Every client will read the relayed data with its own JSON.parse: what
+   * that would refuse (1., NaN, a trailing comma, a raw control character,
+   * invalid UTF-8) must be refused here, not relayed to a whole room. */
+  rv = sio_json_parse(text, len, 32, &body);
+  if (rv == SIO_ERR_NOMEM) {
     snprintf(err, errlen, "out of memory");
     return -2;
   }
-  body = len > 0 && len < 0x7fffffff
-             ? json_tokener_parse_ex(tok, text, (int)len)
-             : NULL;
-  if (body && json_tokener_get_error(tok) == json_tokener_success) {
-    size_t end = json_tokener_get_parse_end(tok);
-    for (; end < len; end++)
-      if (text[end] != ' ' && text[end] != '\t' && text[end] != '\r' &&
-          text[end] != '\n')
-        break;
-    if (end < len) {
-      json_object_put(body);
-      body = NULL;
-    }
-  } else {
-    json_object_put(body);
-    body = NULL;
-  }
-  if (!body) {
-    json_tokener_free(tok);
-    snprintf(err, errlen, "body is not valid JSON");
+  if (rv) {
+    snprintf(err, errlen, rv == SIO_ERR_DEPTH ? "body is nested too deeply"
+                                              : "body is not valid JSON");
     return -1;
   }
-  json_tokener_free(tok);
   rc = app_event_parse_publish(body, out, err, errlen);
   json_object_put(body);
   return rc;

@@ -344,6 +344,8 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
   sio_broadcast_opts bo;
   int rv;
   if (!api_key_ok(d, r)) {
+    app_metrics_inc(d->metrics, APP_M_PUBLISH_REJECTED,
+                    APP_PUBLISH_UNAUTHORIZED);
     reply_error(r, 401, "missing or wrong API key");
     return;
   }
@@ -354,6 +356,8 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
     return;
   }
   if (rv != 0) {
+    app_metrics_inc(d->metrics, APP_M_PUBLISH_REJECTED,
+                    APP_PUBLISH_BAD_REQUEST);
     reply_error(r, 400, err);
     return;
   }

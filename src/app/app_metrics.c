@@ -131,6 +131,8 @@ int app_metrics_new(struct app_metrics **out) {
         APP_LIMIT_MAX_CONNECTIONS, APP_LIMIT_SLOW_CONSUMER, APP_LIMIT_ORIGIN,
         APP_LIMIT_ROOMS}},
       {APP_M_REDIS_MESSAGES, {"in", "out"}},
+      {APP_M_PUBLISH_REJECTED,
+       {APP_PUBLISH_UNAUTHORIZED, APP_PUBLISH_BAD_REQUEST}},
   };
   struct app_metrics *m = calloc(1, sizeof(*m));
   size_t i, j;

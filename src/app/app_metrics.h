@@ -36,6 +36,8 @@
     "Connections refused, by CONNECT_ERROR code.")                             \
   X(APP_M_LIMIT_HITS, "sio_limit_hits_total", "counter", "limit",              \
     "Times a limit was hit, by limit.")                                        \
+  X(APP_M_PUBLISH_REJECTED, "sio_publish_rejected_total", "counter",          \
+    "reason", "POST /api/v1/emit requests refused, by reason.")                \
   X(APP_M_DISCONNECTS, "sio_disconnects_total", "counter", "reason",           \
     "Socket disconnections, by reason.")                                       \
   X(APP_M_REDIS_CONNECTED, "sio_redis_connected", "gauge", NULL,               \
@@ -64,6 +66,9 @@ enum app_metric {
 #define APP_LIMIT_SLOW_CONSUMER "slow_consumer"
 #define APP_LIMIT_ORIGIN "origin"
 #define APP_LIMIT_ROOMS "rooms_per_socket"
+/* sio_publish_rejected_total reasons */
+#define APP_PUBLISH_UNAUTHORIZED "unauthorized"
+#define APP_PUBLISH_BAD_REQUEST "bad_request"
 
 /* Distinct label values kept per metric; more are refused. */
 #define APP_METRICS_MAX_SERIES 256

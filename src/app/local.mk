@@ -25,7 +25,7 @@ libsio_app_la_CFLAGS = $(AM_CFLAGS)
 noinst_PROGRAMS += src/app/gen_config_docs
 src_app_gen_config_docs_SOURCES = src/app/gen_config_docs.c
 src_app_gen_config_docs_CPPFLAGS = $(APP_CPPFLAGS)
-src_app_gen_config_docs_LDADD = $(APP_LIBS)
+src_app_gen_config_docs_LDADD = $(APP_LIBS) libsio_core.la $(LIBUV_LIBS)
 update-config-docs: src/app/gen_config_docs$(EXEEXT)
 	$(AM_V_GEN)./src/app/gen_config_docs --write $(top_srcdir)
 .PHONY: update-config-docs

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "sio_buf.h"
+#include "sio/sio_json.h"
 
 /* Deepest container nesting the writer and the placeholder walk accept;
  * sio_packet_limits.max_depth is capped to it. */
@@ -120,14 +121,6 @@ int sio_json_each_member(json_object *obj,
  * at the top of this file). Returns 0, SIO_ERR_DEPTH (nested deeper than
  * SIO_JSON_MAX_DEPTH) or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_json_append(sio_buf *out, json_object *v);
-/* Parses one JSON text (whitespace around it allowed) exactly as
- * JSON.parse would, with the number and string rules above. in is
- * borrowed; max_depth <= 0 means 32, and it is capped at
- * SIO_JSON_MAX_DEPTH. On success *out is owned by the caller (json_object_put)
- * and is NULL for the JSON text null. Returns 0, SIO_ERR_PROTO (not JSON),
- * SIO_ERR_DEPTH, SIO_ERR_TOOBIG (a string over 2 GiB) or SIO_ERR_NOMEM; on
- * error *out is NULL. */
-int sio_json_parse(const char *in, size_t len, int max_depth,
-                   json_object **out);
+/* sio_json_parse() is public: <sio/sio.h>. */
 
 #endif

@@ -1,0 +1,42 @@
+#ifndef SIO_SIO_JSON_H
+#define SIO_SIO_JSON_H
+
+/* JSON as the Socket.IO layer reads it, for code that must accept exactly
+ * what the stock clients' JSON.parse accepts (a publish API, a bridge).
+ * Included by <sio/sio.h>; usable alone, without libuv. */
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "sio/sio_errno.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef SIO_EXTERN
+#if defined(__GNUC__) && defined(BUILDING_LIBSIO)
+#define SIO_EXTERN __attribute__((visibility("default")))
+#else
+#define SIO_EXTERN
+#endif
+#endif
+
+/* Parses one JSON text (whitespace around it allowed) exactly as
+ * JavaScript's JSON.parse would (RFC 8259: no NaN, no trailing commas or
+ * decimal points, no raw control characters, valid UTF-8), the parser the
+ * Socket.IO layer reads packets with. Whatever it accepts, every stock
+ * client can read back. Numbers keep their text, so they are written back
+ * exactly as received. in is borrowed; max_depth <= 0 means 32 (capped at
+ * 512). On success *out is owned by the caller (json_object_put) and is
+ * NULL for the JSON text null. Returns 0, SIO_ERR_PROTO (not JSON),
+ * SIO_ERR_DEPTH, SIO_ERR_TOOBIG (a string over 2 GiB) or SIO_ERR_NOMEM; on
+ * error *out is NULL. */
+SIO_EXTERN int sio_json_parse(const char *in, size_t len, int max_depth,
+                              json_object **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
