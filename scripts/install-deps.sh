@@ -12,7 +12,7 @@ build="build-essential autoconf automake libtool pkg-config
   libjson-c-dev libmsgpack-dev libinih-dev check"
 test="$build clang libclang-rt-14-dev redis-server nginx-light haproxy
   python3-socketio python3-requests python3-websocket python3-redis
-  python3-msgpack openssl curl iproute2"
+  python3-msgpack openssl curl iproute2 chromium"
 package="$build debhelper dh-autoreconf dpkg-dev lintian rpm curl python3
   man-db groff-base systemd util-linux"
 case $what in

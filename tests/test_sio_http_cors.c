@@ -241,6 +241,35 @@ static int fm_cors(void *ud) {
   return rv;
 }
 
+/* The daemon's own page: its Origin is the server's scheme and Host. */
+static size_t len_of(const char *s) { return s ? strlen(s) : 0; }
+#define SAME(o, h, fp, tls)                                                   \
+  sio_cors_same_origin(o, len_of(o), h, len_of(h), fp, len_of(fp), tls)
+START_TEST(same_origin) {
+  ck_assert_int_eq(SAME("http://h.example:3000", "h.example:3000", NULL, 0),
+                   1);
+  ck_assert_int_eq(SAME("HTTP://H.Example:3000", "h.example:3000", NULL, 0),
+                   1);
+  ck_assert_int_eq(SAME("https://h.example", "h.example", NULL, 1), 1);
+  ck_assert_int_eq(SAME("https://h.example", "h.example", "https", 0), 1);
+  /* another scheme, host or port is another origin */
+  ck_assert_int_eq(SAME("https://h.example:3000", "h.example:3000", NULL, 0),
+                   0);
+  ck_assert_int_eq(SAME("http://h.example", "h.example", NULL, 1), 0);
+  ck_assert_int_eq(SAME("http://h.example:3001", "h.example:3000", NULL, 0),
+                   0);
+  ck_assert_int_eq(SAME("http://h.example:3000.evil.com", "h.example:3000",
+                        NULL, 0),
+                   0);
+  ck_assert_int_eq(SAME("http://evil.com", "h.example", NULL, 0), 0);
+  ck_assert_int_eq(SAME("http://h.example", "h.example", "gopher", 0), 0);
+  ck_assert_int_eq(SAME("http://", "", NULL, 0), 0);
+  ck_assert_int_eq(SAME(NULL, "h.example", NULL, 0), 0);
+  ck_assert_int_eq(SAME("http://h.example", NULL, NULL, 0), 0);
+  ck_assert_int_eq(SAME("null", "h.example", NULL, 0), 0);
+}
+END_TEST
+
 START_TEST(failmalloc_cors) {
   ck_assert_int_gt(failmalloc_run(fm_cors, NULL), 0);
 }
@@ -256,6 +285,7 @@ Suite *sio_http_cors_suite(void) {
   tcase_add_test(tc, disabled);
   tcase_add_test(tc, bad_config);
   tcase_add_test(tc, never_echo_control_chars);
+  tcase_add_test(tc, same_origin);
   tcase_add_test(tc, failmalloc_cors);
   suite_add_tcase(s, tc);
   return s;

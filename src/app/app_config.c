@@ -298,7 +298,8 @@ const struct app_config_key app_config_keys[] = {
      .metavar = "LIST", .check = check_origin,
      .help = "Origins allowed to connect (CORS and WebSocket Origin check), "
              "as scheme://host[:port], separated by commas; * allows "
-             "any."},
+             "any. The server's own origin (its scheme and the request's "
+             "Host, as the daemon's dashboard sends) is always allowed."},
     {KEY(cors, credentials, BOOL), .def = "false",
      .help = "Send Access-Control-Allow-Credentials (needs explicit "
              "origins, not *)."},

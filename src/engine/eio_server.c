@@ -449,6 +449,18 @@ static void handshake(eio_conn *c, const sio_http_request *req, int transport,
   }
 }
 
+/* A page the server itself serves (the daemon's dashboard) talks to it from
+ * its own origin, which no allow-list needs to name. */
+static int same_origin(const eio_conn *c, const sio_http_request *req,
+                       const char *origin, size_t olen) {
+  size_t hlen = 0, plen = 0;
+  const char *host = sio_http_request_header(req, "host", &hlen);
+  const char *proto =
+      sio_http_request_header(req, "x-forwarded-proto", &plen);
+  return sio_cors_same_origin(origin, olen, host, hlen, proto, plen,
+                              c->base.ssl != NULL);
+}
+
 static void route(eio_conn *c, const sio_http_request *req,
                   const uint8_t *rest, size_t rest_len) {
   eio_server *srv = c->srv;
@@ -470,7 +482,8 @@ static void route(eio_conn *c, const sio_http_request *req,
     return;
   }
   origin = sio_http_request_header(req, "origin", &olen);
-  if (!sio_cors_origin_allowed(&srv->cors, origin, olen)) {
+  if (!sio_cors_origin_allowed(&srv->cors, origin, olen) &&
+      !same_origin(c, req, origin, olen)) {
     srv->origin_refused++;
     fail(c, req, EIO_ERR_FORBIDDEN);
     return;

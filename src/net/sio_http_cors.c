@@ -106,6 +106,43 @@ int sio_cors_origin_allowed(const sio_cors *c, const char *origin,
   return in_list(c, origin, origin_len);
 }
 
+static int eq_nocase(const char *a, const char *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z')
+      x = (unsigned char)(x + 32);
+    if (y >= 'A' && y <= 'Z')
+      y = (unsigned char)(y + 32);
+    if (x != y)
+      return 0;
+  }
+  return 1;
+}
+
+int sio_cors_same_origin(const char *origin, size_t origin_len,
+                         const char *host, size_t host_len,
+                         const char *forwarded_proto, size_t proto_len,
+                         int tls) {
+  const char *scheme = tls ? "https" : "http";
+  size_t slen;
+  if (forwarded_proto && proto_len) {
+    if (proto_len == 5 && eq_nocase(forwarded_proto, "https", 5))
+      scheme = "https";
+    else if (proto_len == 4 && eq_nocase(forwarded_proto, "http", 4))
+      scheme = "http";
+    else
+      return 0;
+  }
+  slen = strlen(scheme);
+  if (!origin || !host || !host_len)
+    return 0;
+  return origin_len == slen + 3 + host_len &&
+         eq_nocase(origin, scheme, slen) &&
+         memcmp(origin + slen, "://", 3) == 0 &&
+         eq_nocase(origin + slen + 3, host, host_len);
+}
+
 static int append_line(sio_buf *out, const char *name, const char *v,
                        size_t n) {
   int rv = sio_buf_append_str(out, name);

@@ -41,6 +41,20 @@ void sio_cors_deinit(sio_cors *c);
 int sio_cors_origin_allowed(const sio_cors *c, const char *origin,
                             size_t origin_len);
 
+/* 1 when origin (borrowed, NULL when absent) names the server the request
+ * was sent to: scheme "://" host, where host equals the request's Host
+ * header (borrowed; compared case-insensitively, port included) and scheme
+ * is forwarded_proto when given (borrowed: X-Forwarded-Proto, "http" or
+ * "https"), else "https" on a TLS connection (tls 1), else "http". A page
+ * served by the server itself (the daemon's dashboard) is same-origin and
+ * must pass whatever the allow-list says, as a browser never applies CORS
+ * to it. A browser sets both headers, so a foreign page cannot pass this;
+ * non-browser clients can forge Origin anyway. Cannot fail. */
+int sio_cors_same_origin(const char *origin, size_t origin_len,
+                         const char *host, size_t host_len,
+                         const char *forwarded_proto, size_t proto_len,
+                         int tls);
+
 /* Appends to out (borrowed) the CORS header lines ("Name: value\r\n") of a
  * response to a request carrying origin (borrowed, NULL when absent), in the
  * order the Node `cors` package writes them:
