@@ -223,10 +223,22 @@ static void on_connection(sio_socket *s, void *ud) {
 
 static uint32_t ping_interval_ms; /* 0: the default */
 
-static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
+/* A server on cfg (borrowed), listening on a free loopback port. */
+static sio_server *new_server_cfg(uv_loop_t *loop, const sio_redis_config *cfg,
+                                  int idx) {
   static const sio_namespace_handlers h = {NULL, on_connection, NULL, NULL};
-  sio_redis_config cfg;
   sio_server *s;
+  ck_assert_int_eq(sio_server_new(&s, loop, NULL), 0);
+  sio_namespace_set_handlers(sio_server_of(s, "/"), &h, (void *)(intptr_t)idx);
+  ck_assert_int_eq(sio_server_use_redis_config(s, cfg), 0);
+  ck_assert_int_eq(sio_server_use_redis(s, cfg->url, NULL), SIO_ERR_STATE);
+  ck_assert_int_eq(sio_server_listen(s, "127.0.0.1:0"), 0);
+  return s;
+}
+
+/* A server with short test timings. */
+static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
+  sio_redis_config cfg;
   memset(&cfg, 0, sizeof(cfg));
   cfg.url = url;
   cfg.reconnect_min_ms = 20;
@@ -235,12 +247,89 @@ static sio_server *new_server(uv_loop_t *loop, const char *url, int idx) {
   cfg.command_timeout_ms = 500;
   cfg.requests_timeout_ms = 1000;
   cfg.ping_interval_ms = ping_interval_ms;
-  ck_assert_int_eq(sio_server_new(&s, loop, NULL), 0);
-  sio_namespace_set_handlers(sio_server_of(s, "/"), &h, (void *)(intptr_t)idx);
-  ck_assert_int_eq(sio_server_use_redis_config(s, &cfg), 0);
-  ck_assert_int_eq(sio_server_use_redis(s, url, NULL), SIO_ERR_STATE);
-  ck_assert_int_eq(sio_server_listen(s, "127.0.0.1:0"), 0);
-  return s;
+  return new_server_cfg(loop, &cfg, idx);
+}
+
+/* A server with the shipped reconnect timings (backoff, connect timeout):
+ * what the daemon runs with. */
+static sio_server *new_server_defaults(uv_loop_t *loop, const char *url,
+                                       int idx) {
+  sio_redis_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.url = url;
+  cfg.requests_timeout_ms = 1000;
+  return new_server_cfg(loop, &cfg, idx);
+}
+
+/* ------------------------------------------------------- log and clock */
+
+static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/* The driver's warnings, with the time each was logged. */
+static struct {
+  char line[16][256];
+  double at[16];
+  int n;
+} logs;
+
+static void capture_log(int level, const char *msg, void *ud) {
+  (void)level;
+  (void)ud;
+  if (logs.n < 16) {
+    snprintf(logs.line[logs.n], sizeof(logs.line[0]), "%s", msg);
+    logs.at[logs.n++] = now_ms();
+  }
+}
+
+static void capture_logs(void) {
+  memset(&logs, 0, sizeof(logs));
+  sio_set_log(capture_log, NULL, SIO_LOG_WARN);
+}
+
+/* The index of the first line containing needle, or -1. */
+static int logged_at(const char *needle) {
+  int i;
+  for (i = 0; i < logs.n; i++)
+    if (strstr(logs.line[i], needle))
+      return i;
+  return -1;
+}
+
+static int logged(void *needle) { return logged_at(needle) >= 0; }
+
+/* A stand-in for Redis on its port: counts connection attempts, notes the
+ * first one's time, and closes each at once (polled by run_until). */
+typedef struct fake_listener {
+  int fd;
+  int accepted;
+  double first_at;
+} fake_listener;
+
+static void fake_listen(fake_listener *f, int port) {
+  struct sockaddr_in a;
+  int one = 1;
+  memset(f, 0, sizeof(*f));
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(f->fd, 0);
+  setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(listen(f->fd, 64), 0);
+  fcntl(f->fd, F_SETFL, O_NONBLOCK);
+}
+
+static int fake_accepted(void *arg) {
+  fake_listener *f = arg;
+  int a;
+  while ((a = accept(f->fd, NULL, NULL)) >= 0) {
+    if (!f->accepted++)
+      f->first_at = now_ms();
+    close(a);
+  }
+  return f->accepted > 0;
 }
 
 static void client_connect(ws_client *c, uv_loop_t *loop, sio_server *s) {
@@ -561,6 +650,213 @@ START_TEST(test_unreachable) {
 }
 END_TEST
 
+/* SPEC §4 Redis: a refused connect is seen at once, not at the connect
+ * timeout (hiredis' stock libuv adapter dropped the poll error, and the
+ * refusal surfaced after connect_timeout_ms, 5 s), and the retries go on
+ * with a small, capped backoff: a Redis that starts later is reached within
+ * 1 s of accepting. */
+START_TEST(test_refused_seen_at_once) {
+  redis_proc rp;
+  uv_loop_t loop;
+  sio_server *s[1];
+  double t0, t_up, refused_ms, up_ms;
+  int i;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  rp.port = free_port(); /* nothing listens there yet */
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  capture_logs();
+  t0 = now_ms();
+  s[0] = new_server_defaults(&loop, rp.url, 0);
+  ck_assert_msg(run_until(&loop, logged, "refused", 2000),
+                "no refused connect logged within 2 s (first log: %s)",
+                logs.n ? logs.line[0] : "none");
+  i = logged_at("refused");
+  refused_ms = logs.at[i] - t0;
+  fprintf(stderr, "refused connect reported after %.1f ms: %s\n", refused_ms,
+          logs.line[i]);
+  ck_assert_msg(refused_ms < 150, "refused seen after %.1f ms", refused_ms);
+  ck_assert_int_eq(sio_server_redis_connected(s[0]), 0);
+  /* refused again and again for a while, then Redis starts */
+  run_until(&loop, flag_set, (int[]){0}, 1500);
+  redis_start(&rp, 0, NULL);
+  t_up = now_ms();
+  ck_assert(run_until(&loop, connected, s[0], 5000));
+  up_ms = now_ms() - t_up;
+  fprintf(stderr, "connected %.1f ms after redis-server accepted\n", up_ms);
+  ck_assert_msg(up_ms < 1000, "connected %.1f ms after Redis came", up_ms);
+  finish(&loop, s, 1, NULL, 0);
+  sio_set_log(NULL, NULL, SIO_LOG_ERROR);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* Both servers saw the loss (when: lost_at), and the stand-in listener
+ * an attempt; the listener is polled all along, for the attempt's time. */
+typedef struct kill_watch {
+  sio_server **s;
+  fake_listener *f;
+  double lost_at;
+} kill_watch;
+
+static int lost_and_tried(void *arg) {
+  kill_watch *k = arg;
+  int tried = fake_accepted(k->f);
+  if (!k->lost_at && !sio_server_redis_connected(k->s[0]) &&
+      !sio_server_redis_connected(k->s[1]))
+    k->lost_at = now_ms();
+  return tried && k->lost_at > 0;
+}
+
+/* Redis killed (SIGKILL) under two instances with the shipped timings: the
+ * loss is seen at once and the first reconnect attempt comes within
+ * 100 ms (a stand-in listener on Redis' port sees it); refused attempts
+ * follow; Redis restarted on the same port: both instances connected and
+ * resubscribed within 1 s, broadcasts cross both ways. */
+START_TEST(test_kill_restart_reconnects_fast) {
+  redis_proc rp;
+  uv_loop_t loop;
+  sio_server *s[2];
+  ws_client c[2];
+  fake_listener f;
+  kill_watch k;
+  double t_kill, lost_ms, attempt_ms, t_up, up_ms;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  memset(c, 0, sizeof(c));
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  s[0] = new_server_defaults(&loop, rp.url, 0);
+  s[1] = new_server_defaults(&loop, rp.url, 1);
+  ck_assert(run_until(&loop, both_connected, s, 3000));
+  client_connect(&c[0], &loop, s[0]);
+  client_connect(&c[1], &loop, s[1]);
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[0], "/"), NULL,
+                                           "before", NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[1], "42[\"before\"]", T));
+  ck_assert(ws_client_expect(&c[0], "42[\"before\"]", T));
+  t_kill = now_ms();
+  redis_kill(&rp, SIGKILL);
+  fake_listen(&f, rp.port);
+  k.s = s;
+  k.f = &f;
+  k.lost_at = 0;
+  ck_assert(run_until(&loop, lost_and_tried, &k, 1000));
+  lost_ms = k.lost_at - t_kill;
+  attempt_ms = f.first_at - t_kill;
+  fprintf(stderr,
+          "loss seen after %.1f ms, first reconnect attempt %.1f ms "
+          "after the kill\n",
+          lost_ms, attempt_ms);
+  ck_assert_msg(lost_ms < 100, "loss seen after %.1f ms", lost_ms);
+  ck_assert_msg(attempt_ms < 150, "first attempt after %.1f ms", attempt_ms);
+  close(f.fd);
+  /* nothing listens: refused attempts for a second */
+  run_until(&loop, flag_set, (int[]){0}, 1000);
+  ck_assert_int_eq(sio_server_redis_connected(s[0]), 0);
+  redis_start(&rp, 0, NULL);
+  t_up = now_ms();
+  ck_assert(run_until(&loop, both_connected, s, 5000));
+  up_ms = now_ms() - t_up;
+  fprintf(stderr,
+          "both instances connected and subscribed %.1f ms after "
+          "redis-server accepted again\n",
+          up_ms);
+  ck_assert_msg(up_ms < 1000, "reconnected %.1f ms after Redis came", up_ms);
+  /* each subscriber resubscribed, each publisher publishes */
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[1], "/"), NULL,
+                                           "to-a", NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[0], "42[\"to-a\"]", T));
+  ck_assert(ws_client_expect(&c[1], "42[\"to-a\"]", T));
+  ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(s[0], "/"), NULL,
+                                           "to-b", NULL, NULL, 0),
+                   1);
+  ck_assert(ws_client_expect(&c[1], "42[\"to-b\"]", T));
+  ck_assert(ws_client_expect(&c[0], "42[\"to-b\"]", T));
+  finish(&loop, s, 2, c, 2);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* A blackhole: a listening socket whose connections are accepted by the
+ * kernel and never answered. connect_timeout_ms (300 here) ends each
+ * attempt: Redis' side sees the driver close it after 300 ms, and the
+ * next attempt comes. */
+typedef struct blackhole {
+  int lfd;
+  int fd[8];
+  double at[8], eof_at[8];
+  int n;
+} blackhole;
+
+static int blackhole_step(void *arg) {
+  blackhole *b = arg;
+  int i, a;
+  char buf[256];
+  while (b->n < 8 && (a = accept(b->lfd, NULL, NULL)) >= 0) {
+    fcntl(a, F_SETFL, O_NONBLOCK);
+    b->at[b->n] = now_ms();
+    b->eof_at[b->n] = 0;
+    b->fd[b->n++] = a;
+  }
+  for (i = 0; i < b->n; i++) {
+    ssize_t r = 1;
+    while (!b->eof_at[i] && r > 0) /* the PING, never answered */
+      r = recv(b->fd[i], buf, sizeof(buf), 0);
+    if (!b->eof_at[i] &&
+        (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)))
+      b->eof_at[i] = now_ms(); /* closed (or reset) by the driver */
+  }
+  /* done: the first attempt ended and a second one came */
+  return b->n >= 2 && b->eof_at[0] > 0;
+}
+
+START_TEST(test_connect_timeout_blackhole) {
+  uv_loop_t loop;
+  sio_server *s[1];
+  sio_redis_config cfg;
+  blackhole b;
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  char url[64];
+  double held;
+  int i;
+  memset(&b, 0, sizeof(b));
+  b.lfd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(b.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(listen(b.lfd, 16), 0);
+  ck_assert_int_eq(getsockname(b.lfd, (struct sockaddr *)&a, &len), 0);
+  fcntl(b.lfd, F_SETFL, O_NONBLOCK);
+  snprintf(url, sizeof(url), "redis://127.0.0.1:%d", ntohs(a.sin_port));
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  capture_logs();
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.url = url;
+  cfg.connect_timeout_ms = 300;
+  s[0] = new_server_cfg(&loop, &cfg, 0);
+  ck_assert(run_until(&loop, blackhole_step, &b, 3000));
+  /* the first of the two connections (subscriber or publisher) */
+  held = b.eof_at[0] - b.at[0];
+  fprintf(stderr, "blackholed attempt closed by the driver after %.1f ms\n",
+          held);
+  ck_assert_msg(held > 250 && held < 600, "closed after %.1f ms", held);
+  ck_assert_int_ge(logged_at("not ready within 300 ms"), 0);
+  ck_assert_int_eq(sio_server_redis_connected(s[0]), 0);
+  finish(&loop, s, 1, NULL, 0);
+  sio_set_log(NULL, NULL, SIO_LOG_ERROR);
+  for (i = 0; i < b.n; i++)
+    close(b.fd[i]);
+  close(b.lfd);
+}
+END_TEST
+
 Suite *sio_redis_suite(void) {
   Suite *s = suite_create("sio_redis");
   TCase *tc = tcase_create("url");
@@ -572,6 +868,9 @@ Suite *sio_redis_suite(void) {
   tcase_add_test(tc, test_ping_latency);
   tcase_add_test(tc, test_auth_db_unix);
   tcase_add_test(tc, test_unreachable);
+  tcase_add_test(tc, test_refused_seen_at_once);
+  tcase_add_test(tc, test_kill_restart_reconnects_fast);
+  tcase_add_test(tc, test_connect_timeout_blackhole);
   tcase_set_timeout(tc, 30);
   suite_add_tcase(s, tc);
   return s;

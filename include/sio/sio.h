@@ -468,8 +468,10 @@ typedef struct sio_redis_config {
   uint32_t requests_timeout_ms; /* cluster requests, 0: 5000 */
   uint32_t connect_timeout_ms;  /* one connection attempt, 0: 5000 */
   uint32_t command_timeout_ms;  /* a command's reply, 0: 5000 */
-  uint32_t reconnect_min_ms;    /* first retry delay, 0: 100 */
-  uint32_t reconnect_max_ms;    /* backoff cap, 0: 5000 */
+  uint32_t reconnect_min_ms;    /* first retry delay, 0: 100 (the
+                                   first retry comes after a random
+                                   half to all of it) */
+  uint32_t reconnect_max_ms;    /* backoff cap, 0: 500 */
   uint32_t ping_interval_ms;    /* PING Redis this often to measure the
                                    round trip and notice a Redis that
                                    stopped answering while nothing is

@@ -6,7 +6,8 @@
  * the subscriber sits in (P)SUBSCRIBE mode, the publisher sends PUBLISH
  * and PUBSUB NUMSUB. Nothing blocks: host names are resolved with
  * uv_getaddrinfo and hiredis connects to the numeric address with a
- * non-blocking connect; hiredis' libuv adapter drives the socket.
+ * non-blocking connect; our own event adapter (a uv_poll_t, below) drives
+ * the socket and hands poll errors to hiredis.
  *
  * Each connection runs this state machine (one uv timer serves every
  * state's deadline):
@@ -39,7 +40,6 @@
 #include "sio_redis.h"
 
 #include <arpa/inet.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -651,6 +651,113 @@ static void on_disconnect(const redisAsyncContext *cac, int status) {
   conn_lost(c, why);
 }
 
+/* ------------------------------------------------------ event adapter */
+
+/* hiredis' event hooks over one uv_poll_t, in place of hiredis 0.14's
+ * stock libuv adapter. That adapter returns from its poll callback when
+ * libuv reports an error, and libuv reports POLLERR (a refused or reset
+ * connection) as exactly that error after stopping the poll: hiredis then
+ * never looks at the socket again, and a refused connect was only noticed
+ * at connect_timeout_ms. Here a poll error is handed to hiredis as an I/O
+ * event, so it reads SO_ERROR (connecting) or the failing read (connected)
+ * and fails the context; should the context survive that, the driver
+ * drops it. (DESIGN §12.25: a Redis connection on src/net replaces this
+ * later.) */
+typedef struct rpoll {
+  uv_poll_t handle;
+  redisAsyncContext *ac; /* NULL once hiredis cleaned up */
+  int events;            /* UV_READABLE | UV_WRITABLE wanted by hiredis */
+} rpoll;
+
+static void rpoll_cb(uv_poll_t *h, int status, int events) {
+  rpoll *p = h->data;
+  redisAsyncContext *ac = p->ac;
+  rconn *c;
+  if (!ac)
+    return;
+  c = ac->data;
+  if (status < 0) {
+    /* libuv stopped the poll; hiredis still believes it is armed */
+    if (!(ac->c.flags & REDIS_CONNECTED) || (p->events & UV_WRITABLE))
+      redisAsyncHandleWrite(ac);
+    else
+      redisAsyncHandleRead(ac);
+    /* p->ac is NULL once hiredis freed the context (cleanup hook) */
+    if (p->ac && c->ac == ac) {
+      char why[96];
+      snprintf(why, sizeof(why), "connection lost: %s", uv_strerror(status));
+      conn_drop(c, why);
+    }
+    return;
+  }
+  if (events & UV_READABLE)
+    redisAsyncHandleRead(ac);
+  if (p->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(ac);
+}
+
+static void rpoll_update(rpoll *p) {
+  if (p->events)
+    uv_poll_start(&p->handle, p->events, rpoll_cb);
+  else
+    uv_poll_stop(&p->handle);
+}
+
+static void rpoll_add_read(void *d) {
+  rpoll *p = d;
+  p->events |= UV_READABLE;
+  rpoll_update(p);
+}
+
+static void rpoll_del_read(void *d) {
+  rpoll *p = d;
+  p->events &= ~UV_READABLE;
+  rpoll_update(p);
+}
+
+static void rpoll_add_write(void *d) {
+  rpoll *p = d;
+  p->events |= UV_WRITABLE;
+  rpoll_update(p);
+}
+
+static void rpoll_del_write(void *d) {
+  rpoll *p = d;
+  p->events &= ~UV_WRITABLE;
+  rpoll_update(p);
+}
+
+static void rpoll_closed(uv_handle_t *h) { sio_free(h->data); }
+
+/* hiredis frees the context: the poll goes, its memory in its close
+ * callback (the fd is hiredis', closed by it right after). */
+static void rpoll_cleanup(void *d) {
+  rpoll *p = d;
+  p->ac = NULL;
+  uv_close((uv_handle_t *)&p->handle, rpoll_closed);
+}
+
+/* Attaches ac to loop. Returns 0, or SIO_ERR_NOMEM / SIO_ERR_IO (ac
+ * untouched: the caller frees it). */
+static int rpoll_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  rpoll *p = sio_calloc(1, sizeof(*p));
+  if (!p)
+    return SIO_ERR_NOMEM;
+  if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
+    sio_free(p);
+    return SIO_ERR_IO;
+  }
+  p->handle.data = p;
+  p->ac = ac;
+  ac->ev.data = p;
+  ac->ev.addRead = rpoll_add_read;
+  ac->ev.delRead = rpoll_del_read;
+  ac->ev.addWrite = rpoll_add_write;
+  ac->ev.delWrite = rpoll_del_write;
+  ac->ev.cleanup = rpoll_cleanup;
+  return 0;
+}
+
 /* Starts hiredis on a numeric address (ip NULL: the unix socket). */
 static void conn_connect(rconn *c, const char *ip) {
   sio_redis *r = c->r;
@@ -669,7 +776,7 @@ static void conn_connect(rconn *c, const char *ip) {
     return;
   }
   ac->data = c;
-  if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+  if (rpoll_attach(ac, r->loop)) {
     redisAsyncFree(ac);
     conn_lost(c, "cannot attach to the loop");
     return;
@@ -961,8 +1068,8 @@ int sio_redis_new(sio_redis **out, uv_loop_t *loop, const char *url,
     r->o.command_timeout_ms = 5000;
   if (!r->o.reconnect_min_ms)
     r->o.reconnect_min_ms = 100;
-  if (!r->o.reconnect_max_ms)
-    r->o.reconnect_max_ms = 5000;
+  if (!r->o.reconnect_max_ms) /* Redis back: reconnected within 0.5 s */
+    r->o.reconnect_max_ms = 500;
   if (r->o.reconnect_max_ms < r->o.reconnect_min_ms)
     r->o.reconnect_max_ms = r->o.reconnect_min_ms;
   if (!r->o.max_pending)

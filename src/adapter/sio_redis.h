@@ -1,15 +1,17 @@
 #ifndef SIO_REDIS_H
 #define SIO_REDIS_H
 
-/* The one module that owns hiredis (0.14, with its libuv adapter): a
- * pub/sub driver (sio_pubsub.h) on two Redis connections, a subscriber
- * and a publisher, as the Node adapter uses. Each connection resolves its
- * host with uv_getaddrinfo, connects without blocking, authenticates and
- * selects its database, and (the subscriber) restores every subscription;
- * a lost or failed connection is retried after a capped exponential
- * backoff with jitter; commands that get no reply within the command
- * timeout drop the connection (and are reported as timed out). hiredis
- * replies are only looked at inside hiredis' callbacks. */
+/* The one module that owns hiredis (0.14, on libuv through its own event
+ * adapter, as hiredis' stock one ignores poll errors): a pub/sub driver
+ * (sio_pubsub.h) on two Redis connections, a subscriber and a publisher,
+ * as the Node adapter uses. Each connection resolves its host with
+ * uv_getaddrinfo, connects without blocking, authenticates and selects its
+ * database, and (the subscriber) restores every subscription; a lost or
+ * failed connection (a refused connect is seen at once) is retried after a
+ * capped exponential backoff with jitter; commands that get no reply
+ * within the command timeout drop the connection (and are reported as
+ * timed out). hiredis replies are only looked at inside hiredis'
+ * callbacks. */
 
 #include <stdint.h>
 #include <uv.h>
@@ -43,7 +45,8 @@ typedef struct sio_redis_options {
   uint32_t connect_timeout_ms; /* resolve + connect + AUTH/SELECT, 5000 */
   uint32_t command_timeout_ms; /* a reply, 5000 */
   uint32_t reconnect_min_ms;   /* first retry delay, 100 */
-  uint32_t reconnect_max_ms;   /* backoff cap, 5000 */
+  uint32_t reconnect_max_ms;   /* backoff cap, 500: a Redis accepting
+                                  again is reached within it */
   uint32_t max_pending;        /* commands awaiting replies per connection,
                                   10000 */
   uint32_t ping_interval_ms;   /* PING on the publisher while ready, 5000 */

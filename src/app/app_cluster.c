@@ -50,10 +50,15 @@ void app_cluster_refresh(struct app_daemon *d) {
 }
 
 int app_cluster_install(struct app_daemon *d) {
+  sio_redis_config rc;
   int rv;
   if (!*d->cfg.redis_url)
     return 0;
-  rv = sio_server_use_redis(d->srv, d->cfg.redis_url, d->cfg.redis_key);
+  memset(&rc, 0, sizeof(rc));
+  rc.url = d->cfg.redis_url;
+  rc.key = d->cfg.redis_key;
+  rc.connect_timeout_ms = (uint32_t)d->cfg.redis_connect_timeout_ms;
+  rv = sio_server_use_redis_config(d->srv, &rc);
   if (rv) {
     APP_LOGE("redis.url: %s", sio_strerror(rv));
     return -1;

@@ -286,6 +286,12 @@ const struct app_config_key app_config_keys[] = {
      .metavar = "PREFIX", .check = check_nonempty,
      .help = "Channel prefix shared with the other servers and emitters "
              "(the redis-adapter's key option)."},
+    {KEY(redis, connect_timeout_ms, DURATION), .def = "5000", .min = 1,
+     .max = H1,
+     .help = "How long one connection attempt to Redis may take, from "
+             "the connect to the first PING answered, before it is given "
+             "up and retried (a refused connect is retried at once, with "
+             "backoff from 100 ms to 500 ms)."},
 
     /* [api] */
     {KEY(api, key, STRING), .def = "", .flags = APP_CFG_RELOAD | APP_CFG_SECRET,

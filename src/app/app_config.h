@@ -136,6 +136,7 @@ struct app_config {
   /* [redis] */
   char *redis_url; /* "" = in-memory adapter */
   char *redis_key; /* "socket.io" */
+  int64_t redis_connect_timeout_ms; /* 5000 */
   /* [api] */
   char *api_key; /* secret; "" disables /api/v1/emit */
   /* [cors] */
