@@ -79,7 +79,7 @@ START_TEST(restores_rooms_and_selected_packets) {
   store(&r, o4, "p4-a-not-a", NULL, "a", 130);
   store(&r, o5, "p5-own", "sid1", NULL, 140);
   ck_assert_str_ne(o1, o2);
-  ck_assert_int_eq(sio_recovery_persist(&r, "pidX", "sid1", NULL, rooms, 2, 150), 0);
+  ck_assert_int_eq(sio_recovery_persist(&r, "pidX", "sid1", NULL, NULL, rooms, 2, 150), 0);
   ck_assert_int_eq(
       restore(&r, "pidX", o1, 200, &rec, &s), 0);
   ck_assert_str_eq(rec.sid, "sid1");
@@ -108,7 +108,7 @@ START_TEST(refuses_unknown_expired_or_too_old) {
     store(&r, o[i], "x", NULL, NULL, 10);
   /* only 3 packets are kept: the first two are gone */
   ck_assert_uint_eq(r.npackets, 3);
-  ck_assert_int_eq(sio_recovery_persist(&r, "p", "s", NULL, rooms, 1, 20), 0);
+  ck_assert_int_eq(sio_recovery_persist(&r, "p", "s", NULL, NULL, rooms, 1, 20), 0);
   ck_assert_int_eq(restore(&r, "nope", o[4], 30, &rec, &s),
                    SIO_ERR_NOTFOUND);
   ck_assert_int_eq(restore(&r, "p", o[0], 30, &rec, &s),
@@ -119,7 +119,7 @@ START_TEST(refuses_unknown_expired_or_too_old) {
   ck_assert_uint_eq(r.nsessions, 0);
   ck_assert_int_eq(s.n, 0);
   /* expiry drops packets and sessions past their time */
-  ck_assert_int_eq(sio_recovery_persist(&r, "q", "s", NULL, rooms, 1, 6000), 0);
+  ck_assert_int_eq(sio_recovery_persist(&r, "q", "s", NULL, NULL, rooms, 1, 6000), 0);
   store(&r, o[5], "y", NULL, NULL, 6000);
   sio_recovery_expire(&r, 6500);
   ck_assert_uint_eq(r.npackets, 1);
@@ -143,9 +143,9 @@ START_TEST(bounded_by_bytes_and_sessions) {
   store(&r, o, "abc", NULL, NULL, 1);
   ck_assert_uint_le(r.bytes, 10);
   ck_assert_uint_eq(r.npackets, 2);
-  sio_recovery_persist(&r, "p1", "s", NULL, rooms, 1, 1);
-  sio_recovery_persist(&r, "p2", "s", NULL, rooms, 1, 1);
-  sio_recovery_persist(&r, "p3", "s", NULL, rooms, 1, 1);
+  sio_recovery_persist(&r, "p1", "s", NULL, NULL, rooms, 1, 1);
+  sio_recovery_persist(&r, "p2", "s", NULL, NULL, rooms, 1, 1);
+  sio_recovery_persist(&r, "p3", "s", NULL, NULL, rooms, 1, 1);
   ck_assert_uint_eq(r.nsessions, 2);
   ck_assert_ptr_null(sio_map_get(&r.by_pid, "p1", 2));
   sio_recovery_deinit(&r);
@@ -192,7 +192,7 @@ START_TEST(many_missed_with_attachments_restored_repeatedly) {
     char pid[8];
     snprintf(pid, sizeof(pid), "pid%d", k);
     ck_assert_int_eq(
-        sio_recovery_persist(&r, pid, "sid1", "alice", rooms, 1, 20), 0);
+        sio_recovery_persist(&r, pid, "sid1", "alice", NULL, rooms, 1, 20), 0);
     ck_assert_int_eq(sio_recovery_restore(&r, pid, first, "alice", 30, NULL,
                                           NULL, &rec[k]),
                      0);
@@ -237,14 +237,14 @@ START_TEST(missed_set_is_bounded) {
   sio_recovery_init(&r, &lim);
   for (i = 0; i < 5; i++)
     store(&r, o[i], "xxxxxxxxxx", NULL, NULL, 10);
-  sio_recovery_persist(&r, "p", "s", NULL, rooms, 1, 20);
+  sio_recovery_persist(&r, "p", "s", NULL, NULL, rooms, 1, 20);
   /* four missed: one too many */
   ck_assert_int_eq(restore(&r, "p", o[0], 30, &rec, &s), SIO_ERR_LIMIT);
   ck_assert_int_eq(s.n, 0);
   ck_assert_uint_eq(r.nsessions, 0);
   ck_assert_int_eq(restore(&r, "p", o[1], 30, &rec, &s), SIO_ERR_NOTFOUND);
   /* three is fine */
-  sio_recovery_persist(&r, "p", "s", NULL, rooms, 1, 20);
+  sio_recovery_persist(&r, "p", "s", NULL, NULL, rooms, 1, 20);
   ck_assert_int_eq(restore(&r, "p", o[1], 30, &rec, &s), 0);
   ck_assert_int_eq(s.n, 3);
   /* and bytes count too: 2 x 60 > 100 */
@@ -252,7 +252,7 @@ START_TEST(missed_set_is_bounded) {
         NULL, NULL, 40);
   store(&r, o[6], "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         NULL, NULL, 40);
-  sio_recovery_persist(&r, "q", "s", NULL, rooms, 1, 50);
+  sio_recovery_persist(&r, "q", "s", NULL, NULL, rooms, 1, 50);
   s.n = 0;
   ck_assert_int_eq(restore(&r, "q", o[4], 60, &rec, &s), SIO_ERR_LIMIT);
   ck_assert_int_eq(s.n, 0);
@@ -272,7 +272,7 @@ START_TEST(owner_mismatch_restores_nothing) {
   store(&r, o1, "p1", "user:alice", NULL, 10);
   store(&r, o2, "p2", "user:alice", NULL, 11);
   ck_assert_int_eq(
-      sio_recovery_persist(&r, "pa", "sid1", "alice", rooms, 2, 20), 0);
+      sio_recovery_persist(&r, "pa", "sid1", "alice", NULL, rooms, 2, 20), 0);
   ck_assert_int_eq(restore_as(&r, "pa", o1, "mallory", 30, &rec, &s),
                    SIO_ERR_NOTFOUND);
   ck_assert_ptr_null(rec.sid);
@@ -287,10 +287,51 @@ START_TEST(owner_mismatch_restores_nothing) {
   ck_assert_str_eq(s.v[0], "p2");
   /* an ownerless session is not everyone's either once owned ones exist:
    * it needs an ownerless restore */
-  ck_assert_int_eq(sio_recovery_persist(&r, "pn", "sid2", NULL, rooms, 1, 40),
+  ck_assert_int_eq(sio_recovery_persist(&r, "pn", "sid2", NULL, NULL, rooms, 1, 40),
                    0);
   ck_assert_int_eq(restore_as(&r, "pn", o1, "alice", 50, &rec, &s),
                    SIO_ERR_NOTFOUND);
+  sio_recovery_deinit(&r);
+}
+END_TEST
+
+/* After a restore the session the socket leaves behind has a floor: the
+ * newest offset replayed; an older offset (the one replayed before) gets
+ * nothing, the floor itself and newer ones are fine. */
+START_TEST(old_offset_below_floor_restores_nothing) {
+  sio_recovery r;
+  const char *rooms[] = {"sid1"};
+  char o[4][SIO_OFFSET_MAX], floor[SIO_OFFSET_MAX];
+  sio_recovered rec;
+  seen s = {.n = 0};
+  int i;
+  sio_recovery_init(&r, NULL);
+  for (i = 0; i < 3; i++)
+    store(&r, o[i], "x", NULL, NULL, 10);
+  sio_recovery_persist(&r, "p", "sid1", NULL, NULL, rooms, 1, 20);
+  ck_assert_int_eq(sio_recovery_restore(&r, "p", o[0], NULL, 30, NULL, NULL,
+                                        &rec),
+                   0);
+  ck_assert_uint_eq(rec.nmissed, 2);
+  ck_assert_str_eq(rec.floor, o[2]);
+  snprintf(floor, sizeof(floor), "%s", rec.floor);
+  sio_recovered_release(&rec);
+  /* the socket goes away again, same pid, with its floor */
+  sio_recovery_persist(&r, "p", "sid1", NULL, floor, rooms, 1, 40);
+  ck_assert_int_eq(restore(&r, "p", o[0], 50, &rec, &s), SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(restore(&r, "p", o[1], 50, &rec, &s), SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(s.n, 0);
+  store(&r, o[3], "y", NULL, NULL, 45);
+  ck_assert_int_eq(restore(&r, "p", o[2], 50, &rec, &s), 0);
+  ck_assert_int_eq(s.n, 1);
+  ck_assert_str_eq(s.v[0], "y");
+  /* nothing missed: the floor is the offset presented */
+  sio_recovery_persist(&r, "p", "sid1", NULL, o[3], rooms, 1, 60);
+  ck_assert_int_eq(sio_recovery_restore(&r, "p", o[3], NULL, 70, NULL, NULL,
+                                        &rec),
+                   0);
+  ck_assert_str_eq(rec.floor, o[3]);
+  sio_recovered_release(&rec);
   sio_recovery_deinit(&r);
 }
 END_TEST
@@ -316,7 +357,7 @@ START_TEST(filter_drops_rooms_and_their_packets) {
   store(&r, o1, "p1-a", "a", NULL, 10);
   store(&r, o2, "p2-b", "b", NULL, 10);
   store(&r, o3, "p3-own", "sid1", NULL, 10);
-  sio_recovery_persist(&r, "p", "sid1", NULL, rooms, 3, 20);
+  sio_recovery_persist(&r, "p", "sid1", NULL, NULL, rooms, 3, 20);
   ck_assert_int_eq(sio_recovery_restore(&r, "p", o0, NULL, 30, keep_not_b,
                                         &asked, &rec),
                    0);
@@ -354,7 +395,7 @@ static int work(void *ud) {
   if (!rv)
     rv = sio_recovery_store(&r, off, &p, &o, 1);
   if (!rv)
-    rv = sio_recovery_persist(&r, "pid", "s", NULL, rooms, 2, 1);
+    rv = sio_recovery_persist(&r, "pid", "s", NULL, NULL, rooms, 2, 1);
   if (!rv)
     rv = restore(&r, "pid", "0", 2, &rec, &s);
   sio_recovery_deinit(&r);
@@ -377,6 +418,7 @@ Suite *sio_recovery_suite(void) {
   tcase_add_test(tc, missed_set_is_bounded);
   tcase_add_test(tc, owner_mismatch_restores_nothing);
   tcase_add_test(tc, filter_drops_rooms_and_their_packets);
+  tcase_add_test(tc, old_offset_below_floor_restores_nothing);
   tcase_add_test(tc, failmalloc_recovery);
   suite_add_tcase(s, tc);
   return s;

@@ -87,8 +87,9 @@ SIO_EXTERN void sio_options_set_listen_backlog(sio_options *o, uint32_t n);
  * a private session id, events carry an offset, and a client reconnecting
  * within max_disconnection_ms (0: 120000) gets back its id, its rooms and
  * the events it missed (sio_socket_recovered() is then 1). Off by
- * default, as in the reference server. A session is resumed at most once,
- * only by its owner (sio_socket_set_owner), and only when it missed at
+ * default, as in the reference server. A session is resumed only by its
+ * owner (sio_socket_set_owner), never from an offset older than the
+ * newest event its last resumption replayed, and only when it missed at
  * most 1000 events and 1 MiB (half of set_max_buffered when that is
  * smaller); otherwise the client gets a fresh session and refetches. */
 SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
@@ -289,8 +290,7 @@ SIO_EXTERN int sio_socket_recovered(const sio_socket *s);
  * the authenticated user: a later CONNECT presenting s's pid resumes it
  * only when its own socket was given the same owner, otherwise it gets a
  * fresh session and nothing of this one (no id, rooms or events). Call it
- * from on_authorize. A session is resumed once: the resumed socket gets a
- * new pid. Returns 0, SIO_ERR_STATE (s already accepted or closed),
+ * from on_authorize. Returns 0, SIO_ERR_STATE (s already accepted or closed),
  * SIO_ERR_INVAL (s NULL) or SIO_ERR_NOMEM. */
 SIO_EXTERN int sio_socket_set_owner(sio_socket *s, const char *owner);
 

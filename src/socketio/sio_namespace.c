@@ -150,7 +150,10 @@ static int try_recover(sio_namespace *ns, sio_socket *s, const char *pid,
     sio_recovered_release(rec);
     return 0;
   }
-  /* s keeps the fresh pid sio_socket_new gave it: the old one is spent */
+  /* the same pid, as the reference: the stock client reports
+   * socket.recovered only when the reply carries the pid it presented */
+  snprintf(s->pid, sizeof(s->pid), "%s", pid);
+  snprintf(s->floor, sizeof(s->floor), "%s", rec->floor);
   s->recovered = 1;
   for (i = 0; i < rec->nrooms; i++)
     if (strcmp(rec->rooms[i], s->id) != 0)

@@ -29,6 +29,7 @@ typedef struct rec_session {
   char pid[24];
   char sid[24];
   char *owner; /* NULL: none */
+  char floor[SIO_OFFSET_MAX]; /* "" or the oldest offset still accepted */
   uint64_t at;
   char **rooms;
   size_t nrooms;
@@ -201,11 +202,13 @@ int sio_recovery_store(sio_recovery *r, const char *offset,
 }
 
 int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
-                         const char *owner, const char *const *rooms,
-                         size_t nrooms, uint64_t now_ms) {
+                         const char *owner, const char *floor,
+                         const char *const *rooms, size_t nrooms,
+                         uint64_t now_ms) {
   rec_session *s;
   rec_session *old;
-  if (strlen(pid) >= sizeof(s->pid) || strlen(sid) >= sizeof(s->sid))
+  if (strlen(pid) >= sizeof(s->pid) || strlen(sid) >= sizeof(s->sid) ||
+      (floor && strlen(floor) >= sizeof(s->floor)))
     return SIO_ERR_INVAL;
   free_restored(r);
   old = sio_map_get(&r->by_pid, pid, strlen(pid));
@@ -216,6 +219,8 @@ int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
     return SIO_ERR_NOMEM;
   strcpy(s->pid, pid);
   strcpy(s->sid, sid);
+  if (floor)
+    strcpy(s->floor, floor);
   s->at = now_ms;
   s->rooms = strv_copy(rooms, nrooms, NULL, 0);
   s->owner = owner && owner[0] ? sio_strdup(owner) : NULL;
@@ -252,6 +257,13 @@ static int selects(const rec_packet *p, char *const *rooms, size_t n) {
   for (i = 0; i < p->nexcept && in; i++)
     in = !has_room(rooms, n, p->rooms[p->nrooms + i]);
   return in;
+}
+
+/* Offsets are base-36 counters without leading zeros: a shorter one is
+ * older, and among equal lengths the text orders them. */
+static int offset_older(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  return la != lb ? la < lb : strcmp(a, b) < 0;
 }
 
 static int same_owner(const char *a, const char *b) {
@@ -305,6 +317,11 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
    * exists; the session stays for its owner. */
   if (!same_owner(s->owner, owner))
     return SIO_ERR_NOTFOUND;
+  /* An offset from before the last restore: what it would replay went
+   * out already (the report: one old pid/offset replayed again and
+   * again). */
+  if (s->floor[0] && offset_older(offset, s->floor))
+    return SIO_ERR_NOTFOUND;
   from = sio_map_get(&r->by_offset, offset, strlen(offset));
   if (!from)
     return SIO_ERR_NOTFOUND; /* too old: the client starts afresh */
@@ -328,6 +345,7 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
     if (!out->missed)
       return SIO_ERR_NOMEM;
   }
+  strcpy(out->floor, from->offset);
   for (q = from->q.next; q != &r->packets && out->nmissed < n; q = q->next) {
     rec_packet *p = sio_container_of(q, rec_packet, q);
     if (!selects(p, s->rooms, nkept))
@@ -337,6 +355,7 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
       return SIO_ERR_NOMEM;
     }
     out->nmissed++;
+    strcpy(out->floor, p->offset);
   }
   /* take the session out of the store; it lives until the next call */
   sio_queue_remove(&s->q);

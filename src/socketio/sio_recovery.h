@@ -14,8 +14,13 @@
  * sessions by count): the oldest go first, which only shortens how far
  * back a client can recover. So is one restore: a missed set larger than
  * max_missed packets or max_missed_bytes is not replayed (the client
- * starts afresh and refetches), and a session is restored at most once
- * (restore removes it; the restored socket gets a new pid).
+ * starts afresh and refetches), and no packet is replayed twice along a
+ * session's life: restore removes the session, and the session the
+ * restored socket leaves behind keeps the offset of the newest packet that
+ * restore replayed (its floor), below which it cannot be asked again. The
+ * pid stays the same (the stock client only reports socket.recovered when
+ * the CONNECT reply carries the pid it presented), so replaying an old pid
+ * with an old offset gets a fresh session once the session moved on.
  * A session may carry an owner key (the user that made it): only a
  * restore presenting the same owner gets it back. */
 
@@ -63,6 +68,9 @@ typedef struct sio_recovered {
   size_t nrooms;
   sio_outpkt *missed; /* the packets to replay, oldest first */
   size_t nmissed;
+  char floor[SIO_OFFSET_MAX]; /* the newest offset replayed, or the one
+                                 presented when none was: persist it with
+                                 the session the socket leaves behind */
 } sio_recovered;
 
 /* Decides whether a restored session keeps room (borrowed): 1 keeps it,
@@ -86,11 +94,13 @@ int sio_recovery_store(sio_recovery *r, const char *offset,
                        const sio_outpkt *p, const sio_broadcast_opts *o,
                        uint64_t now_ms);
 /* Keeps the session of a socket that went away: pid, sid, owner (NULL:
- * none) and rooms are copied. Returns 0, SIO_ERR_INVAL (pid or sid too
- * long) or SIO_ERR_NOMEM. */
+ * none), floor (NULL or "": none; an offset older than it will not be
+ * restored) and rooms are copied. Returns 0, SIO_ERR_INVAL (pid, sid or
+ * floor too long) or SIO_ERR_NOMEM. */
 int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
-                         const char *owner, const char *const *rooms,
-                         size_t nrooms, uint64_t now_ms);
+                         const char *owner, const char *floor,
+                         const char *const *rooms, size_t nrooms,
+                         uint64_t now_ms);
 /* Restores the session of pid for a socket whose owner is owner (NULL or
  * "": none; it must equal the session's). Checks the session is recent and
  * offset still stored, filters its rooms through keep (NULL keeps all;
@@ -99,8 +109,8 @@ int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
  * rooms select, oldest first. On success the session leaves the store (a
  * pid is restored once) and *out is filled (release it with
  * sio_recovered_release). Returns 0, SIO_ERR_NOTFOUND (unknown or expired
- * pid, another owner, offset no longer stored: the session stays for its
- * owner unless expired), SIO_ERR_LIMIT (the missed set passes max_missed
+ * pid, another owner, offset no longer stored or older than the
+ * session's floor: the session stays for its owner unless expired), SIO_ERR_LIMIT (the missed set passes max_missed
  * or max_missed_bytes: the session is dropped) or SIO_ERR_NOMEM (the
  * session stays). *out is zeroed on failure. */
 int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,

@@ -191,8 +191,8 @@ static void add_room(const char *room, void *ud) {
 static void persist(sio_socket *s) {
   room_vec rooms = {{NULL}, 0};
   sio_socket_rooms(s, add_room, &rooms);
-  sio_recovery_persist(s->ns->recovery, s->pid, s->id, s->owner, rooms.v,
-                       rooms.n, uv_now(s->ns->srv->loop));
+  sio_recovery_persist(s->ns->recovery, s->pid, s->id, s->owner, s->floor,
+                       rooms.v, rooms.n, uv_now(s->ns->srv->loop));
 }
 
 void sio_socket_close(sio_socket *s, const char *reason) {

@@ -14,6 +14,7 @@
 #include "sio_ack.h"
 #include "sio_packet.h"
 #include "sio_queue.h"
+#include "sio_recovery.h"
 #include "sio_rooms.h"
 
 typedef struct sio_client sio_client;
@@ -37,6 +38,7 @@ struct sio_socket {
   char id[21];
   char pid[21];       /* private session id (recovery on), else "" */
   char *owner;        /* recovery owner key (owned), NULL: none */
+  char floor[SIO_OFFSET_MAX]; /* recovered: the newest offset replayed */
   sio_namespace *ns;  /* borrowed; not touched once the socket is closed */
   sio_client *client; /* NULL after the disconnect callback */
   void *data;         /* the application's */
