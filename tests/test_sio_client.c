@@ -69,9 +69,8 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
   (void)ud;
   if (strcmp(event, "join") == 0) {
     ck_assert_int_eq(
-        sio_socket_join(s,
-                        json_object_get_string(json_object_array_get_idx(args,
-                                                                         0))),
+        sio_socket_join(
+            s, json_object_get_string(json_object_array_get_idx(args, 0))),
         0);
     if (ack_id >= 0)
       sio_socket_ack(s, ack_id, NULL, NULL, 0);
@@ -222,8 +221,8 @@ static const char *expect_e(ws_client *c, int n, size_t nbins) {
     snprintf(want, sizeof(want), "45%zu-[\"e\",%d,", nbins, n);
   else
     snprintf(want, sizeof(want), "42[\"e\",%d,\"", n);
-  ck_assert_msg(strncmp(m->data, want, strlen(want)) == 0,
-                "want %s..., got %s", want, m->data);
+  ck_assert_msg(strncmp(m->data, want, strlen(want)) == 0, "want %s..., got %s",
+                want, m->data);
   q = strrchr(m->data, ',');
   snprintf(off, sizeof(off), "%s", q + 2);
   off[strlen(off) - 2] = 0; /* "..."] */
@@ -454,7 +453,8 @@ Suite *sio_client_suite(void) {
   Suite *s = suite_create("sio_client");
   TCase *tc = tcase_create("recovery");
   tcase_set_timeout(tc, 30);
-  tcase_add_test(tc, reconnect_replays_many_missed_then_old_offset_gets_nothing);
+  tcase_add_test(tc,
+                 reconnect_replays_many_missed_then_old_offset_gets_nothing);
   tcase_add_test(tc, foreign_pid_gets_nothing);
   tcase_add_test(tc, filtered_room_not_restored_nor_replayed);
   tcase_add_test(tc, missed_set_past_bound_gives_fresh_session);

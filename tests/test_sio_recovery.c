@@ -79,9 +79,9 @@ START_TEST(restores_rooms_and_selected_packets) {
   store(&r, o4, "p4-a-not-a", NULL, "a", 130);
   store(&r, o5, "p5-own", "sid1", NULL, 140);
   ck_assert_str_ne(o1, o2);
-  ck_assert_int_eq(sio_recovery_persist(&r, "pidX", "sid1", NULL, NULL, rooms, 2, 150), 0);
   ck_assert_int_eq(
-      restore(&r, "pidX", o1, 200, &rec, &s), 0);
+      sio_recovery_persist(&r, "pidX", "sid1", NULL, NULL, rooms, 2, 150), 0);
+  ck_assert_int_eq(restore(&r, "pidX", o1, 200, &rec, &s), 0);
   ck_assert_str_eq(rec.sid, "sid1");
   ck_assert_uint_eq(rec.nrooms, 2);
   ck_assert_str_eq(rec.rooms[1], "a");
@@ -89,8 +89,7 @@ START_TEST(restores_rooms_and_selected_packets) {
   ck_assert_str_eq(s.v[0], "p2-all");
   ck_assert_str_eq(s.v[1], "p5-own");
   /* a pid is restored once */
-  ck_assert_int_eq(restore(&r, "pidX", o1, 200, &rec, &s),
-                   SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(restore(&r, "pidX", o1, 200, &rec, &s), SIO_ERR_NOTFOUND);
   sio_recovery_deinit(&r);
 }
 END_TEST
@@ -108,18 +107,17 @@ START_TEST(refuses_unknown_expired_or_too_old) {
     store(&r, o[i], "x", NULL, NULL, 10);
   /* only 3 packets are kept: the first two are gone */
   ck_assert_uint_eq(r.npackets, 3);
-  ck_assert_int_eq(sio_recovery_persist(&r, "p", "s", NULL, NULL, rooms, 1, 20), 0);
-  ck_assert_int_eq(restore(&r, "nope", o[4], 30, &rec, &s),
-                   SIO_ERR_NOTFOUND);
-  ck_assert_int_eq(restore(&r, "p", o[0], 30, &rec, &s),
-                   SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(sio_recovery_persist(&r, "p", "s", NULL, NULL, rooms, 1, 20),
+                   0);
+  ck_assert_int_eq(restore(&r, "nope", o[4], 30, &rec, &s), SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(restore(&r, "p", o[0], 30, &rec, &s), SIO_ERR_NOTFOUND);
   /* the session stays after a failed offset, then expires */
-  ck_assert_int_eq(restore(&r, "p", o[2], 5000, &rec, &s),
-                   SIO_ERR_NOTFOUND);
+  ck_assert_int_eq(restore(&r, "p", o[2], 5000, &rec, &s), SIO_ERR_NOTFOUND);
   ck_assert_uint_eq(r.nsessions, 0);
   ck_assert_int_eq(s.n, 0);
   /* expiry drops packets and sessions past their time */
-  ck_assert_int_eq(sio_recovery_persist(&r, "q", "s", NULL, NULL, rooms, 1, 6000), 0);
+  ck_assert_int_eq(
+      sio_recovery_persist(&r, "q", "s", NULL, NULL, rooms, 1, 6000), 0);
   store(&r, o[5], "y", NULL, NULL, 6000);
   sio_recovery_expire(&r, 6500);
   ck_assert_uint_eq(r.npackets, 1);
@@ -151,7 +149,6 @@ START_TEST(bounded_by_bytes_and_sessions) {
   sio_recovery_deinit(&r);
 }
 END_TEST
-
 
 /* A fake binary packet in *p (which must not move: its inline attachment
  * array is its own): head "text" and natts attachments "text/i". */
@@ -193,9 +190,9 @@ START_TEST(many_missed_with_attachments_restored_repeatedly) {
     snprintf(pid, sizeof(pid), "pid%d", k);
     ck_assert_int_eq(
         sio_recovery_persist(&r, pid, "sid1", "alice", NULL, rooms, 1, 20), 0);
-    ck_assert_int_eq(sio_recovery_restore(&r, pid, first, "alice", 30, NULL,
-                                          NULL, &rec[k]),
-                     0);
+    ck_assert_int_eq(
+        sio_recovery_restore(&r, pid, first, "alice", 30, NULL, NULL, &rec[k]),
+        0);
     ck_assert_uint_eq(rec[k].nmissed, 39);
   }
   /* drop everything from the store: the restored copies still hold theirs */
@@ -210,8 +207,8 @@ START_TEST(many_missed_with_attachments_restored_repeatedly) {
       ck_assert_uint_eq(m->natts, (size_t)((i + 1) % 7));
       if (m->natts) {
         snprintf(att, sizeof(att), "%s/%zu", name, m->natts - 1);
-        ck_assert_int_eq(memcmp(m->atts[m->natts - 1]->data, att,
-                                strlen(att)), 0);
+        ck_assert_int_eq(memcmp(m->atts[m->natts - 1]->data, att, strlen(att)),
+                         0);
       }
     }
     sio_recovered_release(&rec[k]);
@@ -248,10 +245,12 @@ START_TEST(missed_set_is_bounded) {
   ck_assert_int_eq(restore(&r, "p", o[1], 30, &rec, &s), 0);
   ck_assert_int_eq(s.n, 3);
   /* and bytes count too: 2 x 60 > 100 */
-  store(&r, o[5], "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        NULL, NULL, 40);
-  store(&r, o[6], "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        NULL, NULL, 40);
+  store(&r, o[5],
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", NULL,
+        NULL, 40);
+  store(&r, o[6],
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", NULL,
+        NULL, 40);
   sio_recovery_persist(&r, "q", "s", NULL, NULL, rooms, 1, 50);
   s.n = 0;
   ck_assert_int_eq(restore(&r, "q", o[4], 60, &rec, &s), SIO_ERR_LIMIT);
@@ -287,8 +286,8 @@ START_TEST(owner_mismatch_restores_nothing) {
   ck_assert_str_eq(s.v[0], "p2");
   /* an ownerless session is not everyone's either once owned ones exist:
    * it needs an ownerless restore */
-  ck_assert_int_eq(sio_recovery_persist(&r, "pn", "sid2", NULL, NULL, rooms, 1, 40),
-                   0);
+  ck_assert_int_eq(
+      sio_recovery_persist(&r, "pn", "sid2", NULL, NULL, rooms, 1, 40), 0);
   ck_assert_int_eq(restore_as(&r, "pn", o1, "alice", 50, &rec, &s),
                    SIO_ERR_NOTFOUND);
   sio_recovery_deinit(&r);
@@ -309,9 +308,8 @@ START_TEST(old_offset_below_floor_restores_nothing) {
   for (i = 0; i < 3; i++)
     store(&r, o[i], "x", NULL, NULL, 10);
   sio_recovery_persist(&r, "p", "sid1", NULL, NULL, rooms, 1, 20);
-  ck_assert_int_eq(sio_recovery_restore(&r, "p", o[0], NULL, 30, NULL, NULL,
-                                        &rec),
-                   0);
+  ck_assert_int_eq(
+      sio_recovery_restore(&r, "p", o[0], NULL, 30, NULL, NULL, &rec), 0);
   ck_assert_uint_eq(rec.nmissed, 2);
   ck_assert_str_eq(rec.floor, o[2]);
   snprintf(floor, sizeof(floor), "%s", rec.floor);
@@ -327,9 +325,8 @@ START_TEST(old_offset_below_floor_restores_nothing) {
   ck_assert_str_eq(s.v[0], "y");
   /* nothing missed: the floor is the offset presented */
   sio_recovery_persist(&r, "p", "sid1", NULL, o[3], rooms, 1, 60);
-  ck_assert_int_eq(sio_recovery_restore(&r, "p", o[3], NULL, 70, NULL, NULL,
-                                        &rec),
-                   0);
+  ck_assert_int_eq(
+      sio_recovery_restore(&r, "p", o[3], NULL, 70, NULL, NULL, &rec), 0);
   ck_assert_str_eq(rec.floor, o[3]);
   sio_recovered_release(&rec);
   sio_recovery_deinit(&r);
@@ -358,9 +355,8 @@ START_TEST(filter_drops_rooms_and_their_packets) {
   store(&r, o2, "p2-b", "b", NULL, 10);
   store(&r, o3, "p3-own", "sid1", NULL, 10);
   sio_recovery_persist(&r, "p", "sid1", NULL, NULL, rooms, 3, 20);
-  ck_assert_int_eq(sio_recovery_restore(&r, "p", o0, NULL, 30, keep_not_b,
-                                        &asked, &rec),
-                   0);
+  ck_assert_int_eq(
+      sio_recovery_restore(&r, "p", o0, NULL, 30, keep_not_b, &asked, &rec), 0);
   ck_assert_int_eq(asked, 2);
   ck_assert_uint_eq(rec.nrooms, 2);
   ck_assert_str_eq(rec.rooms[0], "sid1");

@@ -116,12 +116,10 @@ static const char *connect_root(fixture *f, ws_client *c) {
 static void ask_twice(fixture *f, ws_client *c, int first_id) {
   char want[32];
   int before = f->acks;
-  ck_assert_int_eq(sio_socket_emit_ack(f->sock, "q", NULL, NULL, 0, 60000,
-                                       on_ack, f),
-                   0);
-  ck_assert_int_eq(sio_socket_emit_ack(f->sock, "q", NULL, NULL, 0, 60000,
-                                       on_ack, f),
-                   0);
+  ck_assert_int_eq(
+      sio_socket_emit_ack(f->sock, "q", NULL, NULL, 0, 60000, on_ack, f), 0);
+  ck_assert_int_eq(
+      sio_socket_emit_ack(f->sock, "q", NULL, NULL, 0, 60000, on_ack, f), 0);
   /* ack ids count per namespace, as in the reference */
   snprintf(want, sizeof(want), "42%d[\"q\"]", first_id);
   ck_assert(ws_client_expect(c, want, T));

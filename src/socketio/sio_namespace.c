@@ -54,9 +54,8 @@ int sio_namespace_new(sio_namespace **out, sio_server *srv, const char *name) {
     /* a replay must fit in the output bound with room to spare, or the
      * resumed session would be closed as a slow consumer at once */
     if (srv->opts.max_buffered && srv->opts.max_buffered / 2 < (1u << 20))
-      lim.max_missed_bytes = srv->opts.max_buffered / 2
-                                 ? srv->opts.max_buffered / 2
-                                 : 1;
+      lim.max_missed_bytes =
+          srv->opts.max_buffered / 2 ? srv->opts.max_buffered / 2 : 1;
     ns->recovery = sio_malloc(sizeof(*ns->recovery));
     if (!ns->recovery) {
       sio_rooms_deinit(&ns->rooms);

@@ -107,12 +107,13 @@ int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
  * the id room, named sid, is always kept and never asked about), and
  * collects into out->missed every stored packet after offset that the kept
  * rooms select, oldest first. On success the session leaves the store (a
- * pid is restored once) and *out is filled (release it with
- * sio_recovered_release). Returns 0, SIO_ERR_NOTFOUND (unknown or expired
- * pid, another owner, offset no longer stored or older than the
- * session's floor: the session stays for its owner unless expired), SIO_ERR_LIMIT (the missed set passes max_missed
- * or max_missed_bytes: the session is dropped) or SIO_ERR_NOMEM (the
- * session stays). *out is zeroed on failure. */
+ * pid is restored once per disconnection) and *out is filled (release it
+ * with sio_recovered_release). Returns 0; SIO_ERR_NOTFOUND (unknown or
+ * expired pid, another owner, offset no longer stored or older than the
+ * session's floor: the session stays for its owner unless expired);
+ * SIO_ERR_LIMIT (the missed set passes max_missed or max_missed_bytes:
+ * the session is dropped); SIO_ERR_NOMEM (the session stays). *out is
+ * zeroed on failure. */
 int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
                          const char *owner, uint64_t now_ms,
                          sio_recovery_keep_cb keep, void *keep_ud,

@@ -58,9 +58,7 @@ static slot slots[NSLOT];
 
 /* pids and sids handed out this input, by user: what "old" and "foreign"
  * requests replay */
-static struct {
-  char pid[32], sid[32], offset[32];
-} hist[NUSER][NHIST];
+static struct { char pid[32], sid[32], offset[32]; } hist[NUSER][NHIST];
 static int nhist[NUSER];
 
 /* Project room k ("p0".."p3") is open to user u when (u + k) is even. */
@@ -134,8 +132,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void server_start(void) {
-  static const sio_namespace_handlers h = {on_authorize, NULL, on_event,
-                                           NULL};
+  static const sio_namespace_handlers h = {on_authorize, NULL, on_event, NULL};
   sio_options *o;
   sio_namespace *ns;
   if (sio_options_new(&o))
@@ -250,8 +247,7 @@ static void on_text(slot *c, const char *m, size_t n) {
       while (b > buf && *b != '"')
         b--;
       if (e - b - 1 > 0 && e - b - 1 < 31)
-        snprintf(c->offset, sizeof(c->offset), "%.*s", (int)(e - b - 1),
-                 b + 1);
+        snprintf(c->offset, sizeof(c->offset), "%.*s", (int)(e - b - 1), b + 1);
     }
   }
 }
@@ -343,8 +339,7 @@ static void do_connect(slot *c, int user, int how) {
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) &&
-      errno != EINPROGRESS)
+  if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS)
     abort();
   for (i = 0; i < 1000; i++) {
     struct pollfd p = {c->fd, POLLOUT, 0};
