@@ -17,6 +17,8 @@
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \
+  X(sio_client)                                                                \
+  X(sio_socket)                                                                \
   X(sio_rooms)                                                                 \
   X(sio_server_http)                                                           \
   X(sio_server)                                                                \

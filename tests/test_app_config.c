@@ -135,7 +135,7 @@ START_TEST(spec_keys_and_defaults) {
       {"limits", "max_buffered_bytes", NULL},
       {"limits", "handshakes_per_ip_per_s", NULL},
       {"limits", "max_rooms_per_socket", NULL},
-      {"recovery", "enabled", "true"},
+      {"recovery", "enabled", "false"},
       {"recovery", "max_disconnection_ms", "120000"},
       {"tls", "cert_file", ""},
       {"tls", "key_file", ""},
@@ -164,7 +164,7 @@ START_TEST(spec_keys_and_defaults) {
   ck_assert_uint_eq(cfg.engine_max_payload, 1000000);
   ck_assert_int_eq(cfg.limits_max_connections_per_user, 5);
   ck_assert_uint_eq(cfg.limits_max_buffered_bytes, 4u << 20);
-  ck_assert(cfg.auth_require_exp && cfg.recovery_enabled &&
+  ck_assert(cfg.auth_require_exp && !cfg.recovery_enabled &&
             cfg.metrics_enabled && !cfg.cors_credentials);
   ck_assert_str_eq(cfg.auth_secret, "");
   ck_assert_ptr_null(cfg.file);

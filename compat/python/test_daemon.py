@@ -71,8 +71,9 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, path):
+    def __init__(self, path, extra_env=None):
         self.path = path
+        self.extra_env = extra_env or {}
         self.proc = None
         self.port = 0
         self.url = ""
@@ -90,6 +91,7 @@ class Daemon:
                 "SIO_API_KEY": API_KEY,
                 "SIO_LIMITS_HANDSHAKES_PER_IP_PER_S": "0",
             })
+            env.update(self.extra_env)
             self.errfile.seek(0)
             self.errfile.truncate()
             self.proc = subprocess.Popen(
@@ -142,20 +144,33 @@ def publish(d, body, key=API_KEY):
 
 
 class Client:
-    """A python-socketio client that records every event it receives."""
+    """A python-socketio client that records every event it receives.
 
-    def __init__(self):
+    Its handler takes exactly one argument, as an ordinary application's
+    `def on_event(env)` does: an extra argument (the recovery offset, which
+    the daemon appends only when recovery is enabled) makes python-socketio
+    raise TypeError in it and the event is never recorded. Clients of a
+    daemon with recovery enabled pass all_args=True to record every
+    argument instead."""
+
+    def __init__(self, all_args=False):
         self.sio = socketio.Client(reconnection=False)
         self.events = []
         self.cond = threading.Condition()
         self.connect_error = None
-        self.sio.on("*", self._any)
+        self.sio.on("*", self._all if all_args else self._any)
         self.sio.on("connect_error", self._connect_error)
 
-    def _any(self, event, *args):
+    def _record(self, event, value):
         with self.cond:
-            self.events.append((event, args[0] if args else None))
+            self.events.append((event, value))
             self.cond.notify_all()
+
+    def _any(self, event, env):
+        self._record(event, env)
+
+    def _all(self, event, *args):
+        self._record(event, list(args))
 
     def _connect_error(self, *args):
         with self.cond:
@@ -265,6 +280,36 @@ def make_tests(d):
         res = c.sio.call("unsubscribe", {"room": "user:py-acks"}, timeout=5)
         assert res["ok"] is False and res["error"]["code"] == "forbidden", res
 
+    def fixed_arity_handler_with_defaults():
+        # the daemon's defaults: recovery off, so an event carries exactly
+        # its envelope and a one-argument handler gets it
+        got = []
+        cond = threading.Condition()
+        c = new_client()
+
+        @c.sio.on("project.updated")
+        def on_event(env):
+            with cond:
+                got.append(env)
+                cond.notify_all()
+
+        c.connect(d, "websocket", make_token("py-arity", projects=["7"]))
+        est = c.wait_event("connection.established")
+        check_envelope(est, "connection.established")
+        res = c.sio.call("subscribe", {"room": "project:7"}, timeout=5)
+        assert res == {"ok": True, "rooms": ["project:7"]}, res
+        status, body = publish(d, {"rooms": ["project:7"],
+                                   "event": "project.updated",
+                                   "data": {"n": 1}})
+        assert status == 202, (status, body)
+        with cond:
+            deadline = time.time() + 5
+            while not got and time.time() < deadline:
+                cond.wait(deadline - time.time())
+        assert got, "the one-argument handler never got project.updated"
+        check_envelope(got[0], "project.updated")
+        assert got[0]["event_id"] == body["event_id"], got
+
     def cleanup():
         for c in clients:
             c.close()
@@ -287,8 +332,68 @@ def make_tests(d):
                          "token_expired")),
         ("subscribe forbidden / bad_request, own user: room kept, ping ack",
          forbidden_and_ping),
+        ("defaults: a fixed-arity def on_event(env) handler gets the event "
+         "(no trailing recovery offset)",
+         fixed_arity_handler_with_defaults),
     ]
     return tests, cleanup
+
+
+def make_recovery_tests(d):
+    """Against a daemon started with recovery.enabled = true."""
+    clients = []
+
+    def offset_appended():
+        c = Client(all_args=True)
+        clients.append(c)
+        c.connect(d, "websocket", make_token("py-rec", projects=["9"]))
+        c.wait_event("connection.established")
+        res = c.sio.call("subscribe", {"room": "project:9"}, timeout=5)
+        assert res == {"ok": True, "rooms": ["project:9"]}, res
+        status, body = publish(d, {"rooms": ["project:9"],
+                                   "event": "project.updated",
+                                   "data": {"n": 2}})
+        assert status == 202, (status, body)
+        args = c.wait_event("project.updated")
+        # opted in: the envelope, then the offset a JS client recovers with
+        assert len(args) == 2, args
+        check_envelope(args[0], "project.updated")
+        assert isinstance(args[1], str) and args[1], args
+
+    def cleanup():
+        for c in clients:
+            c.close()
+        del clients[:]
+
+    return [("recovery enabled: events carry the envelope and a trailing "
+             "offset", offset_appended)], cleanup
+
+
+def run_tests(tests, cleanup):
+    passed = failed = 0
+    for name, fn in tests:
+        t0 = time.time()
+        try:
+            fn()
+            passed += 1
+            print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print("FAIL %s" % name)
+            traceback.print_exc(file=sys.stdout)
+        finally:
+            cleanup()
+    return passed, failed
+
+
+def stop_daemon(d):
+    status = d.stop()
+    if status != 0:
+        print("FAIL the daemon exited with status %r:\n%s"
+              % (status, d.stderr()))
+        return 0, 1
+    print("ok   the daemon stopped cleanly on SIGTERM (exit 0)")
+    return 1, 0
 
 
 def main():
@@ -301,36 +406,24 @@ def main():
         return 1
     path = os.path.abspath(path)
     passed = failed = 0
-    d = Daemon(path)
-    try:
-        d.start()
-    except Exception as exc:  # noqa: BLE001
-        print("FAIL start the daemon: %s" % exc)
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        tests, cleanup = make_tests(d)
-        for name, fn in tests:
-            t0 = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
-            except Exception:  # noqa: BLE001
-                failed += 1
-                print("FAIL %s" % name)
-                traceback.print_exc(file=sys.stdout)
-            finally:
-                cleanup()
-    finally:
-        status = d.stop()
-        if status != 0:
+    for extra, make in (({}, make_tests),
+                        ({"SIO_RECOVERY_ENABLED": "true"},
+                         make_recovery_tests)):
+        d = Daemon(path, extra)
+        try:
+            d.start()
+        except Exception as exc:  # noqa: BLE001
+            print("FAIL start the daemon %r: %s" % (extra, exc))
             failed += 1
-            print("FAIL the daemon exited with status %r:\n%s"
-                  % (status, d.stderr()))
-        else:
-            passed += 1
-            print("ok   the daemon stopped cleanly on SIGTERM (exit 0)")
+            continue
+        try:
+            p, f = run_tests(*make(d))
+            passed += p
+            failed += f
+        finally:
+            p, f = stop_daemon(d)
+            passed += p
+            failed += f
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 

@@ -90,7 +90,11 @@ SIO_EXTERN void sio_options_set_listen_backlog(sio_options *o, uint32_t n);
  * a private session id, events carry an offset, and a client reconnecting
  * within max_disconnection_ms (0: 120000) gets back its id, its rooms and
  * the events it missed (sio_socket_recovered() is then 1). Off by
- * default, as in the reference server. */
+ * default, as in the reference server. A session is resumed only by its
+ * owner (sio_socket_set_owner), never from an offset older than the
+ * newest event its last resumption replayed, and only when it missed at
+ * most 1000 events and 1 MiB (half of set_max_buffered when that is
+ * smaller); otherwise the client gets a fresh session and refetches. */
 SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
                                          uint32_t max_disconnection_ms);
 
@@ -246,6 +250,20 @@ SIO_EXTERN void sio_namespace_set_handlers(sio_namespace *ns,
 SIO_EXTERN const char *sio_namespace_name(const sio_namespace *ns);
 SIO_EXTERN size_t sio_namespace_socket_count(const sio_namespace *ns);
 
+/* Connection state recovery's room check: when a socket resumes a session
+ * (after on_authorize accepted it, before the CONNECT reply), each room of
+ * the session other than its id room is offered to cb; 1 gives it back,
+ * 0 leaves it out, and the missed events that reached the session only
+ * through rooms left out are not replayed. room is borrowed for the call;
+ * cb must only decide (no emit, join, broadcast or disconnect). NULL (the
+ * default) gives every room back. ud is borrowed until the server is
+ * closed. */
+typedef int (*sio_recovery_room_cb)(sio_socket *s, const char *room,
+                                    void *ud);
+SIO_EXTERN void sio_namespace_set_recovery_filter(sio_namespace *ns,
+                                                  sio_recovery_room_cb cb,
+                                                  void *ud);
+
 /* --------------------------------------------------------------- sockets */
 
 SIO_EXTERN const char *sio_socket_id(const sio_socket *s);
@@ -271,6 +289,13 @@ SIO_EXTERN int sio_socket_connected(const sio_socket *s);
  * id, its rooms back, missed events already queued before
  * on_connection. */
 SIO_EXTERN int sio_socket_recovered(const sio_socket *s);
+/* Binds s's recovery session to owner (copied; NULL or "": none), such as
+ * the authenticated user: a later CONNECT presenting s's pid resumes it
+ * only when its own socket was given the same owner, otherwise it gets a
+ * fresh session and nothing of this one (no id, rooms or events). Call it
+ * from on_authorize. Returns 0, SIO_ERR_STATE (s already accepted or closed),
+ * SIO_ERR_INVAL (s NULL) or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_socket_set_owner(sio_socket *s, const char *owner);
 
 /* Sends an event. event and args (a JSON array or NULL) and bins are
  * borrowed: the packet is encoded before return. args may hold

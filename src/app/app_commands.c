@@ -120,7 +120,9 @@ static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
   as->s = s;
   as->claims = claims;
   app_bucket_init(&as->bucket, &d->event_rate, app_now_ms());
-  if (sio_socket_join(s, "global") || sio_socket_join(s, as->user_room)) {
+  /* Recovery resumes a session only for the user that made it. */
+  if (sio_socket_set_owner(s, claims.sub) ||
+      sio_socket_join(s, "global") || sio_socket_join(s, as->user_room)) {
     app_keytab_release(d->users, claims.sub, app_now_ms());
     app_claims_deinit(&as->claims);
     free(as);
@@ -143,6 +145,19 @@ static void collect_room(const char *room, void *ud) {
     l->v[l->n++] = room;
 }
 
+/* A resumed session's rooms, offered one by one before anything missed is
+ * replayed: the token presented now decides which may stay (a token with
+ * fewer projects than the one that made the session loses the others, and
+ * their missed events). */
+static int recovery_keeps(sio_socket *s, const char *room, void *ud) {
+  struct app_sock *as = sio_socket_get_data(s);
+  (void)ud;
+  if (!as)
+    return 0;
+  return strcmp(room, "global") == 0 || strcmp(room, as->user_room) == 0 ||
+         app_policy_may_join(&as->claims, room) == APP_POLICY_ALLOW;
+}
+
 static void on_connection(sio_socket *s, void *ud) {
   struct app_daemon *d = ud;
   struct app_sock *as = sio_socket_get_data(s);
@@ -150,25 +165,6 @@ static void on_connection(sio_socket *s, void *ud) {
   const char *named[512];
   size_t i, n = 0;
   json_object *data;
-  if (sio_socket_recovered(s)) {
-    /* Connection state recovery brought back the rooms of the earlier
-     * session; the token presented now decides which may stay. */
-    char *drop[512];
-    size_t nd = 0;
-    sio_socket_rooms(s, collect_room, &rooms);
-    for (i = 0; i < rooms.n; i++)
-      if (strcmp(rooms.v[i], sio_socket_id(s)) != 0 &&
-          strcmp(rooms.v[i], "global") != 0 &&
-          strcmp(rooms.v[i], as->user_room) != 0 &&
-          app_policy_may_join(&as->claims, rooms.v[i]) != APP_POLICY_ALLOW)
-        drop[nd++] = strdup(rooms.v[i]);
-    for (i = 0; i < nd; i++) {
-      if (drop[i])
-        sio_socket_leave(s, drop[i]);
-      free(drop[i]);
-    }
-    rooms.n = 0;
-  }
   sio_socket_rooms(s, collect_room, &rooms);
   for (i = 0; i < rooms.n; i++) /* the socket's own id room is not news */
     if (strcmp(rooms.v[i], sio_socket_id(s)) != 0)
@@ -297,4 +293,5 @@ void app_commands_install(struct app_daemon *d) {
   h.on_event = on_event;
   h.on_disconnect = on_disconnect;
   sio_namespace_set_handlers(d->ns, &h, d);
+  sio_namespace_set_recovery_filter(d->ns, recovery_keeps, d);
 }

@@ -345,9 +345,12 @@ const struct app_config_key app_config_keys[] = {
              "room not counted); more get the limit error. 0: no limit."},
 
     /* [recovery] */
-    {KEY(recovery, enabled, BOOL), .def = "true",
+    {KEY(recovery, enabled, BOOL), .def = "false",
      .help = "Connection state recovery: a client reconnecting in time gets "
-             "its id, rooms and missed events back."},
+             "its id, rooms and missed events back. Opt-in, as in the "
+             "reference server: events then carry a trailing offset "
+             "argument, which fixed-arity handlers of non-JS clients do "
+             "not expect."},
     {KEY(recovery, max_disconnection_ms, DURATION), .def = "120000", .min = 0,
      .max = 86400000,
      .help = "How long missed events are kept for a disconnected client "

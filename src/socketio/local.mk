@@ -16,4 +16,5 @@ check_sources += tests/test_sio_server.c \
 libsio_core_la_SOURCES += src/socketio/sio_server_http.c
 check_sources += tests/test_sio_server_http.c
 libsio_core_la_SOURCES += src/socketio/sio_recovery.c src/socketio/sio_recovery.h
-check_sources += tests/test_sio_recovery.c
+check_sources += tests/test_sio_recovery.c tests/test_sio_client.c \
+	tests/test_sio_socket.c

@@ -14,7 +14,13 @@
  * open; an acceptance queues the CONNECT reply {"sid":...} and only then
  * runs on_connection, so whatever on_connection emits follows the reply on
  * the wire. If the session started closing while the hook ran, the socket
- * is dropped without an answer. */
+ * is dropped without an answer.
+ *
+ * Unlike the reference, a recovery request ({pid, offset}) is honoured
+ * only after on_authorize accepted: the hook sees a fresh socket, may bind
+ * it to an owner (sio_socket_set_owner), and only then does the socket take
+ * the old session's id, its rooms (each re-checked by the namespace's
+ * recovery filter) and the packets those rooms missed. */
 #include "sio_namespace.h"
 
 #include <stdio.h>
@@ -45,6 +51,11 @@ int sio_namespace_new(sio_namespace **out, sio_server *srv, const char *name) {
     sio_recovery_limits lim;
     memset(&lim, 0, sizeof(lim));
     lim.max_disconnection_ms = srv->opts.max_disconnection_ms;
+    /* a replay must fit in the output bound with room to spare, or the
+     * resumed session would be closed as a slow consumer at once */
+    if (srv->opts.max_buffered && srv->opts.max_buffered / 2 < (1u << 20))
+      lim.max_missed_bytes =
+          srv->opts.max_buffered / 2 ? srv->opts.max_buffered / 2 : 1;
     ns->recovery = sio_malloc(sizeof(*ns->recovery));
     if (!ns->recovery) {
       sio_rooms_deinit(&ns->rooms);
@@ -110,81 +121,55 @@ static int recovery_request(const sio_namespace *ns, json_object *auth,
   return 1;
 }
 
-typedef struct missed_list {
-  sio_outpkt *v;
-  size_t n, cap;
-  int failed;
-} missed_list;
+typedef struct keep_ctx {
+  sio_namespace *ns;
+  sio_socket *s;
+} keep_ctx;
 
-/* Collects the missed packets (references) to send after the CONNECT
- * reply. */
-static void collect_missed(const sio_outpkt *p, void *ud) {
-  missed_list *l = ud;
-  sio_outpkt *slot;
-  size_t i;
-  if (l->failed)
-    return;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    sio_outpkt *v = sio_realloc(l->v, cap * sizeof(*v));
-    if (!v) {
-      l->failed = 1;
-      return;
-    }
-    l->v = v;
-    l->cap = cap;
-  }
-  slot = &l->v[l->n++];
-  *slot = *p;
-  /* the slot only borrows: the store keeps p alive until the next call on
-   * it, so hold our own references */
-  sio_rcbuf_ref(slot->head);
-  if (p->atts == p->inline_atts || !p->natts) {
-    slot->atts = slot->inline_atts;
-  } else {
-    slot->atts = sio_malloc(p->natts * sizeof(*slot->atts));
-    if (!slot->atts) {
-      sio_rcbuf_unref(slot->head);
-      l->n--;
-      l->failed = 1;
-      return;
-    }
-  }
-  for (i = 0; i < p->natts; i++)
-    slot->atts[i] = sio_rcbuf_ref(p->atts[i]);
+static int keep_room(const char *room, void *ud) {
+  keep_ctx *k = ud;
+  return k->ns->recovery_filter(k->s, room, k->ns->recovery_filter_ud) == 1;
 }
 
-static void missed_free(missed_list *l) {
+/* Resumes the session of pid for s, already authorized (so its owner is
+ * known): s takes the session's id and the rooms the filter keeps, and
+ * *rec holds the missed packets to replay. Any failure leaves s a fresh
+ * socket, with nothing of the old session. Returns 1 when resumed. */
+static int try_recover(sio_namespace *ns, sio_socket *s, const char *pid,
+                       const char *offset, sio_recovered *rec) {
+  keep_ctx k = {ns, s};
   size_t i;
-  for (i = 0; i < l->n; i++)
-    sio_outpkt_release(&l->v[i]);
-  sio_free(l->v);
+  if (sio_recovery_restore(ns->recovery, pid, offset, s->owner,
+                           uv_now(ns->srv->loop),
+                           ns->recovery_filter ? keep_room : NULL, &k, rec))
+    return 0;
+  if (sio_socket_take_id(s, rec->sid)) {
+    /* the id is in use again (only by a socket that took it meanwhile):
+     * resuming under another id would not be the same session */
+    sio_recovered_release(rec);
+    return 0;
+  }
+  /* the same pid, as the reference: the stock client reports
+   * socket.recovered only when the reply carries the pid it presented */
+  snprintf(s->pid, sizeof(s->pid), "%s", pid);
+  snprintf(s->floor, sizeof(s->floor), "%s", rec->floor);
+  s->recovered = 1;
+  for (i = 0; i < rec->nrooms; i++)
+    if (strcmp(rec->rooms[i], s->id) != 0)
+      sio_socket_join(s, rec->rooms[i]);
+  return 1;
 }
 
 int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
   sio_socket *s;
   const char *pid = NULL, *offset = NULL;
-  missed_list missed = {NULL, 0, 0, 0};
   sio_recovered rec;
-  int rv, recovered = 0;
+  int rv;
   size_t i;
-  if (recovery_request(ns, auth, &pid, &offset) &&
-      sio_recovery_restore(ns->recovery, pid, offset, uv_now(ns->srv->loop),
-                           &rec, collect_missed, &missed) == 0 &&
-      !missed.failed)
-    recovered = 1;
-  rv = sio_socket_new(&s, ns, c, recovered ? rec.sid : NULL);
-  if (rv) {
-    missed_free(&missed);
+  memset(&rec, 0, sizeof(rec));
+  rv = sio_socket_new(&s, ns, c, NULL);
+  if (rv)
     return rv;
-  }
-  if (recovered) {
-    s->recovered = 1;
-    snprintf(s->pid, sizeof(s->pid), "%s", pid);
-    for (i = 0; i < rec.nrooms; i++)
-      if (strcmp(rec.rooms[i], rec.sid) != 0)
-        sio_socket_join(s, rec.rooms[i]);
-  }
   if (ns->h.on_authorize) {
     json_object *err = NULL;
     int verdict;
@@ -195,7 +180,6 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
       SIO_LOGD("authorize on %s returned after the session closed", ns->name);
       json_object_put(err);
       sio_socket_refuse(s);
-      missed_free(&missed);
       return 0;
     }
     if (verdict < 0) {
@@ -205,20 +189,23 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
       rv = err ? send_connect_error(c, ns->name, err) : SIO_ERR_NOMEM;
       json_object_put(err);
       sio_socket_refuse(s);
-      missed_free(&missed);
       return rv;
     }
     json_object_put(err); /* set although accepted: not ours to keep */
   }
+  /* Recovery comes after authorization: the session is resumed only for
+   * its owner, and the room rules apply before anything is replayed. */
+  if (recovery_request(ns, auth, &pid, &offset))
+    try_recover(ns, s, pid, offset, &rec);
   rv = sio_socket_accept(s);
   if (rv) {
-    missed_free(&missed);
+    sio_recovered_release(&rec);
     return rv; /* the caller closes the session, which closes s */
   }
   /* the events missed while away, in order, before anything new */
-  for (i = 0; i < missed.n && s->client; i++)
-    sio_client_send(s->client, &missed.v[i]);
-  missed_free(&missed);
+  for (i = 0; i < rec.nmissed && s->client; i++)
+    sio_client_send(s->client, &rec.missed[i]);
+  sio_recovered_release(&rec);
   if (ns->h.on_connection) {
     sio_socket_ref(s);
     ns->h.on_connection(s, ns->ud);
@@ -236,6 +223,12 @@ void sio_namespace_set_handlers(sio_namespace *ns,
   else
     memset(&ns->h, 0, sizeof(ns->h));
   ns->ud = ud;
+}
+
+void sio_namespace_set_recovery_filter(sio_namespace *ns,
+                                       sio_recovery_room_cb cb, void *ud) {
+  ns->recovery_filter = cb;
+  ns->recovery_filter_ud = ud;
 }
 
 const char *sio_namespace_name(const sio_namespace *ns) { return ns->name; }

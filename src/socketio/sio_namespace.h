@@ -31,6 +31,8 @@ struct sio_namespace {
   int64_t next_ack_id; /* shared by the namespace's sockets (reference) */
   sio_namespace_stats stats;
   sio_recovery *recovery; /* NULL unless connection state recovery is on */
+  sio_recovery_room_cb recovery_filter; /* may be NULL: keep every room */
+  void *recovery_filter_ud;
   sio_server_event_cb server_event_cb; /* other instances' server events */
   void *server_event_ud;
 };

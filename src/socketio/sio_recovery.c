@@ -28,6 +28,8 @@ typedef struct rec_session {
   sio_queue q;
   char pid[24];
   char sid[24];
+  char *owner; /* NULL: none */
+  char floor[SIO_OFFSET_MAX]; /* "" or the oldest offset still accepted */
   uint64_t at;
   char **rooms;
   size_t nrooms;
@@ -70,6 +72,10 @@ void sio_recovery_init(sio_recovery *r, const sio_recovery_limits *lim) {
     r->lim.max_bytes = 64u << 20;
   if (!r->lim.max_sessions)
     r->lim.max_sessions = 100000;
+  if (!r->lim.max_missed)
+    r->lim.max_missed = 1000;
+  if (!r->lim.max_missed_bytes)
+    r->lim.max_missed_bytes = 1u << 20;
   sio_queue_init(&r->packets);
   sio_queue_init(&r->sessions);
   sio_map_init(&r->by_offset);
@@ -91,6 +97,7 @@ static void session_drop(sio_recovery *r, rec_session *s) {
   sio_map_remove(&r->by_pid, s->pid, strlen(s->pid));
   r->nsessions--;
   strv_free(s->rooms, s->nrooms);
+  sio_free(s->owner);
   sio_free(s);
 }
 
@@ -98,6 +105,7 @@ static void free_restored(sio_recovery *r) {
   rec_session *s = r->restored;
   if (s) {
     strv_free(s->rooms, s->nrooms);
+    sio_free(s->owner);
     sio_free(s);
     r->restored = NULL;
   }
@@ -129,11 +137,33 @@ void sio_recovery_next_offset(sio_recovery *r, char out[SIO_OFFSET_MAX]) {
   out[n] = '\0';
 }
 
+/* dst = src with dst's own references to every buffer. dst's attachment
+ * array is its inline one or its own allocation, so dst must not move
+ * afterwards (an array of copies is sized once). Returns 0 or
+ * SIO_ERR_NOMEM (dst owns nothing). */
+static int outpkt_copy_ref(sio_outpkt *dst, const sio_outpkt *src) {
+  size_t i;
+  *dst = *src;
+  if (src->natts > SIO_ARRLEN(dst->inline_atts)) {
+    dst->atts = sio_malloc(src->natts * sizeof(*dst->atts));
+    if (!dst->atts) {
+      memset(dst, 0, sizeof(*dst));
+      dst->atts = dst->inline_atts;
+      return SIO_ERR_NOMEM;
+    }
+  } else {
+    dst->atts = dst->inline_atts;
+  }
+  sio_rcbuf_ref(dst->head);
+  for (i = 0; i < src->natts; i++)
+    dst->atts[i] = sio_rcbuf_ref(src->atts[i]);
+  return 0;
+}
+
 int sio_recovery_store(sio_recovery *r, const char *offset,
                        const sio_outpkt *pkt, const sio_broadcast_opts *o,
                        uint64_t now_ms) {
   rec_packet *p;
-  size_t i;
   if (strlen(offset) >= SIO_OFFSET_MAX)
     return SIO_ERR_INVAL;
   free_restored(r);
@@ -156,22 +186,12 @@ int sio_recovery_store(sio_recovery *r, const char *offset,
     sio_free(p);
     return SIO_ERR_NOMEM;
   }
-  p->pkt = *pkt;
-  sio_rcbuf_ref(p->pkt.head);
-  if (pkt->atts == pkt->inline_atts || !pkt->natts)
-    p->pkt.atts = p->pkt.inline_atts;
-  else {
-    p->pkt.atts = sio_malloc(pkt->natts * sizeof(*p->pkt.atts));
-    if (!p->pkt.atts) {
-      sio_rcbuf_unref(p->pkt.head);
-      sio_map_remove(&r->by_offset, p->offset, strlen(p->offset));
-      strv_free(p->rooms, p->nrooms + p->nexcept);
-      sio_free(p);
-      return SIO_ERR_NOMEM;
-    }
+  if (outpkt_copy_ref(&p->pkt, pkt)) {
+    sio_map_remove(&r->by_offset, p->offset, strlen(p->offset));
+    strv_free(p->rooms, p->nrooms + p->nexcept);
+    sio_free(p);
+    return SIO_ERR_NOMEM;
   }
-  for (i = 0; i < pkt->natts; i++)
-    p->pkt.atts[i] = sio_rcbuf_ref(pkt->atts[i]);
   sio_queue_insert_tail(&r->packets, &p->q);
   r->npackets++;
   r->bytes += p->pkt.bytes;
@@ -182,11 +202,13 @@ int sio_recovery_store(sio_recovery *r, const char *offset,
 }
 
 int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
+                         const char *owner, const char *floor,
                          const char *const *rooms, size_t nrooms,
                          uint64_t now_ms) {
   rec_session *s;
   rec_session *old;
-  if (strlen(pid) >= sizeof(s->pid) || strlen(sid) >= sizeof(s->sid))
+  if (strlen(pid) >= sizeof(s->pid) || strlen(sid) >= sizeof(s->sid) ||
+      (floor && strlen(floor) >= sizeof(s->floor)))
     return SIO_ERR_INVAL;
   free_restored(r);
   old = sio_map_get(&r->by_pid, pid, strlen(pid));
@@ -197,10 +219,15 @@ int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
     return SIO_ERR_NOMEM;
   strcpy(s->pid, pid);
   strcpy(s->sid, sid);
+  if (floor)
+    strcpy(s->floor, floor);
   s->at = now_ms;
   s->rooms = strv_copy(rooms, nrooms, NULL, 0);
-  if (!s->rooms || sio_map_put(&r->by_pid, s->pid, strlen(s->pid), s)) {
+  s->owner = owner && owner[0] ? sio_strdup(owner) : NULL;
+  if (!s->rooms || (owner && owner[0] && !s->owner) ||
+      sio_map_put(&r->by_pid, s->pid, strlen(s->pid), s)) {
     strv_free(s->rooms, nrooms);
+    sio_free(s->owner);
     sio_free(s);
     return SIO_ERR_NOMEM;
   }
@@ -213,31 +240,71 @@ int sio_recovery_persist(sio_recovery *r, const char *pid, const char *sid,
   return 0;
 }
 
-static int has_room(const rec_session *s, const char *room) {
+static int has_room(char *const *rooms, size_t n, const char *room) {
   size_t i;
-  for (i = 0; i < s->nrooms; i++)
-    if (strcmp(s->rooms[i], room) == 0)
+  for (i = 0; i < n; i++)
+    if (strcmp(rooms[i], room) == 0)
       return 1;
   return 0;
 }
 
-static int selects(const rec_packet *p, const rec_session *s) {
+/* Whether a broadcast to p would have reached a socket in rooms[0..n). */
+static int selects(const rec_packet *p, char *const *rooms, size_t n) {
   size_t i;
   int in = p->nrooms == 0;
   for (i = 0; i < p->nrooms && !in; i++)
-    in = has_room(s, p->rooms[i]);
+    in = has_room(rooms, n, p->rooms[i]);
   for (i = 0; i < p->nexcept && in; i++)
-    in = !has_room(s, p->rooms[p->nrooms + i]);
+    in = !has_room(rooms, n, p->rooms[p->nrooms + i]);
   return in;
 }
 
+/* Offsets are base-36 counters without leading zeros: a shorter one is
+ * older, and among equal lengths the text orders them. */
+static int offset_older(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  return la != lb ? la < lb : strcmp(a, b) < 0;
+}
+
+static int same_owner(const char *a, const char *b) {
+  return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Moves the rooms keep accepts (and the id room) to the front of s->rooms,
+ * in their order; returns how many. The others stay behind them, so the
+ * session is whole again if the restore fails. */
+static size_t keep_rooms(rec_session *s, sio_recovery_keep_cb keep, void *ud) {
+  size_t i, k = 0;
+  for (i = 0; i < s->nrooms; i++) {
+    char *room = s->rooms[i];
+    if (strcmp(room, s->sid) == 0 || !keep || keep(room, ud)) {
+      s->rooms[i] = s->rooms[k];
+      s->rooms[k++] = room;
+    }
+  }
+  return k;
+}
+
+void sio_recovered_release(sio_recovered *out) {
+  size_t i;
+  if (!out)
+    return;
+  for (i = 0; i < out->nmissed; i++)
+    sio_outpkt_release(&out->missed[i]);
+  sio_free(out->missed);
+  out->missed = NULL;
+  out->nmissed = 0;
+}
+
 int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
-                         uint64_t now_ms, sio_recovered *out,
-                         void (*each)(const sio_outpkt *p, void *ud),
-                         void *ud) {
+                         const char *owner, uint64_t now_ms,
+                         sio_recovery_keep_cb keep, void *keep_ud,
+                         sio_recovered *out) {
   rec_session *s;
   rec_packet *from;
   sio_queue *q;
+  size_t nkept, n = 0, bytes = 0;
+  memset(out, 0, sizeof(*out));
   free_restored(r);
   s = sio_map_get(&r->by_pid, pid, strlen(pid));
   if (!s)
@@ -246,9 +313,50 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
     session_drop(r, s);
     return SIO_ERR_NOTFOUND;
   }
+  /* Another user presenting this pid learns nothing, not even whether it
+   * exists; the session stays for its owner. */
+  if (!same_owner(s->owner, owner))
+    return SIO_ERR_NOTFOUND;
+  /* An offset from before the last restore: what it would replay went
+   * out already (the report: one old pid/offset replayed again and
+   * again). */
+  if (s->floor[0] && offset_older(offset, s->floor))
+    return SIO_ERR_NOTFOUND;
   from = sio_map_get(&r->by_offset, offset, strlen(offset));
   if (!from)
     return SIO_ERR_NOTFOUND; /* too old: the client starts afresh */
+  nkept = keep_rooms(s, keep, keep_ud);
+  /* Count first: the copies go into one array of the exact size. */
+  for (q = from->q.next; q != &r->packets; q = q->next) {
+    rec_packet *p = sio_container_of(q, rec_packet, q);
+    if (!selects(p, s->rooms, nkept))
+      continue;
+    n++;
+    bytes += p->pkt.bytes;
+    if (n > r->lim.max_missed || bytes > r->lim.max_missed_bytes) {
+      /* More than a reconnection should replay: the client starts afresh
+       * (and refetches), and this session is done. */
+      session_drop(r, s);
+      return SIO_ERR_LIMIT;
+    }
+  }
+  if (n) {
+    out->missed = sio_calloc(n, sizeof(*out->missed));
+    if (!out->missed)
+      return SIO_ERR_NOMEM;
+  }
+  strcpy(out->floor, from->offset);
+  for (q = from->q.next; q != &r->packets && out->nmissed < n; q = q->next) {
+    rec_packet *p = sio_container_of(q, rec_packet, q);
+    if (!selects(p, s->rooms, nkept))
+      continue;
+    if (outpkt_copy_ref(&out->missed[out->nmissed], &p->pkt)) {
+      sio_recovered_release(out);
+      return SIO_ERR_NOMEM;
+    }
+    out->nmissed++;
+    strcpy(out->floor, p->offset);
+  }
   /* take the session out of the store; it lives until the next call */
   sio_queue_remove(&s->q);
   sio_map_remove(&r->by_pid, s->pid, strlen(s->pid));
@@ -256,12 +364,7 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
   r->restored = s;
   out->sid = s->sid;
   out->rooms = (const char *const *)s->rooms;
-  out->nrooms = s->nrooms;
-  for (q = from->q.next; q != &r->packets; q = q->next) {
-    rec_packet *p = sio_container_of(q, rec_packet, q);
-    if (selects(p, s))
-      each(&p->pkt, ud);
-  }
+  out->nrooms = nkept;
   return 0;
 }
 

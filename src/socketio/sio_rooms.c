@@ -72,6 +72,18 @@ int sio_rooms_add_member(sio_rooms *r, sio_room_member *m, const char *id) {
   return 0;
 }
 
+int sio_rooms_rekey_member(sio_rooms *r, sio_room_member *m, const char *id) {
+  int rv;
+  if (!(m->flags & SIO_ROOM_MEMBER_ADDED))
+    return SIO_ERR_STATE;
+  rv = sio_map_put(&r->members, id, strlen(id), m);
+  if (rv)
+    return rv;
+  sio_map_remove(&r->members, m->id, strlen(m->id));
+  m->id = id;
+  return 0;
+}
+
 sio_room_member *sio_rooms_find_member(const sio_rooms *r, const char *id,
                                        size_t len) {
   return sio_map_get(&r->members, id, len);

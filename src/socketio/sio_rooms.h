@@ -59,6 +59,11 @@ void sio_room_member_init(sio_room_member *m);
  * its own-id room. Returns 0, SIO_ERR_EXISTS (id taken), SIO_ERR_STATE (m
  * already added) or SIO_ERR_NOMEM. */
 int sio_rooms_add_member(sio_rooms *r, sio_room_member *m, const char *id);
+/* Moves m (added) to id (borrowed, as for add_member) in the member table,
+ * its own-id room with it; its other rooms are untouched. Returns 0,
+ * SIO_ERR_EXISTS (id taken), SIO_ERR_STATE (m not added) or SIO_ERR_NOMEM;
+ * nothing changed on failure. */
+int sio_rooms_rekey_member(sio_rooms *r, sio_room_member *m, const char *id);
 /* Leaves every room, frees m's slot array and removes m from the member
  * table. NULL-safe on a member never added. */
 void sio_rooms_remove_member(sio_rooms *r, sio_room_member *m);

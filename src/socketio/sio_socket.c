@@ -83,8 +83,24 @@ void sio_socket_unref(sio_socket *s) {
   /* Only a CLOSED socket can lose its last reference: the connection holds
    * one until close or refuse. */
   json_object_put(s->jdata);
+  sio_free(s->owner);
   sio_free(s->member.slots);
   sio_free(s);
+}
+
+int sio_socket_take_id(sio_socket *s, const char *want) {
+  int rv;
+  if (s->state != SIO_SOCKET_PENDING)
+    return SIO_ERR_STATE;
+  if (strlen(want) >= sizeof(s->id))
+    return SIO_ERR_INVAL;
+  rv = sio_rooms_rekey_member(&s->ns->rooms, &s->member, want);
+  if (rv)
+    return rv;
+  /* the member now borrows want; point it back at our own copy */
+  strcpy(s->id, want);
+  s->member.id = s->id;
+  return 0;
 }
 
 /* Queues a control packet for s (CONNECT reply, DISCONNECT). */
@@ -175,8 +191,8 @@ static void add_room(const char *room, void *ud) {
 static void persist(sio_socket *s) {
   room_vec rooms = {{NULL}, 0};
   sio_socket_rooms(s, add_room, &rooms);
-  sio_recovery_persist(s->ns->recovery, s->pid, s->id, rooms.v, rooms.n,
-                       uv_now(s->ns->srv->loop));
+  sio_recovery_persist(s->ns->recovery, s->pid, s->id, s->owner, s->floor,
+                       rooms.v, rooms.n, uv_now(s->ns->srv->loop));
 }
 
 void sio_socket_close(sio_socket *s, const char *reason) {
@@ -361,6 +377,22 @@ int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
 }
 
 int sio_socket_recovered(const sio_socket *s) { return s && s->recovered; }
+
+int sio_socket_set_owner(sio_socket *s, const char *owner) {
+  char *copy = NULL;
+  if (!s)
+    return SIO_ERR_INVAL;
+  if (s->state != SIO_SOCKET_PENDING)
+    return SIO_ERR_STATE;
+  if (owner && owner[0]) {
+    copy = sio_strdup(owner);
+    if (!copy)
+      return SIO_ERR_NOMEM;
+  }
+  sio_free(s->owner);
+  s->owner = copy;
+  return 0;
+}
 
 int sio_socket_emit_ack(sio_socket *s, const char *event, json_object *args,
                         const sio_bin *bins, size_t nbins, uint32_t timeout_ms,

@@ -14,6 +14,7 @@
 #include "sio_ack.h"
 #include "sio_packet.h"
 #include "sio_queue.h"
+#include "sio_recovery.h"
 #include "sio_rooms.h"
 
 typedef struct sio_client sio_client;
@@ -36,6 +37,8 @@ struct sio_socket {
   uint32_t refcnt;
   char id[21];
   char pid[21];       /* private session id (recovery on), else "" */
+  char *owner;        /* recovery owner key (owned), NULL: none */
+  char floor[SIO_OFFSET_MAX]; /* recovered: the newest offset replayed */
   sio_namespace *ns;  /* borrowed; not touched once the socket is closed */
   sio_client *client; /* NULL after the disconnect callback */
   void *data;         /* the application's */
@@ -50,6 +53,11 @@ struct sio_socket {
  * connection. Returns 0, SIO_ERR_IO (no randomness) or SIO_ERR_NOMEM. */
 int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c,
                    const char *want_id);
+/* Gives PENDING s the id of the session it resumes: want (borrowed) must
+ * be free in the namespace. Returns 0, SIO_ERR_EXISTS (taken: s keeps its
+ * id), SIO_ERR_STATE (not PENDING), SIO_ERR_INVAL (too long) or
+ * SIO_ERR_NOMEM. */
+int sio_socket_take_id(sio_socket *s, const char *want);
 /* PENDING -> CONNECTED: links s into its client and sends the CONNECT
  * reply. Returns 0 (a failed send is left to the session's close). */
 int sio_socket_accept(sio_socket *s);

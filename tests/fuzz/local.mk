@@ -69,3 +69,14 @@ tests_fuzz_fuzz_ws_session_CFLAGS = $(FUZZ_COMPILE_FLAGS) -I$(top_srcdir)/includ
 tests_fuzz_fuzz_ws_session_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_ws_session_LDADD = $(FUZZ_LINK_LIBS) $(LIBUV_LIBS) $(OPENSSL_LIBS)
 endif
+
+# Connection state recovery: several users connecting, publishing,
+# dropping and reconnecting with old, new and foreign pids on loopback.
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_recovery
+tests_fuzz_fuzz_recovery_SOURCES = tests/fuzz/fuzz_recovery.c
+tests_fuzz_fuzz_recovery_CFLAGS = $(FUZZ_COMPILE_FLAGS) -I$(top_srcdir)/include \
+	$(LIBUV_CFLAGS) $(JSONC_CFLAGS)
+tests_fuzz_fuzz_recovery_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_recovery_LDADD = $(FUZZ_LINK_LIBS) $(LIBUV_LIBS) $(OPENSSL_LIBS)
+endif

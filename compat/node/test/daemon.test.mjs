@@ -1428,12 +1428,12 @@ if (!daemonPath()) {
     });
 
     // ------------------------------------------------------------------
-    describe("connection state recovery (recovery.enabled true by default)", function () {
-      // SPEC §4 lists recovery.enabled (true) and max_disconnection_ms, and
-      // --help promises "a client reconnecting in time gets its id, rooms
-      // and missed events back"; the daemon only reports the keys in
-      // /config: the CONNECT packet carries no pid and events no offset.
-      it("[spec gap] a client that lost its connection gets its rooms and missed events back", async () => {
+    describe("connection state recovery (opt-in: recovery.enabled false by default)", function () {
+      // SPEC §2: recovery is opt-in as in the reference server; enabled, a
+      // client reconnecting in time gets its id, rooms and missed events
+      // back (more in daemon-recovery.test.mjs).
+      it("enabled: a client that lost its connection gets its rooms and missed events back", async () => {
+        const d = await startDaemon({ SIO_RECOVERY_ENABLED: "true" });
         const socket = client(d, {
           transports: ["websocket"],
           auth: { token: token("recover", { projects: ["9"] }) },
@@ -1765,7 +1765,7 @@ if (!daemonPath()) {
           "limits.max_connections_per_user": "5",
           "limits.events_per_minute": "60",
           "limits.events_burst": "30",
-          "recovery.enabled": "true",
+          "recovery.enabled": "false",
           "recovery.max_disconnection_ms": "120000",
           "log.level": "info",
           "log.format": "text",
