@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import {
   startDaemon, stopAllDaemons, closeClients, client, token, publish, once,
-  absent, ack, request, sleep,
+  absent, ack, request, sleep, daemonPath,
 } from "./daemon-harness.mjs";
 
 function recorder(socket) {
@@ -54,7 +54,7 @@ async function firstSession(d, tok, room) {
   return out;
 }
 
-describe("daemon: connection state recovery", function () {
+(daemonPath() ? describe : describe.skip)("daemon: connection state recovery", function () {
   this.timeout(60000);
   afterEach(() => closeClients());
   after(() => stopAllDaemons());
