@@ -666,6 +666,25 @@ START_TEST(test_depth) {
   ck_assert_int_eq(sio_redis_value_decode(&v, buf, 33, &lim), SIO_ERR_DEPTH);
   buf[32] = 0x80; /* an empty map alike */
   ck_assert_int_eq(sio_redis_value_decode(&v, buf, 33, &lim), SIO_ERR_DEPTH);
+  /* an ext of another type than 0 (binary) and -1 (Date) decodes to
+   * notepack's [type, binary], a level deeper: 31 arrays around it fit, 32
+   * are refused, so that what is decoded can be encoded and decoded again
+   * (fuzz find: the re-encoded message was one level too deep) */
+  memset(buf, 0x91, 32);
+  memcpy(buf + 31, "\xd4\x26\x00", 3); /* fixext 1, type 38 */
+  ck_assert_int_eq(sio_redis_value_decode(&v, buf, 34, &lim), 0);
+  sio_redis_value_clear(&v);
+  buf[31] = 0x91;
+  memcpy(buf + 32, "\xd4\x26\x00", 3);
+  ck_assert_int_eq(sio_redis_value_decode(&v, buf, 35, &lim), SIO_ERR_DEPTH);
+  memcpy(buf + 32, "\xc7\x01\x26\x00", 4); /* ext 8 alike */
+  ck_assert_int_eq(sio_redis_value_decode(&v, buf, 36, &lim), SIO_ERR_DEPTH);
+  memcpy(buf + 32, "\xd4\x00\x00", 3); /* `undefined` is no level */
+  ck_assert_int_eq(sio_redis_value_decode(&v, buf, 35, &lim), 0);
+  sio_redis_value_clear(&v);
+  memcpy(buf + 32, "\xd6\xff\x00\x00\x00\x01", 6); /* a Date neither */
+  ck_assert_int_eq(sio_redis_value_decode(&v, buf, 38, &lim), 0);
+  sio_redis_value_clear(&v);
 }
 END_TEST
 

@@ -141,7 +141,7 @@ static int scan(const uint8_t *in, size_t len, int max_depth, size_t *nbins) {
   while (depth >= 0) {
     uint8_t b;
     size_t skip = 0, n = 0, hdr = 0;
-    int container = 0;
+    int container = 0, ext_array = 0;
     if (left[depth] == 0) {
       depth--;
       continue;
@@ -189,6 +189,7 @@ static int scan(const uint8_t *in, size_t len, int max_depth, size_t *nbins) {
         skip = hdr == 1 ? in[i] : hdr == 2 ? be16(in + i) : be32(in + i);
         if (in[i + hdr] != 0xff) /* all but Dates carry binary */
           (*nbins)++;
+        ext_array = in[i + hdr] != 0xff && in[i + hdr] != 0;
         i += hdr + 1;
         break;
       case 0xca:
@@ -221,6 +222,7 @@ static int scan(const uint8_t *in, size_t len, int max_depth, size_t *nbins) {
         skip = 1 + ((size_t)1 << (b - 0xd4));
         if (i < len && in[i] != 0xff && !(b == 0xd4 && in[i] == 0))
           (*nbins)++; /* all but Dates and `undefined` carry binary */
+        ext_array = i < len && in[i] != 0xff && in[i] != 0;
         break;
       case 0xdc: /* array 16/32 */
       case 0xdd:
@@ -242,6 +244,10 @@ static int scan(const uint8_t *in, size_t len, int max_depth, size_t *nbins) {
     if (skip > len - i)
       return SIO_ERR_PROTO;
     i += skip;
+    /* an ext of another type decodes to notepack's [type, binary]: one
+     * level deeper, which the value must still fit in once decoded */
+    if (ext_array && depth + 1 > max_depth)
+      return SIO_ERR_DEPTH;
     if (container) {
       /* an empty container is a level too: msgpack-c checks its stack
        * before it looks at the count */
