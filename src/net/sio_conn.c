@@ -142,6 +142,7 @@ static void close_timer_cb(uv_timer_t *t) {
 }
 
 void sio_net_abort_closes(sio_net *net) {
+  net->abort_closes = 1;
   while (!sio_queue_empty(&net->closing_conns)) {
     sio_closing *cl =
         sio_container_of(sio_queue_head(&net->closing_conns), sio_closing, q);
@@ -167,6 +168,8 @@ void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
   sio_free(net->readbuf);
   net->readbuf = NULL;
   net->close_cb = cb;
+  /* the owner may have repointed flush.data for cb: no more flushes */
+  uv_prepare_stop(&net->flush);
   net->close_timer.data = net;
   uv_close((uv_handle_t *)&net->close_timer, net_timer_closed);
 }
@@ -642,7 +645,8 @@ void sio_conn_close_after_flush(sio_conn *c) {
   }
   memset(cl, 0, sizeof(*cl));
   cl->c = c;
-  cl->deadline = uv_now(net->loop) + net->close_timeout_ms;
+  cl->deadline =
+      uv_now(net->loop) + (net->abort_closes ? 0 : net->close_timeout_ms);
   c->cl = cl;
   sio_queue_insert_tail(&net->closing_conns, &cl->q);
   if (sio_queue_head(&net->closing_conns) == &cl->q)

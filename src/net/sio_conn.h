@@ -54,6 +54,7 @@ struct sio_net {
   sio_queue closing_conns;
   uint64_t close_timeout_ms; /* SIO_CLOSE_TIMEOUT_DEFAULT unless set */
   uint64_t close_timeouts;   /* closes cut short by close_timeout_ms */
+  int abort_closes;          /* sio_net_abort_closes: no more waiting */
   void (*close_cb)(uv_handle_t *h);
   sio_queue deferred; /* sio_defer list */
   sio_queue dirty;    /* connections with unflushed output */
@@ -142,7 +143,9 @@ void sio_conn_close(sio_conn *c);
  * memory for the close state it closes at once. Idempotent; on_read is
  * not called again. */
 void sio_conn_close_after_flush(sio_conn *c);
-/* Ends every graceful close still running now (second SIGTERM). */
+/* Ends every graceful close still running now, and gives those started
+ * later one loop iteration to write what the kernel takes at once (a
+ * second SIGTERM: shut down now). */
 void sio_net_abort_closes(sio_net *net);
 /* Stops / resumes reading (backpressure, held requests). */
 void sio_conn_pause(sio_conn *c);
