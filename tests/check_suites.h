@@ -14,6 +14,7 @@
   X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \
   X(sio_http)                                                                  \
+  X(sio_conn)                                                                  \
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \

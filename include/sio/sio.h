@@ -79,6 +79,13 @@ SIO_EXTERN int sio_options_set_cookie(sio_options *o, const char *name);
 /* Bound on a connection's unsent bytes; passing it disconnects the client
  * (reason "transport error"). 0 means the default (4 MiB). */
 SIO_EXTERN void sio_options_set_max_buffered(sio_options *o, size_t bytes);
+/* Bound, in ms, of every close the server starts: the last bytes are
+ * flushed, the connection half-closed and the peer's input drained until
+ * its EOF; a peer that stops reading or never closes loses the connection
+ * and its file descriptor this long after the close began (counted in
+ * sio_stats.close_timeouts). 0 means the default (5000); a close is never
+ * unbounded. */
+SIO_EXTERN void sio_options_set_close_timeout_ms(sio_options *o, uint32_t ms);
 /* Cap on concurrent TCP connections; 0 means unlimited. */
 SIO_EXTERN void sio_options_set_max_connections(sio_options *o, uint32_t n);
 /* Accept queue length asked of listen(2) (the kernel caps it at
@@ -130,6 +137,10 @@ SIO_EXTERN void sio_server_close(sio_server *s, sio_server_closed_cb cb,
 
 /* Stops accepting new connections; existing ones go on (draining). */
 SIO_EXTERN void sio_server_stop_listening(sio_server *s);
+/* Ends at once the closes still waiting for slow peers (flush or linger,
+ * see sio_options_set_close_timeout_ms), and those started afterwards
+ * after one loop iteration: for a second SIGTERM during a drain. */
+SIO_EXTERN void sio_server_abort_closes(sio_server *s);
 
 /* Counters and gauges for metrics. */
 typedef struct sio_stats {
@@ -157,6 +168,7 @@ typedef struct sio_stats {
   uint64_t redis_dropped;      /* messages not published (disconnected) */
   uint64_t redis_latency_us;   /* round trip of the last Redis PING, 0
                                   before the first */
+  uint64_t close_timeouts;     /* closes cut short by close_timeout_ms */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);

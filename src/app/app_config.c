@@ -331,6 +331,12 @@ const struct app_config_key app_config_keys[] = {
      .max = GIB,
      .help = "Unsent output allowed per connection; a slower consumer is "
              "disconnected."},
+    {KEY(limits, close_timeout_ms, DURATION), .def = "5000", .min = 1,
+     .max = H1,
+     .help = "Bound of every close the server starts: flushing the last "
+             "bytes, then draining the client's input until it closes. A "
+             "client that stops reading loses its connection this long "
+             "after the close began."},
     {KEY(limits, handshakes_per_ip_per_s, INT), .def = "10", .min = 0,
      .max = 1000000, .flags = APP_CFG_RELOAD,
      .help = "Sustained rate of new handshakes per client IP, per second; "

@@ -148,6 +148,7 @@ struct app_config {
   int64_t limits_events_per_minute;        /* 60 */
   int64_t limits_events_burst;             /* 30 */
   uint64_t limits_max_buffered_bytes;      /* 4 MiB */
+  int64_t limits_close_timeout_ms;         /* 5000 */
   int64_t limits_handshakes_per_ip_per_s;  /* 10 */
   int64_t limits_handshakes_burst;         /* 20 */
   int64_t limits_max_rooms_per_socket;     /* 100 */

@@ -222,6 +222,8 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
                   (double)st.origin_refused);
   app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_CONNECTIONS,
                   (double)st.connections_refused);
+  app_metrics_set(d->metrics, APP_M_CLOSE_TIMEOUTS, NULL,
+                  (double)st.close_timeouts);
   app_process_stats_read(&ps);
   text = app_metrics_render(d->metrics, &ps, &len);
   if (!text) {

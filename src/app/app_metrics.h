@@ -40,6 +40,8 @@
     "reason", "POST /api/v1/emit requests refused, by reason.")                \
   X(APP_M_DISCONNECTS, "sio_disconnects_total", "counter", "reason",           \
     "Socket disconnections, by reason.")                                       \
+  X(APP_M_CLOSE_TIMEOUTS, "sio_close_timeouts_total", "counter", NULL,         \
+    "Closes cut short by limits.close_timeout_ms (peer not reading).")         \
   X(APP_M_REDIS_CONNECTED, "sio_redis_connected", "gauge", NULL,               \
     "1 when the Redis adapter is connected, else 0.")                          \
   X(APP_M_REDIS_MESSAGES, "sio_redis_messages_total", "counter", "direction",  \

@@ -103,6 +103,9 @@ static void on_signal(uv_signal_t *h, int signum) {
   if (d->draining) {
     APP_LOGI("second signal: closing now");
     close_now(d);
+    /* without waiting for slow peers' closes (close_timeout_ms) */
+    if (d->srv)
+      sio_server_abort_closes(d->srv);
     return;
   }
   app_daemon_drain(d);

@@ -135,6 +135,7 @@ static int build_server(struct app_daemon *d) {
   if (!rv)
     rv = sio_options_set_cookie(o, c->engine_cookie);
   sio_options_set_max_buffered(o, (size_t)c->limits_max_buffered_bytes);
+  sio_options_set_close_timeout_ms(o, (uint32_t)c->limits_close_timeout_ms);
   sio_options_set_max_connections(o, (uint32_t)c->limits_max_connections);
   sio_options_set_listen_backlog(o, (uint32_t)c->server_backlog);
   sio_options_set_recovery(o, c->recovery_enabled,

@@ -88,6 +88,7 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
     sio_cors_deinit(&srv->cors);
     goto fail;
   }
+  sio_net_set_close_timeout(&srv->net, opts->close_timeout_ms);
   sio_queue_init(&srv->hb_ping);
   sio_queue_init(&srv->hb_pong);
   uv_timer_init(loop, &srv->hb_timer);
@@ -225,6 +226,7 @@ void eio_server_stats(const eio_server *srv, eio_stats *out) {
   out->tcp_connections = srv->nconns;
   out->over_max_payload = srv->over_max_payload;
   out->slow_consumers = srv->slow_consumers;
+  out->close_timeouts = srv->net.close_timeouts;
   out->origin_refused = srv->origin_refused;
   out->connections_refused = srv->connections_refused;
   out->ws_parsers = srv->ws_parsers;
@@ -712,6 +714,10 @@ static void maybe_finish_close(eio_server *srv) {
   }
   if (srv->closing == 2)
     free_server(srv);
+}
+
+void eio_server_abort_closes(eio_server *srv) {
+  sio_net_abort_closes(&srv->net);
 }
 
 void eio_server_reap(eio_server *srv) {

@@ -33,6 +33,7 @@ typedef struct eio_options {
   const char *tls_key;
   const char *tls_chain;
   int tls13_only; /* refuse TLS 1.2 */
+  uint32_t close_timeout_ms; /* bound of a graceful close; 0: default */
 } eio_options;
 
 /* Upcalls into the layer above. Each receives the ud given to
@@ -84,6 +85,9 @@ void eio_server_stop_listening(eio_server *srv);
  * down" for each), then frees srv once all handles closed and calls cb. */
 void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud);
 size_t eio_server_session_count(const eio_server *srv);
+/* Ends the graceful closes still waiting for slow peers now (a second
+ * SIGTERM during a drain). */
+void eio_server_abort_closes(eio_server *srv);
 
 typedef struct eio_stats {
   uint64_t bytes_in;   /* TCP bytes read / written, TLS records included */
@@ -97,6 +101,7 @@ typedef struct eio_stats {
   uint64_t origin_refused;   /* 403 for a disallowed Origin */
   uint64_t connections_refused; /* accepted then closed: max_connections */
   size_t ws_parsers; /* WebSocket connections holding a wslay context now */
+  uint64_t close_timeouts; /* closes cut short by close_timeout_ms */
 } eio_stats;
 /* Fills out (borrowed) with the engine's counters. */
 void eio_server_stats(const eio_server *srv, eio_stats *out);

@@ -11,7 +11,13 @@
  *
  * Close: sio_conn_close() stops I/O and closes the handle; on_close runs
  * from the close callback, where the owner frees the object (libuv rule:
- * free only in the last close callback). */
+ * free only in the last close callback). sio_conn_close_after_flush() is
+ * the lingering close: flush, shutdown(SHUT_WR), read and discard until
+ * EOF, then close, so the peer reads the last bytes (a close with unread
+ * input makes the kernel send RST, and the peer's stack may then drop what
+ * it had not yet read). Its state (sio_closing) exists only while it runs;
+ * closing connections wait in one FIFO under one net-wide timer, since all
+ * of them wait the same close_timeout_ms. */
 #include "sio_conn.h"
 
 #include <string.h>
@@ -68,6 +74,19 @@ static void chunk_free(sio_net *net, sio_chunk *ch) {
 
 static void flush_cb(uv_prepare_t *h);
 
+/* A graceful close in progress. */
+typedef struct sio_closing {
+  sio_queue q;       /* link in net->closing_conns */
+  sio_conn *c;
+  uint64_t deadline; /* loop time, ms */
+  size_t discarded;  /* input read and dropped since the close began */
+  uv_shutdown_t req;
+  uint8_t shut;      /* req issued */
+  uint8_t eof;       /* the peer's EOF arrived */
+} sio_closing;
+
+static void close_timer_cb(uv_timer_t *t);
+
 int sio_net_init(sio_net *net, uv_loop_t *loop) {
   memset(net, 0, sizeof(*net));
   net->loop = loop;
@@ -84,7 +103,58 @@ int sio_net_init(sio_net *net, uv_loop_t *loop) {
   net->flush.data = net;
   uv_prepare_start(&net->flush, flush_cb);
   uv_unref((uv_handle_t *)&net->flush);
+  sio_queue_init(&net->closing_conns);
+  net->close_timeout_ms = SIO_CLOSE_TIMEOUT_DEFAULT;
+  uv_timer_init(loop, &net->close_timer);
+  net->close_timer.data = net;
   return 0;
+}
+
+void sio_net_set_close_timeout(sio_net *net, uint64_t ms) {
+  net->close_timeout_ms = ms ? ms : SIO_CLOSE_TIMEOUT_DEFAULT;
+}
+
+/* Arms the timer for the oldest close, or stops it when none is left. */
+static void arm_close_timer(sio_net *net) {
+  sio_closing *cl;
+  uint64_t now = uv_now(net->loop);
+  if (sio_queue_empty(&net->closing_conns)) {
+    uv_timer_stop(&net->close_timer);
+    return;
+  }
+  cl = sio_container_of(sio_queue_head(&net->closing_conns), sio_closing, q);
+  uv_timer_start(&net->close_timer, close_timer_cb,
+                 cl->deadline > now ? cl->deadline - now : 0, 0);
+}
+
+static void close_timer_cb(uv_timer_t *t) {
+  sio_net *net = t->data;
+  uint64_t now = uv_now(net->loop);
+  while (!sio_queue_empty(&net->closing_conns)) {
+    sio_closing *cl =
+        sio_container_of(sio_queue_head(&net->closing_conns), sio_closing, q);
+    if (cl->deadline > now)
+      break;
+    net->close_timeouts++;
+    sio_conn_close(cl->c); /* unlinks cl */
+  }
+  arm_close_timer(net);
+}
+
+void sio_net_abort_closes(sio_net *net) {
+  net->abort_closes = 1;
+  while (!sio_queue_empty(&net->closing_conns)) {
+    sio_closing *cl =
+        sio_container_of(sio_queue_head(&net->closing_conns), sio_closing, q);
+    sio_conn_close(cl->c);
+  }
+  uv_timer_stop(&net->close_timer);
+}
+
+static void net_timer_closed(uv_handle_t *h) {
+  sio_net *net = h->data;
+  /* the prepare handle last: cb may free the memory net lives in */
+  uv_close((uv_handle_t *)&net->flush, net->close_cb);
 }
 
 void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
@@ -97,7 +167,11 @@ void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
   net->closing = 1;
   sio_free(net->readbuf);
   net->readbuf = NULL;
-  uv_close((uv_handle_t *)&net->flush, cb);
+  net->close_cb = cb;
+  /* the owner may have repointed flush.data for cb: no more flushes */
+  uv_prepare_stop(&net->flush);
+  net->close_timer.data = net;
+  uv_close((uv_handle_t *)&net->close_timer, net_timer_closed);
 }
 
 int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
@@ -127,10 +201,38 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = net->readbuf_size;
 }
 
+/* A lingering close reads only to drop what arrives, until EOF or a
+ * bound. */
+static void linger_read(sio_conn *c, ssize_t n) {
+  sio_closing *cl = c->cl;
+  if (n > 0) {
+    cl->discarded += (size_t)n;
+    if (cl->discarded > SIO_LINGER_MAX_BYTES)
+      sio_conn_close(c);
+    return;
+  }
+  if (n == 0 || n == UV_ENOBUFS)
+    return;
+  if (n != UV_EOF || cl->shut) {
+    sio_conn_close(c); /* EOF after our FIN, or a read error */
+    return;
+  }
+  /* The peer is done sending but may still read: finish the flush. */
+  cl->eof = 1;
+  c->reading = 0;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   sio_conn *c = s->data;
   if (buf->base == (char *)c->net->readbuf)
     c->net->readbuf_busy = 0;
+  if (c->cl && !c->closing) {
+    if (n > 0)
+      c->net->bytes_in += (uint64_t)n;
+    linger_read(c, n);
+    return;
+  }
   if (n > 0) {
     c->net->bytes_in += (uint64_t)n;
     /* The buffer is marked free before the upcall: a nested read cannot
@@ -174,7 +276,7 @@ int sio_conn_start(sio_conn *c) {
 }
 
 void sio_conn_pause(sio_conn *c) {
-  if (c->reading && !c->closing) {
+  if (c->reading && !c->closing && !c->cl) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
   }
@@ -333,6 +435,31 @@ static int tls_encrypt_queue(sio_conn *c) {
 
 static void start_write(sio_conn *c);
 
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  sio_conn *c = req->data;
+  if (c->closing)
+    return; /* close_cb frees the close state */
+  if (status < 0 || c->cl->eof)
+    sio_conn_close(c);
+  /* else: FIN sent; the peer's EOF, a bound or the deadline closes */
+}
+
+/* Everything is written: half-close, or close if the peer has already
+ * sent its EOF (nothing is left to drain). */
+static void linger_shutdown(sio_conn *c) {
+  sio_closing *cl = c->cl;
+  if (!cl || cl->eof) {
+    sio_conn_close(c);
+    return;
+  }
+  if (cl->shut)
+    return;
+  cl->shut = 1;
+  cl->req.data = c;
+  if (uv_shutdown(&cl->req, (uv_stream_t *)&c->tcp, shutdown_cb))
+    sio_conn_close(c);
+}
+
 /* Releases n written bytes from the head of the queue; a chunk written in
  * part keeps its offset. */
 static void consume(sio_conn *c, size_t n) {
@@ -410,7 +537,7 @@ static void start_write(sio_conn *c) {
     }
     if (sio_queue_empty(&c->outq)) {
       if (c->shutdown_after_flush)
-        sio_conn_close(c);
+        linger_shutdown(c);
       else if (c->ops->on_drain)
         c->ops->on_drain(c);
       return;
@@ -488,6 +615,8 @@ static void close_cb(uv_handle_t *h) {
   }
   c->out_bytes = 0;
   sio_tls_free(c);
+  sio_free(c->cl);
+  c->cl = NULL;
   c->net->nconns--;
   c->ops->on_close(c);
 }
@@ -497,26 +626,36 @@ void sio_conn_close(sio_conn *c) {
     return;
   c->closing = 1;
   sio_queue_remove(&c->dirty);
+  if (c->cl)
+    sio_queue_remove(&c->cl->q); /* freed in close_cb, after shutdown_cb */
   /* A write in flight completes with UV_ECANCELED before close_cb; its
    * chunks are released there, the rest in close_cb. */
   uv_close((uv_handle_t *)&c->tcp, close_cb);
 }
 
 void sio_conn_close_after_flush(sio_conn *c) {
-  if (c->closing)
+  sio_net *net = c->net;
+  sio_closing *cl;
+  if (c->closing || c->cl)
     return;
-  if (c->ssl && !c->tls_notified && !c->shutdown_after_flush) {
-    /* TLS: the close_notify alert is sealed at the next flush, after the
-     * data still queued */
-    c->shutdown_after_flush = 1;
-    sio_conn_pause(c);
-    mark_dirty(c);
-    return;
-  }
-  if (sio_queue_empty(&c->outq)) {
+  cl = sio_malloc(sizeof(*cl));
+  if (!cl) {
     sio_conn_close(c);
     return;
   }
+  memset(cl, 0, sizeof(*cl));
+  cl->c = c;
+  cl->deadline =
+      uv_now(net->loop) + (net->abort_closes ? 0 : net->close_timeout_ms);
+  c->cl = cl;
+  sio_queue_insert_tail(&net->closing_conns, &cl->q);
+  if (sio_queue_head(&net->closing_conns) == &cl->q)
+    arm_close_timer(net);
   c->shutdown_after_flush = 1;
-  sio_conn_pause(c);
+  /* Keep reading (and discarding): a peer still sending would otherwise
+   * fill our receive buffer, and the final close would reset it. */
+  sio_conn_resume(c);
+  /* The next flush writes what is queued (TLS: seals close_notify after
+   * it), then half-closes. */
+  mark_dirty(c);
 }

@@ -38,10 +38,24 @@ typedef struct sio_defer {
   void (*fn)(struct sio_defer *d);
 } sio_defer;
 
+/* Default bound of every wait in a close (flush, then linger), ms. */
+#define SIO_CLOSE_TIMEOUT_DEFAULT 5000
+/* Input a lingering close reads and discards before it gives up waiting
+ * for the peer's EOF and closes anyway. */
+#define SIO_LINGER_MAX_BYTES (256u * 1024u)
+
 /* Loop-wide state shared by all connections of one server. */
 struct sio_net {
   uv_loop_t *loop;
   uv_prepare_t flush;
+  /* Closing connections, oldest first: every close waits the same bound,
+   * so one timer armed for the head serves them all. */
+  uv_timer_t close_timer;
+  sio_queue closing_conns;
+  uint64_t close_timeout_ms; /* SIO_CLOSE_TIMEOUT_DEFAULT unless set */
+  uint64_t close_timeouts;   /* closes cut short by close_timeout_ms */
+  int abort_closes;          /* sio_net_abort_closes: no more waiting */
+  void (*close_cb)(uv_handle_t *h);
   sio_queue deferred; /* sio_defer list */
   sio_queue dirty;    /* connections with unflushed output */
   size_t nconns;
@@ -74,6 +88,8 @@ struct sio_conn {
   uint8_t tls_notified; /* close_notify sealed */
   size_t inflight;      /* bytes in the uv_write in flight */
   struct ssl_st *ssl;   /* TLS session (sio_tls.c), NULL for plain TCP */
+  /* Allocated only while a graceful close runs (sio_conn.c). */
+  struct sio_closing *cl;
   /* No uv_write_t here (192 bytes per connection): one is allocated only
    * while a write waits for the kernel, which uv_try_write makes rare. */
   char remote[46];     /* peer address text */
@@ -81,8 +97,12 @@ struct sio_conn {
 
 /* Initialises the shared state on loop. Returns 0, SIO_ERR_NOMEM, SIO_ERR_IO. */
 int sio_net_init(sio_net *net, uv_loop_t *loop);
-/* Closes the prepare handle; every connection must be closed first. cb runs
- * once the handle is closed (may be NULL). */
+/* Sets the bound of a graceful close, ms; 0 restores the default (a close
+ * is never left unbounded). Applies to closes started afterwards. */
+void sio_net_set_close_timeout(sio_net *net, uint64_t ms);
+/* Closes the prepare and timer handles; every connection must be closed
+ * first. cb runs once, for the prepare handle, after both are closed (may be
+ * NULL). */
 void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h));
 
 /* Runs d->fn(d) before this iteration's flush; a pending d is not queued
@@ -111,10 +131,22 @@ int sio_conn_write_ref(sio_conn *c, sio_rcbuf *rc, const void *p, size_t n);
  * ownership of p (allocated with sio_malloc) on success. Returns 0,
  * SIO_ERR_CLOSED or SIO_ERR_NOMEM. */
 int sio_conn_write_raw(sio_conn *c, uint8_t *p, size_t n);
-/* Closes now, dropping unsent output. on_close follows. Idempotent. */
+/* Closes now, dropping unsent output (the kernel resets the connection if
+ * unread input is pending). on_close follows. Idempotent. */
 void sio_conn_close(sio_conn *c);
-/* Closes once every queued byte is written. */
+/* The graceful close (SPEC §2 "Close semantics"): no more writes are
+ * accepted; every queued byte is written (TLS: then close_notify), the
+ * write side is shut down (FIN), and input is read and discarded until the
+ * peer's EOF, SIO_LINGER_MAX_BYTES of it, or net->close_timeout_ms after
+ * this call, whichever is first; then the handle closes and on_close runs.
+ * A close cut short by the timeout counts in net->close_timeouts. Without
+ * memory for the close state it closes at once. Idempotent; on_read is
+ * not called again. */
 void sio_conn_close_after_flush(sio_conn *c);
+/* Ends every graceful close still running now, and gives those started
+ * later one loop iteration to write what the kernel takes at once (a
+ * second SIGTERM: shut down now). */
+void sio_net_abort_closes(sio_net *net);
 /* Stops / resumes reading (backpressure, held requests). */
 void sio_conn_pause(sio_conn *c);
 void sio_conn_resume(sio_conn *c);

@@ -184,6 +184,10 @@ int sio_options_set_cookie(sio_options *o, const char *name) {
   return set_str(&o->cookie, name, 1);
 }
 
+void sio_options_set_close_timeout_ms(sio_options *o, uint32_t ms) {
+  o->close_timeout_ms = ms;
+}
+
 void sio_options_set_max_buffered(sio_options *o, size_t bytes) {
   o->max_buffered = bytes;
 }
@@ -298,6 +302,7 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   eo.tls_key = s->opts.tls_key;
   eo.tls_chain = s->opts.tls_chain;
   eo.tls13_only = s->opts.tls13_only;
+  eo.close_timeout_ms = s->opts.close_timeout_ms;
   memset(&cbs, 0, sizeof(cbs));
   cbs.on_open = on_open;
   cbs.on_message = on_message;

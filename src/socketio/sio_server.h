@@ -34,6 +34,7 @@ struct sio_options {
   char *tls_key;
   char *tls_chain;
   int tls13_only; /* tls min version 1.3 */
+  uint32_t close_timeout_ms; /* graceful close bound; 0: default */
 };
 
 /* Counters of the Socket.IO layer, for the daemon's /metrics. Packets are

@@ -98,6 +98,11 @@ void sio_server_stop_listening(sio_server *s) {
     eio_server_stop_listening(s->eio);
 }
 
+void sio_server_abort_closes(sio_server *s) {
+  if (s->eio)
+    eio_server_abort_closes(s->eio);
+}
+
 void sio_server_stats(const sio_server *s, sio_stats *out) {
   eio_stats es;
   memset(out, 0, sizeof(*out));
@@ -113,6 +118,7 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->slow_consumers = es.slow_consumers;
     out->origin_refused = es.origin_refused;
     out->connections_refused = es.connections_refused;
+    out->close_timeouts = es.close_timeouts;
   }
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;

@@ -1,0 +1,369 @@
+/* test_sio_conn.c: the close path of sio_conn over a real loopback TCP
+ * pair. The server side runs on a uv loop in the test's thread; the peer is
+ * a plain socket driven from a second thread, and what it reads (bytes,
+ * FIN or RST) is what the assertions check. Every wait is bounded: a guard
+ * timer ends the loop after GUARD_MS and fails the test. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "check_suites.h"
+#include "sio_conn.h"
+#include "sio_int.h"
+#include "sio_mem.h"
+
+#define GUARD_MS 4000
+
+enum { PEER_SEND_AND_READ, PEER_NO_READ, PEER_FLOOD_IGNORE_EOF };
+
+typedef struct tctx tctx;
+typedef struct tconn {
+  sio_conn base;
+  tctx *t;
+} tconn;
+
+struct tctx {
+  uv_loop_t loop;
+  sio_net net;
+  uv_tcp_t lsn;
+  uv_timer_t guard;
+  int port;
+  tconn *conn;
+  /* server side */
+  size_t out_len;       /* bytes queued before the close */
+  size_t close_after_in; /* start the close once this much input arrived */
+  size_t in_bytes;
+  int abort_after;      /* sio_conn_close right after the graceful close */
+  int double_close;
+  int write_after_close_rv;
+  int closes;
+  int timed_out;
+  uint64_t close_start, close_end; /* uv_hrtime, ns */
+  /* peer */
+  int mode;
+  pthread_t th;
+  atomic_int stop;
+  size_t peer_got, peer_sent;
+  int peer_eof, peer_reset, peer_bad;
+};
+
+static uint8_t pat(size_t i) { return (uint8_t)(i * 7 + 3); }
+
+static void lsn_closed(uv_handle_t *h) { (void)h; }
+
+static void finish(tctx *t) {
+  if (!uv_is_closing((uv_handle_t *)&t->guard))
+    uv_close((uv_handle_t *)&t->guard, NULL);
+  if (!uv_is_closing((uv_handle_t *)&t->lsn))
+    uv_close((uv_handle_t *)&t->lsn, lsn_closed);
+  sio_net_close(&t->net, NULL);
+}
+
+static void on_close(sio_conn *c) {
+  tconn *tc = (tconn *)c;
+  tctx *t = tc->t;
+  t->closes++;
+  t->close_end = uv_hrtime();
+  t->conn = NULL;
+  sio_free(tc);
+  finish(t);
+}
+
+static void start_close(tctx *t) {
+  sio_conn *c = &t->conn->base;
+  uint8_t *buf = sio_malloc(t->out_len);
+  size_t i;
+  ck_assert_ptr_nonnull(buf);
+  for (i = 0; i < t->out_len; i++)
+    buf[i] = pat(i);
+  ck_assert_int_eq(sio_conn_write(c, buf, t->out_len), 0);
+  sio_free(buf);
+  t->close_start = uv_hrtime();
+  sio_conn_close_after_flush(c);
+  if (t->double_close)
+    sio_conn_close_after_flush(c);
+  t->write_after_close_rv = sio_conn_write(c, "x", 1);
+  if (t->abort_after)
+    sio_conn_close(c);
+}
+
+static void on_read(sio_conn *c, const uint8_t *d, size_t n) {
+  tctx *t = ((tconn *)c)->t;
+  size_t before = t->in_bytes;
+  (void)d;
+  t->in_bytes += n;
+  if (before < t->close_after_in && t->in_bytes >= t->close_after_in)
+    start_close(t);
+}
+
+static void on_error(sio_conn *c, int status) {
+  (void)c;
+  (void)status;
+}
+
+static const sio_conn_ops ops = {on_read, on_error, NULL, on_close};
+
+static void on_accept(uv_stream_t *s, int status) {
+  tctx *t = s->data;
+  tconn *tc;
+  ck_assert_int_eq(status, 0);
+  tc = sio_malloc(sizeof(*tc));
+  ck_assert_ptr_nonnull(tc);
+  ck_assert_int_eq(sio_conn_init(&tc->base, &t->net, &ops), 0);
+  tc->t = t;
+  t->conn = tc;
+  ck_assert_int_eq(uv_accept(s, (uv_stream_t *)&tc->base.tcp), 0);
+  ck_assert_int_eq(sio_conn_start(&tc->base), 0);
+  uv_close((uv_handle_t *)&t->lsn, lsn_closed); /* one connection */
+}
+
+static void guard_cb(uv_timer_t *h) {
+  tctx *t = h->data;
+  t->timed_out = 1;
+  if (t->conn)
+    sio_conn_close(&t->conn->base); /* on_close finishes */
+  else
+    finish(t);
+}
+
+static uint64_t ms_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads what is there without blocking; checks the byte pattern. Returns
+ * 1 on EOF or reset, 0 otherwise. */
+static int peer_read(tctx *t, int fd) {
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      ssize_t i;
+      for (i = 0; i < n; i++)
+        if (buf[i] != pat(t->peer_got + (size_t)i))
+          t->peer_bad = 1;
+      t->peer_got += (size_t)n;
+      continue;
+    }
+    if (n == 0) {
+      t->peer_eof = 1;
+      return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    if (errno == ECONNRESET)
+      t->peer_reset = 1;
+    return 1;
+  }
+}
+
+static void *peer_main(void *ud) {
+  tctx *t = ud;
+  struct sockaddr_in sa;
+  uint8_t chunk[512];
+  uint64_t end = ms_now() + GUARD_MS + 1000;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(chunk, 'p', sizeof(chunk));
+  if (t->mode == PEER_NO_READ) {
+    int sz = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  }
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)t->port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    close(fd);
+    return NULL;
+  }
+  while (ms_now() < end && !atomic_load(&t->stop)) {
+    ssize_t n;
+    if (t->mode != PEER_NO_READ && peer_read(t, fd) &&
+        (t->mode == PEER_SEND_AND_READ || t->peer_reset))
+      break;
+    if (t->mode == PEER_FLOOD_IGNORE_EOF && t->peer_sent >= 4096 &&
+        t->peer_got < t->out_len) {
+      /* read the server's last bytes first: the reset that ends a flood
+       * makes the kernel drop what was not yet read */
+      usleep(1000);
+      continue;
+    }
+    if (t->mode == PEER_NO_READ && t->peer_sent >= sizeof(chunk)) {
+      usleep(1000);
+      continue;
+    }
+    n = send(fd, chunk, sizeof(chunk), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+      t->peer_sent += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (errno == ECONNRESET)
+        t->peer_reset = 1;
+      if (t->mode == PEER_FLOOD_IGNORE_EOF)
+        break;
+    }
+    if (t->mode == PEER_SEND_AND_READ)
+      usleep(500);
+  }
+  if (t->peer_eof && t->mode == PEER_SEND_AND_READ) {
+    /* our EOF ends the server's linger; then its close must be clean */
+    shutdown(fd, SHUT_WR);
+    while (ms_now() < end && !atomic_load(&t->stop)) {
+      char b[256];
+      ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+      if (n < 0 && errno == ECONNRESET) {
+        t->peer_reset = 1;
+        break;
+      }
+      usleep(1000);
+    }
+  }
+  close(fd);
+  return NULL;
+}
+
+static void run(tctx *t, uint64_t close_timeout_ms) {
+  struct sockaddr_in sa;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
+  ck_assert_int_eq(sio_net_init(&t->net, &t->loop), 0);
+  sio_net_set_close_timeout(&t->net, close_timeout_ms);
+  ck_assert_int_eq(uv_tcp_init(&t->loop, &t->lsn), 0);
+  t->lsn.data = t;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ck_assert_int_eq(uv_tcp_bind(&t->lsn, (struct sockaddr *)&sa, 0), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&t->lsn, 8, on_accept), 0);
+  uv_tcp_getsockname(&t->lsn, (struct sockaddr *)&ss, &len);
+  t->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  uv_timer_init(&t->loop, &t->guard);
+  t->guard.data = t;
+  uv_timer_start(&t->guard, guard_cb, GUARD_MS, 0);
+  atomic_init(&t->stop, 0);
+  ck_assert_int_eq(pthread_create(&t->th, NULL, peer_main, t), 0);
+  uv_run(&t->loop, UV_RUN_DEFAULT);
+  atomic_store(&t->stop, 1);
+  pthread_join(t->th, NULL);
+  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
+}
+
+static double close_ms(const tctx *t) {
+  return (double)(t->close_end - t->close_start) / 1e6;
+}
+
+/* The peer keeps sending while the server closes with 4 MB queued: it must
+ * read every byte, then a FIN, never a reset. Before the lingering close
+ * the server stopped reading and closed with input unread: RST. */
+START_TEST(close_while_peer_sends_delivers_all_then_fin) {
+  tctx t;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_SEND_AND_READ;
+  t.out_len = 4u << 20;
+  t.close_after_in = 4096;
+  run(&t, 2000);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_int_eq(t.peer_bad, 0);
+  ck_assert_uint_eq(t.peer_got, t.out_len);
+  ck_assert_int_eq(t.peer_reset, 0);
+  ck_assert_int_eq(t.peer_eof, 1);
+  ck_assert_uint_eq(t.net.close_timeouts, 0);
+}
+END_TEST
+
+/* A peer that stops reading with 8 MB queued for it: the connection and
+ * its fd go within close_timeout_ms of the close, counted as a timeout. */
+START_TEST(peer_not_reading_is_closed_at_timeout) {
+  tctx t;
+  double ms;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_NO_READ;
+  t.out_len = 8u << 20;
+  t.close_after_in = 1;
+  run(&t, 200);
+  ms = close_ms(&t);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_uint_eq(t.net.close_timeouts, 1);
+  ck_assert_msg(ms >= 150 && ms < 1000, "closed after %.1f ms", ms);
+  ck_assert_uint_lt(t.peer_got, t.out_len);
+}
+END_TEST
+
+/* A peer that floods and never sends EOF: the linger gives up after
+ * SIO_LINGER_MAX_BYTES of discarded input, long before the timeout. */
+START_TEST(linger_bounded_in_bytes) {
+  tctx t;
+  double ms;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_FLOOD_IGNORE_EOF;
+  t.out_len = 1000;
+  t.close_after_in = 4096;
+  run(&t, 60000);
+  ms = close_ms(&t);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_uint_eq(t.net.close_timeouts, 0);
+  ck_assert_uint_ge(t.peer_sent, SIO_LINGER_MAX_BYTES);
+  ck_assert_uint_eq(t.peer_got, t.out_len);
+  ck_assert_msg(ms < 2000, "closed after %.1f ms", ms);
+}
+END_TEST
+
+/* Closing twice is one close: writes are refused, on_close runs once, the
+ * peer still gets everything and a FIN. */
+START_TEST(close_idempotent_on_close_once) {
+  tctx t;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_SEND_AND_READ;
+  t.out_len = 100000;
+  t.close_after_in = 512;
+  t.double_close = 1;
+  run(&t, 2000);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_int_eq(t.write_after_close_rv, SIO_ERR_CLOSED);
+  ck_assert_uint_eq(t.peer_got, t.out_len);
+  ck_assert_int_eq(t.peer_eof, 1);
+  ck_assert_int_eq(t.peer_reset, 0);
+}
+END_TEST
+
+/* An abrupt close during a graceful one wins at once (shutdown request
+ * cancelled, close state freed: ASan checks), on_close once. */
+START_TEST(abort_during_graceful_close) {
+  tctx t;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_SEND_AND_READ;
+  t.out_len = 1u << 20;
+  t.close_after_in = 512;
+  t.abort_after = 1;
+  run(&t, 2000);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_uint_eq(t.net.close_timeouts, 0);
+  ck_assert_uint_lt(t.peer_got, t.out_len + 1);
+}
+END_TEST
+
+Suite *sio_conn_suite(void) {
+  Suite *s = suite_create("sio_conn");
+  TCase *tc = tcase_create("close");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, close_while_peer_sends_delivers_all_then_fin);
+  tcase_add_test(tc, peer_not_reading_is_closed_at_timeout);
+  tcase_add_test(tc, linger_bounded_in_bytes);
+  tcase_add_test(tc, close_idempotent_on_close_once);
+  tcase_add_test(tc, abort_during_graceful_close);
+  suite_add_tcase(s, tc);
+  return s;
+}
