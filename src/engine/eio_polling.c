@@ -40,23 +40,10 @@ void eio_polling_send_single(eio_socket *s, const char *pkt) {
 
 void eio_polling_flush(eio_socket *s) {
   sio_buf body;
-  int first = 1, rv = 0;
   if (!s->poll_conn || sio_queue_empty(&s->outq))
     return;
   sio_buf_init(&body);
-  while (!sio_queue_empty(&s->outq) && !rv) {
-    sio_queue *q = sio_queue_head(&s->outq);
-    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
-    rv = eio_payload_append(&body, first,
-                            (it->rc->flags & SIO_RCBUF_BINARY) != 0,
-                            it->rc->data, it->rc->len);
-    first = 0;
-    sio_queue_remove(q);
-    s->out_bytes -= it->rc->len;
-    sio_rcbuf_unref(it->rc);
-    sio_free(it);
-  }
-  if (rv) {
+  if (eio_socket_take_payload(s, &body)) {
     sio_buf_deinit(&body);
     eio_socket_close_now(s, "transport error");
     return;
@@ -65,9 +52,28 @@ void eio_polling_flush(eio_socket *s) {
   sio_buf_deinit(&body);
 }
 
+/* A GET of a session the server closed: what was still queued, else the
+ * reference's orderly close "6\x1e1", after which the sid is unknown. */
+static void linger_get(eio_conn *c, eio_socket *s,
+                       const sio_http_request *req) {
+  sio_buf body;
+  sio_buf_init(&body);
+  if (sio_queue_empty(&s->outq) || eio_socket_take_payload(s, &body)) {
+    eio_socket_linger_end(s);
+    eio_respond(c, req, 200, POLL_CTYPE, "6\x1e" "1", 3, NULL);
+  } else {
+    eio_respond(c, req, 200, POLL_CTYPE, body.data, body.len, NULL);
+  }
+  sio_buf_deinit(&body);
+}
+
 static void handle_get(eio_conn *c, eio_socket *s, const sio_http_request *req,
                        int handshake) {
   sio_buf h;
+  if (s->lingering) {
+    linger_get(c, s, req);
+    return;
+  }
   if (s->poll_conn) {
     SIO_LOGD("session %s: overlapping poll", s->sid);
     eio_respond_error(c, req, EIO_ERR_BAD_REQUEST);
