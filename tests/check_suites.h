@@ -11,6 +11,7 @@
   X(sio_packet)                                                                \
   X(sio_binary)                                                                \
   X(eio_polling)                                                               \
+  X(eio_socket)                                                                \
   X(eio_server)                                                                \
   X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \
