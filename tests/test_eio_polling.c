@@ -255,6 +255,33 @@ START_TEST(post_after_server_close) {
 }
 END_TEST
 
+/* The client says it left (its close packet, as socket.io-client sends
+ * on "io server disconnect"): the queue is dropped, the sid forgotten at
+ * once instead of after the bound. A malformed POST ends it too. */
+static void sc_client_leaves(fx *f) {
+  char sid[32], u[128];
+  rc_response r;
+  handshake(f, sid, u);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "4kill", &r), 200);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "4x\x1e" "1", &r), 200);
+  ck_assert_str_eq(r.body, "ok");
+  expect_get(f, u, 400, UNKNOWN);
+  handshake(f, sid, u);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "4kill", &r), 200);
+  ck_assert_int_eq(rc_fetch(f->port, "POST", u, "zz", &r), 400);
+  expect_get(f, u, 400, UNKNOWN);
+}
+
+START_TEST(client_close_ends_linger) {
+  fx f;
+  eio_options o = default_opts();
+  o.ping_timeout = 20000; /* only the client's packet can end it in time */
+  run(&f, &o, sc_client_leaves);
+  ck_assert_int_eq(f.closes, 2);
+  ck_assert_uint_eq(f.sessions, 0);
+}
+END_TEST
+
 /* A client that never polls again after the close does not keep the
  * session: it is freed pingTimeout (300 ms) later (ASan: no leak). */
 static void sc_linger_bound(fx *f) {
@@ -325,6 +352,7 @@ Suite *eio_polling_suite(void) {
   tcase_add_test(tc, quiet_close_with_parked_get);
   tcase_add_test(tc, quiet_close_without_get);
   tcase_add_test(tc, post_after_server_close);
+  tcase_add_test(tc, client_close_ends_linger);
   tcase_add_test(tc, linger_is_bounded);
   tcase_add_test(tc, linger_at_shutdown);
   tcase_add_test(tc, linger_refuses_upgrade);

@@ -106,10 +106,41 @@ static int on_post_packet(const eio_packet *p, void *ud) {
   return s->state == EIO_STATE_OPEN ? 0 : 1;
 }
 
+/* Packets POSTed to a session the server closed are ignored, as the
+ * reference does, except a close: the client has left, and nothing that
+ * was waiting for its GET is wanted any more. */
+static int on_linger_packet(const eio_packet *p, void *ud) {
+  int *client_closed = ud;
+  if (p->type != EIO_PACKET_CLOSE)
+    return 0;
+  *client_closed = 1;
+  return 1;
+}
+
+static void linger_post(eio_conn *c, eio_socket *s,
+                        const sio_http_request *req) {
+  sio_buf scratch;
+  int client_closed = 0, rv;
+  sio_buf_init(&scratch);
+  rv = eio_payload_decode(req->body, req->body_len, 0, &scratch,
+                          on_linger_packet, &client_closed);
+  sio_buf_deinit(&scratch);
+  if (rv < 0)
+    eio_respond_error(c, req, EIO_ERR_BAD_REQUEST);
+  else
+    eio_respond(c, req, 200, "text/html", "ok", 2, NULL);
+  if (rv < 0 || client_closed)
+    eio_socket_linger_end(s);
+}
+
 static void handle_post(eio_conn *c, eio_socket *s,
                         const sio_http_request *req) {
   sio_buf scratch;
   int rv;
+  if (s->lingering) {
+    linger_post(c, s, req);
+    return;
+  }
   sio_buf_init(&scratch);
   rv = eio_payload_decode(req->body, req->body_len, 0, &scratch,
                           on_post_packet, s);
