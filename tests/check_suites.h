@@ -12,6 +12,7 @@
   X(sio_binary)                                                                \
   X(eio_polling)                                                               \
   X(eio_socket)                                                                \
+  X(eio_ws)                                                                    \
   X(eio_server)                                                                \
   X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \
