@@ -6,7 +6,9 @@
  * session closes ("1") or an upgrade releases it ("6"). A second GET while
  * one is parked is an error that closes the session, as in the reference.
  * POST: the body is a \x1e payload; each packet goes to the session; the
- * answer is "ok". A malformed body gets 400 and closes the session. */
+ * answer is "ok". A malformed body gets 400 and closes the session.
+ * A session the server closed (lingering, see eio_socket.c) answers GETs
+ * at once, with its queue or the orderly close, and ignores POSTs. */
 #include <string.h>
 
 #include "eio_int.h"

@@ -5,7 +5,12 @@
  * eio_socket_close_now() from any cause (client close packet, ping timeout,
  * transport error, server close); the layer above hears of it once, from a
  * deferred pass (never inside the call that caused it), right after which
- * the session is freed.
+ * the session is freed -- except after a server close (eio_socket_close)
+ * of a polling session with no GET parked: like the reference's
+ * socket.close(), it lingers, still found by its sid, so that the next GET
+ * gets what was queued and the one after "6\x1e1"; it is freed then, when
+ * the client POSTs its close, at shutdown, or pingTimeout after on_close
+ * (the hb_linger list), whichever comes first.
  *
  * Heartbeat: after open (and after each pong) the session waits
  * pingInterval in the server's hb_ping list; when that is due a ping is
