@@ -10,6 +10,9 @@
   X(eio_payload)                                                               \
   X(sio_packet)                                                                \
   X(sio_binary)                                                                \
+  X(eio_polling)                                                               \
+  X(eio_socket)                                                                \
+  X(eio_ws)                                                                    \
   X(eio_server)                                                                \
   X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \

@@ -79,6 +79,11 @@ struct eio_socket {
   uint8_t upgrading; /* probe answered, waiting for "5" */
   uint8_t upgraded;
   uint8_t awaiting_pong;
+  /* Closed by the server while polling: still found by its sid so that the
+   * client's next GETs get what was queued, then "6\x1e1" (the reference
+   * server's orderly close); freed then, or pingTimeout after the on_close
+   * upcall if no GET comes (in srv->hb_linger). */
+  uint8_t lingering;
   eio_conn *poll_conn;  /* conn with a parked GET, polling only */
   eio_conn *ws_conn;    /* active WebSocket */
   eio_conn *probe_conn; /* WebSocket of an upgrade in progress */
@@ -127,6 +132,8 @@ struct eio_server {
    * its next ping and the same pingTimeout for its pong. */
   sio_queue hb_ping; /* sessions waiting to send a ping */
   sio_queue hb_pong; /* sessions waiting for a pong */
+  sio_queue hb_linger; /* closed sessions waiting for their last GET */
+  size_t lingering;    /* sessions in hb_linger or about to be */
   uv_timer_t hb_timer;
   uint64_t hb_timer_due; /* uv_now() ms the timer is set for, 0: idle */
 };
@@ -174,6 +181,13 @@ int eio_socket_open_packet(eio_socket *s, sio_buf *out);
 void eio_socket_flush(eio_socket *s);
 /* Queue an internal packet (ping, noop...) given as text. */
 int eio_socket_send_text(eio_socket *s, const char *text, size_t len);
+/* Ends the lingering of a closed polling session: frees its queue and,
+ * once its on_close upcall has run, the session itself (s is invalid
+ * after the call). */
+void eio_socket_linger_end(eio_socket *s);
+/* Takes every queued packet of s into out as one polling payload. Returns
+ * 0 or SIO_ERR_NOMEM (the queue is emptied either way). */
+int eio_socket_take_payload(eio_socket *s, sio_buf *out);
 
 /* eio_polling.c */
 /* Serves a GET (parks it or answers at once) or a POST for session s.

@@ -6,7 +6,9 @@
  * session closes ("1") or an upgrade releases it ("6"). A second GET while
  * one is parked is an error that closes the session, as in the reference.
  * POST: the body is a \x1e payload; each packet goes to the session; the
- * answer is "ok". A malformed body gets 400 and closes the session. */
+ * answer is "ok". A malformed body gets 400 and closes the session.
+ * A session the server closed (lingering, see eio_socket.c) answers GETs
+ * at once, with its queue or the orderly close, and ignores POSTs. */
 #include <string.h>
 
 #include "eio_int.h"
@@ -40,23 +42,10 @@ void eio_polling_send_single(eio_socket *s, const char *pkt) {
 
 void eio_polling_flush(eio_socket *s) {
   sio_buf body;
-  int first = 1, rv = 0;
   if (!s->poll_conn || sio_queue_empty(&s->outq))
     return;
   sio_buf_init(&body);
-  while (!sio_queue_empty(&s->outq) && !rv) {
-    sio_queue *q = sio_queue_head(&s->outq);
-    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
-    rv = eio_payload_append(&body, first,
-                            (it->rc->flags & SIO_RCBUF_BINARY) != 0,
-                            it->rc->data, it->rc->len);
-    first = 0;
-    sio_queue_remove(q);
-    s->out_bytes -= it->rc->len;
-    sio_rcbuf_unref(it->rc);
-    sio_free(it);
-  }
-  if (rv) {
+  if (eio_socket_take_payload(s, &body)) {
     sio_buf_deinit(&body);
     eio_socket_close_now(s, "transport error");
     return;
@@ -65,9 +54,28 @@ void eio_polling_flush(eio_socket *s) {
   sio_buf_deinit(&body);
 }
 
+/* A GET of a session the server closed: what was still queued, else the
+ * reference's orderly close "6\x1e1", after which the sid is unknown. */
+static void linger_get(eio_conn *c, eio_socket *s,
+                       const sio_http_request *req) {
+  sio_buf body;
+  sio_buf_init(&body);
+  if (sio_queue_empty(&s->outq) || eio_socket_take_payload(s, &body)) {
+    eio_socket_linger_end(s);
+    eio_respond(c, req, 200, POLL_CTYPE, "6\x1e" "1", 3, NULL);
+  } else {
+    eio_respond(c, req, 200, POLL_CTYPE, body.data, body.len, NULL);
+  }
+  sio_buf_deinit(&body);
+}
+
 static void handle_get(eio_conn *c, eio_socket *s, const sio_http_request *req,
                        int handshake) {
   sio_buf h;
+  if (s->lingering) {
+    linger_get(c, s, req);
+    return;
+  }
   if (s->poll_conn) {
     SIO_LOGD("session %s: overlapping poll", s->sid);
     eio_respond_error(c, req, EIO_ERR_BAD_REQUEST);
@@ -100,10 +108,41 @@ static int on_post_packet(const eio_packet *p, void *ud) {
   return s->state == EIO_STATE_OPEN ? 0 : 1;
 }
 
+/* Packets POSTed to a session the server closed are ignored, as the
+ * reference does, except a close: the client has left, and nothing that
+ * was waiting for its GET is wanted any more. */
+static int on_linger_packet(const eio_packet *p, void *ud) {
+  int *client_closed = ud;
+  if (p->type != EIO_PACKET_CLOSE)
+    return 0;
+  *client_closed = 1;
+  return 1;
+}
+
+static void linger_post(eio_conn *c, eio_socket *s,
+                        const sio_http_request *req) {
+  sio_buf scratch;
+  int client_closed = 0, rv;
+  sio_buf_init(&scratch);
+  rv = eio_payload_decode(req->body, req->body_len, 0, &scratch,
+                          on_linger_packet, &client_closed);
+  sio_buf_deinit(&scratch);
+  if (rv < 0)
+    eio_respond_error(c, req, EIO_ERR_BAD_REQUEST);
+  else
+    eio_respond(c, req, 200, "text/html", "ok", 2, NULL);
+  if (rv < 0 || client_closed)
+    eio_socket_linger_end(s);
+}
+
 static void handle_post(eio_conn *c, eio_socket *s,
                         const sio_http_request *req) {
   sio_buf scratch;
   int rv;
+  if (s->lingering) {
+    linger_post(c, s, req);
+    return;
+  }
   sio_buf_init(&scratch);
   rv = eio_payload_decode(req->body, req->body_len, 0, &scratch,
                           on_post_packet, s);

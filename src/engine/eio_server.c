@@ -91,6 +91,7 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
   sio_net_set_close_timeout(&srv->net, opts->close_timeout_ms);
   sio_queue_init(&srv->hb_ping);
   sio_queue_init(&srv->hb_pong);
+  sio_queue_init(&srv->hb_linger);
   uv_timer_init(loop, &srv->hb_timer);
   srv->hb_timer.data = srv;
   *out = srv;
@@ -214,7 +215,7 @@ int eio_server_port(const eio_server *srv, size_t idx) {
 }
 
 size_t eio_server_session_count(const eio_server *srv) {
-  return sio_map_count(&srv->sessions);
+  return sio_map_count(&srv->sessions) - srv->lingering;
 }
 
 void eio_server_stats(const eio_server *srv, eio_stats *out) {
@@ -222,7 +223,8 @@ void eio_server_stats(const eio_server *srv, eio_stats *out) {
   out->bytes_out = srv->net.bytes_out;
   out->handshakes = srv->handshakes;
   out->websocket = srv->ws_sessions;
-  out->polling = sio_map_count(&srv->sessions) - srv->ws_sessions;
+  out->polling =
+      sio_map_count(&srv->sessions) - srv->lingering - srv->ws_sessions;
   out->tcp_connections = srv->nconns;
   out->over_max_payload = srv->over_max_payload;
   out->slow_consumers = srv->slow_consumers;
@@ -520,6 +522,11 @@ static void route(eio_conn *c, const sio_http_request *req,
   s = sio_map_get(&srv->sessions, sid.data, sid.len);
   if (s)
     eio_socket_check_expired(s);
+  if (s && s->lingering && !req->upgrade &&
+      transport == EIO_TRANSPORT_POLLING) {
+    eio_polling_handle(c, s, req, 0);
+    goto out;
+  }
   if (!s || s->state != EIO_STATE_OPEN) {
     fail(c, req, EIO_ERR_UNKNOWN_SID);
     goto out;
@@ -748,6 +755,10 @@ void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
     srv->sweep.data = srv;
     uv_close((uv_handle_t *)&srv->sweep, handle_closed);
   }
+  /* Closed sessions waiting for a last GET go now: the drain is over. */
+  while (!sio_queue_empty(&srv->hb_linger))
+    eio_socket_linger_end(sio_container_of(sio_queue_head(&srv->hb_linger),
+                                           eio_socket, hb_link));
   while (sio_map_next(&srv->sessions, &it, &e))
     eio_socket_close_now(e->val, "server shutting down");
   sio_queue_foreach_safe(q, n, &srv->conns) {

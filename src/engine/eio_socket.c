@@ -5,7 +5,12 @@
  * eio_socket_close_now() from any cause (client close packet, ping timeout,
  * transport error, server close); the layer above hears of it once, from a
  * deferred pass (never inside the call that caused it), right after which
- * the session is freed.
+ * the session is freed -- except after a server close (eio_socket_close)
+ * of a polling session with no GET parked: like the reference's
+ * socket.close(), it lingers, still found by its sid, so that the next GET
+ * gets what was queued and the one after "6\x1e1"; it is freed then, when
+ * the client POSTs its close, at shutdown, or pingTimeout after on_close
+ * (the hb_linger list), whichever comes first.
  *
  * Heartbeat: after open (and after each pong) the session waits
  * pingInterval in the server's hb_ping list; when that is due a ping is
@@ -24,6 +29,7 @@
 
 #include "eio_int.h"
 #include "eio_packet.h"
+#include "eio_payload.h"
 #include "sio/sio.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
@@ -199,6 +205,8 @@ void eio_socket_heartbeat(uv_timer_t *t) {
     sio_queue_remove(&s->hb_link);
     eio_socket_close_now(s, "ping timeout");
   }
+  while ((s = hb_head_due(&srv->hb_linger, now)))
+    eio_socket_linger_end(s); /* its last GET never came */
   while ((s = hb_head_due(&srv->hb_ping, now))) {
     /* armed before the ping goes: a send that closes s unlinks it */
     s->awaiting_pong = 1;
@@ -210,6 +218,9 @@ void eio_socket_heartbeat(uv_timer_t *t) {
   if (s)
     next = s->hb_due;
   s = hb_head(&srv->hb_ping);
+  if (s && (!next || s->hb_due < next))
+    next = s->hb_due;
+  s = hb_head(&srv->hb_linger);
   if (s && (!next || s->hb_due < next))
     next = s->hb_due;
   if (next)
@@ -312,6 +323,24 @@ void eio_socket_flush(eio_socket *s) {
   }
 }
 
+int eio_socket_take_payload(eio_socket *s, sio_buf *out) {
+  int first = 1, rv = 0;
+  while (!sio_queue_empty(&s->outq)) {
+    sio_queue *q = sio_queue_head(&s->outq);
+    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
+    if (!rv)
+      rv = eio_payload_append(out, first,
+                              (it->rc->flags & SIO_RCBUF_BINARY) != 0,
+                              it->rc->data, it->rc->len);
+    first = 0;
+    sio_queue_remove(q);
+    s->out_bytes -= it->rc->len;
+    sio_rcbuf_unref(it->rc);
+    sio_free(it);
+  }
+  return rv;
+}
+
 /* ------------------------------------------------------------------ input */
 
 static void complete_upgrade(eio_socket *s) {
@@ -380,15 +409,24 @@ void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
 
 /* ---------------------------------------------------------------- closing */
 
-static void close_deferred(sio_defer *d) {
-  eio_socket *s = sio_container_of(d, eio_socket, close_defer);
+static void free_outq(eio_socket *s) {
+  sio_queue *q, *n;
+  sio_queue_foreach_safe(q, n, &s->outq) {
+    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
+    sio_queue_remove(q);
+    sio_rcbuf_unref(it->rc);
+    sio_free(it);
+  }
+  s->out_bytes = 0;
+}
+
+/* Removes s from the server and frees it; its on_close upcall has run. */
+static void session_free(eio_socket *s) {
   eio_server *srv = s->srv;
-  s->state = EIO_STATE_CLOSED;
-  if (srv->cbs.on_close)
-    srv->cbs.on_close(s, s->close_reason, srv->ud);
   sio_map_remove(&srv->sessions, s->sid, strlen(s->sid));
   if (s->transport == EIO_TRANSPORT_WEBSOCKET)
     srv->ws_sessions--;
+  free_outq(s);
   /* Nothing refers to s any more: its connections were detached by
    * eio_socket_close_now and the layer above dropped it in on_close. */
   sio_free(s->hs);
@@ -397,8 +435,37 @@ static void close_deferred(sio_defer *d) {
     eio_server_reap(srv);
 }
 
+void eio_socket_linger_end(eio_socket *s) {
+  if (!s->lingering)
+    return;
+  s->lingering = 0;
+  s->srv->lingering--;
+  sio_queue_remove(&s->hb_link);
+  free_outq(s);
+  if (s->state == EIO_STATE_CLOSED)
+    session_free(s);
+  /* else close_deferred, still pending, frees it */
+}
+
+static void close_deferred(sio_defer *d) {
+  eio_socket *s = sio_container_of(d, eio_socket, close_defer);
+  eio_server *srv = s->srv;
+  s->state = EIO_STATE_CLOSED;
+  if (srv->cbs.on_close)
+    srv->cbs.on_close(s, s->close_reason, srv->ud);
+  if (s->lingering && !srv->closing) {
+    /* Bounded: a client that never polls again does not keep it. */
+    hb_arm(s, &srv->hb_linger, srv->opts.ping_timeout);
+    return;
+  }
+  if (s->lingering) {
+    s->lingering = 0;
+    srv->lingering--;
+  }
+  session_free(s);
+}
+
 void eio_socket_close_now(eio_socket *s, const char *reason) {
-  sio_queue *q, *n;
   if (s->state != EIO_STATE_OPEN)
     return;
   s->state = EIO_STATE_CLOSING;
@@ -406,13 +473,13 @@ void eio_socket_close_now(eio_socket *s, const char *reason) {
   sio_queue_remove(&s->hb_link);
   if (s->poll_conn) {
     /* A server-side close tells a parked GET with a close packet. */
-    eio_conn *c = s->poll_conn;
     s->state = EIO_STATE_OPEN; /* let the single packet out */
     eio_polling_send_single(s, "1");
     s->state = EIO_STATE_CLOSING;
-    (void)c;
   }
   if (s->ws_conn) {
+    /* Whatever was sent is on the connection already: the close frame
+     * goes after it. */
     eio_conn *c = s->ws_conn;
     s->ws_conn = NULL;
     c->sess = NULL;
@@ -422,19 +489,24 @@ void eio_socket_close_now(eio_socket *s, const char *reason) {
     eio_conn *c = s->probe_conn;
     s->probe_conn = NULL;
     c->sess = NULL;
+    s->upgrading = 0;
     eio_ws_close(c, 1000);
   }
-  sio_queue_foreach_safe(q, n, &s->outq) {
-    eio_outq_item *it = sio_container_of(q, eio_outq_item, q);
-    sio_queue_remove(q);
-    sio_rcbuf_unref(it->rc);
-    sio_free(it);
-  }
-  s->out_bytes = 0;
+  if (!s->lingering)
+    free_outq(s);
   sio_net_defer(&s->srv->net, &s->close_defer, close_deferred);
 }
 
 void eio_socket_close(eio_socket *s, const char *reason) {
+  /* The reference server's socket.close(): a polling session with no GET
+   * parked keeps its output (connection.error, DISCONNECT...) for the
+   * client's next GETs instead of dropping it. At shutdown the session
+   * goes at once, as the drain has its own deadline. */
+  if (s->state == EIO_STATE_OPEN && !s->srv->closing &&
+      s->transport == EIO_TRANSPORT_POLLING && !s->poll_conn) {
+    s->lingering = 1;
+    s->srv->lingering++;
+  }
   eio_socket_close_now(s, reason ? reason : "forced close");
 }
 

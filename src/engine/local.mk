@@ -6,4 +6,5 @@ libsio_core_la_SOURCES += src/engine/eio_server.c src/engine/eio_server.h \
 libsio_core_la_SOURCES += src/engine/eio_packet.c src/engine/eio_packet.h \
 	src/engine/eio_payload.c src/engine/eio_payload.h
 check_sources += tests/test_eio_packet.c tests/test_eio_payload.c
-check_sources += tests/test_eio_server.c
+check_sources += tests/test_eio_server.c tests/test_eio_polling.c \
+	tests/test_eio_socket.c tests/test_eio_ws.c
