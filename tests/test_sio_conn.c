@@ -23,7 +23,9 @@
 
 #define GUARD_MS 4000
 
-enum { PEER_SEND_AND_READ, PEER_NO_READ, PEER_FLOOD_IGNORE_EOF };
+/* PEER_IDLE sends one chunk, then only reads, and never closes: a pooled
+ * keep-alive HTTP client. */
+enum { PEER_SEND_AND_READ, PEER_NO_READ, PEER_FLOOD_IGNORE_EOF, PEER_IDLE };
 
 typedef struct tctx tctx;
 typedef struct tconn {
@@ -198,7 +200,8 @@ static void *peer_main(void *ud) {
       usleep(1000);
       continue;
     }
-    if (t->mode == PEER_NO_READ && t->peer_sent >= sizeof(chunk)) {
+    if ((t->mode == PEER_NO_READ || t->mode == PEER_IDLE) &&
+        t->peer_sent >= sizeof(chunk)) {
       usleep(1000);
       continue;
     }
@@ -321,6 +324,30 @@ END_TEST
 
 /* Closing twice is one close: writes are refused, on_close runs once, the
  * peer still gets everything and a FIN. */
+/* A peer that read everything but stays silent and never closes (a pooled
+ * HTTP connection, idle on the client) ends the linger after
+ * SIO_LINGER_IDLE_MS, not at close_timeout_ms: a drain is not held for it,
+ * and that close is complete, not cut short. */
+START_TEST(silent_peer_ends_linger_when_idle) {
+  tctx t;
+  double ms;
+  memset(&t, 0, sizeof(t));
+  t.mode = PEER_IDLE;
+  t.out_len = 10000;
+  t.close_after_in = 512;
+  run(&t, 60000);
+  ms = close_ms(&t);
+  ck_assert_int_eq(t.timed_out, 0);
+  ck_assert_int_eq(t.closes, 1);
+  ck_assert_uint_eq(t.net.close_timeouts, 0);
+  ck_assert_uint_eq(t.peer_got, t.out_len);
+  ck_assert_int_eq(t.peer_eof, 1);
+  ck_assert_int_eq(t.peer_reset, 0);
+  ck_assert_msg(ms >= SIO_LINGER_IDLE_MS * 0.9 && ms < SIO_LINGER_IDLE_MS * 3,
+                "closed after %.1f ms", ms);
+}
+END_TEST
+
 START_TEST(close_idempotent_on_close_once) {
   tctx t;
   memset(&t, 0, sizeof(t));
@@ -362,6 +389,7 @@ Suite *sio_conn_suite(void) {
   tcase_add_test(tc, close_while_peer_sends_delivers_all_then_fin);
   tcase_add_test(tc, peer_not_reading_is_closed_at_timeout);
   tcase_add_test(tc, linger_bounded_in_bytes);
+  tcase_add_test(tc, silent_peer_ends_linger_when_idle);
   tcase_add_test(tc, close_idempotent_on_close_once);
   tcase_add_test(tc, abort_during_graceful_close);
   suite_add_tcase(s, tc);

@@ -77,8 +77,10 @@ static void flush_cb(uv_prepare_t *h);
 /* A graceful close in progress. */
 typedef struct sio_closing {
   sio_queue q;       /* link in net->closing_conns */
+  sio_queue idle_q;  /* link in net->lingering once the FIN is out */
   sio_conn *c;
   uint64_t deadline; /* loop time, ms */
+  uint64_t idle_deadline; /* loop time, ms; while in net->lingering */
   size_t discarded;  /* input read and dropped since the close began */
   uv_shutdown_t req;
   uint8_t shut;      /* req issued */
@@ -104,6 +106,7 @@ int sio_net_init(sio_net *net, uv_loop_t *loop) {
   uv_prepare_start(&net->flush, flush_cb);
   uv_unref((uv_handle_t *)&net->flush);
   sio_queue_init(&net->closing_conns);
+  sio_queue_init(&net->lingering);
   net->close_timeout_ms = SIO_CLOSE_TIMEOUT_DEFAULT;
   uv_timer_init(loop, &net->close_timer);
   net->close_timer.data = net;
@@ -114,17 +117,27 @@ void sio_net_set_close_timeout(sio_net *net, uint64_t ms) {
   net->close_timeout_ms = ms ? ms : SIO_CLOSE_TIMEOUT_DEFAULT;
 }
 
-/* Arms the timer for the oldest close, or stops it when none is left. */
+static uint64_t linger_idle_ms(const sio_net *net) {
+  return SIO_MIN((uint64_t)SIO_LINGER_IDLE_MS, net->close_timeout_ms);
+}
+
+/* Arms the timer for the earliest of the oldest close's deadline and the
+ * oldest lingering close's idle deadline, or stops it when none is left. */
 static void arm_close_timer(sio_net *net) {
-  sio_closing *cl;
-  uint64_t now = uv_now(net->loop);
-  if (sio_queue_empty(&net->closing_conns)) {
+  uint64_t now = uv_now(net->loop), when = UINT64_MAX;
+  if (!sio_queue_empty(&net->closing_conns))
+    when = sio_container_of(sio_queue_head(&net->closing_conns), sio_closing,
+                            q)->deadline;
+  if (!sio_queue_empty(&net->lingering))
+    when = SIO_MIN(when, sio_container_of(sio_queue_head(&net->lingering),
+                                          sio_closing, idle_q)
+                             ->idle_deadline);
+  if (when == UINT64_MAX) {
     uv_timer_stop(&net->close_timer);
     return;
   }
-  cl = sio_container_of(sio_queue_head(&net->closing_conns), sio_closing, q);
   uv_timer_start(&net->close_timer, close_timer_cb,
-                 cl->deadline > now ? cl->deadline - now : 0, 0);
+                 when > now ? when - now : 0, 0);
 }
 
 static void close_timer_cb(uv_timer_t *t) {
@@ -138,7 +151,28 @@ static void close_timer_cb(uv_timer_t *t) {
     net->close_timeouts++;
     sio_conn_close(cl->c); /* unlinks cl */
   }
+  /* a silent peer after our FIN: the close is complete, not cut short */
+  while (!sio_queue_empty(&net->lingering)) {
+    sio_closing *cl = sio_container_of(sio_queue_head(&net->lingering),
+                                       sio_closing, idle_q);
+    if (cl->idle_deadline > now)
+      break;
+    sio_conn_close(cl->c);
+  }
   arm_close_timer(net);
+}
+
+/* (Re)starts the idle wait of a lingering close: at the tail, since every
+ * idle deadline is now plus the same bound. */
+static void linger_touch(sio_conn *c) {
+  sio_net *net = c->net;
+  sio_closing *cl = c->cl;
+  int was_head = sio_queue_head(&net->lingering) == &cl->idle_q;
+  sio_queue_remove(&cl->idle_q);
+  cl->idle_deadline = uv_now(net->loop) + linger_idle_ms(net);
+  sio_queue_insert_tail(&net->lingering, &cl->idle_q);
+  if (was_head || sio_queue_head(&net->lingering) == &cl->idle_q)
+    arm_close_timer(net);
 }
 
 void sio_net_abort_closes(sio_net *net) {
@@ -209,6 +243,8 @@ static void linger_read(sio_conn *c, ssize_t n) {
     cl->discarded += (size_t)n;
     if (cl->discarded > SIO_LINGER_MAX_BYTES)
       sio_conn_close(c);
+    else if (cl->shut)
+      linger_touch(c);
     return;
   }
   if (n == 0 || n == UV_ENOBUFS)
@@ -456,8 +492,11 @@ static void linger_shutdown(sio_conn *c) {
     return;
   cl->shut = 1;
   cl->req.data = c;
-  if (uv_shutdown(&cl->req, (uv_stream_t *)&c->tcp, shutdown_cb))
+  if (uv_shutdown(&cl->req, (uv_stream_t *)&c->tcp, shutdown_cb)) {
     sio_conn_close(c);
+    return;
+  }
+  linger_touch(c);
 }
 
 /* Releases n written bytes from the head of the queue; a chunk written in
@@ -626,8 +665,11 @@ void sio_conn_close(sio_conn *c) {
     return;
   c->closing = 1;
   sio_queue_remove(&c->dirty);
-  if (c->cl)
-    sio_queue_remove(&c->cl->q); /* freed in close_cb, after shutdown_cb */
+  if (c->cl) {
+    /* freed in close_cb, after shutdown_cb */
+    sio_queue_remove(&c->cl->q);
+    sio_queue_remove(&c->cl->idle_q);
+  }
   /* A write in flight completes with UV_ECANCELED before close_cb; its
    * chunks are released there, the rest in close_cb. */
   uv_close((uv_handle_t *)&c->tcp, close_cb);
@@ -644,6 +686,7 @@ void sio_conn_close_after_flush(sio_conn *c) {
     return;
   }
   memset(cl, 0, sizeof(*cl));
+  sio_queue_init(&cl->idle_q);
   cl->c = c;
   cl->deadline =
       uv_now(net->loop) + (net->abort_closes ? 0 : net->close_timeout_ms);

@@ -43,6 +43,12 @@ typedef struct sio_defer {
 /* Input a lingering close reads and discards before it gives up waiting
  * for the peer's EOF and closes anyway. */
 #define SIO_LINGER_MAX_BYTES (256u * 1024u)
+/* Once our FIN is out, how long the peer may stay silent before the close
+ * ends without its EOF (nginx's lingering_timeout): a peer still sending
+ * keeps sending within a round trip, while an idle keep-alive client (a
+ * pooled HTTP connection) may never read its socket again. Capped by
+ * close_timeout_ms. */
+#define SIO_LINGER_IDLE_MS 1000
 
 /* Loop-wide state shared by all connections of one server. */
 struct sio_net {
@@ -52,6 +58,7 @@ struct sio_net {
    * so one timer armed for the head serves them all. */
   uv_timer_t close_timer;
   sio_queue closing_conns;
+  sio_queue lingering; /* FIN sent, waiting for the peer: by idle deadline */
   uint64_t close_timeout_ms; /* SIO_CLOSE_TIMEOUT_DEFAULT unless set */
   uint64_t close_timeouts;   /* closes cut short by close_timeout_ms */
   int abort_closes;          /* sio_net_abort_closes: no more waiting */
@@ -137,8 +144,9 @@ void sio_conn_close(sio_conn *c);
 /* The graceful close (SPEC §2 "Close semantics"): no more writes are
  * accepted; every queued byte is written (TLS: then close_notify), the
  * write side is shut down (FIN), and input is read and discarded until the
- * peer's EOF, SIO_LINGER_MAX_BYTES of it, or net->close_timeout_ms after
- * this call, whichever is first; then the handle closes and on_close runs.
+ * peer's EOF, SIO_LINGER_MAX_BYTES of it, SIO_LINGER_IDLE_MS without
+ * input after the FIN, or net->close_timeout_ms after this call, whichever
+ * is first; then the handle closes and on_close runs.
  * A close cut short by the timeout counts in net->close_timeouts. Without
  * memory for the close state it closes at once. Idempotent; on_read is
  * not called again. */
