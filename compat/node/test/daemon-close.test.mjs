@@ -214,4 +214,37 @@ function bigEmit(d, size) {
     assert.ok(took <= DRAIN_MS + CLOSE_MS + 500, `exited after ${took} ms`);
     for (const ws of clients) ws.terminate();
   });
+
+  it("a second SIGTERM during a drain with stuck clients exits at once", async () => {
+    const d = await startDaemon({
+      SIO_SERVER_DRAIN_TIMEOUT_MS: "20000",
+      SIO_LIMITS_CLOSE_TIMEOUT_MS: "20000",
+      SIO_LIMITS_MAX_BUFFERED_BYTES: "65536",
+    });
+    const N = 5;
+    const clients = [];
+    for (let i = 0; i < N; i++) clients.push(await stuckClient(d, `quiet${i}`));
+    for (let i = 0; i < N; i++) clients.push(await stuckClient(d, `slow${i}`));
+    const rooms = [];
+    for (let i = 0; i < N; i++) rooms.push(`user:slow${i}`);
+    const data = "w".repeat(256 * 1024);
+    await until(
+      async () => {
+        await publish(d, { rooms, event: "project.updated", data: { s: data } });
+        const m = await metrics(d);
+        return metric(m, "sio_limit_hits_total", { limit: "slow_consumer" }) >= N;
+      },
+      30000,
+      "slow consumers",
+    );
+    d.signal("SIGTERM");
+    await d.waitStderr(/draining/, 5000);
+    const t0 = Date.now();
+    d.signal("SIGTERM");
+    const ex = await d.waitExit(3000);
+    const took = Date.now() - t0;
+    console.log(`      second SIGTERM: exit after ${took} ms (drain and close bounds 20000 ms)`);
+    assert.equal(ex.code, 0);
+    for (const ws of clients) ws.terminate();
+  });
 });
