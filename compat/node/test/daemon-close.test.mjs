@@ -175,6 +175,7 @@ function bigEmit(d, size) {
         `close timeouts ${metric(m, "sio_close_timeouts_total")}`,
     );
     assert.ok(Date.now() - lastPublish <= CLOSE_MS + 1000, "released within close_timeout_ms");
+    assert.ok(metric(m, "sio_close_timeouts_total") >= N, "counted in /metrics");
     for (const ws of clients) ws.terminate();
   });
 
