@@ -212,7 +212,8 @@ function bigEmit(d, size) {
     const took = Date.now() - t0;
     console.log(`      drain with ${2 * N} stuck clients: exit after ${took} ms (bound ${DRAIN_MS + CLOSE_MS} ms)`);
     assert.equal(ex.code, 0);
-    assert.ok(took <= DRAIN_MS + CLOSE_MS + 500, `exited after ${took} ms`);
+    // slack for exit itself (ASan builds, a loaded CI machine)
+    assert.ok(took <= DRAIN_MS + CLOSE_MS + 1000, `exited after ${took} ms`);
     for (const ws of clients) ws.terminate();
   });
 
