@@ -302,8 +302,10 @@ START_TEST(peer_not_reading_is_closed_at_timeout) {
 }
 END_TEST
 
-/* A peer that floods and never sends EOF: the linger gives up after
- * SIO_LINGER_MAX_BYTES of discarded input, long before the timeout. */
+/* A peer that floods and never sends EOF: after SIO_LINGER_MAX_BYTES of
+ * discarded input the linger stops reading but does not close (a close
+ * then would reset a peer that has not yet read our last bytes); the
+ * deadline ends it, and the peer has read everything first. */
 START_TEST(linger_bounded_in_bytes) {
   tctx t;
   double ms;
@@ -311,14 +313,14 @@ START_TEST(linger_bounded_in_bytes) {
   t.mode = PEER_FLOOD_IGNORE_EOF;
   t.out_len = 1000;
   t.close_after_in = 4096;
-  run(&t, 60000);
+  run(&t, 300);
   ms = close_ms(&t);
   ck_assert_int_eq(t.timed_out, 0);
   ck_assert_int_eq(t.closes, 1);
-  ck_assert_uint_eq(t.net.close_timeouts, 0);
+  ck_assert_uint_eq(t.net.close_timeouts, 1);
   ck_assert_uint_ge(t.peer_sent, SIO_LINGER_MAX_BYTES);
   ck_assert_uint_eq(t.peer_got, t.out_len);
-  ck_assert_msg(ms < 2000, "closed after %.1f ms", ms);
+  ck_assert_msg(ms >= 250 && ms < 2000, "closed after %.1f ms", ms);
 }
 END_TEST
 

@@ -236,15 +236,22 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 /* A lingering close reads only to drop what arrives, until EOF or a
- * bound. */
+ * bound. Past SIO_LINGER_MAX_BYTES it stops reading rather than closing:
+ * a close now would reset a peer that is still sending before it read our
+ * last bytes (a WebSocket client would see 1006, not 1009); the deadline
+ * closes it. */
 static void linger_read(sio_conn *c, ssize_t n) {
   sio_closing *cl = c->cl;
   if (n > 0) {
     cl->discarded += (size_t)n;
-    if (cl->discarded > SIO_LINGER_MAX_BYTES)
-      sio_conn_close(c);
-    else if (cl->shut)
+    if (cl->discarded > SIO_LINGER_MAX_BYTES) {
+      /* enough: the idle bound (no more reads now) or close_timeout_ms
+       * ends the close, leaving the peer time to read our last bytes */
+      c->reading = 0;
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    } else if (cl->shut) {
       linger_touch(c);
+    }
     return;
   }
   if (n == 0 || n == UV_ENOBUFS)
@@ -319,7 +326,8 @@ void sio_conn_pause(sio_conn *c) {
 }
 
 void sio_conn_resume(sio_conn *c) {
-  if (!c->reading && !c->closing) {
+  if (!c->reading && !c->closing &&
+      !(c->cl && c->cl->discarded > SIO_LINGER_MAX_BYTES)) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
       c->reading = 1;
   }

@@ -41,8 +41,13 @@ typedef struct sio_defer {
 /* Default bound of every wait in a close (flush, then linger), ms. */
 #define SIO_CLOSE_TIMEOUT_DEFAULT 5000
 /* Input a lingering close reads and discards before it gives up waiting
- * for the peer's EOF and closes anyway. */
-#define SIO_LINGER_MAX_BYTES (256u * 1024u)
+ * for the peer's EOF and closes anyway. Large enough for what a peer has
+ * in flight when it learns of the close (Linux's largest autotuned send
+ * buffer is 4 MiB) and for a request body over the limit that is still
+ * being sent (a 2 MB POST must get its 413, not a reset); reading into
+ * the shared read buffer costs no memory, and close_timeout_ms bounds the
+ * time. */
+#define SIO_LINGER_MAX_BYTES (4u * 1024u * 1024u)
 /* Once our FIN is out, how long the peer may stay silent before the close
  * ends without its EOF (nginx's lingering_timeout): a peer still sending
  * keeps sending within a round trip, while an idle keep-alive client (a
@@ -144,9 +149,10 @@ void sio_conn_close(sio_conn *c);
 /* The graceful close (SPEC §2 "Close semantics"): no more writes are
  * accepted; every queued byte is written (TLS: then close_notify), the
  * write side is shut down (FIN), and input is read and discarded until the
- * peer's EOF, SIO_LINGER_MAX_BYTES of it, SIO_LINGER_IDLE_MS without
- * input after the FIN, or net->close_timeout_ms after this call, whichever
- * is first; then the handle closes and on_close runs.
+ * peer's EOF (after SIO_LINGER_MAX_BYTES of it, no more is read), for
+ * SIO_LINGER_IDLE_MS without input after the FIN, or until
+ * net->close_timeout_ms after this call, whichever is first; then the
+ * handle closes and on_close runs.
  * A close cut short by the timeout counts in net->close_timeouts. Without
  * memory for the close state it closes at once. Idempotent; on_read is
  * not called again. */
