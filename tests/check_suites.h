@@ -18,6 +18,7 @@
   X(sio_buf)                                                                   \
   X(sio_http)                                                                  \
   X(sio_conn)                                                                  \
+  X(sio_tls)                                                                   \
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \
