@@ -6,6 +6,7 @@ TESTS += tests/check_main
 tests_check_main_SOURCES = tests/check_main.c tests/check_suites.h \
 	tests/helpers/failmalloc.c tests/helpers/failmalloc.h \
 	tests/helpers/rawclient.c tests/helpers/rawclient.h \
+	tests/helpers/eio_fixture.c tests/helpers/eio_fixture.h \
 	$(check_sources)
 tests_check_main_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 	-I$(top_srcdir)/tests/helpers -I$(top_srcdir)/src/app \
