@@ -15,9 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* subscribe's kinds */
+enum { SIO_PUBSUB_CHANNEL = 0, SIO_PUBSUB_PATTERN = 1, SIO_PUBSUB_SHARD = 2 };
+
 typedef struct sio_pubsub_handler {
   /* A message on a subscribed channel: pattern is the PSUBSCRIBE pattern
-   * it matched, NULL for a SUBSCRIBE channel. Everything borrowed for the
+   * it matched, NULL for a SUBSCRIBE or SSUBSCRIBE channel. Everything borrowed for the
    * call; channel is NUL-terminated. */
   void (*message)(void *ud, const char *pattern, const char *channel,
                   const uint8_t *data, size_t len);
@@ -34,10 +37,16 @@ typedef void (*sio_pubsub_count_cb)(void *ud, int status, int64_t count);
 typedef struct sio_pubsub_ops {
   /* h copied, ud borrowed until close. */
   void (*set_handler)(void *drv, const sio_pubsub_handler *h, void *ud);
-  /* Subscribes to a channel (pattern 0) or a glob pattern (pattern 1);
-   * name copied. Returns 0 (taking effect now or at the next connection)
-   * or SIO_ERR_NOMEM. */
-  int (*subscribe)(void *drv, const char *name, int pattern);
+  /* Subscribes (kind SIO_PUBSUB_CHANNEL: SUBSCRIBE, SIO_PUBSUB_PATTERN:
+   * PSUBSCRIBE of a glob pattern, SIO_PUBSUB_SHARD: SSUBSCRIBE, Redis 7
+   * sharded pub/sub); name copied. Returns 0 (taking effect now or at the
+   * next connection), SIO_ERR_UNSUPPORTED (kind not offered) or
+   * SIO_ERR_NOMEM. Subscribing twice to one name is one subscription. */
+  int (*subscribe)(void *drv, const char *name, int kind);
+  /* Ends a subscription made with subscribe (same name and kind); unknown
+   * names are ignored. Returns 0 or SIO_ERR_NOMEM. May be NULL (a driver
+   * whose users never unsubscribe). */
+  int (*unsubscribe)(void *drv, const char *name, int kind);
   /* Publishes data (copied) on channel. Returns 0, SIO_ERR_CLOSED (not
    * ready: dropped), SIO_ERR_LIMIT (too many commands waiting: dropped)
    * or SIO_ERR_NOMEM. */
@@ -47,6 +56,13 @@ typedef struct sio_pubsub_ops {
    * SIO_ERR_CLOSED / SIO_ERR_LIMIT / SIO_ERR_NOMEM (cb never fires). */
   int (*numsub)(void *drv, const char *channel, sio_pubsub_count_cb cb,
                 void *ud);
+  /* SPUBLISH and PUBSUB SHARDNUMSUB, as publish and numsub (the sharded
+   * adapter's serverCount). Both NULL for a driver without sharded
+   * pub/sub. */
+  int (*spublish)(void *drv, const char *channel, const uint8_t *data,
+                  size_t len);
+  int (*shardnumsub)(void *drv, const char *channel, sio_pubsub_count_cb cb,
+                     void *ud);
   int (*ready)(void *drv);
   /* Round trip of the last PING answered, in microseconds; 0 before the
    * first. May be NULL (a driver without a server to ping). */

@@ -1040,8 +1040,14 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
 }
 
 const sio_pubsub_ops sio_redis_pubsub_ops = {
-    op_set_handler, op_subscribe, op_publish, op_numsub,
-    op_ready,       op_latency_us, op_close};
+    .set_handler = op_set_handler,
+    .subscribe = op_subscribe,
+    .publish = op_publish,
+    .numsub = op_numsub,
+    .ready = op_ready,
+    .latency_us = op_latency_us,
+    .close = op_close,
+};
 
 int sio_redis_new(sio_redis **out, uv_loop_t *loop, const char *url,
                   const sio_redis_options *o) {

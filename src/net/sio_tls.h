@@ -26,6 +26,18 @@ void sio_tls_ctx_del(sio_tls_ctx *t);
  * SIO_ERR_NOMEM. The SSL object is freed with the connection. */
 int sio_tls_attach(sio_conn *c, sio_tls_ctx *t);
 
+/* The client side (sio_dial.h): a context for outgoing connections that
+ * verifies the server's certificate against ca_file (PEM; NULL or "":
+ * the system's default CA paths) and its name, and presents a client
+ * certificate when cert_file and key_file are given (NULL or "": none).
+ * TLS 1.2 minimum. On failure writes a message naming the file into err.
+ * Returns 0, SIO_ERR_IO or SIO_ERR_NOMEM. */
+typedef struct sio_tls_client_ctx sio_tls_client_ctx;
+int sio_tls_client_ctx_new(sio_tls_client_ctx **out, const char *ca_file,
+                           const char *cert_file, const char *key_file,
+                           char *err, size_t errlen);
+void sio_tls_client_ctx_del(sio_tls_client_ctx *t);
+
 /* Used by sio_conn.c. */
 /* Decrypts ciphertext, calling c->ops->on_read with plaintext. Returns 0 or
  * SIO_ERR_PROTO (handshake or record failure: close the connection). */

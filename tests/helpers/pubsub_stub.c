@@ -319,5 +319,11 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
 }
 
 const sio_pubsub_ops pubsub_stub_ops = {
-    op_set_handler, op_subscribe, op_publish, op_numsub,
-    op_ready,       NULL /* no latency */, op_close};
+    .set_handler = op_set_handler,
+    .subscribe = op_subscribe,
+    .publish = op_publish,
+    .numsub = op_numsub,
+    .ready = op_ready,
+    .latency_us = NULL,
+    .close = op_close,
+};
