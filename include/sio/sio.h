@@ -498,9 +498,24 @@ SIO_EXTERN int sio_namespace_broadcast_ack(sio_namespace *ns,
 
 /* ----------------------------------------------------------------- redis */
 
+/* sio_redis_config.adapter: which socket.io adapter protocol runs over
+ * Redis. */
+typedef enum sio_redis_adapter {
+  SIO_REDIS_ADAPTER_CLASSIC = 0, /* @socket.io/redis-adapter createAdapter:
+                                    PUBLISH / PSUBSCRIBE */
+  SIO_REDIS_ADAPTER_SHARDED = 1  /* createShardedAdapter: Redis 7 sharded
+                                    pub/sub (SPUBLISH / SSUBSCRIBE), the
+                                    one for a Redis Cluster */
+} sio_redis_adapter;
+
 typedef struct sio_redis_config {
-  const char *url; /* redis://[[user]:password@]host[:port][/db], or
-                      unix:///path[?db=N&password=P] (redis+unix too) */
+  const char *url; /* redis://[[user]:password@]host[:port][/db],
+                      rediss://... (TLS), unix:///path[?db=N&password=P]
+                      (redis+unix too),
+                      redis+sentinel://[[user]:password@]host:port[,host:port...]/master-name[/db]
+                      (rediss+sentinel: TLS), or
+                      redis+cluster://[[user]:password@]host:port[,host:port...]
+                      (rediss+cluster: TLS) */
   const char *key; /* channel prefix, NULL: "socket.io" */
   uint32_t requests_timeout_ms; /* cluster requests, 0: 5000 */
   uint32_t connect_timeout_ms;  /* one connection attempt, 0: 5000 */
@@ -513,6 +528,11 @@ typedef struct sio_redis_config {
                                    round trip and notice a Redis that
                                    stopped answering while nothing is
                                    published, 0: 5000 */
+  sio_redis_adapter adapter;    /* protocol, 0: classic */
+  const char *tls_ca_file;   /* rediss: CA bundle (PEM), NULL or "": the
+                                system's CA paths */
+  const char *tls_cert_file; /* rediss: client certificate, NULL: none */
+  const char *tls_key_file;  /* its private key */
 } sio_redis_config;
 
 /* Joins the cluster on Redis through the socket.io Redis adapter protocol
@@ -520,8 +540,9 @@ typedef struct sio_redis_config {
  * reconnecting with backoff for the server's life; while Redis is
  * unreachable local delivery goes on and cluster messages are dropped and
  * counted. Call before sio_server_listen, once. Strings are copied.
- * Returns 0, SIO_ERR_INVAL (bad URL), SIO_ERR_UNSUPPORTED (rediss://),
- * SIO_ERR_STATE (an adapter is already installed, or the server is
+ * Returns 0, SIO_ERR_INVAL (bad URL, or the sharded adapter asked of a
+ * Redis without sharded pub/sub support in libsio), SIO_ERR_IO (a TLS
+ * file unreadable), SIO_ERR_STATE (an adapter is already installed, or the server is
  * closing) or SIO_ERR_NOMEM. The connection is made in the background. */
 SIO_EXTERN int sio_server_use_redis(sio_server *s, const char *url,
                                     const char *key);
