@@ -19,6 +19,7 @@
   X(sio_http)                                                                  \
   X(sio_conn)                                                                  \
   X(sio_tls)                                                                   \
+  X(sio_dial)                                                                  \
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \

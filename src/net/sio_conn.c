@@ -73,6 +73,7 @@ static void chunk_free(sio_net *net, sio_chunk *ch) {
 }
 
 static void flush_cb(uv_prepare_t *h);
+static void mark_dirty(sio_conn *c);
 
 /* A graceful close in progress. */
 typedef struct sio_closing {
@@ -208,16 +209,42 @@ void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
   uv_close((uv_handle_t *)&net->close_timer, net_timer_closed);
 }
 
-int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
-  memset(c, 0, sizeof(*c));
-  if (uv_tcp_init(net->loop, &c->tcp))
-    return SIO_ERR_IO;
-  c->tcp.data = c;
+/* The connection's own bytes past its handle: what a broadcast touches
+ * per recipient. Grows only with a reason (a unix socket's larger handle
+ * lives apart for this). */
+_Static_assert(sizeof(sio_conn) - sizeof(uv_tcp_t) <= 136,
+               "sio_conn grew");
+
+static void conn_setup(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
   c->net = net;
   c->ops = ops;
   sio_queue_init(&c->outq);
   sio_queue_init(&c->dirty);
   net->nconns++;
+}
+
+int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
+  memset(c, 0, sizeof(*c));
+  if (uv_tcp_init(net->loop, &c->tcp))
+    return SIO_ERR_IO;
+  c->tcp.data = c;
+  conn_setup(c, net, ops);
+  return 0;
+}
+
+int sio_conn_init_pipe(sio_conn *c, sio_net *net, const sio_conn_ops *ops) {
+  uv_pipe_t *p = sio_malloc(sizeof(*p));
+  memset(c, 0, sizeof(*c));
+  if (!p)
+    return SIO_ERR_NOMEM;
+  if (uv_pipe_init(net->loop, p, 0)) {
+    sio_free(p);
+    return SIO_ERR_IO;
+  }
+  p->data = c;
+  c->pipe = p;
+  c->is_pipe = 1;
+  conn_setup(c, net, ops);
   return 0;
 }
 
@@ -248,7 +275,7 @@ static void linger_read(sio_conn *c, ssize_t n) {
       /* enough: the idle bound (no more reads now) or close_timeout_ms
        * ends the close, leaving the peer time to read our last bytes */
       c->reading = 0;
-      uv_read_stop((uv_stream_t *)&c->tcp);
+      uv_read_stop(sio_conn_stream(c));
     } else if (cl->shut) {
       linger_touch(c);
     }
@@ -263,7 +290,7 @@ static void linger_read(sio_conn *c, ssize_t n) {
   /* The peer is done sending but may still read: finish the flush. */
   cl->eof = 1;
   c->reading = 0;
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_read_stop(sio_conn_stream(c));
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -304,23 +331,45 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 int sio_conn_start(sio_conn *c) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
-  c->remote[0] = '\0';
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
-    else
-      uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+  if (!c->is_pipe) { /* a unix socket's remote is its path, set by sio_dial */
+    c->remote[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+      if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+      else
+        uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
   }
-  uv_tcp_nodelay(&c->tcp, 1);
-  if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb))
+  if (uv_read_start(sio_conn_stream(c), alloc_cb, read_cb))
     return SIO_ERR_IO;
   c->reading = 1;
   return 0;
 }
 
+int sio_conn_start_dialed(sio_conn *c) {
+  int rv;
+  c->writing = 0; /* sio_conn_hold_output */
+  rv = sio_conn_start(c);
+  if (!rv && c->ssl)
+    rv = sio_tls_client_hello(c);
+  if (rv)
+    return rv;
+  /* the ClientHello is taken from the SSL object ahead of any held
+   * plaintext (tls_encrypt_queue) */
+  if (c->ssl || !sio_queue_empty(&c->outq) || c->shutdown_after_flush)
+    mark_dirty(c);
+  return 0;
+}
+
+void sio_conn_flush_soon(sio_conn *c) {
+  if (!c->closing)
+    mark_dirty(c);
+}
+
 void sio_conn_pause(sio_conn *c) {
   if (c->reading && !c->closing && !c->cl) {
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_read_stop(sio_conn_stream(c));
     c->reading = 0;
   }
 }
@@ -328,7 +377,7 @@ void sio_conn_pause(sio_conn *c) {
 void sio_conn_resume(sio_conn *c) {
   if (!c->reading && !c->closing &&
       !(c->cl && c->cl->discarded > SIO_LINGER_MAX_BYTES)) {
-    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+    if (uv_read_start(sio_conn_stream(c), alloc_cb, read_cb) == 0)
       c->reading = 1;
   }
 }
@@ -500,7 +549,7 @@ static void linger_shutdown(sio_conn *c) {
     return;
   cl->shut = 1;
   cl->req.data = c;
-  if (uv_shutdown(&cl->req, (uv_stream_t *)&c->tcp, shutdown_cb)) {
+  if (uv_shutdown(&cl->req, sio_conn_stream(c), shutdown_cb)) {
     sio_conn_close(c);
     return;
   }
@@ -592,7 +641,7 @@ static void start_write(sio_conn *c) {
     n = build_iov(c, iov, &bytes);
     if (!n)
       return; /* TLS: plaintext waits for the handshake */
-    r = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)n);
+    r = uv_try_write(sio_conn_stream(c), iov, (unsigned)n);
     if (r == UV_EAGAIN || r == UV_ENOSYS)
       r = 0;
     if (r < 0) {
@@ -614,7 +663,7 @@ static void start_write(sio_conn *c) {
     }
     req->data = c;
     c->inflight = bytes;
-    if (uv_write(req, (uv_stream_t *)&c->tcp, iov, (unsigned)n, write_cb)) {
+    if (uv_write(req, sio_conn_stream(c), iov, (unsigned)n, write_cb)) {
       sio_free(req);
       c->inflight = 0;
       sio_conn_close(c);
@@ -665,6 +714,8 @@ static void close_cb(uv_handle_t *h) {
   sio_free(c->cl);
   c->cl = NULL;
   c->net->nconns--;
+  if (c->is_pipe)
+    sio_free(c->pipe); /* freeing in its close callback is allowed */
   c->ops->on_close(c);
 }
 
@@ -680,7 +731,7 @@ void sio_conn_close(sio_conn *c) {
   }
   /* A write in flight completes with UV_ECANCELED before close_cb; its
    * chunks are released there, the rest in close_cb. */
-  uv_close((uv_handle_t *)&c->tcp, close_cb);
+  uv_close((uv_handle_t *)sio_conn_stream(c), close_cb);
 }
 
 void sio_conn_close_after_flush(sio_conn *c) {
@@ -688,6 +739,10 @@ void sio_conn_close_after_flush(sio_conn *c) {
   sio_closing *cl;
   if (c->closing || c->cl)
     return;
+  if (c->dialing) {
+    sio_conn_close(c); /* no peer yet to flush to (sio_dial.h) */
+    return;
+  }
   cl = sio_malloc(sizeof(*cl));
   if (!cl) {
     sio_conn_close(c);

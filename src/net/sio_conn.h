@@ -84,7 +84,14 @@ struct sio_net {
 struct ssl_st;
 
 struct sio_conn {
-  uv_tcp_t tcp; /* first: the handle's data points at the conn */
+  /* First; the handle's data points at the conn. A unix socket
+   * (sio_dial.h) has its uv_pipe_t allocated apart, since a uv_pipe_t is
+   * 16 bytes larger than a uv_tcp_t and every accepted connection would
+   * carry them: sio_conn_stream() is the view both share. */
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t *pipe; /* with is_pipe */
+  };
   /* What queueing a write and flushing it touch, together (61 bytes): a
    * broadcast does that once per recipient, so this is one or two cache
    * lines per delivery rather than scattered ones. */
@@ -98,14 +105,20 @@ struct sio_conn {
   uint8_t shutdown_after_flush;
   uint8_t reading;
   uint8_t tls_notified; /* close_notify sealed */
+  uint8_t is_pipe;      /* a unix socket: the handle is *pipe */
+  uint8_t dialing;      /* sio_dial: connecting or in the TLS handshake */
   size_t inflight;      /* bytes in the uv_write in flight */
   struct ssl_st *ssl;   /* TLS session (sio_tls.c), NULL for plain TCP */
   /* Allocated only while a graceful close runs (sio_conn.c). */
   struct sio_closing *cl;
   /* No uv_write_t here (192 bytes per connection): one is allocated only
    * while a write waits for the kernel, which uv_try_write makes rare. */
-  char remote[46];     /* peer address text */
+  char remote[46];     /* peer address text; a unix socket's path */
 };
+
+static inline uv_stream_t *sio_conn_stream(sio_conn *c) {
+  return c->is_pipe ? (uv_stream_t *)c->pipe : (uv_stream_t *)&c->tcp;
+}
 
 /* Initialises the shared state on loop. Returns 0, SIO_ERR_NOMEM, SIO_ERR_IO. */
 int sio_net_init(sio_net *net, uv_loop_t *loop);
@@ -133,6 +146,22 @@ int sio_conn_init(sio_conn *c, sio_net *net, const sio_conn_ops *ops);
 /* After uv_accept: records the peer address and starts reading.
  * Returns 0 or SIO_ERR_IO (then close with sio_conn_close). */
 int sio_conn_start(sio_conn *c);
+
+/* Used by sio_dial.c. */
+/* Like sio_conn_init for a unix socket: the uv_pipe_t is allocated, and
+ * freed with the connection. Returns 0 or SIO_ERR_NOMEM. */
+int sio_conn_init_pipe(sio_conn *c, sio_net *net, const sio_conn_ops *ops);
+/* Output written to a connection still connecting waits (c->writing holds
+ * it, at no cost to the write path) until sio_conn_start_dialed. */
+static inline void sio_conn_hold_output(sio_conn *c) { c->writing = 1; }
+/* The handle is connected (with TLS, the client SSL attached): starts
+ * reading, kicks off the TLS handshake, and lets the held output (behind
+ * the ClientHello) leave with the next flush. Returns 0, SIO_ERR_IO or
+ * SIO_ERR_PROTO (then close with sio_conn_close). */
+int sio_conn_start_dialed(sio_conn *c);
+/* Starts a write at the next flush (no-op once closing): TLS records left
+ * in the SSL object then leave ahead of the plaintext queued after them. */
+void sio_conn_flush_soon(sio_conn *c);
 /* Queues n bytes (copied). Returns 0, SIO_ERR_CLOSED, SIO_ERR_NOMEM. */
 int sio_conn_write(sio_conn *c, const void *p, size_t n);
 /* Queues the n bytes at p, which lie inside rc's allocation (its head and

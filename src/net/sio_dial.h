@@ -48,4 +48,7 @@ typedef struct sio_dial_opts {
 int sio_dial(sio_conn *c, sio_net *net, const sio_conn_ops *ops,
              const sio_dial_opts *o, sio_dial_cb cb);
 
+/* Used by sio_tls.c: c's TLS client handshake completed. */
+void sio_dial_tls_done(sio_conn *c);
+
 #endif

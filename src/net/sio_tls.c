@@ -12,14 +12,21 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sio_dial.h"
 
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
 
 struct sio_tls_ctx {
+  SSL_CTX *ctx;
+};
+
+struct sio_tls_client_ctx {
   SSL_CTX *ctx;
 };
 
@@ -96,31 +103,151 @@ void sio_tls_ctx_del(sio_tls_ctx *t) {
   sio_free(t);
 }
 
-int sio_tls_attach(sio_conn *c, sio_tls_ctx *t) {
-  SSL *ssl = SSL_new(t->ctx);
+int sio_tls_client_ctx_new(sio_tls_client_ctx **out, const char *ca_file,
+                           const char *cert_file, const char *key_file,
+                           char *err, size_t errlen) {
+  int have_cert = cert_file && *cert_file, have_key = key_file && *key_file;
+  sio_tls_client_ctx *t;
+  if (have_cert != have_key) {
+    snprintf(err, errlen, "client certificate %s: needs both a certificate "
+             "and its key", have_cert ? cert_file : key_file);
+    return SIO_ERR_IO;
+  }
+  t = sio_calloc(1, sizeof(*t));
+  if (!t)
+    return SIO_ERR_NOMEM;
+  t->ctx = SSL_CTX_new(TLS_client_method());
+  if (!t->ctx) {
+    sio_free(t);
+    return SIO_ERR_NOMEM;
+  }
+  SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+  if (ca_file && *ca_file) {
+    if (SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
+      ssl_err(err, errlen, "CA certificates", ca_file);
+      goto fail;
+    }
+  } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+    ssl_err(err, errlen, "CA certificates", "(system default)");
+    goto fail;
+  }
+  if (have_cert) {
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1) {
+      ssl_err(err, errlen, "client certificate", cert_file);
+      goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+      ssl_err(err, errlen, "client private key", key_file);
+      goto fail;
+    }
+    if (SSL_CTX_check_private_key(t->ctx) != 1) {
+      ssl_err(err, errlen, "client key does not match certificate", key_file);
+      goto fail;
+    }
+  }
+  *out = t;
+  return 0;
+fail:
+  SSL_CTX_free(t->ctx);
+  sio_free(t);
+  return SIO_ERR_IO;
+}
+
+void sio_tls_client_ctx_del(sio_tls_client_ctx *t) {
+  if (!t)
+    return;
+  SSL_CTX_free(t->ctx);
+  sio_free(t);
+}
+
+/* An SSL object over a pair of memory BIOs. */
+static SSL *ssl_new(SSL_CTX *ctx) {
+  SSL *ssl = SSL_new(ctx);
   BIO *r, *w;
   if (!ssl)
-    return SIO_ERR_NOMEM;
+    return NULL;
   r = BIO_new(BIO_s_mem());
   w = BIO_new(BIO_s_mem());
   if (!r || !w) {
     BIO_free(r);
     BIO_free(w);
     SSL_free(ssl);
-    return SIO_ERR_NOMEM;
+    return NULL;
   }
   BIO_set_mem_eof_return(r, -1);
   SSL_set_bio(ssl, r, w);
+  return ssl;
+}
+
+int sio_tls_attach(sio_conn *c, sio_tls_ctx *t) {
+  SSL *ssl = ssl_new(t->ctx);
+  if (!ssl)
+    return SIO_ERR_NOMEM;
   SSL_set_accept_state(ssl);
   c->ssl = ssl;
+  return 0;
+}
+
+static int is_ip_literal(const char *name) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return uv_inet_pton(AF_INET, name, buf) == 0 ||
+         uv_inet_pton(AF_INET6, name, buf) == 0;
+}
+
+int sio_tls_client_attach(sio_conn *c, sio_tls_client_ctx *t,
+                          const char *name) {
+  SSL *ssl = ssl_new(t->ctx);
+  X509_VERIFY_PARAM *param;
+  int ok;
+  if (!ssl)
+    return SIO_ERR_NOMEM;
+  param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  /* an address is matched against the certificate's IP entries, and is
+   * never sent as SNI (RFC 6066 §3) */
+  if (is_ip_literal(name))
+    ok = X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1;
+  else
+    ok = X509_VERIFY_PARAM_set1_host(param, name, 0) == 1 &&
+         SSL_set_tlsext_host_name(ssl, name) == 1;
+  if (!ok) {
+    ERR_clear_error();
+    SSL_free(ssl);
+    return SIO_ERR_NOMEM;
+  }
+  SSL_set_connect_state(ssl);
+  c->ssl = ssl;
+  return 0;
+}
+
+int sio_tls_client_hello(sio_conn *c) {
+  int r = SSL_do_handshake(c->ssl);
+  if (r <= 0 && SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ) {
+    ERR_clear_error();
+    return SIO_ERR_PROTO;
+  }
   return 0;
 }
 
 /* Queues whatever the SSL object wrote (handshake records, alerts). */
 static int flush_handshake(sio_conn *c) {
   size_t n;
-  uint8_t *p = sio_tls_take_output(c, &n);
+  uint8_t *p;
   int rv = 0;
+  if (!SSL_is_server(c->ssl)) {
+    /* A client (sio_dial) may have plaintext queued, unencrypted, from
+     * before the handshake ended (written while dialing, or from the dial
+     * callback): a raw chunk behind it would not leave before it (the
+     * handshake stalls) or would leave after records sealed later. The
+     * flush takes these records from the SSL object before it encrypts
+     * that plaintext, so they leave in the order they were sealed. */
+    sio_conn_flush_soon(c);
+    return 0;
+  }
+  p = sio_tls_take_output(c, &n);
   if (p) {
     rv = sio_conn_write_raw(c, p, n);
     if (rv)
@@ -136,6 +263,14 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
     return SIO_ERR_NOMEM;
   for (;;) {
     int n = SSL_read(ssl, plain, sizeof(plain));
+    if (c->dialing && SSL_is_init_finished(ssl)) {
+      /* A client's handshake is done: the dial reports it, and hands the
+       * connection to its owner, before any plaintext goes up. */
+      flush_handshake(c);
+      sio_dial_tls_done(c);
+      if (c->closing || !c->ssl)
+        return 0;
+    }
     if (n > 0) {
       /* Records SSL_read produced (TLS 1.3 session tickets) were sealed
        * before anything the upcall will write: queue them first, or the
@@ -155,7 +290,12 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
       flush_handshake(c);
       return SIO_ERR_CLOSED;
     default:
-      SIO_LOGD("tls error from %s", c->remote);
+      if (!SSL_is_server(ssl) && SSL_get_verify_result(ssl) != X509_V_OK)
+        SIO_LOGW("tls: the certificate of %s was not accepted: %s",
+                 c->remote,
+                 X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+      else
+        SIO_LOGD("tls error from %s", c->remote);
       ERR_clear_error();
       flush_handshake(c);
       return SIO_ERR_PROTO;

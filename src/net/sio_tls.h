@@ -38,7 +38,16 @@ int sio_tls_client_ctx_new(sio_tls_client_ctx **out, const char *ca_file,
                            char *err, size_t errlen);
 void sio_tls_client_ctx_del(sio_tls_client_ctx *t);
 
+/* Used by sio_dial.c: makes c a TLS client connection for the server
+ * called name (SNI, unless an IP address, and the name or address its
+ * certificate must match). Returns 0 or SIO_ERR_NOMEM. */
+int sio_tls_client_attach(sio_conn *c, sio_tls_client_ctx *t,
+                          const char *name);
+
 /* Used by sio_conn.c. */
+/* A client connection is connected: writes the ClientHello into the
+ * pending ciphertext. Returns 0 or SIO_ERR_PROTO. */
+int sio_tls_client_hello(sio_conn *c);
 /* Decrypts ciphertext, calling c->ops->on_read with plaintext. Returns 0 or
  * SIO_ERR_PROTO (handshake or record failure: close the connection). */
 int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len);
