@@ -284,6 +284,8 @@ static void usrv_on_connection(uv_stream_t *s, int status) {
   sc->server = 1;
   track(t, &sc->base);
   ck_assert_int_eq(uv_accept(s, (uv_stream_t *)sc->base.pipe), 0);
+  if (t->srv_tls)
+    ck_assert_int_eq(sio_tls_attach(&sc->base, t->srv_tls), 0);
   ck_assert_int_eq(sio_conn_start(&sc->base), 0);
 }
 
@@ -293,8 +295,8 @@ static void start_unix_server(tctx *t) {
   t->usrv.data = t;
   t->usrv_open = 1;
   ck_assert_int_eq(uv_pipe_bind(&t->usrv, t->upath), 0);
-  ck_assert_int_eq(
-      uv_listen((uv_stream_t *)&t->usrv, 8, usrv_on_connection), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&t->usrv, 8, usrv_on_connection),
+                   0);
 }
 
 /* --------------------------------------------------------- client side */
@@ -353,10 +355,10 @@ static void setup(tctx *t) {
 
 static void client_tls(tctx *t, const char *ca, int with_cert) {
   char err[256];
-  ck_assert_int_eq(sio_tls_client_ctx_new(
-                       &t->cli_tls, file(ca),
-                       with_cert ? file("client.pem") : NULL,
-                       with_cert ? file("client.key") : NULL, err, sizeof(err)),
+  ck_assert_int_eq(sio_tls_client_ctx_new(&t->cli_tls, file(ca),
+                                          with_cert ? file("client.pem") : NULL,
+                                          with_cert ? file("client.key") : NULL,
+                                          err, sizeof(err)),
                    0);
   t->o.tls = t->cli_tls;
 }
@@ -432,7 +434,14 @@ static int hanging_port(int fds[2]) { return idle_port(fds, 1); }
 
 static void close_fds(int fds[2]) {
   if (fds[1] >= 0)
-    close_fds(fds);
+    close(fds[1]);
+  close(fds[0]);
+}
+
+static void close_cli_cb(uv_timer_t *h) {
+  tctx *t = h->data;
+  ck_assert_ptr_nonnull(t->cli);
+  sio_conn_close(&t->cli->base);
 }
 
 /* ------------------------------------------------------ unhappy paths */
@@ -511,6 +520,61 @@ START_TEST(name_that_does_not_resolve) {
   run(&t);
   ck_assert_int_eq(t.cb_calls, 1);
   ck_assert_int_eq(t.cb_status, SIO_ERR_IO);
+  ck_assert_int_eq(t.cli_closes, 1);
+}
+END_TEST
+
+/* Work that keeps every threadpool thread busy, so a getaddrinfo waits
+ * in the queue (libuv's pool has 4 threads unless UV_THREADPOOL_SIZE). */
+static void busy_work(uv_work_t *w) {
+  (void)w;
+  usleep(400 * 1000);
+}
+
+static void busy_done(uv_work_t *w, int status) {
+  (void)status;
+  sio_free(w);
+}
+
+static void occupy_threadpool(tctx *t) {
+  int i;
+  for (i = 0; i < 16; i++) {
+    uv_work_t *w = sio_malloc(sizeof(*w));
+    ck_assert_int_eq(uv_queue_work(&t->loop, w, busy_work, busy_done), 0);
+  }
+}
+
+/* The deadline passes while the name is still being resolved: reported
+ * on time, and the resolver request is withdrawn. */
+START_TEST(timeout_while_resolving) {
+  tctx t;
+  setup(&t);
+  occupy_threadpool(&t);
+  t.o.host = "localhost";
+  t.o.port = closed_port();
+  t.o.timeout_ms = 100;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  ck_assert_int_eq(t.cb_calls, 1);
+  ck_assert_int_eq(t.cb_status, SIO_ERR_TIMEOUT);
+  ck_assert_int_eq(t.cli_closes, 1);
+  ck_assert_msg(cb_ms(&t) >= 95 && cb_ms(&t) < 390, "timed out after %.1f ms",
+                cb_ms(&t));
+}
+END_TEST
+
+/* Closed while the getaddrinfo waits for a thread: it is withdrawn, and
+ * the owner's memory is gone before it would have run. */
+START_TEST(close_while_resolve_is_queued) {
+  tctx t;
+  setup(&t);
+  occupy_threadpool(&t);
+  t.o.host = "localhost";
+  t.o.port = closed_port();
+  ck_assert_int_eq(dial(&t), 0);
+  uv_timer_start(&t.later, close_cli_cb, 50, 0);
+  run(&t);
+  ck_assert_int_eq(t.cb_calls, 0);
   ck_assert_int_eq(t.cli_closes, 1);
 }
 END_TEST
@@ -652,8 +716,8 @@ START_TEST(client_ctx_errors_name_the_file) {
   sio_tls_client_ctx *x = NULL;
   char err[256];
   make_certs();
-  ck_assert_int_eq(sio_tls_client_ctx_new(&x, "/nonexistent/ca.pem", NULL,
-                                          NULL, err, sizeof(err)),
+  ck_assert_int_eq(sio_tls_client_ctx_new(&x, "/nonexistent/ca.pem", NULL, NULL,
+                                          err, sizeof(err)),
                    SIO_ERR_IO);
   ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.pem"));
   ck_assert_int_eq(sio_tls_client_ctx_new(&x, file("ca.pem"),
@@ -663,21 +727,18 @@ START_TEST(client_ctx_errors_name_the_file) {
   ck_assert_ptr_nonnull(strstr(err, "client.pem"));
   ck_assert_int_eq(sio_tls_client_ctx_new(&x, file("ca.pem"),
                                           file("client.pem"),
-                                          file("server.key"), err,
-                                          sizeof(err)),
+                                          file("server.key"), err, sizeof(err)),
                    SIO_ERR_IO);
   ck_assert_ptr_nonnull(strstr(err, "server.key"));
   ck_assert_int_eq(sio_tls_client_ctx_new(&x, file("ca.pem"),
                                           "/nonexistent/c.pem",
-                                          file("client.key"), err,
-                                          sizeof(err)),
+                                          file("client.key"), err, sizeof(err)),
                    SIO_ERR_IO);
   ck_assert_ptr_nonnull(strstr(err, "/nonexistent/c.pem"));
   ck_assert_ptr_null(x);
   /* the system's CAs, no client certificate */
-  ck_assert_int_eq(sio_tls_client_ctx_new(&x, NULL, NULL, NULL, err,
-                                          sizeof(err)),
-                   0);
+  ck_assert_int_eq(
+      sio_tls_client_ctx_new(&x, NULL, NULL, NULL, err, sizeof(err)), 0);
   sio_tls_client_ctx_del(x);
   sio_tls_client_ctx_del(NULL);
   remove_certs();
@@ -699,12 +760,6 @@ START_TEST(close_while_resolving) {
   ck_assert_int_eq(t.cli_closes, 1);
 }
 END_TEST
-
-static void close_cli_cb(uv_timer_t *h) {
-  tctx *t = h->data;
-  ck_assert_ptr_nonnull(t->cli);
-  sio_conn_close(&t->cli->base);
-}
 
 static void close_cli_gracefully_cb(uv_timer_t *h) {
   tctx *t = h->data;
@@ -868,8 +923,8 @@ START_TEST(unix_socket_echo) {
                    0);
   t.cli = c;
   track(&t, &c->base);
-  ck_assert_int_eq(
-      sio_conn_write(&c->base, t.send_early, strlen(t.send_early)), 0);
+  ck_assert_int_eq(sio_conn_write(&c->base, t.send_early, strlen(t.send_early)),
+                   0);
   run(&t);
   remove_certs();
   ck_assert_int_eq(t.cb_calls, 1);
@@ -878,6 +933,34 @@ START_TEST(unix_socket_echo) {
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.srv_closes, 1);
   ck_assert_uint_eq(t.net.close_timeouts, 0);
+}
+END_TEST
+
+/* TLS works over a unix socket too, given the name to verify. */
+START_TEST(tls_over_unix_socket) {
+  tctx t;
+  char err[256];
+  make_certs();
+  setup(&t);
+  ck_assert_int_eq(sio_tls_ctx_new(&t.srv_tls, file("server.pem"),
+                                   file("server.key"), NULL, 0, err,
+                                   sizeof(err)),
+                   0);
+  start_unix_server(&t);
+  client_tls(&t, "ca.pem", 0);
+  t.o.path = t.upath;
+  t.o.server_name = "localhost";
+  t.send_early = "sealed ";
+  t.send = "unix";
+  t.expect = strlen("sealed unix");
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_status, 0);
+  ck_assert_str_eq(t.got, "sealed unix");
+  ck_assert_int_eq(t.srv_got_close_notify, 1);
+  ck_assert_int_eq(t.cli_closes, 1);
+  ck_assert_int_eq(t.srv_closes, 1);
 }
 END_TEST
 
@@ -1017,8 +1100,8 @@ static pid_t redis_tls_start(int port, const char *auth_clients) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-    execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port",
-           "0", "--tls-port", portbuf, "--tls-cert-file", file("server.pem"),
+    execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", "0",
+           "--tls-port", portbuf, "--tls-cert-file", file("server.pem"),
            "--tls-key-file", file("server.key"), "--tls-ca-cert-file",
            file("ca.pem"), "--tls-auth-clients", auth_clients, "--save", "",
            "--appendonly", "no", "--dir", dir, (char *)NULL);
@@ -1091,6 +1174,7 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, refused_is_reported_at_once);
   tcase_add_test(tc, refused_after_resolving_a_name);
   tcase_add_test(tc, name_that_does_not_resolve);
+  tcase_add_test(tc, timeout_while_resolving);
   tcase_add_test(tc, unix_socket_that_does_not_exist);
   tcase_add_test(tc, timeout_while_connecting);
   tcase_add_test(tc, timeout_in_the_tls_handshake);
@@ -1104,6 +1188,7 @@ Suite *sio_dial_suite(void) {
   tc = tcase_create("owner_close");
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, close_while_resolving);
+  tcase_add_test(tc, close_while_resolve_is_queued);
   tcase_add_test(tc, close_while_connecting_hangs);
   tcase_add_test(tc, close_after_flush_while_connecting);
   tcase_add_test(tc, close_right_after_dial);
@@ -1116,6 +1201,7 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, tcp_echo_round_trip);
   tcase_add_test(tc, tcp_by_name_and_remote_address);
   tcase_add_test(tc, unix_socket_echo);
+  tcase_add_test(tc, tls_over_unix_socket);
   tcase_add_test(tc, tls_round_trip_client_closes);
   tcase_add_test(tc, tls_round_trip_server_closes);
   tcase_add_test(tc, tls_client_certificate_accepted);

@@ -1,13 +1,14 @@
 #ifndef SIO_CONN_H
 #define SIO_CONN_H
 
-/* One TCP connection: reads into a loop-wide shared buffer, an output queue
- * of chunks (copied bytes, or a span of a shared sio_rcbuf held by
+/* One TCP connection (or, dialed, a unix socket one): reads into a
+ * loop-wide shared buffer, an output queue of chunks (copied bytes, or a span of a shared sio_rcbuf held by
  * reference; one iovec each), written as one writev per flush (uv_try_write
  * first, then at most one uv_write in flight for what the kernel did not take),
  * and a close lifecycle. Writes made during a loop iteration
  * are flushed once, from a uv_prepare_t (redis flush-before-sleep). With
- * sio_listener.c this is the only code that touches sockets. */
+ * sio_listener.c and sio_dial.c this is the only code that touches
+ * sockets. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -34,7 +34,7 @@ typedef struct dial_state {
   const sio_conn_ops *owner_ops;
   sio_dial_cb cb;
   sio_tls_client_ctx *tls;
-  char *name; /* TLS: the server's name (SNI, verified) */
+  char *name;       /* TLS: the server's name (SNI, verified) */
   uv_timer_t timer; /* the deadline; at 0 to report a failure sio_dial met */
   int status;       /* what the timer reports, 0: SIO_ERR_TIMEOUT */
   int err;          /* the last attempt's libuv error, for the log */
@@ -47,7 +47,7 @@ typedef struct dial_state {
   uv_connect_t req;
   uint8_t resolving, try_open, timer_open;
   uint8_t connected; /* the socket moved into c's handle */
-  char where[64]; /* host:port or path, for the log */
+  char where[64];    /* host:port or path, for the log */
 } dial_state;
 
 /* Between the owner's sio_conn_close and its close callback (which ends
@@ -293,6 +293,7 @@ int sio_dial(sio_conn *c, sio_net *net, const sio_conn_ops *ops,
   uv_timer_init(net->loop, &d->timer);
   d->timer.data = d;
   d->timer_open = 1;
+  uv_update_time(net->loop); /* the deadline counts from this call */
   uv_timer_start(&d->timer, timer_cb,
                  o->timeout_ms ? o->timeout_ms : DIAL_TIMEOUT_DEFAULT, 0);
   if (o->path) {

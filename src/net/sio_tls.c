@@ -109,8 +109,10 @@ int sio_tls_client_ctx_new(sio_tls_client_ctx **out, const char *ca_file,
   int have_cert = cert_file && *cert_file, have_key = key_file && *key_file;
   sio_tls_client_ctx *t;
   if (have_cert != have_key) {
-    snprintf(err, errlen, "client certificate %s: needs both a certificate "
-             "and its key", have_cert ? cert_file : key_file);
+    snprintf(err, errlen,
+             "client certificate %s: needs both a certificate "
+             "and its key",
+             have_cert ? cert_file : key_file);
     return SIO_ERR_IO;
   }
   t = sio_calloc(1, sizeof(*t));
@@ -291,8 +293,7 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
       return SIO_ERR_CLOSED;
     default:
       if (!SSL_is_server(ssl) && SSL_get_verify_result(ssl) != X509_V_OK)
-        SIO_LOGW("tls: the certificate of %s was not accepted: %s",
-                 c->remote,
+        SIO_LOGW("tls: the certificate of %s was not accepted: %s", c->remote,
                  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
       else
         SIO_LOGD("tls error from %s", c->remote);
