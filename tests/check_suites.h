@@ -37,6 +37,9 @@
   X(app_sdnotify)                                                              \
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
+  X(sio_redis_url)                                                             \
+  X(sio_redis_conn)                                                            \
+  X(sio_redis_cluster)                                                         \
   X(sio_adapter)                                                               \
   X(sio_redis)
 

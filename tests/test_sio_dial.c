@@ -331,7 +331,8 @@ static void cli_on_close(sio_conn *c) {
 static const sio_conn_ops cli_ops = {cli_on_read, cli_on_error, NULL,
                                      cli_on_close};
 
-static void dial_cb(sio_conn *c, int status) {
+static void dial_cb(sio_conn *c, int status, const char *why) {
+  (void)why;
   tctx *t = ((tconn *)c)->t;
   t->cb_calls++;
   t->cb_status = status;
@@ -874,11 +875,12 @@ START_TEST(tcp_echo_round_trip) {
 }
 END_TEST
 
-static void check_remote_cb(sio_conn *c, int status) {
+static void check_remote_cb(sio_conn *c, int status, const char *why) {
+  (void)why;
   tctx *t = ((tconn *)c)->t;
   if (status == 0)
     ck_assert_str_eq(c->remote, t->o.path ? t->o.path : "127.0.0.1");
-  dial_cb(c, status);
+  dial_cb(c, status, why);
 }
 
 /* "localhost" resolves; the server listens on 127.0.0.1 only. */
@@ -1042,8 +1044,9 @@ START_TEST(tls12_client_certificate_accepted) { client_cert_accepted(1); }
 END_TEST
 
 /* The owner closes from cb: on_close once, nothing else. */
-static void close_in_cb(sio_conn *c, int status) {
-  dial_cb(c, status);
+static void close_in_cb(sio_conn *c, int status, const char *why) {
+  (void)why;
+  dial_cb(c, status, why);
   sio_conn_close(c);
 }
 

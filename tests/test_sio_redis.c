@@ -26,154 +26,14 @@
 
 #include "check_suites.h"
 #include "sio/sio.h"
+#include "sio_conn.h"
 #include "sio_redis.h"
+#include "sio_redis_conn.h"
+#include "redis_proc.h"
 #include "ws_client.h"
 
 #define WS_PATH "/socket.io/?EIO=4&transport=websocket"
 #define T 2000
-
-/* ---------------------------------------------------------- redis-server */
-
-typedef struct redis_proc {
-  pid_t pid;
-  int port;
-  char dir[64];
-  char sock[96];
-  char url[256];
-} redis_proc;
-
-static int have_redis(void) {
-  const char *path = getenv("PATH");
-  char buf[4096], *p, *save = NULL;
-  if (!path)
-    return 0;
-  snprintf(buf, sizeof(buf), "%s", path);
-  for (p = strtok_r(buf, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-    char f[4200];
-    snprintf(f, sizeof(f), "%s/redis-server", p);
-    if (access(f, X_OK) == 0)
-      return 1;
-  }
-  return 0;
-}
-
-#define SKIP_WITHOUT_REDIS()                                                   \
-  do {                                                                         \
-    if (!have_redis()) {                                                       \
-      fprintf(stderr, "%s: skipped, redis-server is not installed\n",          \
-              __func__);                                                       \
-      return;                                                                  \
-    }                                                                          \
-  } while (0)
-
-static int free_port(void) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-static int can_connect(const redis_proc *r) {
-  int fd, ok;
-  if (r->port) {
-    struct sockaddr_in a;
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)r->port);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  } else {
-    struct sockaddr_un a;
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sun_family = AF_UNIX;
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", r->sock);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  }
-  close(fd);
-  return ok;
-}
-
-/* Starts redis-server with extra arguments (NULL-terminated list). With
- * unix set, it listens on a socket in its directory only. */
-static void redis_start(redis_proc *r, int unix_sock,
-                        const char *const *extra) {
-  char portbuf[16];
-  const char *argv[32];
-  int n = 0, i;
-  argv[n++] = "redis-server";
-  argv[n++] = "--bind";
-  argv[n++] = "127.0.0.1";
-  argv[n++] = "--port";
-  if (unix_sock) {
-    r->port = 0;
-    argv[n++] = "0";
-    snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
-    argv[n++] = "--unixsocket";
-    argv[n++] = r->sock;
-  } else {
-    if (!r->port)
-      r->port = free_port();
-    snprintf(portbuf, sizeof(portbuf), "%d", r->port);
-    argv[n++] = portbuf;
-  }
-  argv[n++] = "--save";
-  argv[n++] = "";
-  argv[n++] = "--appendonly";
-  argv[n++] = "no";
-  argv[n++] = "--dir";
-  argv[n++] = r->dir;
-  for (i = 0; extra && extra[i]; i++)
-    argv[n++] = extra[i];
-  argv[n] = NULL;
-  r->pid = fork();
-  ck_assert_int_ge(r->pid, 0);
-  if (r->pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-#ifdef __linux__
-    /* dies with the test process, even when an assertion ends it */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    dup2(null, 1);
-    dup2(null, 2);
-    execvp("redis-server", (char *const *)argv);
-    _exit(127);
-  }
-  for (i = 0; i < 200 && !can_connect(r); i++)
-    usleep(10000);
-  ck_assert_msg(can_connect(r), "redis-server did not start");
-}
-
-static void redis_init(redis_proc *r) {
-  memset(r, 0, sizeof(*r));
-  snprintf(r->dir, sizeof(r->dir), "/tmp/sio-redis-test-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(r->dir));
-}
-
-static void redis_kill(redis_proc *r, int sig) {
-  int st;
-  if (r->pid <= 0)
-    return;
-  kill(r->pid, sig);
-  waitpid(r->pid, &st, 0);
-  r->pid = 0;
-}
-
-static void redis_cleanup(redis_proc *r) {
-  char cmd[256];
-  redis_kill(r, SIGTERM);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "cannot remove %s\n", r->dir);
-}
 
 /* ------------------------------------------------------------ loop glue */
 
@@ -364,54 +224,6 @@ static void finish(uv_loop_t *loop, sio_server **s, int n, ws_client *c,
 
 /* ---------------------------------------------------------------- tests */
 
-START_TEST(test_url_parse) {
-  sio_redis_url u;
-  ck_assert_int_eq(sio_redis_url_parse("redis://127.0.0.1:6380/2", &u), 0);
-  ck_assert_str_eq(u.host, "127.0.0.1");
-  ck_assert_int_eq(u.port, 6380);
-  ck_assert_int_eq(u.db, 2);
-  ck_assert_ptr_null(u.password);
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(sio_redis_url_parse("redis://:s%40cret@redis.local", &u), 0);
-  ck_assert_str_eq(u.host, "redis.local");
-  ck_assert_int_eq(u.port, 6379);
-  ck_assert_str_eq(u.password, "s@cret");
-  ck_assert_ptr_null(u.user);
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(sio_redis_url_parse("redis://bob:pw@[::1]:7000/0", &u), 0);
-  ck_assert_str_eq(u.host, "::1");
-  ck_assert_str_eq(u.user, "bob");
-  ck_assert_str_eq(u.password, "pw");
-  ck_assert_int_eq(u.port, 7000);
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(sio_redis_url_parse("redis://pw@h", &u), 0);
-  ck_assert_str_eq(u.password, "pw");
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(
-      sio_redis_url_parse("unix:///run/redis.sock?db=3&password=x", &u), 0);
-  ck_assert_ptr_null(u.host);
-  ck_assert_str_eq(u.path, "/run/redis.sock");
-  ck_assert_int_eq(u.db, 3);
-  ck_assert_str_eq(u.password, "x");
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(sio_redis_url_parse("redis+unix:///tmp/r.sock", &u), 0);
-  ck_assert_str_eq(u.path, "/tmp/r.sock");
-  sio_redis_url_clear(&u);
-  ck_assert_int_eq(sio_redis_url_parse("rediss://h:1", &u),
-                   SIO_ERR_UNSUPPORTED);
-  ck_assert_int_eq(sio_redis_url_parse("http://h", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://h:0", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://h:70000", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://h:12x", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://h/x", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://:%zz@h", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://:%00@h", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis://[::1", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("unix://", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse(NULL, &u), SIO_ERR_INVAL);
-}
-END_TEST
 
 static void on_fetch(sio_namespace *ns, int status,
                      const sio_socket_info *socks, size_t n, void *ud) {
@@ -641,8 +453,14 @@ START_TEST(test_unreachable) {
   {
     sio_server *t;
     ck_assert_int_eq(sio_server_new(&t, &loop, NULL), 0);
-    ck_assert_int_eq(sio_server_use_redis(t, "rediss://h", NULL),
-                     SIO_ERR_UNSUPPORTED);
+    sio_redis_config bad;
+    memset(&bad, 0, sizeof(bad));
+    bad.url = "rediss://h";
+    bad.tls_ca_file = "/nonexistent/ca.pem";
+    ck_assert_int_eq(sio_server_use_redis_config(t, &bad), SIO_ERR_IO);
+    bad.url = "redis+cluster://h"; /* the classic protocol needs one Redis */
+    bad.tls_ca_file = NULL;
+    ck_assert_int_eq(sio_server_use_redis_config(t, &bad), SIO_ERR_INVAL);
     ck_assert_int_eq(sio_server_use_redis(t, "nope", NULL), SIO_ERR_INVAL);
     sio_server_close(t, NULL, NULL);
   }
@@ -857,12 +675,141 @@ START_TEST(test_connect_timeout_blackhole) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ Sentinel */
+
+typedef struct sstream {
+  sio_redis *d;
+  int ready, pub_seq, refused, got, last_seq, back_seq;
+  int master_port, switched;
+  uint64_t t_switch, t_back;
+  redis_sentinels *g;
+} sstream;
+
+static void ss_message(void *ud, const char *pattern, const char *channel,
+                       const uint8_t *data, size_t len) {
+  sstream *s = ud;
+  char buf[32];
+  (void)pattern;
+  (void)channel;
+  if (len < 2 || len >= sizeof(buf))
+    return;
+  memcpy(buf, data + 1, len - 1);
+  buf[len - 1] = 0;
+  s->got++;
+  s->last_seq = atoi(buf);
+  /* back: the first message published after the switch came through */
+  if (s->switched && !s->t_back && s->last_seq > s->back_seq)
+    s->t_back = uv_hrtime();
+}
+
+static void ss_state(void *ud, int ready) { ((sstream *)ud)->ready = ready; }
+
+static void ss_publish(uv_timer_t *t) {
+  sstream *s = t->data;
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "#%d", s->pub_seq + 1);
+  if (sio_redis_pubsub_ops.publish(s->d, "stream", (uint8_t *)buf,
+                                   (size_t)n) == 0)
+    s->pub_seq++;
+  else
+    s->refused++;
+}
+
+/* The test's own subscriber to +switch-master on another sentinel: the
+ * moment the sentinels announce the new master. */
+static void sw_push(void *ud, sio_redis_conn *c, const redisReply *r) {
+  sstream *s = ud;
+  (void)c;
+  if (!s->switched && r->elements == 3 &&
+      strcmp(r->element[1]->str, "+switch-master") == 0) {
+    s->switched = 1;
+    s->t_switch = uv_hrtime();
+    s->back_seq = s->pub_seq;
+  }
+}
+
+static void ss_closed(void *arg) { (*(int *)arg)++; }
+
+static int ss_flag(void *arg) { return *(int *)arg != 0; }
+
+static int ss_back(void *arg) { return ((sstream *)arg)->t_back != 0; }
+
+/* A forced failover under a publish stream: the driver learns the new
+ * master from +switch-master and is publishing and receiving through it
+ * within 2 s of the switch. */
+START_TEST(test_sentinel_failover) {
+  redis_sentinels g;
+  uv_loop_t loop;
+  sstream s;
+  uv_timer_t pub;
+  sio_net net;
+  sio_redis_conn *watch;
+  sio_redis_target wt;
+  sio_redis_conn_handler wh = {NULL, sw_push, NULL, NULL};
+  const char *wargv[2] = {"SUBSCRIBE", "+switch-master"};
+  sio_redis_options o;
+  sio_pubsub_handler h = {ss_message, ss_state};
+  char args[64];
+  int closed = 0;
+  double back_ms;
+  SKIP_WITHOUT_REDIS();
+  redis_sentinels_start(&g);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  memset(&s, 0, sizeof(s));
+  s.g = &g;
+  s.master_port = g.master.port;
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout_ms = 1000;
+  o.command_timeout_ms = 1000;
+  ck_assert_int_eq(sio_redis_new(&s.d, &loop, g.url, &o), 0);
+  sio_redis_pubsub_ops.set_handler(s.d, &h, &s);
+  ck_assert_int_eq(sio_redis_pubsub_ops.subscribe(s.d, "stream", 0), 0);
+  ck_assert(run_until(&loop, ss_flag, &s.ready, 5000));
+  uv_timer_init(&loop, &pub);
+  pub.data = &s;
+  uv_timer_start(&pub, ss_publish, 5, 5);
+  ck_assert_int_eq(sio_net_init(&net, &loop), 0);
+  memset(&wt, 0, sizeof(wt));
+  wt.host = "127.0.0.1";
+  wt.port = g.sentinel[2].port;
+  ck_assert_int_eq(sio_redis_conn_open(&watch, &net, &wt, NULL, &wh, &s), 0);
+  ck_assert_int_eq(
+      sio_redis_conn_command(watch, 2, wargv, NULL, NULL, NULL), 0);
+  ck_assert(!run_until(&loop, ss_back, &s, 300));
+  ck_assert_int_gt(s.got, 10);
+  snprintf(args, sizeof(args), "SENTINEL FAILOVER %s", g.name);
+  ck_assert_int_eq(redis_cli(&g.sentinel[0], args, NULL, 0), 0);
+  ck_assert_msg(run_until(&loop, ss_back, &s, 15000),
+                "not back on the new master (switched: %d)", s.switched);
+  back_ms = (double)(s.t_back - s.t_switch) / 1e6;
+  run_until(&loop, ss_back, &s, 0);
+  uv_timer_stop(&pub);
+  sio_redis_conn_close(watch);
+  {
+    int never = 0;
+    run_until(&loop, ss_flag, &never, 300);
+  }
+  fprintf(stderr,
+          "sentinel failover: back %.0f ms after the switch; %d published, "
+          "%d received, %d lost, %d refused while down\n",
+          back_ms, s.pub_seq, s.got, s.pub_seq - s.got, s.refused);
+  ck_assert_int_eq(redis_sentinels_master_port(&g), g.replica.port);
+  ck_assert(back_ms < 2000);
+  ck_assert_int_eq(s.last_seq, s.pub_seq);
+  uv_close((uv_handle_t *)&pub, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  sio_net_close(&net, NULL);
+  sio_redis_pubsub_ops.close(s.d, ss_closed, &closed);
+  ck_assert(run_until(&loop, ss_flag, &closed, 5000));
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_sentinels_cleanup(&g);
+}
+END_TEST
+
 Suite *sio_redis_suite(void) {
   Suite *s = suite_create("sio_redis");
-  TCase *tc = tcase_create("url");
-  tcase_add_test(tc, test_url_parse);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("redis-server");
+  TCase *tc = tcase_create("redis-server");
   tcase_add_test(tc, test_two_instances_and_restart);
   tcase_add_test(tc, test_stalled_redis);
   tcase_add_test(tc, test_ping_latency);
@@ -871,7 +818,8 @@ Suite *sio_redis_suite(void) {
   tcase_add_test(tc, test_refused_seen_at_once);
   tcase_add_test(tc, test_kill_restart_reconnects_fast);
   tcase_add_test(tc, test_connect_timeout_blackhole);
-  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, test_sentinel_failover);
+  tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   return s;
 }

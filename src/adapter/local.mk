@@ -8,7 +8,12 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_pubsub.h \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \
-	src/adapter/sio_redis.c src/adapter/sio_redis.h
+	src/adapter/sio_redis.c src/adapter/sio_redis.h \
+	src/adapter/sio_redis_conn.c src/adapter/sio_redis_conn.h \
+	src/adapter/sio_redis_url.c src/adapter/sio_redis_url.h \
+	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter.c \
-	tests/test_sio_redis.c \
-	tests/helpers/pubsub_stub.c tests/helpers/pubsub_stub.h
+	tests/test_sio_redis.c tests/test_sio_redis_url.c \
+	tests/test_sio_redis_conn.c tests/test_sio_redis_cluster.c \
+	tests/helpers/pubsub_stub.c tests/helpers/pubsub_stub.h \
+	tests/helpers/redis_proc.c tests/helpers/redis_proc.h

@@ -101,19 +101,21 @@ static sio_conn *dial_end(dial_state *d) {
 static void dial_fail(dial_state *d, int status) {
   sio_dial_cb cb = d->cb;
   sio_conn *c;
-  SIO_LOGD("connect to %s failed: %s%s%s", d->where,
-           status == SIO_ERR_TIMEOUT ? "timed out"
-           : status == SIO_ERR_PROTO ? "TLS handshake failed"
-                                     : "I/O error",
-           d->err ? ", " : "", d->err ? uv_strerror(d->err) : "");
+  char why[160];
+  snprintf(why, sizeof(why), "%s: %s", d->where,
+           d->err                    ? uv_strerror(d->err)
+           : status == SIO_ERR_TIMEOUT ? "timed out"
+           : status == SIO_ERR_PROTO   ? "TLS handshake failed"
+                                       : "I/O error");
+  SIO_LOGD("connect to %s", why);
   c = dial_end(d);
   sio_conn_close(c);
-  cb(c, status);
+  cb(c, status, why);
 }
 
 static void dial_succeed(dial_state *d) {
   sio_dial_cb cb = d->cb;
-  cb(dial_end(d), 0);
+  cb(dial_end(d), 0, "");
 }
 
 void sio_dial_tls_done(sio_conn *c) { dial_succeed(dial_of(c)); }

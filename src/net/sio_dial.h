@@ -24,9 +24,11 @@
  * peer verified), else SIO_ERR_IO (refused, unreachable, reset, name not
  * resolved), SIO_ERR_TIMEOUT (the deadline passed) or SIO_ERR_PROTO (TLS
  * handshake or verification failed). After a failure the connection is
- * closing and ops->on_close follows. Not called when the owner closed c
+ * closing and ops->on_close follows. why is a short text for a log line
+ * ("127.0.0.1:6379: connection refused"), borrowed for the call; "" on
+ * success. Not called when the owner closed c
  * (sio_conn_close) before the dial finished; on_close still runs once. */
-typedef void (*sio_dial_cb)(sio_conn *c, int status);
+typedef void (*sio_dial_cb)(sio_conn *c, int status, const char *why);
 
 typedef struct sio_dial_opts {
   const char *host;    /* name or address (IPv6 without brackets); NULL

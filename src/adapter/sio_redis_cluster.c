@@ -1,0 +1,940 @@
+/* sio_redis_cluster.c: sharded pub/sub on a Redis Cluster.
+ *
+ * The driver does not run one state machine per connection; it keeps
+ * what should be (every subscription confirmed at its slot's owner) and
+ * reconciles what is with it, from one timer: after every event that can
+ * change either (a map loaded, a connection ready or lost, a subscription
+ * added, an sunsubscribe from a server) and every tick. Each connection
+ * (a link: a node's subscriber, a node's publisher, or the control link
+ * that asks for the slot map) is a sio_redis_conn opened when needed and
+ * retried after a capped exponential backoff when it fails; a link
+ * whose node owns nothing we need is closed.
+ *
+ * Subscription states: UNSENT (to be sent to its owner's subscriber),
+ * SENT (SSUBSCRIBE out), CONFIRMED. A subscription whose slot moved to
+ * another owner is unsubscribed at the old one (if still connected) and
+ * sent again at the new one; the driver is ready when the map is known
+ * and every subscription CONFIRMED.
+ *
+ * Publishing copies channel and payload into a request that lives until
+ * the reply: MOVED and ASK replies resend it (ASK with ASKING first) to
+ * the node they name, at most three times. */
+#include "sio_redis_cluster.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio_conn.h"
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_redis_conn.h"
+#include "sio_redis_url.h"
+#include "sio_tls.h"
+
+#define NSLOTS 16384
+#define MAX_REDIRECTS 3
+/* the map is read again this often even when nothing says it changed */
+#define REFRESH_INTERVAL_MS 5000
+
+enum { L_SUB, L_PUB, L_CONTROL };
+enum { S_UNSENT, S_SENT, S_CONFIRMED };
+
+typedef struct cnode cnode;
+
+typedef struct link {
+  sio_redis_cluster *k;
+  cnode *node; /* NULL: the control link */
+  int which;
+  sio_redis_conn *rc;
+  int ready; /* authenticated */
+  unsigned attempt;
+  uint64_t retry_at; /* uv_now() before which no new connection */
+  int ping_out;
+  uint64_t ping_sent_ns;
+} link;
+
+struct cnode {
+  char *host;
+  int port;
+  int in_map; /* owns slots in the current map */
+  size_t nsubs; /* subscriptions placed here (SENT or CONFIRMED) */
+  link sub, pub;
+};
+
+typedef struct csub {
+  char *name;
+  unsigned slot;
+  int state;
+  cnode *node; /* where it is SENT or CONFIRMED */
+  uint64_t sent_seq; /* order of the SSUBSCRIBEs sent */
+} csub;
+
+struct sio_redis_cluster {
+  uv_loop_t *loop;
+  sio_net net;
+  sio_tls_client_ctx *tls;
+  sio_redis_url url;
+  sio_redis_options o;
+  uv_timer_t tick;
+  cnode **nodes;
+  size_t nnodes;
+  cnode *slots[NSLOTS]; /* NULL: not covered, or no map yet */
+  int have_map;
+  link control;
+  cnode *control_node; /* where the control link is, NULL: a seed */
+  size_t next_seed;
+  int refreshing;      /* CLUSTER SLOTS in flight */
+  int refresh_wanted;  /* ask again once the answer is in */
+  uint64_t last_refresh;
+  uint64_t next_ping;
+  csub *subs;
+  size_t nsubs, capsubs;
+  uint64_t sub_seq;
+  sio_pubsub_handler h;
+  void *ud;
+  int ready;
+  int closing;
+  int outstanding; /* connections not freed + the timer */
+  void (*done)(void *arg);
+  void *done_arg;
+  uint64_t rng;
+  uint64_t latency_us;
+};
+
+typedef struct pubreq {
+  sio_redis_cluster *k;
+  int redirects;
+  int is_count;
+  sio_pubsub_count_cb cb; /* is_count */
+  void *ud;
+  size_t chanlen, len;
+  char buf[]; /* channel, NUL, payload */
+} pubreq;
+
+static void kick(sio_redis_cluster *k);
+static void final_step(sio_redis_cluster *k);
+static void request_refresh(sio_redis_cluster *k);
+
+/* ---------------------------------------------------------------- slots */
+
+unsigned sio_redis_key_slot(const char *key, size_t len) {
+  const char *p = key;
+  size_t n = len, i;
+  unsigned crc = 0;
+  const char *open = memchr(key, '{', len);
+  if (open) {
+    const char *close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
+    if (close && close > open + 1) {
+      p = open + 1;
+      n = (size_t)(close - p);
+    }
+  }
+  for (i = 0; i < n; i++) { /* CRC16-XMODEM, polynomial 0x1021 */
+    int b;
+    crc ^= (unsigned)(uint8_t)p[i] << 8;
+    for (b = 0; b < 8; b++)
+      crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+    crc &= 0xffff;
+  }
+  return crc % NSLOTS;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+static cnode *node_find(sio_redis_cluster *k, const char *host, int port,
+                        int create) {
+  cnode *n, **nn;
+  size_t i;
+  for (i = 0; i < k->nnodes; i++)
+    if (k->nodes[i]->port == port && strcmp(k->nodes[i]->host, host) == 0)
+      return k->nodes[i];
+  if (!create)
+    return NULL;
+  nn = sio_realloc(k->nodes, (k->nnodes + 1) * sizeof(*nn));
+  if (!nn)
+    return NULL;
+  k->nodes = nn;
+  n = sio_calloc(1, sizeof(*n));
+  if (!n)
+    return NULL;
+  n->host = sio_strdup(host);
+  if (!n->host) {
+    sio_free(n);
+    return NULL;
+  }
+  n->port = port;
+  n->sub.k = n->pub.k = k;
+  n->sub.node = n->pub.node = n;
+  n->sub.which = L_SUB;
+  n->pub.which = L_PUB;
+  k->nodes[k->nnodes++] = n;
+  return n;
+}
+
+static uint64_t rng_next(sio_redis_cluster *k) {
+  k->rng ^= k->rng >> 12;
+  k->rng ^= k->rng << 25;
+  k->rng ^= k->rng >> 27;
+  return k->rng * 2685821657736338717ull;
+}
+
+static uint64_t backoff(sio_redis_cluster *k, unsigned attempt) {
+  uint64_t d = k->o.reconnect_min_ms;
+  unsigned i;
+  for (i = 0; i < attempt && d < k->o.reconnect_max_ms; i++)
+    d *= 2;
+  if (d > k->o.reconnect_max_ms)
+    d = k->o.reconnect_max_ms;
+  return d / 2 + (d > 1 ? rng_next(k) % (d / 2 + 1) : 0);
+}
+
+static void update_ready(sio_redis_cluster *k) {
+  size_t i;
+  int ready = k->have_map && !k->closing;
+  for (i = 0; i < k->nsubs && ready; i++)
+    if (k->subs[i].state != S_CONFIRMED)
+      ready = 0;
+  if (ready == k->ready || k->closing)
+    return;
+  k->ready = ready;
+  if (ready)
+    SIO_LOGI("redis cluster: subscriptions in place");
+  if (k->h.state)
+    k->h.state(k->ud, ready);
+}
+
+/* Subscriptions placed on node n go back to UNSENT (its link is gone). */
+static void unplace_subs(sio_redis_cluster *k, cnode *n) {
+  size_t i;
+  for (i = 0; i < k->nsubs; i++)
+    if (k->subs[i].node == n) {
+      k->subs[i].node = NULL;
+      k->subs[i].state = S_UNSENT;
+    }
+  n->nsubs = 0;
+}
+
+static void link_forget(link *l) {
+  sio_redis_conn *rc = l->rc;
+  l->rc = NULL;
+  l->ready = 0;
+  l->ping_out = 0;
+  sio_redis_conn_close(rc);
+  if (l->which == L_SUB && l->node)
+    unplace_subs(l->k, l->node);
+}
+
+static const char *link_name(const link *l) {
+  return l->which == L_SUB ? "subscriber" : l->which == L_PUB ? "publisher"
+                                                              : "control";
+}
+
+static void link_failed(link *l, const char *why) {
+  sio_redis_cluster *k = l->k;
+  int was_ready = l->ready;
+  link_forget(l);
+  if (k->closing)
+    return;
+  if (was_ready || l->attempt == 0)
+    SIO_LOGW("redis cluster %s %s:%d: %s", link_name(l),
+             l->node ? l->node->host : "-", l->node ? l->node->port : 0, why);
+  l->retry_at = uv_now(k->loop) + backoff(k, l->attempt);
+  l->attempt++;
+  if (l->which == L_CONTROL) {
+    k->refreshing = 0;
+    k->refresh_wanted = 1;
+    k->control_node = NULL;
+    k->next_seed++;
+  } else {
+    request_refresh(k); /* the node may be gone */
+  }
+  update_ready(k);
+  kick(k);
+}
+
+/* ------------------------------------------------------- link handlers */
+
+static void on_link_ready(void *ud, sio_redis_conn *c) {
+  link *l = ud;
+  (void)c;
+  l->ready = 1;
+  l->attempt = 0;
+  kick(l->k);
+}
+
+static void on_link_lost(void *ud, sio_redis_conn *c, int status,
+                         const char *why) {
+  link *l = ud;
+  (void)status;
+  if (l->rc != c)
+    return;
+  l->rc = NULL;
+  link_failed(l, why);
+}
+
+static void on_link_freed(void *ud) {
+  link *l = ud;
+  l->k->outstanding--;
+  final_step(l->k);
+}
+
+static csub *sub_find(sio_redis_cluster *k, const char *name, size_t len) {
+  size_t i;
+  for (i = 0; i < k->nsubs; i++)
+    if (strlen(k->subs[i].name) == len &&
+        memcmp(k->subs[i].name, name, len) == 0)
+      return &k->subs[i];
+  return NULL;
+}
+
+static void on_push(void *ud, sio_redis_conn *c, const redisReply *rep) {
+  link *l = ud;
+  sio_redis_cluster *k = l->k;
+  const char *t = rep->element[0]->str;
+  size_t i;
+  (void)c;
+  if (k->closing)
+    return;
+  for (i = 1; i < rep->elements; i++)
+    if (rep->element[i]->type != REDIS_REPLY_STRING &&
+        rep->element[i]->type != REDIS_REPLY_INTEGER)
+      return;
+  if (strcmp(t, "smessage") == 0 && rep->element[2]->type == REDIS_REPLY_STRING) {
+    if (k->h.message)
+      k->h.message(k->ud, NULL, rep->element[1]->str,
+                   (const uint8_t *)rep->element[2]->str, rep->element[2]->len);
+  } else if (strcmp(t, "sunsubscribe") == 0 &&
+             rep->element[1]->type == REDIS_REPLY_STRING) {
+    /* the slot migrated away: place it again once the map says where */
+    csub *s = sub_find(k, rep->element[1]->str, rep->element[1]->len);
+    if (s && s->node == l->node) {
+      SIO_LOGI("redis cluster: %s moved away from %s:%d", s->name,
+               l->node->host, l->node->port);
+      s->node->nsubs--;
+      s->node = NULL;
+      s->state = S_UNSENT;
+      request_refresh(k);
+      update_ready(k);
+      kick(k);
+    }
+  }
+}
+
+static const sio_redis_conn_handler link_handler = {
+    .ready = on_link_ready,
+    .push = on_push,
+    .lost = on_link_lost,
+    .freed = on_link_freed,
+};
+
+/* Opens l's connection to host:port when its backoff allows. */
+static void link_open(link *l, const char *host, int port) {
+  sio_redis_cluster *k = l->k;
+  sio_redis_target t;
+  sio_redis_conn_opts co;
+  if (l->rc || k->closing || uv_now(k->loop) < l->retry_at)
+    return;
+  memset(&t, 0, sizeof(t));
+  memset(&co, 0, sizeof(co));
+  t.host = host;
+  t.port = port;
+  t.tls = k->tls;
+  t.user = k->url.user;
+  t.password = k->url.password;
+  co.connect_timeout_ms = k->o.connect_timeout_ms;
+  co.command_timeout_ms = k->o.command_timeout_ms;
+  co.max_pending = k->o.max_pending;
+  if (sio_redis_conn_open(&l->rc, &k->net, &t, &co, &link_handler, l)) {
+    l->rc = NULL;
+    l->retry_at = uv_now(k->loop) + backoff(k, l->attempt++);
+    return;
+  }
+  k->outstanding++;
+}
+
+/* --------------------------------------------------------- the slot map */
+
+static int reply_is(const redisReply *r, int type) {
+  return r && r->type == type;
+}
+
+static void on_slots(void *ud, int status, const redisReply *rep) {
+  link *l = ud;
+  sio_redis_cluster *k = l->k;
+  cnode *map[NSLOTS];
+  size_t i, j;
+  int ok = 1;
+  if (status || k->closing)
+    return; /* lost: link_failed asks again */
+  k->refreshing = 0;
+  k->last_refresh = uv_now(k->loop);
+  if (!reply_is(rep, REDIS_REPLY_ARRAY) || rep->elements == 0) {
+    SIO_LOGW("redis cluster: CLUSTER SLOTS: %s",
+             sio_redis_reply_str(rep) ? sio_redis_reply_str(rep)
+                                      : "no slots");
+    link_failed(l, "no slot map");
+    return;
+  }
+  memset(map, 0, sizeof(map));
+  for (i = 0; i < rep->elements && ok; i++) {
+    const redisReply *e = rep->element[i], *m;
+    const char *host;
+    cnode *n;
+    long long a, b;
+    if (!reply_is(e, REDIS_REPLY_ARRAY) || e->elements < 3 ||
+        !reply_is(e->element[0], REDIS_REPLY_INTEGER) ||
+        !reply_is(e->element[1], REDIS_REPLY_INTEGER) ||
+        !reply_is(e->element[2], REDIS_REPLY_ARRAY)) {
+      ok = 0;
+      break;
+    }
+    a = e->element[0]->integer;
+    b = e->element[1]->integer;
+    m = e->element[2];
+    if (a < 0 || b >= NSLOTS || a > b || m->elements < 2 ||
+        !reply_is(m->element[0], REDIS_REPLY_STRING) ||
+        !reply_is(m->element[1], REDIS_REPLY_INTEGER) ||
+        m->element[1]->integer < 1 || m->element[1]->integer > 65535) {
+      ok = 0;
+      break;
+    }
+    host = m->element[0]->str;
+    /* "" or "?": the node's address is the one we asked on */
+    if (!*host || strcmp(host, "?") == 0)
+      host = k->control_node ? k->control_node->host
+                             : k->url.nodes[k->next_seed % k->url.nnodes].host;
+    n = node_find(k, host, (int)m->element[1]->integer, 1);
+    if (!n) {
+      ok = 0;
+      break;
+    }
+    for (j = (size_t)a; j <= (size_t)b; j++)
+      map[j] = n;
+  }
+  if (!ok) {
+    link_failed(l, "the slot map does not parse");
+    return;
+  }
+  for (i = 0; i < k->nnodes; i++)
+    k->nodes[i]->in_map = 0;
+  for (i = 0; i < NSLOTS; i++)
+    if (map[i])
+      map[i]->in_map = 1;
+  memcpy(k->slots, map, sizeof(map));
+  if (!k->have_map)
+    SIO_LOGI("redis cluster: slot map loaded (%zu nodes)", k->nnodes);
+  k->have_map = 1;
+  kick(k);
+}
+
+static void request_refresh(sio_redis_cluster *k) {
+  k->refresh_wanted = 1;
+  if (!k->refreshing)
+    kick(k);
+}
+
+/* Asks for the map on the control link, opening it first if needed (at a
+ * node of the current map, else at the next seed). */
+static void refresh(sio_redis_cluster *k) {
+  static const char *const argv[2] = {"CLUSTER", "SLOTS"};
+  link *l = &k->control;
+  if (k->refreshing)
+    return;
+  if (!l->rc) {
+    cnode *pick = NULL;
+    size_t i;
+    for (i = 0; i < k->nnodes && !pick; i++)
+      if (k->nodes[(i + k->next_seed) % k->nnodes]->in_map)
+        pick = k->nodes[(i + k->next_seed) % k->nnodes];
+    k->control_node = pick;
+    if (pick)
+      link_open(l, pick->host, pick->port);
+    else {
+      const sio_redis_node *s = &k->url.nodes[k->next_seed % k->url.nnodes];
+      link_open(l, s->host, s->port);
+    }
+    if (!l->rc)
+      return;
+  }
+  if (sio_redis_conn_command(l->rc, 2, (const char **)argv, NULL, on_slots,
+                             l) == 0) {
+    k->refreshing = 1;
+    k->refresh_wanted = 0;
+  }
+}
+
+/* ------------------------------------------------------- subscriptions */
+
+static void on_ssubscribed(void *ud, int status, const redisReply *rep) {
+  link *l = ud;
+  sio_redis_cluster *k = l->k;
+  csub *s = NULL;
+  size_t i;
+  if (status || k->closing)
+    return;
+  if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+      rep->element[1]->type == REDIS_REPLY_STRING) {
+    /* ["ssubscribe", channel, count]; a channel unsubscribed meanwhile is
+     * not found */
+    s = sub_find(k, rep->element[1]->str, rep->element[1]->len);
+    if (s && s->node == l->node && s->state == S_SENT)
+      s->state = S_CONFIRMED;
+  } else if (rep->type == REDIS_REPLY_ERROR) {
+    /* replies come in order: the error is the oldest one sent here */
+    for (i = 0; i < k->nsubs; i++) {
+      csub *c = &k->subs[i];
+      if (c->node == l->node && c->state == S_SENT &&
+          (!s || c->sent_seq < s->sent_seq))
+        s = c;
+    }
+    if (s) {
+      SIO_LOGD("redis cluster: SSUBSCRIBE %s: %s", s->name, rep->str);
+      s->node->nsubs--;
+      s->node = NULL;
+      s->state = S_UNSENT;
+      request_refresh(k); /* MOVED, ASK, CLUSTERDOWN: the map is stale */
+    }
+  }
+  update_ready(k);
+  kick(k);
+}
+
+static int send_ssubscribe(link *l, csub *s) {
+  const char *argv[2] = {"SSUBSCRIBE", s->name};
+  return sio_redis_conn_command(l->rc, 2, argv, NULL, on_ssubscribed, l);
+}
+
+static void send_sunsubscribe(cnode *n, const char *name) {
+  const char *argv[2] = {"SUNSUBSCRIBE", name};
+  if (n->sub.rc && n->sub.ready)
+    sio_redis_conn_command(n->sub.rc, 2, argv, NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------- reconcile */
+
+static void pings(sio_redis_cluster *k);
+
+static void reconcile(sio_redis_cluster *k) {
+  size_t i;
+  if (k->closing)
+    return;
+  if (!k->have_map || k->refresh_wanted ||
+      uv_now(k->loop) - k->last_refresh >= REFRESH_INTERVAL_MS)
+    refresh(k);
+  if (!k->have_map)
+    return;
+  for (i = 0; i < k->nsubs; i++) {
+    csub *s = &k->subs[i];
+    cnode *owner = k->slots[s->slot];
+    if (s->node && s->node != owner) { /* the slot changed hands */
+      send_sunsubscribe(s->node, s->name);
+      s->node->nsubs--;
+      s->node = NULL;
+      s->state = S_UNSENT;
+    }
+    if (s->state != S_UNSENT || !owner)
+      continue;
+    if (!owner->sub.rc)
+      link_open(&owner->sub, owner->host, owner->port);
+    if (!owner->sub.rc || !owner->sub.ready)
+      continue;
+    if (send_ssubscribe(&owner->sub, s) == 0) {
+      s->state = S_SENT;
+      s->sent_seq = ++k->sub_seq;
+      s->node = owner;
+      owner->nsubs++;
+    }
+  }
+  /* links no longer needed */
+  for (i = 0; i < k->nnodes; i++) {
+    cnode *n = k->nodes[i];
+    if (n->sub.rc && n->nsubs == 0 && !n->in_map)
+      link_forget(&n->sub);
+    /* (a redirected publish may still wait on one) */
+    if (n->pub.rc && !n->in_map && !sio_redis_conn_pending(n->pub.rc))
+      link_forget(&n->pub);
+  }
+  update_ready(k);
+  pings(k);
+}
+
+static void on_tick(uv_timer_t *t) {
+  sio_redis_cluster *k = t->data;
+  reconcile(k);
+  if (!k->closing)
+    uv_timer_start(&k->tick, on_tick, k->have_map ? 250 : 100, 0);
+}
+
+/* Reconciles soon (coalesced: once per loop iteration). */
+static void kick(sio_redis_cluster *k) {
+  if (!k->closing)
+    uv_timer_start(&k->tick, on_tick, 0, 0);
+}
+
+/* --------------------------------------------------------------- pings */
+
+static void on_pong(void *ud, int status, const redisReply *rep) {
+  link *l = ud;
+  (void)rep;
+  if (status || l->k->closing)
+    return;
+  l->ping_out = 0;
+  if (l->which == L_CONTROL) {
+    uint64_t us = (uv_hrtime() - l->ping_sent_ns) / 1000;
+    l->k->latency_us = us ? us : 1;
+  }
+}
+
+static void ping_link(link *l) {
+  static const char *const argv[1] = {"PING"};
+  if (!l->rc || !l->ready || l->ping_out)
+    return;
+  if (sio_redis_conn_command(l->rc, 1, (const char **)argv, NULL, on_pong,
+                             l) == 0) {
+    l->ping_out = 1;
+    l->ping_sent_ns = uv_hrtime();
+  }
+}
+
+/* A PING on every idle link each ping interval: a node that stopped
+ * answering is dropped by the command deadline. */
+static void pings(sio_redis_cluster *k) {
+  size_t i;
+  uint64_t now = uv_now(k->loop);
+  if (now < k->next_ping)
+    return;
+  k->next_ping = now + k->o.ping_interval_ms;
+  ping_link(&k->control);
+  for (i = 0; i < k->nnodes; i++) {
+    ping_link(&k->nodes[i]->sub);
+    ping_link(&k->nodes[i]->pub);
+  }
+}
+
+/* ----------------------------------------------------------- publishing */
+
+static int send_req(sio_redis_cluster *k, cnode *n, pubreq *q, int asking);
+
+/* "MOVED 3999 127.0.0.1:6381" / "ASK ..." -> the node, or NULL. */
+static cnode *redirect_target(sio_redis_cluster *k, const char *err) {
+  const char *sp = strchr(err, ' '), *addr, *colon;
+  char host[256];
+  long port;
+  if (!sp || !(addr = strchr(sp + 1, ' ')))
+    return NULL;
+  addr++;
+  colon = strrchr(addr, ':');
+  if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+    return NULL;
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = 0;
+  port = strtol(colon + 1, NULL, 10);
+  if (port < 1 || port > 65535)
+    return NULL;
+  return node_find(k, host, (int)port, 1);
+}
+
+static void on_published(void *ud, int status, const redisReply *rep) {
+  pubreq *q = ud;
+  sio_redis_cluster *k = q->k;
+  if (!status && rep->type == REDIS_REPLY_ERROR && !k->closing &&
+      q->redirects < MAX_REDIRECTS) {
+    int moved = strncmp(rep->str, "MOVED ", 6) == 0;
+    int ask = strncmp(rep->str, "ASK ", 4) == 0;
+    cnode *n = moved || ask ? redirect_target(k, rep->str) : NULL;
+    if (moved)
+      request_refresh(k);
+    if (n) {
+      q->redirects++;
+      if (send_req(k, n, q, ask) == 0)
+        return; /* q lives on */
+    }
+  }
+  if (q->is_count) {
+    int64_t count = 0;
+    int st = status ? (k->closing ? SIO_ERR_CANCELED : status) : 0;
+    if (!st) {
+      if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+          rep->element[1]->type == REDIS_REPLY_INTEGER)
+        count = rep->element[1]->integer;
+      else
+        st = SIO_ERR_IO;
+    }
+    q->cb(q->ud, st, count);
+  } else if (!status && rep->type == REDIS_REPLY_ERROR) {
+    SIO_LOGD("redis cluster: SPUBLISH: %s", rep->str);
+  }
+  sio_free(q);
+}
+
+static int send_req(sio_redis_cluster *k, cnode *n, pubreq *q, int asking) {
+  static const char *const ask_argv[1] = {"ASKING"};
+  const char *argv[3];
+  size_t lens[3];
+  int argc, rv;
+  if (!n->pub.rc)
+    link_open(&n->pub, n->host, n->port);
+  if (!n->pub.rc)
+    return SIO_ERR_CLOSED;
+  if (asking && (rv = sio_redis_conn_command(n->pub.rc, 1,
+                                             (const char **)ask_argv, NULL,
+                                             NULL, NULL)) != 0)
+    return rv;
+  if (q->is_count) {
+    argv[0] = "PUBSUB";
+    argv[1] = "SHARDNUMSUB";
+    argv[2] = q->buf;
+    lens[0] = 6;
+    lens[1] = 11;
+    lens[2] = q->chanlen;
+    argc = 3;
+  } else {
+    argv[0] = "SPUBLISH";
+    argv[1] = q->buf;
+    argv[2] = q->buf + q->chanlen + 1;
+    lens[0] = 8;
+    lens[1] = q->chanlen;
+    lens[2] = q->len;
+    argc = 3;
+  }
+  return sio_redis_conn_command(n->pub.rc, argc, argv, lens, on_published, q);
+}
+
+static int submit(sio_redis_cluster *k, const char *channel,
+                  const uint8_t *data, size_t len, int is_count,
+                  sio_pubsub_count_cb cb, void *ud) {
+  size_t cl = strlen(channel);
+  cnode *n;
+  pubreq *q;
+  int rv;
+  if (k->closing || !k->have_map)
+    return SIO_ERR_CLOSED;
+  n = k->slots[sio_redis_key_slot(channel, cl)];
+  if (!n)
+    return SIO_ERR_CLOSED;
+  q = sio_malloc(sizeof(*q) + cl + 1 + len);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->k = k;
+  q->redirects = 0;
+  q->is_count = is_count;
+  q->cb = cb;
+  q->ud = ud;
+  q->chanlen = cl;
+  q->len = len;
+  memcpy(q->buf, channel, cl + 1);
+  if (len)
+    memcpy(q->buf + cl + 1, data, len);
+  rv = send_req(k, n, q, 0);
+  if (rv)
+    sio_free(q);
+  return rv;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static void op_set_handler(void *drv, const sio_pubsub_handler *h, void *ud) {
+  sio_redis_cluster *k = drv;
+  k->h = *h;
+  k->ud = ud;
+}
+
+static int op_subscribe(void *drv, const char *name, int kind) {
+  sio_redis_cluster *k = drv;
+  size_t len = strlen(name);
+  csub *s;
+  if (kind != SIO_PUBSUB_SHARD)
+    return SIO_ERR_UNSUPPORTED;
+  if (sub_find(k, name, len))
+    return 0;
+  if (k->nsubs == k->capsubs) {
+    size_t ncap = k->capsubs ? k->capsubs * 2 : 8;
+    csub *ns = sio_realloc(k->subs, ncap * sizeof(*ns));
+    if (!ns)
+      return SIO_ERR_NOMEM;
+    k->subs = ns;
+    k->capsubs = ncap;
+  }
+  s = &k->subs[k->nsubs];
+  s->name = sio_strdup(name);
+  if (!s->name)
+    return SIO_ERR_NOMEM;
+  s->slot = sio_redis_key_slot(name, len);
+  s->state = S_UNSENT;
+  s->node = NULL;
+  k->nsubs++;
+  update_ready(k);
+  kick(k);
+  return 0;
+}
+
+static int op_unsubscribe(void *drv, const char *name, int kind) {
+  sio_redis_cluster *k = drv;
+  csub *s;
+  size_t i;
+  if (kind != SIO_PUBSUB_SHARD)
+    return 0;
+  s = sub_find(k, name, strlen(name));
+  if (!s)
+    return 0;
+  if (s->node) {
+    send_sunsubscribe(s->node, s->name);
+    s->node->nsubs--;
+  }
+  i = (size_t)(s - k->subs);
+  sio_free(s->name);
+  k->subs[i] = k->subs[--k->nsubs];
+  /* a SENT one moved: its confirmation still matches by node and state */
+  update_ready(k);
+  kick(k);
+  return 0;
+}
+
+static int op_spublish(void *drv, const char *channel, const uint8_t *data,
+                       size_t len) {
+  return submit(drv, channel, data, len, 0, NULL, NULL);
+}
+
+static int op_shardnumsub(void *drv, const char *channel,
+                          sio_pubsub_count_cb cb, void *ud) {
+  return submit(drv, channel, NULL, 0, 1, cb, ud);
+}
+
+static int op_ready(void *drv) { return ((sio_redis_cluster *)drv)->ready; }
+
+static uint64_t op_latency_us(void *drv) {
+  return ((sio_redis_cluster *)drv)->latency_us;
+}
+
+static void net_closed(uv_handle_t *h) {
+  sio_redis_cluster *k = h->data;
+  void (*done)(void *) = k->done;
+  void *arg = k->done_arg;
+  size_t i;
+  for (i = 0; i < k->nsubs; i++)
+    sio_free(k->subs[i].name);
+  sio_free(k->subs);
+  for (i = 0; i < k->nnodes; i++) {
+    sio_free(k->nodes[i]->host);
+    sio_free(k->nodes[i]);
+  }
+  sio_free(k->nodes);
+  sio_redis_url_clear(&k->url);
+  sio_tls_client_ctx_del(k->tls);
+  sio_free(k);
+  if (done)
+    done(arg);
+}
+
+static void final_step(sio_redis_cluster *k) {
+  if (!k->closing || k->outstanding > 0)
+    return;
+  k->outstanding = -1;
+  k->net.flush.data = k;
+  sio_net_close(&k->net, net_closed);
+}
+
+static void tick_closed(uv_handle_t *h) {
+  sio_redis_cluster *k = h->data;
+  k->outstanding--;
+  final_step(k);
+}
+
+static void op_close(void *drv, void (*done)(void *arg), void *arg) {
+  sio_redis_cluster *k = drv;
+  size_t i;
+  if (k->closing)
+    return;
+  k->closing = 1;
+  k->done = done;
+  k->done_arg = arg;
+  link_forget(&k->control);
+  for (i = 0; i < k->nnodes; i++) {
+    link_forget(&k->nodes[i]->sub);
+    link_forget(&k->nodes[i]->pub);
+  }
+  uv_timer_stop(&k->tick);
+  uv_close((uv_handle_t *)&k->tick, tick_closed);
+}
+
+const sio_pubsub_ops sio_redis_cluster_pubsub_ops = {
+    .set_handler = op_set_handler,
+    .subscribe = op_subscribe,
+    .unsubscribe = op_unsubscribe,
+    .spublish = op_spublish,
+    .shardnumsub = op_shardnumsub,
+    .ready = op_ready,
+    .latency_us = op_latency_us,
+    .close = op_close,
+};
+
+int sio_redis_cluster_new(sio_redis_cluster **out, uv_loop_t *loop,
+                          const char *url, const sio_redis_options *o) {
+  sio_redis_cluster *k;
+  struct sigaction sa;
+  int rv;
+  *out = NULL;
+  if (!loop)
+    return SIO_ERR_INVAL;
+  k = sio_calloc(1, sizeof(*k));
+  if (!k)
+    return SIO_ERR_NOMEM;
+  rv = sio_redis_url_parse(url, &k->url);
+  if (rv || k->url.topology != SIO_REDIS_CLUSTER) {
+    sio_redis_url_clear(&k->url);
+    sio_free(k);
+    return rv ? rv : SIO_ERR_INVAL;
+  }
+  k->loop = loop;
+  if (o)
+    k->o = *o;
+  if (!k->o.connect_timeout_ms)
+    k->o.connect_timeout_ms = 5000;
+  if (!k->o.command_timeout_ms)
+    k->o.command_timeout_ms = 5000;
+  if (!k->o.reconnect_min_ms)
+    k->o.reconnect_min_ms = 100;
+  if (!k->o.reconnect_max_ms)
+    k->o.reconnect_max_ms = 500;
+  if (k->o.reconnect_max_ms < k->o.reconnect_min_ms)
+    k->o.reconnect_max_ms = k->o.reconnect_min_ms;
+  if (!k->o.max_pending)
+    k->o.max_pending = 10000;
+  if (!k->o.ping_interval_ms)
+    k->o.ping_interval_ms = 5000;
+  if (k->url.tls) {
+    char err[256];
+    rv = sio_tls_client_ctx_new(&k->tls, k->o.tls_ca_file, k->o.tls_cert_file,
+                                k->o.tls_key_file, err, sizeof(err));
+    if (rv) {
+      SIO_LOGE("redis TLS: %s", err);
+      sio_redis_url_clear(&k->url);
+      sio_free(k);
+      return rv;
+    }
+  }
+  k->o.tls_ca_file = k->o.tls_cert_file = k->o.tls_key_file = NULL;
+  if (sio_net_init(&k->net, loop)) {
+    sio_tls_client_ctx_del(k->tls);
+    sio_redis_url_clear(&k->url);
+    sio_free(k);
+    return SIO_ERR_NOMEM;
+  }
+  if (sio_random_bytes(&k->rng, sizeof(k->rng)) || !k->rng)
+    k->rng = uv_hrtime() | 1;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal(SIGPIPE, SIG_IGN);
+  k->control.k = k;
+  k->control.which = L_CONTROL;
+  uv_timer_init(loop, &k->tick);
+  k->tick.data = k;
+  k->outstanding = 1;
+  k->next_ping = uv_now(loop) + k->o.ping_interval_ms;
+  kick(k);
+  *out = k;
+  return 0;
+}
