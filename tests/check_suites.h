@@ -8,6 +8,7 @@
 #define CHECK_SUITES(X)                                                        \
   X(eio_packet)                                                                \
   X(eio_payload)                                                               \
+  X(sio_json)                                                                  \
   X(sio_packet)                                                                \
   X(sio_binary)                                                                \
   X(eio_polling)                                                               \

@@ -15,7 +15,7 @@
 #include "sio/sio.h"
 #include "sio_adapter_redis.h"
 #include "sio_buf.h"
-#include "sio_packet.h"
+#include "sio_json.h"
 #include "sio_redis_msg.h"
 #include "ws_client.h"
 

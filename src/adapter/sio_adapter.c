@@ -962,7 +962,7 @@ int sio_namespace_server_side_emit(sio_namespace *ns, const char *event,
   sio_server *srv;
   sse_call *e;
   int rv;
-  if (!ns || !event || sio_event_name_reserved(event) ||
+  if (!ns || !event || sio_event_name_reserved(event, strlen(event)) ||
       (args && !json_object_is_type(args, json_type_array)))
     return SIO_ERR_INVAL;
   srv = ns->srv;
@@ -1155,7 +1155,7 @@ int sio_namespace_broadcast_ack(sio_namespace *ns, const sio_broadcast_opts *o,
   back_call *b;
   int n, rv;
   if (!ns || !cb || !timeout_ms || !event || (nbins && !bins) || !opts_ok(o) ||
-      sio_event_name_reserved(event))
+      sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   srv = ns->srv;
   b = call_new(ns, sizeof(*b), back_fire, back_release, &rv);

@@ -131,17 +131,6 @@ int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial) {
   return 0;
 }
 
-int sio_event_name_reserved(const char *name) {
-  static const char *const reserved[] = {"connect",     "connect_error",
-                                         "disconnect",  "disconnecting",
-                                         "newListener", "removeListener"};
-  size_t i;
-  for (i = 0; i < SIO_ARRLEN(reserved); i++)
-    if (strcmp(name, reserved[i]) == 0)
-      return 1;
-  return 0;
-}
-
 typedef struct bcast_ctx {
   const sio_outpkt *pkt;
   int is_volatile;
@@ -186,7 +175,7 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   static const sio_broadcast_opts all = {NULL, 0, NULL, 0, 0};
   sio_outpkt pkt;
   int rv;
-  if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event))
+  if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   if (!o)
     o = &all;

@@ -56,10 +56,6 @@ void sio_outpkt_release(sio_outpkt *p);
  * stream is broken; *partial is set to 1 so the caller closes it. */
 int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial);
 
-/* 1 when name may not be emitted (reserved by the protocol: connect,
- * connect_error, disconnect, disconnecting, newListener, removeListener). */
-int sio_event_name_reserved(const char *name);
-
 /* Delivers an event to this instance's selected sockets (o NULL: all;
  * SIO_BCAST_LOCAL changes nothing here), encoded once. Everything
  * borrowed. Returns the number of recipients, SIO_ERR_INVAL (event NULL or

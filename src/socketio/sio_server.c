@@ -481,21 +481,3 @@ sio_buf *sio_server_scratch(sio_server *s) {
   return &s->scratch;
 }
 
-json_object *sio_placeholder_new(int num) {
-  json_object *o = json_object_new_object();
-  json_object *t = json_object_new_boolean(1);
-  json_object *n = json_object_new_int(num);
-  if (!o || !t || !n)
-    goto fail;
-  if (json_object_object_add(o, "_placeholder", t))
-    goto fail; /* t not consumed */
-  t = NULL;    /* o owns it now */
-  if (json_object_object_add(o, "num", n))
-    goto fail;
-  return o;
-fail:
-  json_object_put(t);
-  json_object_put(n);
-  json_object_put(o);
-  return NULL;
-}

@@ -351,7 +351,7 @@ static int emit_check(const sio_socket *s, const char *event,
     return SIO_ERR_INVAL;
   if (s->state != SIO_SOCKET_CONNECTED || !s->client)
     return SIO_ERR_CLOSED;
-  if (sio_event_name_reserved(event))
+  if (sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   return 0;
 }
