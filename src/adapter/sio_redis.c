@@ -55,7 +55,6 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_queue.h"
-#include "sio_server.h"
 
 enum { C_DOWN, C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_READY };
 enum { ROLE_SUB = 0, ROLE_PUB = 1 };
@@ -1110,7 +1109,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   int rv;
   if (!s || !cfg || !cfg->url)
     return SIO_ERR_INVAL;
-  if (s->has_adapter || s->closing)
+  if (sio_server_has_adapter(s) || sio_server_closing(s))
     return SIO_ERR_STATE;
   memset(&ro, 0, sizeof(ro));
   ro.connect_timeout_ms = cfg->connect_timeout_ms;
@@ -1118,7 +1117,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   ro.reconnect_min_ms = cfg->reconnect_min_ms;
   ro.reconnect_max_ms = cfg->reconnect_max_ms;
   ro.ping_interval_ms = cfg->ping_interval_ms;
-  rv = sio_redis_new(&drv, s->loop, cfg->url, &ro);
+  rv = sio_redis_new(&drv, sio_server_loop(s), cfg->url, &ro);
   if (rv)
     return rv;
   acfg.key = cfg->key;

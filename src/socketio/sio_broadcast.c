@@ -235,7 +235,7 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
   return bcast(ns, o, event, args, bins, nbins, &ctx);
 }
 
-int sio_namespace_broadcast_local_ack(sio_namespace *ns,
+int sio_adapter_broadcast_local_ack(sio_namespace *ns,
                                       const sio_broadcast_opts *o,
                                       const char *event, json_object *args,
                                       const sio_bin *bins, size_t nbins,

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "eio_server.h"
+#include "sio/adapter.h"
 #include "sio/sio.h"
 #include "sio_buf.h"
 #include "sio_packet.h"
@@ -64,17 +65,7 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
                                   const sio_broadcast_opts *o,
                                   const char *event, json_object *args,
                                   const sio_bin *bins, size_t nbins);
-/* The same, asking each recipient for an acknowledgement (one packet id
- * for all, from the namespace's counter, as the reference does): cb is
- * registered on each recipient with ud and fires once per recipient (the
- * answer, SIO_ERR_TIMEOUT after timeout_ms when > 0, or SIO_ERR_CANCELED
- * when it disconnects). Returns the number of recipients asked (cb fires
- * that many times), SIO_ERR_INVAL or SIO_ERR_NOMEM (no callback fires). */
-int sio_namespace_broadcast_local_ack(sio_namespace *ns,
-                                      const sio_broadcast_opts *o,
-                                      const char *event, json_object *args,
-                                      const sio_bin *bins, size_t nbins,
-                                      uint32_t timeout_ms, sio_ack_cb cb,
-                                      void *ud);
+/* sio_adapter_broadcast_local_ack, the same asking each recipient for an
+ * acknowledgement, is public: <sio/adapter.h>. */
 
 #endif

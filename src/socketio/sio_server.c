@@ -463,6 +463,12 @@ int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
   return 0;
 }
 
+uv_loop_t *sio_server_loop(const sio_server *s) { return s ? s->loop : NULL; }
+
+int sio_server_closing(const sio_server *s) { return s && s->closing; }
+
+int sio_server_has_adapter(const sio_server *s) { return s && s->has_adapter; }
+
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
                                    size_t len) {
   return sio_map_get(&s->nsps, name, len);
