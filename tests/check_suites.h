@@ -37,6 +37,7 @@
   X(app_sdnotify)                                                              \
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
+  X(sio_cluster)                                                               \
   X(sio_adapter)                                                               \
   X(sio_redis)
 
