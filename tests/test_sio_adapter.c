@@ -17,10 +17,9 @@
 #include "sio_buf.h"
 #include "sio_json.h"
 #include "sio_redis_msg.h"
+#include "sio_steps.h"
 #include "ws_client.h"
 
-#define WS_PATH "/socket.io/?EIO=4&transport=websocket"
-#define T 2000
 #define NSRV 3
 #define MAXS 8
 
@@ -178,53 +177,16 @@ static void stop(fx *f, ws_client *cs, int n) {
   F = NULL;
 }
 
-static void pump_done(uv_timer_t *t) { (void)t; }
-
-static void pump(fx *f, uint32_t ms) {
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, pump_done, ms, 0);
-  while (uv_is_active((uv_handle_t *)&t))
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
+static void pump(fx *f, uint32_t ms) { steps_pump(&f->loop, ms); }
 
 /* Connects a client to server i, namespace "/" (or nsp), and returns the
  * server-side socket. */
 static sio_socket *connect_to(fx *f, ws_client *c, int i, const char *nsp) {
-  const ws_msg *m;
-  char pkt[64];
   srv *v = &f->s[i];
   int before = v->nsocks;
-  ck_assert_int_eq(ws_client_open(c, &f->loop, v->port, WS_PATH), 0);
-  c->auto_pong = 1;
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_int_eq(m->data[0], '0');
-  snprintf(pkt, sizeof(pkt), "40%s%s", nsp ? nsp : "", nsp ? "," : "");
-  ck_assert_int_eq(ws_client_send_text(c, pkt), 0);
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_msg(strncmp(m->data, "40", 2) == 0, "connect reply %s", m->data);
+  steps_connect(c, &f->loop, v->port, nsp);
   ck_assert_int_eq(v->nsocks, before + 1);
   return v->socks[before];
-}
-
-static void expect(ws_client *c, const char *want) {
-  ck_assert_msg(ws_client_expect(c, want, T), "expected %s", want);
-}
-
-/* Nothing (but pings) arrives within ms. */
-static void expect_nothing(ws_client *c, uint32_t ms) {
-  const ws_msg *m = ws_client_recv(c, ms);
-  ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
-}
-
-static json_object *jparse(const char *s) {
-  json_object *o = NULL;
-  ck_assert_int_eq(sio_json_parse(s, strlen(s), 0, &o), 0);
-  return o;
 }
 
 /* ------------------------------------------------------------ broadcast */
@@ -241,7 +203,7 @@ START_TEST(test_broadcast_everywhere) {
   pump(&f, 20);
   for (i = 0; i < NSRV; i++)
     ck_assert_int_eq(sio_server_redis_connected(f.s[i].s), 1);
-  args = jparse("[1,\"two\"]");
+  args = steps_json("[1,\"two\"]");
   f.published = 0;
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[0].s, "/"), NULL,
                                            "hello", args, NULL, 0),
@@ -249,9 +211,9 @@ START_TEST(test_broadcast_everywhere) {
   ck_assert_int_eq(f.published, 1);
   ck_assert_str_eq(f.last_channel, "socket.io#/#");
   for (i = 0; i < NSRV; i++)
-    expect(&c[i], "42[\"hello\",1,\"two\"]");
+    steps_expect(&c[i], "42[\"hello\",1,\"two\"]");
   /* the sender's own message comes back from the bus and is ignored */
-  expect_nothing(&c[0], 100);
+  steps_expect_nothing(&c[0], 100);
   json_object_put(args);
   {
     sio_stats st;
@@ -291,14 +253,14 @@ START_TEST(test_broadcast_rooms_except_binary) {
                                            "bin", args, &bin, 1),
                    0);
   ck_assert_str_eq(f.last_channel, "socket.io#/#r1#");
-  expect(&c[1], "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]");
-  m = ws_client_recv(&c[1], T);
+  steps_expect(&c[1], "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]");
+  m = ws_client_recv(&c[1], STEPS_T);
   ck_assert_ptr_nonnull(m);
   ck_assert_int_eq(m->binary, 1);
   ck_assert_uint_eq(m->len, 2);
-  expect_nothing(&c[2], 100); /* in r1 but also in x */
-  expect_nothing(&c[3], 10);  /* not in r1 */
-  expect_nothing(&c[0], 10);
+  steps_expect_nothing(&c[2], 100); /* in r1 but also in x */
+  steps_expect_nothing(&c[3], 10);  /* not in r1 */
+  steps_expect_nothing(&c[0], 10);
   json_object_put(args);
   /* SIO_BCAST_LOCAL stays home */
   o.nexcept = 0;
@@ -307,8 +269,8 @@ START_TEST(test_broadcast_rooms_except_binary) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[1].s, "/"), &o,
                                            "loc", NULL, NULL, 0),
                    1);
-  expect(&c[1], "42[\"loc\"]");
-  expect_nothing(&c[2], 100);
+  steps_expect(&c[1], "42[\"loc\"]");
+  steps_expect_nothing(&c[2], 100);
   ck_assert_int_eq(f.published, 0);
   /* two rooms: the namespace channel */
   {
@@ -318,8 +280,8 @@ START_TEST(test_broadcast_rooms_except_binary) {
                                              "two", NULL, NULL, 0),
                      0);
     ck_assert_str_eq(f.last_channel, "socket.io#/#");
-    expect(&c[1], "42[\"two\"]");
-    expect(&c[2], "42[\"two\"]");
+    steps_expect(&c[1], "42[\"two\"]");
+    steps_expect(&c[2], "42[\"two\"]");
   }
   stop(&f, c, 4);
 }
@@ -336,8 +298,8 @@ START_TEST(test_namespaces_apart) {
                                            NULL, "adm", NULL, NULL, 0),
                    0);
   ck_assert_str_eq(f.last_channel, "socket.io#/admin#");
-  expect(&c[0], "42/admin,[\"adm\"]");
-  expect_nothing(&c[1], 100);
+  steps_expect(&c[0], "42/admin,[\"adm\"]");
+  steps_expect_nothing(&c[1], 100);
   stop(&f, c, 2);
 }
 END_TEST
@@ -362,9 +324,9 @@ START_TEST(test_emitter_messages) {
       sio_redis_encode_bcast(&msg, "emitter", "/", "e2", NULL, NULL, 0, &o, -1),
       0);
   pubsub_bus_publish(f.bus, "socket.io#/#room1#", (uint8_t *)msg.data, msg.len);
-  expect(&c[0], "42[\"e2\"]");
-  expect(&c[1], "42[\"e2\"]");
-  expect_nothing(&c[2], 100);
+  steps_expect(&c[0], "42[\"e2\"]");
+  steps_expect(&c[1], "42[\"e2\"]");
+  steps_expect_nothing(&c[2], 100);
   /* requests: socketsJoin from an emitter (no uid), then an unknown
    * request type and garbage, which change nothing */
   {
@@ -444,9 +406,9 @@ START_TEST(test_sockets_join_leave_disconnect) {
     ck_assert_int_eq(sio_namespace_disconnect_sockets(
                          sio_server_of(f.s[2].s, "/"), &in_j1, 0),
                      0);
-    expect(&c[0], "41");
-    expect(&c[1], "41");
-    expect_nothing(&c[2], 100);
+    steps_expect(&c[0], "41");
+    steps_expect(&c[1], "41");
+    steps_expect_nothing(&c[2], 100);
     ck_assert_int_eq(f.s[0].disconnects, 1);
     ck_assert_int_eq(f.s[1].disconnects, 1);
     ck_assert_int_eq(f.s[2].disconnects, 0);
@@ -510,7 +472,7 @@ START_TEST(test_fetch_sockets) {
     s[i] = connect_to(&f, &c[i], i, NULL);
   sio_socket_join(s[0], "team");
   sio_socket_join(s[2], "team");
-  sio_socket_set_json_data(s[2], jparse("{\"user\":\"u2\"}"));
+  sio_socket_set_json_data(s[2], steps_json("{\"user\":\"u2\"}"));
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[1].s, "/"), &o,
                                                on_fetch, &f),
                    0);
@@ -614,7 +576,7 @@ static void on_sse_ack(sio_namespace *ns, int status, json_object *responses,
 
 START_TEST(test_server_side_emit) {
   fx f;
-  json_object *args = jparse("[1,{\"k\":\"v\"}]");
+  json_object *args = steps_json("[1,{\"k\":\"v\"}]");
   start(&f);
   ck_assert_int_eq(sio_namespace_server_side_emit(sio_server_of(f.s[0].s, "/"),
                                                   "tick", args, NULL, NULL),
@@ -681,7 +643,7 @@ START_TEST(test_broadcast_with_acks) {
   for (i = 0; i < 3; i++) {
     char reply[64];
     const char *p;
-    m = ws_client_recv(&c[i], T);
+    m = ws_client_recv(&c[i], STEPS_T);
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strncmp(m->data, "42", 2) == 0, "%s", m->data);
     /* answer with the packet id and this client's number */
@@ -705,14 +667,15 @@ START_TEST(test_broadcast_with_acks) {
   for (i = 0; i < 2; i++) {
     char reply[64];
     const char *p;
-    m = ws_client_recv(&c[i], T);
+    m = ws_client_recv(&c[i], STEPS_T);
     ck_assert_ptr_nonnull(m);
     p = m->data + 2;
     snprintf(reply, sizeof(reply), "43%.*s[%d]", (int)strspn(p, "0123456789"),
              p, i);
     ck_assert_int_eq(ws_client_send_text(&c[i], reply), 0);
   }
-  ck_assert_ptr_nonnull(ws_client_recv(&c[2], T)); /* asked, never answers */
+  ck_assert_ptr_nonnull(
+      ws_client_recv(&c[2], STEPS_T)); /* asked, never answers */
   while (f.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
   ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT);
@@ -740,8 +703,8 @@ START_TEST(test_degraded_and_back) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[1].s, "/"), NULL,
                                            "local", NULL, NULL, 0),
                    1);
-  expect(&c[1], "42[\"local\"]");
-  expect_nothing(&c[0], 100);
+  steps_expect(&c[1], "42[\"local\"]");
+  steps_expect_nothing(&c[0], 100);
   sio_server_stats(f.s[1].s, &st);
   ck_assert_uint_eq(st.redis_dropped, 1);
   ck_assert_uint_eq(st.redis_connected, 0);
@@ -760,8 +723,8 @@ START_TEST(test_degraded_and_back) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[0].s, "/"), NULL,
                                            "again", NULL, NULL, 0),
                    1);
-  expect(&c[0], "42[\"again\"]");
-  expect(&c[1], "42[\"again\"]");
+  steps_expect(&c[0], "42[\"again\"]");
+  steps_expect(&c[1], "42[\"again\"]");
   stop(&f, c, 2);
 }
 END_TEST

@@ -6,6 +6,7 @@
  * check is what the clients of both servers receive and what the public
  * calls report. */
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,21 +14,38 @@
 #include "check_suites.h"
 #include "sio/adapter.h"
 #include "sio/sio.h"
+#include "sio_steps.h"
 #include "ws_client.h"
 
-#define WS_PATH "/socket.io/?EIO=4&transport=websocket"
-#define T 2000
 #define MAXS 4
 
 /* ------------------------------------------------------ the twin adapter */
 
 typedef struct twin twin;
 
+/* A link in one of the adapter's lists of things in flight. */
+typedef struct node {
+  struct node *next;
+} node;
+
+static void node_push(node **head, node *n) {
+  n->next = *head;
+  *head = n;
+}
+
+static void node_remove(node **head, node *n) {
+  for (; *head; head = &(*head)->next)
+    if (*head == n) {
+      *head = n->next;
+      return;
+    }
+}
+
 /* One deferred answer: callbacks never fire inside the adapter call. */
 typedef struct op {
   uv_timer_t timer;
   twin *t;
-  struct op *next;
+  node link;
   int kind;
   sio_namespace *ns;
   sio_broadcast_opts o;
@@ -40,6 +58,7 @@ typedef struct op {
 
 /* A broadcast with acknowledgements served by the peer. */
 typedef struct back {
+  node link; /* first: a node is its back */
   twin *t;
   const sio_adapter_ack_sink *sink;
   void *ud;
@@ -48,15 +67,14 @@ typedef struct back {
   int refs;       /* the peer's ack callbacks, plus the adapter's own */
   int counted;    /* sink->count called */
   int done;       /* sink->done called */
-  struct back *next;
 } back;
 
 struct twin {
   sio_server *self;
   sio_server *peer;
   uv_loop_t *loop;
-  op *ops;
-  back *backs;
+  node *ops;   /* op.link */
+  node *backs; /* back.link */
   int handles; /* op timers not yet closed */
   int closing;
   void (*done)(void *arg);
@@ -64,7 +82,7 @@ struct twin {
   int joined, left, disconnected;
 };
 
-enum { OP_FETCH, OP_ROOMS, OP_COUNT, OP_SSE };
+enum { OP_FETCH, OP_ROOMS, OP_COUNT, OP_SSE, OP_NOBODY };
 
 static sio_namespace *peer_ns(twin *t, sio_namespace *ns) {
   if (t->closing || !t->peer || sio_server_closing(t->peer))
@@ -82,13 +100,8 @@ static void op_closed(uv_handle_t *h) {
     t->done(t->done_arg);
 }
 
-static void op_unlink(op *o) {
-  op **p;
-  for (p = &o->t->ops; *p; p = &(*p)->next)
-    if (*p == o) {
-      *p = o->next;
-      return;
-    }
+static op *op_of(node *n) {
+  return (op *)(void *)((char *)n - offsetof(op, link));
 }
 
 static void fetch_answer(op *o, int status) {
@@ -139,8 +152,13 @@ static void sse_answer(op *o, int status) {
   json_object_put(data);
 }
 
+static void back_finish(struct back *b);
+
 static void op_fire(op *o, int status) {
   switch (o->kind) {
+  case OP_NOBODY: /* a broadcast with acks nobody on the peer was asked */
+    back_finish(o->ud);
+    break;
   case OP_FETCH:
     fetch_answer(o, status);
     break;
@@ -158,7 +176,7 @@ static void op_fire(op *o, int status) {
 
 static void op_due(uv_timer_t *h) {
   op *o = (op *)h;
-  op_unlink(o);
+  node_remove(&o->t->ops, &o->link);
   op_fire(o, 0);
   uv_close((uv_handle_t *)&o->timer, op_closed);
 }
@@ -187,8 +205,7 @@ static int op_start(twin *t, int kind, sio_namespace *ns,
   uv_timer_init(t->loop, &o->timer);
   uv_timer_start(&o->timer, op_due, 0, 0);
   t->handles++;
-  o->next = t->ops;
-  t->ops = o;
+  node_push(&t->ops, &o->link);
   return 0;
 }
 
@@ -209,18 +226,13 @@ static int tw_broadcast(void *ad, sio_namespace *ns,
 }
 
 static void back_put(back *b) {
-  back **p;
   if (--b->refs > 0)
     return;
-  for (p = &b->t->backs; *p; p = &(*p)->next)
-    if (*p == b) {
-      *p = b->next;
-      break;
-    }
+  node_remove(&b->t->backs, &b->link);
   free(b);
 }
 
-static void back_finish(back *b) {
+static void back_finish(struct back *b) {
   if (!b->counted) {
     b->counted = 1;
     b->sink->count(b->ud, b->asked);
@@ -256,7 +268,7 @@ static int tw_broadcast_ack(void *ad, sio_namespace *ns,
   twin *t = ad;
   sio_namespace *pns = peer_ns(t, ns);
   back *b;
-  int n;
+  int n, rv;
   if (!pns)
     return SIO_ERR_CLOSED;
   b = calloc(1, sizeof(*b));
@@ -266,8 +278,7 @@ static int tw_broadcast_ack(void *ad, sio_namespace *ns,
   b->sink = sink;
   b->ud = ud;
   b->refs = 1;
-  b->next = t->backs;
-  t->backs = b;
+  node_push(&t->backs, &b->link);
   n = sio_adapter_broadcast_local_ack(pns, o, event, args, bins, nbins,
                                       timeout_ms, back_ack, b);
   if (n < 0) {
@@ -276,8 +287,11 @@ static int tw_broadcast_ack(void *ad, sio_namespace *ns,
   }
   b->asked = b->pending = (size_t)n;
   b->refs += n;
-  /* with nobody asked, the count and done come with the adapter's close
-   * or the first ack; a real adapter would also bound them by timeout_ms */
+  /* nobody asked: the count (0) and done come on the next turn */
+  if (n == 0 && (rv = op_start(t, OP_NOBODY, ns, NULL, NULL, b)) != 0) {
+    back_put(b); /* the sink is never called: the call failed */
+    return rv;
+  }
   return 0;
 }
 
@@ -327,8 +341,8 @@ static int tw_sse(void *ad, sio_namespace *ns, const char *event,
   int rv = op_start(t, OP_SSE, ns, NULL, (void *)cb, ud);
   if (rv)
     return rv;
-  t->ops->event = strdup(event);
-  t->ops->args = args ? json_object_get(args) : NULL;
+  op_of(t->ops)->event = strdup(event);
+  op_of(t->ops)->args = args ? json_object_get(args) : NULL;
   return 0;
 }
 
@@ -355,23 +369,23 @@ static void tw_stats(void *ad, sio_adapter_stats *out) {
 
 static void tw_close(void *ad, void (*done)(void *arg), void *arg) {
   twin *t = ad;
-  back *b;
   t->closing = 1;
   t->done = done;
   t->done_arg = arg;
   while (t->ops) {
-    op *o = t->ops;
-    t->ops = o->next;
+    op *o = op_of(t->ops);
+    t->ops = o->link.next;
     uv_timer_stop(&o->timer);
     op_fire(o, SIO_ERR_CANCELED);
     uv_close((uv_handle_t *)&o->timer, op_closed);
   }
-  for (b = t->backs; b; b = b->next) {
+  while (t->backs) {
+    back *b = (back *)t->backs;
+    t->backs = b->link.next; /* the peer's acks may still hold it */
     b->pending = 0;
     back_finish(b);
+    back_put(b); /* the adapter's own reference */
   }
-  while (t->backs)
-    back_put(t->backs); /* the adapter's own reference */
   if (t->handles == 0 && done)
     done(arg);
 }
@@ -518,48 +532,14 @@ static void stop(fx *f, ws_client *cs, int n) {
   F = NULL;
 }
 
-static void pump_done(uv_timer_t *t) { (void)t; }
-
-static void pump(fx *f, uint32_t ms) {
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, pump_done, ms, 0);
-  while (uv_is_active((uv_handle_t *)&t))
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
+static void pump(fx *f, uint32_t ms) { steps_pump(&f->loop, ms); }
 
 static sio_socket *connect_to(fx *f, ws_client *c, int i) {
-  const ws_msg *m;
   srv *v = &f->s[i];
   int before = v->nsocks;
-  ck_assert_int_eq(ws_client_open(c, &f->loop, v->port, WS_PATH), 0);
-  c->auto_pong = 1;
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_int_eq(m->data[0], '0');
-  ck_assert_int_eq(ws_client_send_text(c, "40"), 0);
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_msg(strncmp(m->data, "40", 2) == 0, "connect reply %s", m->data);
+  steps_connect(c, &f->loop, v->port, NULL);
   ck_assert_int_eq(v->nsocks, before + 1);
   return v->socks[before];
-}
-
-static void expect(ws_client *c, const char *want) {
-  ck_assert_msg(ws_client_expect(c, want, T), "expected %s", want);
-}
-
-static void expect_nothing(ws_client *c, uint32_t ms) {
-  const ws_msg *m = ws_client_recv(c, ms);
-  ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
-}
-
-static json_object *jparse(const char *s) {
-  json_object *o = NULL;
-  ck_assert_int_eq(sio_json_parse(s, strlen(s), 0, &o), 0);
-  return o;
 }
 
 static void wait_calls(fx *f, int n) {
@@ -629,22 +609,22 @@ START_TEST(incoming_bad_arguments) {
   /* fetch answers that are not socket objects */
   ck_assert_int_eq(sio_adapter_info_from_json(NULL, &info, &rooms),
                    SIO_ERR_INVAL);
-  o = jparse("{\"rooms\":[]}");
+  o = steps_json("{\"rooms\":[]}");
   ck_assert_int_eq(sio_adapter_info_from_json(o, &info, &rooms), SIO_ERR_PROTO);
   ck_assert_ptr_null(rooms);
   json_object_put(o);
-  o = jparse("{\"id\":7}");
+  o = steps_json("{\"id\":7}");
   ck_assert_int_eq(sio_adapter_info_from_json(o, &info, &rooms), SIO_ERR_PROTO);
   json_object_put(o);
-  o = jparse("{\"id\":\"a\",\"rooms\":\"a\"}");
+  o = steps_json("{\"id\":\"a\",\"rooms\":\"a\"}");
   ck_assert_int_eq(sio_adapter_info_from_json(o, &info, &rooms), SIO_ERR_PROTO);
   json_object_put(o);
-  o = jparse("{\"id\":\"a\",\"rooms\":[\"a\",1]}");
+  o = steps_json("{\"id\":\"a\",\"rooms\":[\"a\",1]}");
   ck_assert_int_eq(sio_adapter_info_from_json(o, &info, &rooms), SIO_ERR_PROTO);
   ck_assert_ptr_null(rooms);
   json_object_put(o);
-  o = jparse("{\"id\":\"a\",\"rooms\":[\"a\",\"b\"],\"data\":{\"k\":1},"
-             "\"handshake\":{\"auth\":{}}}");
+  o = steps_json("{\"id\":\"a\",\"rooms\":[\"a\",\"b\"],\"data\":{\"k\":1},"
+                 "\"handshake\":{\"auth\":{}}}");
   ck_assert_int_eq(sio_adapter_info_from_json(o, &info, &rooms), 0);
   ck_assert_str_eq(info.id, "a");
   ck_assert_uint_eq(info.nrooms, 2);
@@ -655,11 +635,11 @@ START_TEST(incoming_bad_arguments) {
   sio_adapter_free_rooms(rooms);
   json_object_put(o);
   /* server-side events that cannot be delivered */
-  o = jparse("[1,2]");
+  o = steps_json("[1,2]");
   ck_assert_int_eq(sio_adapter_server_event(root(&f, 0), o, 1, &ack), 0);
   ck_assert_ptr_null(ack);
   json_object_put(o);
-  o = jparse("[\"ev\"]");
+  o = steps_json("[\"ev\"]");
   ck_assert_int_eq(sio_adapter_server_event(NULL, o, 0, NULL), 0);
   ck_assert_int_eq(sio_adapter_server_event(root(&f, 0), o, 1, NULL), 0);
   ck_assert_int_eq(f.s[0].server_events, 0);
@@ -753,7 +733,7 @@ START_TEST(incoming_local_answers) {
   {
     int i;
     for (i = 0; i < 2; i++) {
-      const ws_msg *m = ws_client_recv(&c[i], T);
+      const ws_msg *m = ws_client_recv(&c[i], STEPS_T);
       char reply[64];
       ck_assert_ptr_nonnull(m);
       snprintf(reply, sizeof(reply), "43%ld[%d]", strtol(m->data + 2, NULL, 10),
@@ -765,8 +745,8 @@ START_TEST(incoming_local_answers) {
   ck_assert_int_eq(f.status, 0);
   ck_assert_uint_eq(f.count, 1); /* 0 + 1 */
   ck_assert_int_eq(sio_adapter_apply_disconnect(root(&f, 0), NULL, 0), 2);
-  expect(&c[0], "41");
-  expect(&c[1], "41");
+  steps_expect(&c[0], "41");
+  steps_expect(&c[1], "41");
   ck_assert_ptr_null(sio_adapter_find_socket(root(&f, 0), sio_socket_id(a)));
   stop(&f, c, 2);
 }
@@ -781,7 +761,7 @@ START_TEST(twin_broadcast) {
   const char *r1 = "r1";
   sio_broadcast_opts o = {&r1, 1, NULL, 0, 0};
   sio_broadcast_opts local = {NULL, 0, NULL, 0, SIO_BCAST_LOCAL};
-  json_object *args = jparse("[1,\"two\"]");
+  json_object *args = steps_json("[1,\"two\"]");
   memset(c, 0, sizeof(c));
   start(&f);
   connect_to(&f, &c[0], 0);
@@ -789,14 +769,14 @@ START_TEST(twin_broadcast) {
   connect_to(&f, &c[2], 1);
   ck_assert_int_eq(
       sio_namespace_broadcast(root(&f, 0), NULL, "hi", args, NULL, 0), 1);
-  expect(&c[0], "42[\"hi\",1,\"two\"]");
-  expect(&c[1], "42[\"hi\",1,\"two\"]");
-  expect(&c[2], "42[\"hi\",1,\"two\"]");
+  steps_expect(&c[0], "42[\"hi\",1,\"two\"]");
+  steps_expect(&c[1], "42[\"hi\",1,\"two\"]");
+  steps_expect(&c[2], "42[\"hi\",1,\"two\"]");
   /* SIO_BCAST_LOCAL never reaches the adapter */
   ck_assert_int_eq(
       sio_namespace_broadcast(root(&f, 0), &local, "here", NULL, NULL, 0), 1);
-  expect(&c[0], "42[\"here\"]");
-  expect_nothing(&c[1], 50);
+  steps_expect(&c[0], "42[\"here\"]");
+  steps_expect_nothing(&c[1], 50);
   /* a room only the other server has members in */
   {
     int before = f.s[1].tw.joined;
@@ -805,9 +785,9 @@ START_TEST(twin_broadcast) {
   }
   ck_assert_int_eq(
       sio_namespace_broadcast(root(&f, 0), &o, "room", NULL, NULL, 0), 0);
-  expect(&c[1], "42[\"room\"]");
-  expect_nothing(&c[0], 50);
-  expect_nothing(&c[2], 10);
+  steps_expect(&c[1], "42[\"room\"]");
+  steps_expect_nothing(&c[0], 50);
+  steps_expect_nothing(&c[2], 10);
   json_object_put(args);
   stop(&f, c, 3);
 }
@@ -867,7 +847,7 @@ START_TEST(twin_fetch_rooms_count) {
   sio_socket_join(a, "ra");
   sio_socket_join(b, "rb");
   sio_socket_join(b, "ra");
-  sio_socket_set_json_data(b, jparse("{\"who\":\"b\"}"));
+  sio_socket_set_json_data(b, steps_json("{\"who\":\"b\"}"));
   ck_assert_int_eq(sio_namespace_fetch_sockets(root(&f, 0), NULL, fetch_cb, &f),
                    0);
   ck_assert_int_eq(f.calls, 0); /* never inside the call */
@@ -910,8 +890,8 @@ START_TEST(twin_join_leave_disconnect) {
   ck_assert_int_eq(sio_socket_in_room(b, "y"), 0);
   ck_assert_int_ge(f.s[1].tw.left, 1);
   ck_assert_int_eq(sio_namespace_disconnect_sockets(root(&f, 0), &in_x, 0), 0);
-  expect(&c[0], "41");
-  expect(&c[1], "41");
+  steps_expect(&c[0], "41");
+  steps_expect(&c[1], "41");
   ck_assert_int_eq(sio_socket_connected(b), 0);
   ck_assert_int_eq(f.s[1].tw.disconnected, 1);
   ck_assert_int_eq(f.s[0].tw.disconnected, 1);
@@ -930,7 +910,7 @@ static void sse_cb(sio_namespace *ns, int status, json_object *responses,
 
 START_TEST(twin_server_side_emit) {
   fx f;
-  json_object *args = jparse("[{\"n\":1}]");
+  json_object *args = steps_json("[{\"n\":1}]");
   start(&f);
   ck_assert_int_eq(
       sio_namespace_server_side_emit(root(&f, 0), "ping", args, NULL, NULL), 0);
@@ -963,7 +943,7 @@ static void back_cb(sio_namespace *ns, int status, json_object *responses,
 START_TEST(twin_broadcast_ack) {
   fx f;
   ws_client c[2];
-  json_object *args = jparse("[\"q\"]");
+  json_object *args = steps_json("[\"q\"]");
   const ws_msg *m;
   int i;
   memset(c, 0, sizeof(c));
@@ -975,7 +955,7 @@ START_TEST(twin_broadcast_ack) {
                    0);
   for (i = 0; i < 2; i++) {
     char reply[64];
-    m = ws_client_recv(&c[i], T);
+    m = ws_client_recv(&c[i], STEPS_T);
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strncmp(m->data, "42", 2) == 0 && strstr(m->data, "[\"ask\""),
                   "got %s", m->data);
@@ -990,6 +970,31 @@ START_TEST(twin_broadcast_ack) {
             strcmp(f.text, "[\"c1\",\"c0\"]") == 0);
   json_object_put(args);
   stop(&f, c, 2);
+}
+END_TEST
+
+START_TEST(twin_broadcast_ack_nobody_remote) {
+  fx f;
+  ws_client c;
+  const ws_msg *m;
+  char reply[64];
+  memset(&c, 0, sizeof(c));
+  start(&f);
+  connect_to(&f, &c, 0);
+  ck_assert_int_eq(sio_namespace_broadcast_ack(root(&f, 0), NULL, "ask", NULL,
+                                               NULL, 0, 1000, back_cb, &f),
+                   0);
+  m = ws_client_recv(&c, STEPS_T);
+  ck_assert_ptr_nonnull(m);
+  snprintf(reply, sizeof(reply), "43%ld[\"c0\"]",
+           strtol(m->data + 2, NULL, 10));
+  ck_assert_int_eq(ws_client_send_text(&c, reply), 0);
+  /* complete once the local answer is in, well before the timeout */
+  steps_pump(&f.loop, 200);
+  ck_assert_int_eq(f.calls, 1);
+  ck_assert_int_eq(f.status, 0);
+  ck_assert_str_eq(f.text, "[\"c0\"]");
+  stop(&f, &c, 1);
 }
 END_TEST
 
@@ -1028,6 +1033,7 @@ Suite *sio_cluster_suite(void) {
   tcase_add_test(tc, twin_join_leave_disconnect);
   tcase_add_test(tc, twin_server_side_emit);
   tcase_add_test(tc, twin_broadcast_ack);
+  tcase_add_test(tc, twin_broadcast_ack_nobody_remote);
   tcase_add_test(tc, twin_close_cancels);
   suite_add_tcase(s, tc);
   return s;

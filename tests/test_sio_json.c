@@ -41,7 +41,7 @@ START_TEST(golden_json) {
       if (strcmp(l->f[1], "-") != 0)
         for (j = 0; j + 1 < l->n[1]; j += 2)
           bytes[m++] =
-              (char)(vec_hexval(l->f[1][j]) << 4 | vec_hexval(l->f[1][j + 1]));
+              (char)(sio_hex_digit(l->f[1][j]) << 4 | sio_hex_digit(l->f[1][j + 1]));
       o = json_object_new_string_len(bytes, (int)m);
       ck_assert_msg(strcmp(vec_js(o), l->f[2]) == 0, "line %d: got %s",
                     l->lineno, vec_js(o));

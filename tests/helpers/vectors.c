@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vec_hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
+#include "sio_util.h"
 
 static char *unesc(const char *s, size_t len, size_t *outn) {
   char *o = malloc(len + 1);
@@ -20,7 +14,7 @@ static char *unesc(const char *s, size_t len, size_t *outn) {
   ck_assert_ptr_nonnull(o);
   for (i = 0; i < len; i++) {
     if (s[i] == '\\' && i + 3 < len + 1 && s[i + 1] == 'x') {
-      o[n++] = (char)(vec_hexval(s[i + 2]) << 4 | vec_hexval(s[i + 3]));
+      o[n++] = (char)(sio_hex_digit(s[i + 2]) << 4 | sio_hex_digit(s[i + 3]));
       i += 3;
     } else {
       o[n++] = s[i];

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "sio_json.h"
+#include "sio_util.h" /* sio_hex_digit */
 
 #define VEC_MAXF 24
 
@@ -18,8 +19,6 @@ typedef struct vline {
   size_t n[VEC_MAXF];
 } vline;
 
-/* The value of hex digit c (lowercase), or -1. */
-int vec_hexval(int c);
 /* The lines of tests/data/<name>; fails the test when it cannot be read. */
 vline *vec_load(const char *name, size_t *count);
 void vec_free(vline *v, size_t n);
