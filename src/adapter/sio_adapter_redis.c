@@ -30,8 +30,9 @@
  * Incoming: broadcast messages are dropped early when they name a room
  * nobody here is in (the reference's hasRoom check), or come from our own
  * uid, or from another namespace; the rest is delivered to local sockets,
- * encoded once. Requests are served with the in-memory answers of
- * sio_adapter.c and answered on the shared response channel (the
+ * encoded once. Requests are served with the server's in-memory answers
+ * (the incoming half of <sio/adapter.h>) and answered on the shared
+ * response channel (the
  * reference's default). Unknown request types are ignored with a debug
  * log; malformed messages are dropped. Everything received or published
  * is counted, and a publish that fails while the driver is down is
@@ -1005,5 +1006,3 @@ fail:
   ops->close(drv, drv_discarded, NULL);
   return rv;
 }
-
-const char *sio_adapter_redis_uid(const sio_adapter_redis *a) { return a->uid; }

@@ -5,7 +5,7 @@
  * BINARY_EVENT / BINARY_ACK header announcing N attachments, then the N
  * attachments as binary messages) and hand those same buffers, by
  * reference, to one session or to every recipient of a broadcast. A
- * broadcast (the local part; sio_adapter.c adds the cluster) selects its
+ * broadcast (the local part; sio_cluster.c adds the cluster) selects its
  * recipients through the namespace's room index
  * (union of rooms, minus except rooms, each socket once; the reference
  * in-memory adapter's semantics), skips sockets not yet or no longer

@@ -9,7 +9,7 @@
  * bytes exist once however many sessions queue them.
  *
  * The local part of broadcasts is here too; the public
- * sio_namespace_broadcast() (src/adapter/sio_adapter.c) adds the cluster
+ * sio_namespace_broadcast() (src/socketio/sio_cluster.c) adds the cluster
  * fan-out on top. */
 
 #include <json-c/json.h>

@@ -474,10 +474,6 @@ sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
   return sio_map_get(&s->nsps, name, len);
 }
 
-const sio_counters *sio_server_get_stats(const sio_server *s) {
-  return &s->stats;
-}
-
 sio_buf *sio_server_scratch(sio_server *s) {
   if (s->scratch.cap > SIO_SCRATCH_KEEP) {
     sio_buf_deinit(&s->scratch);
