@@ -17,8 +17,6 @@
 #include "sio_steps.h"
 #include "ws_client.h"
 
-#define MAXS 4
-
 /* ------------------------------------------------------ the twin adapter */
 
 typedef struct twin twin;
@@ -413,8 +411,7 @@ typedef struct srv {
   sio_server *s;
   twin tw;
   int port;
-  sio_socket *socks[MAXS];
-  int nsocks;
+  steps_sockets kept;
   int server_events;
   char last_server_args[128];
 } srv;
@@ -423,11 +420,7 @@ typedef struct fx {
   uv_loop_t loop;
   srv s[2];
   int closed;
-  int calls;
-  int status;
-  size_t count;
-  char text[1024];
-  int nlocal;
+  steps_result r; /* what the calls answered */
 } fx;
 
 static fx *F;
@@ -443,12 +436,8 @@ static srv *srv_of(sio_socket *s) {
 }
 
 static void on_connection(sio_socket *s, void *ud) {
-  srv *v = srv_of(s);
   (void)ud;
-  if (v->nsocks < MAXS) {
-    sio_socket_ref(s);
-    v->socks[v->nsocks++] = s;
-  }
+  steps_keep(&srv_of(s)->kept, s);
 }
 
 static void on_event(sio_socket *s, const char *event, json_object *args,
@@ -513,12 +502,9 @@ static void on_closed(sio_server *s, void *ud) {
 }
 
 static void stop(fx *f, ws_client *cs, int n) {
-  int i, j;
-  for (i = 0; i < 2; i++) {
-    for (j = 0; j < f->s[i].nsocks; j++)
-      sio_socket_unref(f->s[i].socks[j]);
-    f->s[i].nsocks = 0;
-  }
+  int i;
+  for (i = 0; i < 2; i++)
+    steps_release(&f->s[i].kept);
   for (i = 0; i < 2; i++) {
     ck_assert_int_eq(sio_server_closing(f->s[i].s), 0);
     sio_server_close(f->s[i].s, on_closed, f);
@@ -535,18 +521,7 @@ static void stop(fx *f, ws_client *cs, int n) {
 static void pump(fx *f, uint32_t ms) { steps_pump(&f->loop, ms); }
 
 static sio_socket *connect_to(fx *f, ws_client *c, int i) {
-  srv *v = &f->s[i];
-  int before = v->nsocks;
-  steps_connect(c, &f->loop, v->port, NULL);
-  ck_assert_int_eq(v->nsocks, before + 1);
-  return v->socks[before];
-}
-
-static void wait_calls(fx *f, int n) {
-  int i;
-  for (i = 0; i < 200 && f->calls < n; i++)
-    pump(f, 10);
-  ck_assert_int_eq(f->calls, n);
+  return steps_connect_kept(c, &f->loop, f->s[i].port, NULL, &f->s[i].kept);
 }
 
 static sio_namespace *root(fx *f, int i) {
@@ -559,9 +534,9 @@ static void count_ack(sio_socket *s, int status, json_object *args,
   (void)s;
   (void)bins;
   (void)nbins;
-  f->calls++;
-  f->status |= status;
-  f->count += (size_t)json_object_get_int(json_object_array_get_idx(args, 0));
+  f->r.calls++;
+  f->r.status |= status;
+  f->r.count += (size_t)json_object_get_int(json_object_array_get_idx(args, 0));
 }
 
 /* ------------------------------------------- the incoming half, alone */
@@ -729,7 +704,7 @@ START_TEST(incoming_local_answers) {
                                                    NULL, 0, 1000, count_ack,
                                                    &f),
                    2);
-  ck_assert_int_eq(f.calls, 0);
+  ck_assert_int_eq(f.r.calls, 0);
   {
     int i;
     for (i = 0; i < 2; i++) {
@@ -741,9 +716,9 @@ START_TEST(incoming_local_answers) {
       ck_assert_int_eq(ws_client_send_text(&c[i], reply), 0);
     }
   }
-  wait_calls(&f, 2);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 1); /* 0 + 1 */
+  steps_wait_answers(&f.loop, &f.r, 2);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 1); /* 0 + 1 */
   ck_assert_int_eq(sio_adapter_apply_disconnect(root(&f, 0), NULL, 0), 2);
   steps_expect(&c[0], "41");
   steps_expect(&c[1], "41");
@@ -798,15 +773,13 @@ static void fetch_cb(sio_namespace *ns, int status,
   fx *f = ud;
   size_t i;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = n;
-  f->nlocal = 0;
-  f->text[0] = 0;
+  steps_answer(&f->r, status, n);
+  f->r.nlocal = 0;
+  f->r.text[0] = 0;
   for (i = 0; i < n; i++) {
-    size_t l = strlen(f->text);
-    f->nlocal += sockets[i].local != NULL;
-    snprintf(f->text + l, sizeof(f->text) - l, "%s%s/%zu/%s", i ? " " : "",
+    size_t l = strlen(f->r.text);
+    f->r.nlocal += sockets[i].local != NULL;
+    snprintf(f->r.text + l, sizeof(f->r.text) - l, "%s%s/%zu/%s", i ? " " : "",
              sockets[i].local ? "L" : "R", sockets[i].nrooms,
              text_of(sockets[i].data));
   }
@@ -817,23 +790,19 @@ static void rooms_cb(sio_namespace *ns, int status, const char *const *rooms,
   fx *f = ud;
   size_t i;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = n;
-  f->text[0] = 0;
+  steps_answer(&f->r, status, n);
+  f->r.text[0] = 0;
   for (i = 0; i < n; i++)
     if (strlen(rooms[i]) == 2) { /* the named rooms, not the id rooms */
-      size_t l = strlen(f->text);
-      snprintf(f->text + l, sizeof(f->text) - l, "%s,", rooms[i]);
+      size_t l = strlen(f->r.text);
+      snprintf(f->r.text + l, sizeof(f->r.text) - l, "%s,", rooms[i]);
     }
 }
 
 static void count_cb(sio_namespace *ns, int status, size_t count, void *ud) {
   fx *f = ud;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = count;
+  steps_answer(&f->r, status, count);
 }
 
 START_TEST(twin_fetch_rooms_count) {
@@ -850,23 +819,23 @@ START_TEST(twin_fetch_rooms_count) {
   sio_socket_set_json_data(b, steps_json("{\"who\":\"b\"}"));
   ck_assert_int_eq(sio_namespace_fetch_sockets(root(&f, 0), NULL, fetch_cb, &f),
                    0);
-  ck_assert_int_eq(f.calls, 0); /* never inside the call */
-  wait_calls(&f, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 2);
-  ck_assert_int_eq(f.nlocal, 1);
-  ck_assert_str_eq(f.text, "L/2/{} R/3/{\"who\":\"b\"}");
-  f.calls = 0;
+  ck_assert_int_eq(f.r.calls, 0); /* never inside the call */
+  steps_wait_answers(&f.loop, &f.r, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 2);
+  ck_assert_int_eq(f.r.nlocal, 1);
+  ck_assert_str_eq(f.r.text, "L/2/{} R/3/{\"who\":\"b\"}");
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_all_rooms(root(&f, 0), rooms_cb, &f), 0);
-  wait_calls(&f, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 4); /* two id rooms, ra once, rb */
-  ck_assert_str_eq(f.text, "ra,rb,");
-  f.calls = 0;
+  steps_wait_answers(&f.loop, &f.r, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 4); /* two id rooms, ra once, rb */
+  ck_assert_str_eq(f.r.text, "ra,rb,");
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_server_count(root(&f, 1), count_cb, &f), 0);
-  wait_calls(&f, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 2);
+  steps_wait_answers(&f.loop, &f.r, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 2);
   stop(&f, c, 2);
 }
 END_TEST
@@ -903,9 +872,8 @@ static void sse_cb(sio_namespace *ns, int status, json_object *responses,
                    void *ud) {
   fx *f = ud;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  snprintf(f->text, sizeof(f->text), "%s", text_of(responses));
+  steps_answer(&f->r, status, 0);
+  snprintf(f->r.text, sizeof(f->r.text), "%s", text_of(responses));
 }
 
 START_TEST(twin_server_side_emit) {
@@ -920,9 +888,9 @@ START_TEST(twin_server_side_emit) {
   ck_assert_str_eq(f.s[1].last_server_args, "ping:[{\"n\":1}]");
   ck_assert_int_eq(
       sio_namespace_server_side_emit(root(&f, 0), "ping", args, sse_cb, &f), 0);
-  wait_calls(&f, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_str_eq(f.text, "[\"pong\"]");
+  steps_wait_answers(&f.loop, &f.r, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_str_eq(f.r.text, "[\"pong\"]");
   ck_assert_int_eq(f.s[1].server_events, 2);
   json_object_put(args);
   stop(&f, NULL, 0);
@@ -934,10 +902,8 @@ static void back_cb(sio_namespace *ns, int status, json_object *responses,
   fx *f = ud;
   (void)ns;
   (void)bins;
-  f->calls++;
-  f->status = status;
-  f->count = nbins;
-  snprintf(f->text, sizeof(f->text), "%s", text_of(responses));
+  steps_answer(&f->r, status, nbins);
+  snprintf(f->r.text, sizeof(f->r.text), "%s", text_of(responses));
 }
 
 START_TEST(twin_broadcast_ack) {
@@ -964,10 +930,10 @@ START_TEST(twin_broadcast_ack) {
              strtol(m->data + 2, NULL, 10), i);
     ck_assert_int_eq(ws_client_send_text(&c[i], reply), 0);
   }
-  wait_calls(&f, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert(strcmp(f.text, "[\"c0\",\"c1\"]") == 0 ||
-            strcmp(f.text, "[\"c1\",\"c0\"]") == 0);
+  steps_wait_answers(&f.loop, &f.r, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert(strcmp(f.r.text, "[\"c0\",\"c1\"]") == 0 ||
+            strcmp(f.r.text, "[\"c1\",\"c0\"]") == 0);
   json_object_put(args);
   stop(&f, c, 2);
 }
@@ -991,9 +957,9 @@ START_TEST(twin_broadcast_ack_nobody_remote) {
   ck_assert_int_eq(ws_client_send_text(&c, reply), 0);
   /* complete once the local answer is in, well before the timeout */
   steps_pump(&f.loop, 200);
-  ck_assert_int_eq(f.calls, 1);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_str_eq(f.text, "[\"c0\"]");
+  ck_assert_int_eq(f.r.calls, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_str_eq(f.r.text, "[\"c0\"]");
   stop(&f, &c, 1);
 }
 END_TEST
@@ -1009,8 +975,8 @@ START_TEST(twin_close_cancels) {
   ck_assert_int_eq(sio_namespace_fetch_sockets(root(&f, 0), NULL, fetch_cb, &f),
                    SIO_ERR_CLOSED);
   pump(&f, 20);
-  ck_assert_int_eq(f.calls, 1);
-  ck_assert_int_eq(f.status, SIO_ERR_CANCELED);
+  ck_assert_int_eq(f.r.calls, 1);
+  ck_assert_int_eq(f.r.status, SIO_ERR_CANCELED);
   sio_server_close(f.s[1].s, on_closed, &f);
   uv_run(&f.loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(f.closed, 2);

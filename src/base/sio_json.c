@@ -313,15 +313,37 @@ static int parse_literal(jparser *jp, const char *word, json_object **out,
   return *out ? 0 : SIO_ERR_NOMEM;
 }
 
+/* Steps over a container's opening byte: 1 when close follows at once
+ * (the container is empty), else 0. */
+static int container_empty(jparser *jp, char close) {
+  jp->p++;
+  skip_ws(jp);
+  if (jp->p < jp->end && *jp->p == close) {
+    jp->p++;
+    return 1;
+  }
+  return 0;
+}
+
+/* After an element or member: 0 when ',' announces another, 1 when close
+ * ends the container, else SIO_ERR_PROTO. */
+static int container_next(jparser *jp, char close) {
+  skip_ws(jp);
+  if (jp->p >= jp->end)
+    return SIO_ERR_PROTO;
+  if (*jp->p == close) {
+    jp->p++;
+    return 1;
+  }
+  return *jp->p++ == ',' ? 0 : SIO_ERR_PROTO;
+}
+
 static int parse_array(jparser *jp, json_object **out) {
   json_object *arr = json_object_new_array(), *v;
   int rv;
   if (!arr)
     return SIO_ERR_NOMEM;
-  jp->p++;
-  skip_ws(jp);
-  if (jp->p < jp->end && *jp->p == ']') {
-    jp->p++;
+  if (container_empty(jp, ']')) {
     *out = arr;
     return 0;
   }
@@ -334,19 +356,12 @@ static int parse_array(jparser *jp, json_object **out) {
       rv = SIO_ERR_NOMEM;
       goto fail;
     }
-    skip_ws(jp);
-    if (jp->p >= jp->end) {
-      rv = SIO_ERR_PROTO;
+    rv = container_next(jp, ']');
+    if (rv < 0)
       goto fail;
-    }
-    if (*jp->p == ']') {
-      jp->p++;
+    if (rv) {
       *out = arr;
       return 0;
-    }
-    if (*jp->p++ != ',') {
-      rv = SIO_ERR_PROTO;
-      goto fail;
     }
   }
 fail:
@@ -360,10 +375,7 @@ static int parse_object(jparser *jp, json_object **out) {
   int rv;
   if (!obj)
     return SIO_ERR_NOMEM;
-  jp->p++;
-  skip_ws(jp);
-  if (jp->p < jp->end && *jp->p == '}') {
-    jp->p++;
+  if (container_empty(jp, '}')) {
     *out = obj;
     return 0;
   }
@@ -399,19 +411,12 @@ static int parse_object(jparser *jp, json_object **out) {
       goto fail;
     }
     jp->scratch.len = mark;
-    skip_ws(jp);
-    if (jp->p >= jp->end) {
-      rv = SIO_ERR_PROTO;
+    rv = container_next(jp, '}');
+    if (rv < 0)
       goto fail;
-    }
-    if (*jp->p == '}') {
-      jp->p++;
+    if (rv) {
       *out = obj;
       return 0;
-    }
-    if (*jp->p++ != ',') {
-      rv = SIO_ERR_PROTO;
-      goto fail;
     }
   }
 fail:

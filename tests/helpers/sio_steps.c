@@ -34,6 +34,41 @@ void steps_connect(ws_client *c, uv_loop_t *loop, int port, const char *nsp) {
   ck_assert_msg(strncmp(m->data, "40", 2) == 0, "connect reply %s", m->data);
 }
 
+sio_socket *steps_connect_kept(ws_client *c, uv_loop_t *loop, int port,
+                               const char *nsp, steps_sockets *k) {
+  int before = k->n;
+  steps_connect(c, loop, port, nsp);
+  ck_assert_int_eq(k->n, before + 1);
+  return k->v[before];
+}
+
+void steps_keep(steps_sockets *k, sio_socket *s) {
+  if (k->n < STEPS_MAXS) {
+    sio_socket_ref(s);
+    k->v[k->n++] = s;
+  }
+}
+
+void steps_release(steps_sockets *k) {
+  int i;
+  for (i = 0; i < k->n; i++)
+    sio_socket_unref(k->v[i]);
+  k->n = 0;
+}
+
+void steps_answer(steps_result *r, int status, size_t count) {
+  r->calls++;
+  r->status = status;
+  r->count = count;
+}
+
+void steps_wait_answers(uv_loop_t *loop, steps_result *r, int n) {
+  int i;
+  for (i = 0; i < STEPS_T / 10 && r->calls < n; i++)
+    steps_pump(loop, 10);
+  ck_assert_int_eq(r->calls, n);
+}
+
 void steps_expect(ws_client *c, const char *want) {
   ck_assert_msg(ws_client_expect(c, want, STEPS_T), "expected %s", want);
 }
