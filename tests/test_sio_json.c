@@ -40,8 +40,8 @@ START_TEST(golden_json) {
       size_t j, m = 0;
       if (strcmp(l->f[1], "-") != 0)
         for (j = 0; j + 1 < l->n[1]; j += 2)
-          bytes[m++] =
-              (char)(sio_hex_digit(l->f[1][j]) << 4 | sio_hex_digit(l->f[1][j + 1]));
+          bytes[m++] = (char)(sio_hex_digit(l->f[1][j]) << 4 |
+                              sio_hex_digit(l->f[1][j + 1]));
       o = json_object_new_string_len(bytes, (int)m);
       ck_assert_msg(strcmp(vec_js(o), l->f[2]) == 0, "line %d: got %s",
                     l->lineno, vec_js(o));
@@ -280,6 +280,29 @@ START_TEST(format_number) {
 }
 END_TEST
 
+START_TEST(number_text) {
+  char out[SIO_JSON_NUMBER_MAX];
+  /* past int64 the parser keeps a double, as JavaScript does */
+  json_object *v = vec_parse("[1.50,-7,18446744073709551615,"
+                             "-9223372036854775808,1e21,1E400]");
+  static const char *const want[] = {
+      "1.5",   "-7",      "18446744073709552000", "-9223372036854775808",
+      "1e+21", "Infinity"};
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(want); i++) {
+    size_t n = sio_json_number_text(json_object_array_get_idx(v, i), out);
+    ck_assert_str_eq(out, want[i]);
+    ck_assert_uint_eq(n, strlen(want[i]));
+  }
+  json_object_put(v);
+  /* a json-c uint64 built in C is written exactly */
+  v = json_object_new_uint64(UINT64_MAX);
+  sio_json_number_text(v, out);
+  ck_assert_str_eq(out, "18446744073709551615");
+  json_object_put(v);
+}
+END_TEST
+
 START_TEST(write_depth_and_rollback) {
   sio_buf b;
   json_object *deep = vec_nest(SIO_JSON_MAX_DEPTH + 1), *ok = vec_nest(2);
@@ -370,6 +393,7 @@ Suite *sio_json_suite(void) {
   tcase_add_test(tc, json_parse_api);
   tcase_add_test(tc, locale_independent);
   tcase_add_test(tc, format_number);
+  tcase_add_test(tc, number_text);
   tcase_add_test(tc, write_depth_and_rollback);
   tcase_add_test(tc, each_member_stops);
   tcase_add_test(tc, placeholder);

@@ -112,12 +112,13 @@ typedef struct sio_adapter_ops {
 SIO_EXTERN int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
                                       void *ad);
 
-/* ------------------------------------------------------------------ */
-/* The incoming half: what an adapter may ask of the server.            */
-/* All run on the loop thread and borrow their pointer arguments; none  */
-/* calls back into the adapter. o selects sockets as for                 */
-/* sio_namespace_broadcast (NULL: every socket of ns); SIO_BCAST_LOCAL   */
-/* changes nothing here.                                                 */
+/* -------------------------------------------------------- incoming half */
+
+/* What an adapter may ask of the server: this instance's part of the
+ * other instances' requests. All run on the loop thread and borrow their
+ * pointer arguments; none calls back into the adapter. o selects sockets
+ * as for sio_namespace_broadcast (NULL: every socket of ns);
+ * SIO_BCAST_LOCAL changes nothing here. */
 
 /* The loop s runs on (for the adapter's timers and handles); NULL when s
  * is NULL. */
@@ -203,9 +204,9 @@ SIO_EXTERN sio_socket *sio_adapter_find_socket(sio_namespace *ns,
 /* Reads one socket object of another instance's fetch answer (the
  * sio_adapter_socket_json form) into *info for sio_fetch_cb, borrowing
  * from obj (info->local is NULL); *rooms receives the array info->rooms
- * points to (free it with sio_adapter_free_rooms). Returns 0, SIO_ERR_INVAL (an
- * argument NULL), SIO_ERR_PROTO (no string id, rooms not an array of
- * strings) or SIO_ERR_NOMEM; on error *rooms is NULL. */
+ * points to (free it with sio_adapter_free_rooms). Returns 0,
+ * SIO_ERR_INVAL (an argument NULL), SIO_ERR_PROTO (no string id, rooms not
+ * an array of strings) or SIO_ERR_NOMEM; on error *rooms is NULL. */
 SIO_EXTERN int sio_adapter_info_from_json(json_object *obj,
                                           sio_socket_info *info,
                                           const char ***rooms);

@@ -590,19 +590,6 @@ static int64_t number_i64(json_object *v) {
   return json_object_get_int64(v);
 }
 
-/* JavaScript's String(number): json-c ints exactly (even past 2^53). */
-static void number_text(char out[SIO_JSON_NUMBER_MAX], json_object *v) {
-  if (json_object_is_type(v, json_type_int)) {
-    int64_t x = json_object_get_int64(v);
-    if (x == INT64_MAX)
-      snprintf(out, SIO_JSON_NUMBER_MAX, "%" PRIu64, json_object_get_uint64(v));
-    else
-      snprintf(out, SIO_JSON_NUMBER_MAX, "%" PRId64, x);
-  } else {
-    sio_json_format_number(json_object_get_double(v), out);
-  }
-}
-
 static void strv_clear(sio_redis_strv *s) {
   sio_free(s->v);
   s->v = NULL;
@@ -632,7 +619,7 @@ static int strv_of(json_object *arr, sio_redis_strv *s) {
     if (is_number(it)) {
       char buf[SIO_JSON_NUMBER_MAX];
       json_object *str;
-      number_text(buf, it);
+      sio_json_number_text(it, buf);
       str = json_object_new_string(buf);
       if (!str || json_object_array_put_idx(arr, i, str)) {
         json_object_put(str);
@@ -743,7 +730,7 @@ static int packet_of(json_object *o, sio_redis_packet *p,
   if (json_object_is_type(first, json_type_string)) {
     p->event = json_object_get_string(first);
   } else if (is_number(first)) {
-    number_text(event_buf, first);
+    sio_json_number_text(first, event_buf);
     p->event = event_buf;
   } else {
     return SIO_ERR_PROTO;

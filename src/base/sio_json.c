@@ -27,6 +27,7 @@
  * NaN/Infinity as null, array-index keys first in ascending order. */
 #include "sio_json.h"
 
+#include <inttypes.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -710,6 +711,17 @@ size_t sio_json_format_number(double d, char out[SIO_JSON_NUMBER_MAX]) {
   }
   out[o] = '\0';
   return (size_t)o;
+}
+
+size_t sio_json_number_text(json_object *v, char out[SIO_JSON_NUMBER_MAX]) {
+  int64_t x;
+  if (!json_object_is_type(v, json_type_int))
+    return sio_json_format_number(json_object_get_double(v), out);
+  x = json_object_get_int64(v);
+  if (x == INT64_MAX) /* maybe a uint64 past it */
+    return (size_t)snprintf(out, SIO_JSON_NUMBER_MAX, "%" PRIu64,
+                            json_object_get_uint64(v));
+  return (size_t)snprintf(out, SIO_JSON_NUMBER_MAX, "%" PRId64, x);
 }
 
 /* As JSON.stringify writes a double: NaN and infinities are null. */

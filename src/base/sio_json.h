@@ -49,6 +49,10 @@ int sio_json_write(sio_buf *out, json_object *v, int depth);
 /* Appends the JSON string literal of s[0..n) (borrowed, may hold NUL
  * bytes). Returns 0 or SIO_ERR_NOMEM (out may hold part of it). */
 int sio_json_append_string(sio_buf *out, const char *s, size_t n);
+/* JavaScript's String(v) for a json-c number v (an int or a double; ints
+ * written exactly, even past 2^53): how a numeric event or room name
+ * reads as a string. Returns the length written to out. */
+size_t sio_json_number_text(json_object *v, char out[SIO_JSON_NUMBER_MAX]);
 /* Calls fn(key, val, ud) for each member of obj in the order JavaScript
  * enumerates an object's keys: array-index keys ("0".."4294967294") first,
  * ascending, then the others in insertion order. key and val are borrowed.
@@ -57,8 +61,5 @@ int sio_json_append_string(sio_buf *out, const char *s, size_t n);
 int sio_json_each_member(json_object *obj,
                          int (*fn)(const char *key, json_object *val, void *ud),
                          void *ud);
-/* Truncates out back to len when rv is an error, and returns rv: the
- * rollback of a failed append. */
-int sio_json_rollback(sio_buf *out, size_t len, int rv);
 
 #endif
