@@ -40,7 +40,7 @@ SIO_EXTERN int sio_json_parse(const char *in, size_t len, int max_depth,
 
 /* Writes d the way JavaScript's String(d) (Number.prototype.toString)
  * does, which is also how JSON.stringify writes a finite number: the
- * shortest digits that read back as d, "1e+21" past 10^21, "1e-7" below
+ * shortest digits that read back as d, "1e+21" from 10^21 up, "1e-7" below
  * 10^-6, -0 as "0", NaN as "NaN" and the infinities as "Infinity" and
  * "-Infinity" (JSON.stringify writes those three as null). out receives
  * the NUL-terminated text; returns its length. Independent of the C

@@ -32,11 +32,11 @@
  * uid, or from another namespace; the rest is delivered to local sockets,
  * encoded once. Requests are served with the server's in-memory answers
  * (the incoming half of <sio/adapter.h>) and answered on the shared
- * response channel (the
- * reference's default). Unknown request types are ignored with a debug
- * log; malformed messages are dropped. Everything received or published
- * is counted, and a publish that fails while the driver is down is
- * counted as dropped: local delivery never waits for Redis. */
+ * response channel (the reference's default). Unknown request types are
+ * ignored with a debug log; malformed messages are dropped. Everything
+ * received or published is counted, and a publish that fails while the
+ * driver is down is counted as dropped: local delivery never waits for
+ * Redis. */
 #include "sio_adapter_redis.h"
 
 #include <string.h>
