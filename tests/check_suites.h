@@ -8,6 +8,7 @@
 #define CHECK_SUITES(X)                                                        \
   X(eio_packet)                                                                \
   X(eio_payload)                                                               \
+  X(sio_json)                                                                  \
   X(sio_packet)                                                                \
   X(sio_binary)                                                                \
   X(eio_polling)                                                               \
@@ -40,6 +41,7 @@
   X(sio_redis_url)                                                             \
   X(sio_redis_conn)                                                            \
   X(sio_redis_cluster)                                                         \
+  X(sio_cluster)                                                               \
   X(sio_adapter)                                                               \
   X(sio_redis)
 

@@ -5,6 +5,8 @@ check_PROGRAMS += tests/check_main
 TESTS += tests/check_main
 tests_check_main_SOURCES = tests/check_main.c tests/check_suites.h \
 	tests/helpers/failmalloc.c tests/helpers/failmalloc.h \
+	tests/helpers/vectors.c tests/helpers/vectors.h \
+	tests/helpers/sio_steps.c tests/helpers/sio_steps.h \
 	tests/helpers/rawclient.c tests/helpers/rawclient.h \
 	tests/helpers/eio_fixture.c tests/helpers/eio_fixture.h \
 	$(check_sources)

@@ -15,21 +15,18 @@
 #include "sio/sio.h"
 #include "sio_adapter_redis.h"
 #include "sio_buf.h"
-#include "sio_packet.h"
+#include "sio_json.h"
 #include "sio_redis_msg.h"
+#include "sio_steps.h"
 #include "ws_client.h"
 
-#define WS_PATH "/socket.io/?EIO=4&transport=websocket"
-#define T 2000
 #define NSRV 3
-#define MAXS 8
 
 typedef struct srv {
   sio_server *s;
   pubsub_stub *stub;
   int port;
-  sio_socket *socks[MAXS];
-  int nsocks;
+  steps_sockets kept;
   int disconnects;
   int server_events;
   char last_server_event[64];
@@ -45,12 +42,7 @@ typedef struct fx {
   /* bus tap */
   int published;
   char last_channel[128];
-  /* results */
-  int calls;
-  int status;
-  size_t count;
-  char text[1024];
-  int nlocal;
+  steps_result r; /* what the calls answered */
 } fx;
 
 static fx *F; /* the running fixture, for handlers */
@@ -75,12 +67,8 @@ static srv *srv_of(sio_socket *s) {
 }
 
 static void on_connection(sio_socket *s, void *ud) {
-  srv *v = srv_of(s);
   (void)ud;
-  if (v->nsocks < MAXS) {
-    sio_socket_ref(s);
-    v->socks[v->nsocks++] = s;
-  }
+  steps_keep(&srv_of(s)->kept, s);
 }
 
 static void on_event(sio_socket *s, const char *event, json_object *args,
@@ -160,11 +148,9 @@ static void on_closed(sio_server *s, void *ud) {
 }
 
 static void stop(fx *f, ws_client *cs, int n) {
-  int i, j;
+  int i;
   for (i = 0; i < NSRV; i++) {
-    for (j = 0; j < f->s[i].nsocks; j++)
-      sio_socket_unref(f->s[i].socks[j]);
-    f->s[i].nsocks = 0;
+    steps_release(&f->s[i].kept);
     if (f->s[i].s)
       sio_server_close(f->s[i].s, on_closed, f);
     f->s[i].s = NULL;
@@ -178,53 +164,12 @@ static void stop(fx *f, ws_client *cs, int n) {
   F = NULL;
 }
 
-static void pump_done(uv_timer_t *t) { (void)t; }
-
-static void pump(fx *f, uint32_t ms) {
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, pump_done, ms, 0);
-  while (uv_is_active((uv_handle_t *)&t))
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
+static void pump(fx *f, uint32_t ms) { steps_pump(&f->loop, ms); }
 
 /* Connects a client to server i, namespace "/" (or nsp), and returns the
  * server-side socket. */
 static sio_socket *connect_to(fx *f, ws_client *c, int i, const char *nsp) {
-  const ws_msg *m;
-  char pkt[64];
-  srv *v = &f->s[i];
-  int before = v->nsocks;
-  ck_assert_int_eq(ws_client_open(c, &f->loop, v->port, WS_PATH), 0);
-  c->auto_pong = 1;
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_int_eq(m->data[0], '0');
-  snprintf(pkt, sizeof(pkt), "40%s%s", nsp ? nsp : "", nsp ? "," : "");
-  ck_assert_int_eq(ws_client_send_text(c, pkt), 0);
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_msg(strncmp(m->data, "40", 2) == 0, "connect reply %s", m->data);
-  ck_assert_int_eq(v->nsocks, before + 1);
-  return v->socks[before];
-}
-
-static void expect(ws_client *c, const char *want) {
-  ck_assert_msg(ws_client_expect(c, want, T), "expected %s", want);
-}
-
-/* Nothing (but pings) arrives within ms. */
-static void expect_nothing(ws_client *c, uint32_t ms) {
-  const ws_msg *m = ws_client_recv(c, ms);
-  ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
-}
-
-static json_object *jparse(const char *s) {
-  json_object *o = NULL;
-  ck_assert_int_eq(sio_json_parse(s, strlen(s), 0, &o), 0);
-  return o;
+  return steps_connect_kept(c, &f->loop, f->s[i].port, nsp, &f->s[i].kept);
 }
 
 /* ------------------------------------------------------------ broadcast */
@@ -241,7 +186,7 @@ START_TEST(test_broadcast_everywhere) {
   pump(&f, 20);
   for (i = 0; i < NSRV; i++)
     ck_assert_int_eq(sio_server_redis_connected(f.s[i].s), 1);
-  args = jparse("[1,\"two\"]");
+  args = steps_json("[1,\"two\"]");
   f.published = 0;
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[0].s, "/"), NULL,
                                            "hello", args, NULL, 0),
@@ -249,9 +194,9 @@ START_TEST(test_broadcast_everywhere) {
   ck_assert_int_eq(f.published, 1);
   ck_assert_str_eq(f.last_channel, "socket.io#/#");
   for (i = 0; i < NSRV; i++)
-    expect(&c[i], "42[\"hello\",1,\"two\"]");
+    steps_expect(&c[i], "42[\"hello\",1,\"two\"]");
   /* the sender's own message comes back from the bus and is ignored */
-  expect_nothing(&c[0], 100);
+  steps_expect_nothing(&c[0], 100);
   json_object_put(args);
   {
     sio_stats st;
@@ -291,14 +236,14 @@ START_TEST(test_broadcast_rooms_except_binary) {
                                            "bin", args, &bin, 1),
                    0);
   ck_assert_str_eq(f.last_channel, "socket.io#/#r1#");
-  expect(&c[1], "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]");
-  m = ws_client_recv(&c[1], T);
+  steps_expect(&c[1], "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]");
+  m = ws_client_recv(&c[1], STEPS_T);
   ck_assert_ptr_nonnull(m);
   ck_assert_int_eq(m->binary, 1);
   ck_assert_uint_eq(m->len, 2);
-  expect_nothing(&c[2], 100); /* in r1 but also in x */
-  expect_nothing(&c[3], 10);  /* not in r1 */
-  expect_nothing(&c[0], 10);
+  steps_expect_nothing(&c[2], 100); /* in r1 but also in x */
+  steps_expect_nothing(&c[3], 10);  /* not in r1 */
+  steps_expect_nothing(&c[0], 10);
   json_object_put(args);
   /* SIO_BCAST_LOCAL stays home */
   o.nexcept = 0;
@@ -307,8 +252,8 @@ START_TEST(test_broadcast_rooms_except_binary) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[1].s, "/"), &o,
                                            "loc", NULL, NULL, 0),
                    1);
-  expect(&c[1], "42[\"loc\"]");
-  expect_nothing(&c[2], 100);
+  steps_expect(&c[1], "42[\"loc\"]");
+  steps_expect_nothing(&c[2], 100);
   ck_assert_int_eq(f.published, 0);
   /* two rooms: the namespace channel */
   {
@@ -318,8 +263,8 @@ START_TEST(test_broadcast_rooms_except_binary) {
                                              "two", NULL, NULL, 0),
                      0);
     ck_assert_str_eq(f.last_channel, "socket.io#/#");
-    expect(&c[1], "42[\"two\"]");
-    expect(&c[2], "42[\"two\"]");
+    steps_expect(&c[1], "42[\"two\"]");
+    steps_expect(&c[2], "42[\"two\"]");
   }
   stop(&f, c, 4);
 }
@@ -336,8 +281,8 @@ START_TEST(test_namespaces_apart) {
                                            NULL, "adm", NULL, NULL, 0),
                    0);
   ck_assert_str_eq(f.last_channel, "socket.io#/admin#");
-  expect(&c[0], "42/admin,[\"adm\"]");
-  expect_nothing(&c[1], 100);
+  steps_expect(&c[0], "42/admin,[\"adm\"]");
+  steps_expect_nothing(&c[1], 100);
   stop(&f, c, 2);
 }
 END_TEST
@@ -362,9 +307,9 @@ START_TEST(test_emitter_messages) {
       sio_redis_encode_bcast(&msg, "emitter", "/", "e2", NULL, NULL, 0, &o, -1),
       0);
   pubsub_bus_publish(f.bus, "socket.io#/#room1#", (uint8_t *)msg.data, msg.len);
-  expect(&c[0], "42[\"e2\"]");
-  expect(&c[1], "42[\"e2\"]");
-  expect_nothing(&c[2], 100);
+  steps_expect(&c[0], "42[\"e2\"]");
+  steps_expect(&c[1], "42[\"e2\"]");
+  steps_expect_nothing(&c[2], 100);
   /* requests: socketsJoin from an emitter (no uid), then an unknown
    * request type and garbage, which change nothing */
   {
@@ -444,9 +389,9 @@ START_TEST(test_sockets_join_leave_disconnect) {
     ck_assert_int_eq(sio_namespace_disconnect_sockets(
                          sio_server_of(f.s[2].s, "/"), &in_j1, 0),
                      0);
-    expect(&c[0], "41");
-    expect(&c[1], "41");
-    expect_nothing(&c[2], 100);
+    steps_expect(&c[0], "41");
+    steps_expect(&c[1], "41");
+    steps_expect_nothing(&c[2], 100);
     ck_assert_int_eq(f.s[0].disconnects, 1);
     ck_assert_int_eq(f.s[1].disconnects, 1);
     ck_assert_int_eq(f.s[2].disconnects, 0);
@@ -464,15 +409,13 @@ static void on_fetch(sio_namespace *ns, int status,
   size_t i;
   sio_buf b;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = n;
-  f->nlocal = 0;
+  steps_answer(&f->r, status, n);
+  f->r.nlocal = 0;
   sio_buf_init(&b);
   for (i = 0; i < n; i++) {
     size_t r;
     if (socks[i].local) {
-      f->nlocal++;
+      f->r.nlocal++;
       ck_assert_str_eq(sio_socket_id(socks[i].local), socks[i].id);
     }
     sio_buf_appendf(&b, "%s:", socks[i].id);
@@ -492,7 +435,7 @@ static void on_fetch(sio_namespace *ns, int status,
     }
     sio_buf_append_str(&b, ";");
   }
-  snprintf(f->text, sizeof(f->text), "%s", b.data ? b.data : "");
+  snprintf(f->r.text, sizeof(f->r.text), "%s", b.data ? b.data : "");
   sio_buf_deinit(&b);
 }
 
@@ -510,42 +453,42 @@ START_TEST(test_fetch_sockets) {
     s[i] = connect_to(&f, &c[i], i, NULL);
   sio_socket_join(s[0], "team");
   sio_socket_join(s[2], "team");
-  sio_socket_set_json_data(s[2], jparse("{\"user\":\"u2\"}"));
+  sio_socket_set_json_data(s[2], steps_json("{\"user\":\"u2\"}"));
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[1].s, "/"), &o,
                                                on_fetch, &f),
                    0);
-  ck_assert_int_eq(f.calls, 0); /* never from inside the call */
-  while (f.calls == 0)
+  ck_assert_int_eq(f.r.calls, 0); /* never from inside the call */
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 2);
-  ck_assert_int_eq(f.nlocal, 0);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 2);
+  ck_assert_int_eq(f.r.nlocal, 0);
   /* order: local first, then answers as they come */
   snprintf(want, sizeof(want), "%s:team,{};", sio_socket_id(s[0]));
-  ck_assert_msg(strstr(f.text, want), "%s", f.text);
+  ck_assert_msg(strstr(f.r.text, want), "%s", f.r.text);
   snprintf(want, sizeof(want), "%s:team,{\"user\":\"u2\"};",
            sio_socket_id(s[2]));
-  ck_assert_msg(strstr(f.text, want), "%s", f.text);
+  ck_assert_msg(strstr(f.r.text, want), "%s", f.r.text);
   /* everyone, from server 0: one local */
-  f.calls = 0;
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[0].s, "/"),
                                                NULL, on_fetch, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 3);
-  ck_assert_int_eq(f.nlocal, 1);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 3);
+  ck_assert_int_eq(f.r.nlocal, 1);
   /* local only */
-  f.calls = 0;
+  f.r.calls = 0;
   o.flags = SIO_BCAST_LOCAL;
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[0].s, "/"), &o,
                                                on_fetch, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_uint_eq(f.count, 1);
-  ck_assert_int_eq(f.nlocal, 1);
+  ck_assert_uint_eq(f.r.count, 1);
+  ck_assert_int_eq(f.r.nlocal, 1);
   stop(&f, c, 3);
 }
 END_TEST
@@ -555,23 +498,19 @@ static void on_rooms(sio_namespace *ns, int status, const char *const *rooms,
   fx *f = ud;
   size_t i;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = n;
-  f->text[0] = 0;
+  steps_answer(&f->r, status, n);
+  f->r.text[0] = 0;
   for (i = 0; i < n; i++)
     if (strlen(rooms[i]) < 10) {
-      strcat(f->text, rooms[i]);
-      strcat(f->text, ",");
+      strcat(f->r.text, rooms[i]);
+      strcat(f->r.text, ",");
     }
 }
 
 static void on_count(sio_namespace *ns, int status, size_t count, void *ud) {
   fx *f = ud;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  f->count = count;
+  steps_answer(&f->r, status, count);
 }
 
 START_TEST(test_all_rooms_and_count) {
@@ -587,18 +526,19 @@ START_TEST(test_all_rooms_and_count) {
   sio_socket_join(b, "ra");
   ck_assert_int_eq(
       sio_namespace_all_rooms(sio_server_of(f.s[1].s, "/"), on_rooms, &f), 0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 4); /* two socket id rooms, ra, rb */
-  ck_assert_msg(strstr(f.text, "ra,") && strstr(f.text, "rb,"), "%s", f.text);
-  ck_assert_ptr_null(strstr(strstr(f.text, "ra,") + 3, "ra,"));
-  f.calls = 0;
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 4); /* two socket id rooms, ra, rb */
+  ck_assert_msg(strstr(f.r.text, "ra,") && strstr(f.r.text, "rb,"), "%s",
+                f.r.text);
+  ck_assert_ptr_null(strstr(strstr(f.r.text, "ra,") + 3, "ra,"));
+  f.r.calls = 0;
   ck_assert_int_eq(sio_server_count(f.s[2].s, on_count, &f), 0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_uint_eq(f.count, 3);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_uint_eq(f.r.count, 3);
   stop(&f, c, 2);
 }
 END_TEST
@@ -607,14 +547,13 @@ static void on_sse_ack(sio_namespace *ns, int status, json_object *responses,
                        void *ud) {
   fx *f = ud;
   (void)ns;
-  f->calls++;
-  f->status = status;
-  json_text(f->text, sizeof(f->text), responses);
+  steps_answer(&f->r, status, 0);
+  json_text(f->r.text, sizeof(f->r.text), responses);
 }
 
 START_TEST(test_server_side_emit) {
   fx f;
-  json_object *args = jparse("[1,{\"k\":\"v\"}]");
+  json_object *args = steps_json("[1,{\"k\":\"v\"}]");
   start(&f);
   ck_assert_int_eq(sio_namespace_server_side_emit(sio_server_of(f.s[0].s, "/"),
                                                   "tick", args, NULL, NULL),
@@ -630,21 +569,22 @@ START_TEST(test_server_side_emit) {
   ck_assert_int_eq(sio_namespace_server_side_emit(sio_server_of(f.s[0].s, "/"),
                                                   "ask", NULL, on_sse_ack, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_msg(strcmp(f.text, "[1,2]") == 0 || strcmp(f.text, "[2,1]") == 0,
-                "%s", f.text);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_msg(strcmp(f.r.text, "[1,2]") == 0 ||
+                    strcmp(f.r.text, "[2,1]") == 0,
+                "%s", f.r.text);
   /* one stays silent: timeout with the other's answer */
   f.s[2].answer_server_events = 0;
-  f.calls = 0;
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_server_side_emit(sio_server_of(f.s[0].s, "/"),
                                                   "ask", NULL, on_sse_ack, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT);
-  ck_assert_str_eq(f.text, "[1]");
+  ck_assert_int_eq(f.r.status, SIO_ERR_TIMEOUT);
+  ck_assert_str_eq(f.r.text, "[1]");
   ck_assert_int_eq(sio_namespace_server_side_emit(sio_server_of(f.s[0].s, "/"),
                                                   "disconnect", NULL, NULL,
                                                   NULL),
@@ -659,10 +599,8 @@ static void on_bcast_ack(sio_namespace *ns, int status, json_object *responses,
   fx *f = ud;
   (void)ns;
   (void)bins;
-  f->calls++;
-  f->status = status;
-  f->count = nbins;
-  json_text(f->text, sizeof(f->text), responses);
+  steps_answer(&f->r, status, nbins);
+  json_text(f->r.text, sizeof(f->r.text), responses);
 }
 
 START_TEST(test_broadcast_with_acks) {
@@ -681,7 +619,7 @@ START_TEST(test_broadcast_with_acks) {
   for (i = 0; i < 3; i++) {
     char reply[64];
     const char *p;
-    m = ws_client_recv(&c[i], T);
+    m = ws_client_recv(&c[i], STEPS_T);
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strncmp(m->data, "42", 2) == 0, "%s", m->data);
     /* answer with the packet id and this client's number */
@@ -690,14 +628,14 @@ START_TEST(test_broadcast_with_acks) {
              p, i + 10);
     ck_assert_int_eq(ws_client_send_text(&c[i], reply), 0);
   }
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_msg(strstr(f.text, "10") && strstr(f.text, "11") &&
-                    strstr(f.text, "12"),
-                "%s", f.text);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_msg(strstr(f.r.text, "10") && strstr(f.r.text, "11") &&
+                    strstr(f.r.text, "12"),
+                "%s", f.r.text);
   /* a silent client: timeout with the others' answers */
-  f.calls = 0;
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_broadcast_ack(sio_server_of(f.s[1].s, "/"),
                                                NULL, "q", NULL, NULL, 0, 300,
                                                on_bcast_ack, &f),
@@ -705,19 +643,21 @@ START_TEST(test_broadcast_with_acks) {
   for (i = 0; i < 2; i++) {
     char reply[64];
     const char *p;
-    m = ws_client_recv(&c[i], T);
+    m = ws_client_recv(&c[i], STEPS_T);
     ck_assert_ptr_nonnull(m);
     p = m->data + 2;
     snprintf(reply, sizeof(reply), "43%.*s[%d]", (int)strspn(p, "0123456789"),
              p, i);
     ck_assert_int_eq(ws_client_send_text(&c[i], reply), 0);
   }
-  ck_assert_ptr_nonnull(ws_client_recv(&c[2], T)); /* asked, never answers */
-  while (f.calls == 0)
+  ck_assert_ptr_nonnull(
+      ws_client_recv(&c[2], STEPS_T)); /* asked, never answers */
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT);
-  ck_assert_msg(strcmp(f.text, "[0,1]") == 0 || strcmp(f.text, "[1,0]") == 0,
-                "%s", f.text);
+  ck_assert_int_eq(f.r.status, SIO_ERR_TIMEOUT);
+  ck_assert_msg(strcmp(f.r.text, "[0,1]") == 0 ||
+                    strcmp(f.r.text, "[1,0]") == 0,
+                "%s", f.r.text);
   stop(&f, c, 3);
 }
 END_TEST
@@ -740,8 +680,8 @@ START_TEST(test_degraded_and_back) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[1].s, "/"), NULL,
                                            "local", NULL, NULL, 0),
                    1);
-  expect(&c[1], "42[\"local\"]");
-  expect_nothing(&c[0], 100);
+  steps_expect(&c[1], "42[\"local\"]");
+  steps_expect_nothing(&c[0], 100);
   sio_server_stats(f.s[1].s, &st);
   ck_assert_uint_eq(st.redis_dropped, 1);
   ck_assert_uint_eq(st.redis_connected, 0);
@@ -749,10 +689,10 @@ START_TEST(test_degraded_and_back) {
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[1].s, "/"),
                                                NULL, on_fetch, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, SIO_ERR_CLOSED);
-  ck_assert_uint_eq(f.count, 1);
+  ck_assert_int_eq(f.r.status, SIO_ERR_CLOSED);
+  ck_assert_uint_eq(f.r.count, 1);
   /* back up: cluster delivery resumes */
   pubsub_stub_set_up(f.s[1].stub, 1);
   pump(&f, 20);
@@ -760,8 +700,8 @@ START_TEST(test_degraded_and_back) {
   ck_assert_int_eq(sio_namespace_broadcast(sio_server_of(f.s[0].s, "/"), NULL,
                                            "again", NULL, NULL, 0),
                    1);
-  expect(&c[0], "42[\"again\"]");
-  expect(&c[1], "42[\"again\"]");
+  steps_expect(&c[0], "42[\"again\"]");
+  steps_expect(&c[1], "42[\"again\"]");
   stop(&f, c, 2);
 }
 END_TEST
@@ -777,12 +717,12 @@ START_TEST(test_request_timeout_and_cancel) {
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[0].s, "/"),
                                                NULL, on_fetch, &f),
                    0);
-  while (f.calls == 0)
+  while (f.r.calls == 0)
     uv_run(&f.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT); /* 2 of 3 answered */
-  ck_assert_uint_eq(f.count, 0);
+  ck_assert_int_eq(f.r.status, SIO_ERR_TIMEOUT); /* 2 of 3 answered */
+  ck_assert_uint_eq(f.r.count, 0);
   /* pending at shutdown: canceled, once */
-  f.calls = 0;
+  f.r.calls = 0;
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[0].s, "/"),
                                                NULL, on_fetch, &f),
                    0);
@@ -791,8 +731,8 @@ START_TEST(test_request_timeout_and_cancel) {
   pump(&f, 10);
   sio_server_close(f.s[0].s, on_closed, &f);
   f.s[0].s = NULL;
-  ck_assert_int_eq(f.calls, 2);
-  ck_assert_int_eq(f.status, SIO_ERR_CANCELED);
+  ck_assert_int_eq(f.r.calls, 2);
+  ck_assert_int_eq(f.r.status, SIO_ERR_CANCELED);
   ck_assert_int_eq(sio_namespace_fetch_sockets(sio_server_of(f.s[1].s, "/"),
                                                NULL, NULL, NULL),
                    SIO_ERR_INVAL);
@@ -821,11 +761,11 @@ START_TEST(test_in_memory) {
                                                NULL, NULL, 0, 100, on_bcast_ack,
                                                &f),
                    0);
-  ck_assert_int_eq(f.calls, 0);
+  ck_assert_int_eq(f.r.calls, 0);
   uv_run(&loop, UV_RUN_NOWAIT);
-  ck_assert_int_eq(f.calls, 4);
-  ck_assert_int_eq(f.status, 0);
-  ck_assert_str_eq(f.text, "[]");
+  ck_assert_int_eq(f.r.calls, 4);
+  ck_assert_int_eq(f.r.status, 0);
+  ck_assert_str_eq(f.r.text, "[]");
   {
     const char *r = "x";
     ck_assert_int_eq(

@@ -16,7 +16,7 @@
 #include "failmalloc.h"
 #include "sio_buf.h"
 #include "sio_int.h"
-#include "sio_packet.h"
+#include "sio_json.h"
 #include "sio_redis_msg.h"
 
 typedef struct vec {

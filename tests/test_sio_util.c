@@ -7,9 +7,12 @@
 #include "sio_util.h"
 
 START_TEST(base64_roundtrip_rfc4648) {
-  static const char *vec[][2] = {{"", ""},         {"f", "Zg=="},
-                                 {"fo", "Zm8="},   {"foo", "Zm9v"},
-                                 {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  static const char *vec[][2] = {{"", ""},
+                                 {"f", "Zg=="},
+                                 {"fo", "Zm8="},
+                                 {"foo", "Zm9v"},
+                                 {"foob", "Zm9vYg=="},
+                                 {"fooba", "Zm9vYmE="},
                                  {"foobar", "Zm9vYmFy"}};
   size_t i;
   for (i = 0; i < SIO_ARRLEN(vec); i++) {
@@ -55,6 +58,39 @@ START_TEST(random_ids_differ) {
 }
 END_TEST
 
+START_TEST(percent_decoding) {
+  sio_buf b;
+  sio_buf_init(&b);
+  /* bad escapes first: nothing is appended */
+  sio_buf_append_str(&b, "kept");
+  ck_assert_int_eq(sio_pct_decode(&b, "a%4", 3, 0), SIO_ERR_PROTO);
+  ck_assert_int_eq(sio_pct_decode(&b, "%", 1, 1), SIO_ERR_PROTO);
+  ck_assert_int_eq(sio_pct_decode(&b, "%zz", 3, 0), SIO_ERR_PROTO);
+  ck_assert_int_eq(sio_pct_decode(&b, "%4g", 3, 0), SIO_ERR_PROTO);
+  ck_assert_str_eq(b.data, "kept");
+  ck_assert_uint_eq(b.len, 4);
+  sio_buf_reset(&b);
+  ck_assert_int_eq(sio_pct_decode(&b, "", 0, 0), 0);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_int_eq(sio_pct_decode(&b, "a%41b%2f+%e2%82%AC", 18, 0), 0);
+  ck_assert_str_eq(b.data, "aAb/+\xe2\x82\xac");
+  sio_buf_reset(&b);
+  ck_assert_int_eq(sio_pct_decode(&b, "a+b%2B", 6, 1), 0);
+  ck_assert_str_eq(b.data, "a b+");
+  sio_buf_reset(&b);
+  /* an encoded NUL is kept; len tells */
+  ck_assert_int_eq(sio_pct_decode(&b, "x%00y", 5, 0), 0);
+  ck_assert_uint_eq(b.len, 3);
+  ck_assert_int_eq(memcmp(b.data, "x\0y", 3), 0);
+  sio_buf_deinit(&b);
+  ck_assert_int_eq(sio_hex_digit('0'), 0);
+  ck_assert_int_eq(sio_hex_digit('F'), 15);
+  ck_assert_int_eq(sio_hex_digit('a'), 10);
+  ck_assert_int_eq(sio_hex_digit('g'), -1);
+  ck_assert_int_eq(sio_hex_digit(-61), -1);
+}
+END_TEST
+
 Suite *sio_util_suite(void) {
   Suite *s = suite_create("sio_util");
   TCase *tc = tcase_create("core");
@@ -62,6 +98,7 @@ Suite *sio_util_suite(void) {
   tcase_add_test(tc, base64_rejects_garbage);
   tcase_add_test(tc, uuid_and_time);
   tcase_add_test(tc, random_ids_differ);
+  tcase_add_test(tc, percent_decoding);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -22,10 +22,18 @@
  *   0 and never when it failed; never from inside the call itself;
  * - results from other instances are applied locally with the public
  *   calls and SIO_BCAST_LOCAL (sio_namespace_broadcast,
- *   sio_namespace_sockets_join...), which never come back to the adapter;
+ *   sio_namespace_sockets_join...) or with the incoming half below
+ *   (sio_adapter_*), which never come back to the adapter;
  * - close() is the last call: the adapter fires every pending callback
  *   with SIO_ERR_CANCELED, starts closing its handles and calls done(arg)
- *   once they are all closed (possibly from inside close()). */
+ *   once they are all closed (possibly from inside close()).
+ *
+ * The header has two halves: sio_adapter_ops is what the server asks of
+ * an adapter (outgoing); the sio_adapter_* and sio_server_* functions at
+ * the end are what an adapter may ask of the server (incoming: this
+ * instance's answers to the other instances' requests). An adapter needs
+ * nothing else: libsio's own Redis adapter is written against this header
+ * and <sio/sio.h> only. */
 
 #include "sio/sio.h"
 
@@ -103,6 +111,116 @@ typedef struct sio_adapter_ops {
  * nothing of ops is called. */
 SIO_EXTERN int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
                                       void *ad);
+
+/* -------------------------------------------------------- incoming half */
+
+/* What an adapter may ask of the server: this instance's part of the
+ * other instances' requests. All run on the loop thread and borrow their
+ * pointer arguments; none calls back into the adapter. o selects sockets
+ * as for sio_namespace_broadcast (NULL: every socket of ns);
+ * SIO_BCAST_LOCAL changes nothing here. */
+
+/* The loop s runs on (for the adapter's timers and handles); NULL when s
+ * is NULL. */
+SIO_EXTERN uv_loop_t *sio_server_loop(const sio_server *s);
+/* 1 once sio_server_close(s) was called, else 0 (0 for NULL). */
+SIO_EXTERN int sio_server_closing(const sio_server *s);
+/* 1 when an adapter is installed on s, else 0 (0 for NULL). */
+SIO_EXTERN int sio_server_has_adapter(const sio_server *s);
+
+/* Delivers event with args (an array or NULL) and its attachments to
+ * this instance's selected sockets, encoded once, asking each recipient
+ * for an acknowledgement (one packet id for all): cb(socket, status, args,
+ * bins, nbins, ud) fires once per recipient with its answer (status 0,
+ * args and bins borrowed for the call), SIO_ERR_TIMEOUT after timeout_ms
+ * (0: no deadline) or SIO_ERR_CANCELED when it disconnects first. This is
+ * how an adapter serves another instance's broadcast with
+ * acknowledgements. Returns the number of recipients asked (cb fires that
+ * many times, never from inside this call), or SIO_ERR_INVAL (ns, event
+ * or cb NULL, event reserved, args not an array, bins NULL with nbins)
+ * or SIO_ERR_NOMEM; then cb never fires. */
+SIO_EXTERN int
+sio_adapter_broadcast_local_ack(sio_namespace *ns, const sio_broadcast_opts *o,
+                                const char *event, json_object *args,
+                                const sio_bin *bins, size_t nbins,
+                                uint32_t timeout_ms, sio_ack_cb cb, void *ud);
+
+/* Makes the selected local sockets join (leave = 0) or leave rooms
+ * (socketsJoin / socketsLeave from another instance). Returns the number
+ * of sockets affected, SIO_ERR_INVAL or SIO_ERR_NOMEM (then nothing
+ * changed). */
+SIO_EXTERN int sio_adapter_apply_rooms(sio_namespace *ns,
+                                       const sio_broadcast_opts *o,
+                                       const char *const *rooms, size_t nrooms,
+                                       int leave);
+/* Disconnects the selected local sockets (close_transport as
+ * sio_socket_disconnect; runs the application's disconnect handlers).
+ * Returns the number of sockets, SIO_ERR_INVAL or SIO_ERR_NOMEM (then
+ * nothing changed). */
+SIO_EXTERN int sio_adapter_apply_disconnect(sio_namespace *ns,
+                                            const sio_broadcast_opts *o,
+                                            int close_transport);
+
+/* A local socket the way the reference adapter answers REMOTE_FETCH:
+ * {"id", "handshake", "rooms", "data"} (no handshake once its session
+ * ended). Returns a new object (the caller owns it) or NULL (s NULL, out
+ * of memory). */
+SIO_EXTERN json_object *sio_adapter_socket_json(sio_socket *s);
+/* The selected connected local sockets as an array of
+ * sio_adapter_socket_json objects (the caller owns it). When socks is not
+ * NULL, *socks receives an array of the same sockets in the same order,
+ * each referenced, and *nsocks their number (release both with
+ * sio_adapter_release_sockets). Returns the array or NULL (ns NULL, out of
+ * memory; then *socks is NULL). */
+SIO_EXTERN json_object *sio_adapter_local_sockets(sio_namespace *ns,
+                                                  const sio_broadcast_opts *o,
+                                                  sio_socket ***socks,
+                                                  size_t *nsocks);
+/* Drops one reference on each of socks[0..n) and frees the array (takes
+ * ownership of it). NULL-safe. */
+SIO_EXTERN void sio_adapter_release_sockets(sio_socket **socks, size_t n);
+/* The ids of the connected local sockets in any of rooms (all of them
+ * when nrooms is 0): a new array (the caller owns it), or NULL (ns NULL,
+ * rooms NULL with nrooms, out of memory). */
+SIO_EXTERN json_object *sio_adapter_local_ids(sio_namespace *ns,
+                                              const char *const *rooms,
+                                              size_t nrooms);
+/* This instance's rooms of ns, socket id rooms first (the reference's
+ * adapter.rooms keys): a new array (the caller owns it), or NULL (ns NULL,
+ * out of memory). */
+SIO_EXTERN json_object *sio_adapter_local_rooms(sio_namespace *ns);
+/* 1 when a local socket of ns is in room[0..len) (which need not be
+ * NUL-terminated; a socket id is a room), else 0: an adapter skips a
+ * broadcast to a room nobody here is in. */
+SIO_EXTERN int sio_adapter_room_has_members(const sio_namespace *ns,
+                                            const char *room, size_t len);
+/* The connected local socket of ns whose id is sid (NUL-terminated), or
+ * NULL: the target of another instance's remoteJoin, remoteLeave or
+ * remoteDisconnect. Borrowed: valid until it disconnects (take a
+ * reference with sio_socket_ref to keep it). */
+SIO_EXTERN sio_socket *sio_adapter_find_socket(sio_namespace *ns,
+                                               const char *sid);
+
+/* Reads one socket object of another instance's fetch answer (the
+ * sio_adapter_socket_json form) into *info for sio_fetch_cb, borrowing
+ * from obj (info->local is NULL); *rooms receives the array info->rooms
+ * points to (free it with sio_adapter_free_rooms). Returns 0,
+ * SIO_ERR_INVAL (an argument NULL), SIO_ERR_PROTO (no string id, rooms not
+ * an array of strings) or SIO_ERR_NOMEM; on error *rooms is NULL. */
+SIO_EXTERN int sio_adapter_info_from_json(json_object *obj,
+                                          sio_socket_info *info,
+                                          const char ***rooms);
+/* Frees an array from sio_adapter_info_from_json. NULL-safe. */
+SIO_EXTERN void sio_adapter_free_rooms(const char **rooms);
+
+/* Hands another instance's server-side event to ns's handler
+ * (sio_namespace_on_server_event). data is [event, ...args] (borrowed).
+ * With want_ack, returns 1 and sets *ack to the answer (the caller owns
+ * it; NULL stands for JSON null) when the handler answered; otherwise
+ * returns 0 (no handler, data not an array starting with a string, out of
+ * memory) with *ack NULL. ack may be NULL without want_ack. */
+SIO_EXTERN int sio_adapter_server_event(sio_namespace *ns, json_object *data,
+                                        int want_ack, json_object **ack);
 
 #ifdef __cplusplus
 }

@@ -382,8 +382,8 @@ SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
                                        const char *event, json_object *args,
                                        const sio_bin *bins, size_t nbins);
 
-/* A {"_placeholder":true,"num":num} object for building args with binary. */
-SIO_EXTERN json_object *sio_placeholder_new(int num);
+/* sio_placeholder_new (<sio/sio_json.h>) builds the placeholders of args
+ * with binary. */
 
 /* --------------------------------------------------------------- cluster
  *

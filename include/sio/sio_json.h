@@ -35,6 +35,24 @@ extern "C" {
 SIO_EXTERN int sio_json_parse(const char *in, size_t len, int max_depth,
                               json_object **out);
 
+/* The longest text sio_json_format_number writes, NUL included. */
+#define SIO_JSON_NUMBER_MAX 32
+
+/* Writes d the way JavaScript's String(d) (Number.prototype.toString)
+ * does, which is also how JSON.stringify writes a finite number: the
+ * shortest digits that read back as d, "1e+21" from 10^21 up, "1e-7" below
+ * 10^-6, -0 as "0", NaN as "NaN" and the infinities as "Infinity" and
+ * "-Infinity" (JSON.stringify writes those three as null). out receives
+ * the NUL-terminated text; returns its length. Independent of the C
+ * locale. */
+SIO_EXTERN size_t sio_json_format_number(double d,
+                                         char out[SIO_JSON_NUMBER_MAX]);
+
+/* A new placeholder {"_placeholder":true,"num":num}, the object standing
+ * for attachment num in a binary event's arguments. Returns it (owned by
+ * the caller) or NULL when out of memory. */
+SIO_EXTERN json_object *sio_placeholder_new(int num);
+
 #ifdef __cplusplus
 }
 #endif

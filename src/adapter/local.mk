@@ -1,10 +1,10 @@
-# The adapter layer: how a server's namespaces reach the other instances of
-# a cluster. sio_adapter (dispatch and the cluster-wide public calls), the
-# Redis adapter protocol (sio_adapter_redis over the sio_pubsub driver
-# interface), its PURE message codec (sio_redis_msg, msgpack-c) and the one
-# module owning hiredis (sio_redis).
+# The adapter layer: libsio's own cluster adapter, a peer of any an
+# embedder writes, over the public seam <sio/adapter.h> only (the dispatch
+# is src/socketio/sio_cluster.c). The Redis adapter protocol
+# (sio_adapter_redis over the sio_pubsub driver interface), its PURE
+# message codec (sio_redis_msg, msgpack-c) and the one module owning
+# hiredis (sio_redis).
 libsio_core_la_SOURCES += \
-	src/adapter/sio_adapter.c src/adapter/sio_adapter.h \
 	src/adapter/sio_pubsub.h \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \

@@ -30,28 +30,24 @@
  * Incoming: broadcast messages are dropped early when they name a room
  * nobody here is in (the reference's hasRoom check), or come from our own
  * uid, or from another namespace; the rest is delivered to local sockets,
- * encoded once. Requests are served with the in-memory answers of
- * sio_adapter.c and answered on the shared response channel (the
- * reference's default). Unknown request types are ignored with a debug
- * log; malformed messages are dropped. Everything received or published
- * is counted, and a publish that fails while the driver is down is
- * counted as dropped: local delivery never waits for Redis. */
+ * encoded once. Requests are served with the server's in-memory answers
+ * (the incoming half of <sio/adapter.h>) and answered on the shared
+ * response channel (the reference's default). Unknown request types are
+ * ignored with a debug log; malformed messages are dropped. Everything
+ * received or published is counted, and a publish that fails while the
+ * driver is down is counted as dropped: local delivery never waits for
+ * Redis. */
 #include "sio_adapter_redis.h"
 
 #include <string.h>
 
-#include "sio_adapter.h"
-#include "sio_broadcast.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_map.h"
 #include "sio_mem.h"
-#include "sio_namespace.h"
 #include "sio_queue.h"
 #include "sio_redis_msg.h"
-#include "sio_server.h"
-#include "sio_socket.h"
 
 #define DEFAULT_REQUESTS_TIMEOUT 5000
 #define ID_LEN 6
@@ -143,7 +139,8 @@ static int random_id(char out[ID_LEN + 1]) {
 }
 
 static rns *rns_of(sio_adapter_redis *a, sio_namespace *ns) {
-  return sio_map_get(&a->by_nsp, ns->name, ns->namelen);
+  const char *name = sio_namespace_name(ns);
+  return sio_map_get(&a->by_nsp, name, strlen(name));
 }
 
 /* Publishes a->scratch on channel, counting it. */
@@ -218,7 +215,7 @@ static void req_finish(req *q, int status) {
         k++;
     q->cb.fetch(ns, status, infos, k, q->ud);
     for (i = 0; rooms && i < k; i++)
-      sio_free(rooms[i]);
+      sio_adapter_free_rooms(rooms[i]);
     sio_free(rooms);
     sio_free(infos);
     break;
@@ -415,12 +412,6 @@ static void respond(sio_adapter_redis *a, rns *r, const char *request_id,
     publish(a, r->resp_chan, &a->scratch);
 }
 
-static sio_socket *find_socket(rns *r, const char *sid) {
-  sio_room_member *m = sio_rooms_find_member(&r->ns->rooms, sid, strlen(sid));
-  sio_socket *s = m ? sio_container_of(m, sio_socket, member) : NULL;
-  return s && s->state == SIO_SOCKET_CONNECTED ? s : NULL;
-}
-
 static void rback_put(rback *b) {
   if (--b->refs > 0)
     return;
@@ -453,7 +444,7 @@ static void serve_broadcast(sio_adapter_redis *a, rns *r,
   uint32_t timeout;
   rback *b;
   int n;
-  if (q->packet.nsp && strcmp(q->packet.nsp, r->ns->name) != 0)
+  if (q->packet.nsp && strcmp(q->packet.nsp, sio_namespace_name(r->ns)) != 0)
     return;
   b = sio_malloc(sizeof(*b) + idlen + 1);
   if (!b)
@@ -467,9 +458,9 @@ static void serve_broadcast(sio_adapter_redis *a, rns *r,
   timeout = q->opts.timeout > 0 && q->opts.timeout < UINT32_MAX
                 ? (uint32_t)q->opts.timeout
                 : a->requests_timeout;
-  n = sio_namespace_broadcast_local_ack(r->ns, &o, q->packet.event,
-                                        q->packet.args, q->root.bins,
-                                        q->root.nbins, timeout, rback_ack, b);
+  n = sio_adapter_broadcast_local_ack(r->ns, &o, q->packet.event,
+                                      q->packet.args, q->root.bins,
+                                      q->root.nbins, timeout, rback_ack, b);
   if (n >= 0) {
     b->refs += n;
     sio_buf_reset(&a->scratch);
@@ -521,7 +512,7 @@ static void on_request(sio_adapter_redis *a, rns *r, const uint8_t *data,
       sio_adapter_apply_rooms(r->ns, &o, q.rooms.v, q.rooms.n, leave);
       break;
     }
-    s = find_socket(r, q.sid);
+    s = sio_adapter_find_socket(r->ns, q.sid);
     if (!s)
       break;
     if (leave)
@@ -538,7 +529,7 @@ static void on_request(sio_adapter_redis *a, rns *r, const uint8_t *data,
       sio_adapter_apply_disconnect(r->ns, &o, q.close);
       break;
     }
-    s = find_socket(r, q.sid);
+    s = sio_adapter_find_socket(r->ns, q.sid);
     if (!s)
       break;
     /* answer first: disconnecting runs application callbacks */
@@ -594,7 +585,7 @@ static void on_broadcast(sio_adapter_redis *a, rns *r, const char *channel,
     const char *room = channel + r->prefix_len;
     size_t rlen = clen - r->prefix_len - 1;
     if (channel[clen - 1] != '#' ||
-        sio_rooms_room_size(&r->ns->rooms, room, rlen) == 0)
+        !sio_adapter_room_has_members(r->ns, room, rlen))
       return;
   }
   if (sio_redis_bcast_decode(&m, data, len, NULL)) {
@@ -602,16 +593,16 @@ static void on_broadcast(sio_adapter_redis *a, rns *r, const char *channel,
     return;
   }
   if ((m.uid && strcmp(m.uid, a->uid) == 0) ||
-      strcmp(m.packet.nsp, r->ns->name) != 0) {
+      strcmp(m.packet.nsp, sio_namespace_name(r->ns)) != 0) {
     sio_redis_bcast_clear(&m);
     return;
   }
   opts_from(&o, &m.opts);
   o.flags |= SIO_BCAST_LOCAL;
-  if (sio_namespace_broadcast_local(r->ns, &o, m.packet.event, m.packet.args,
-                                    m.root.bins, m.root.nbins) < 0)
+  if (sio_namespace_broadcast(r->ns, &o, m.packet.event, m.packet.args,
+                              m.root.bins, m.root.nbins) < 0)
     SIO_LOGD("redis: broadcast %s on %s not delivered", m.packet.event,
-             r->ns->name);
+             sio_namespace_name(r->ns));
   sio_redis_bcast_clear(&m);
 }
 
@@ -669,7 +660,7 @@ static char *chan_copy(sio_buf *b, int rv) {
 
 static int ad_nsp_open(void *ad, sio_namespace *ns) {
   sio_adapter_redis *a = ad;
-  const char *nsp = ns->name;
+  const char *nsp = sio_namespace_name(ns);
   rns *r;
   int rv;
   if (rns_of(a, ns))
@@ -694,7 +685,7 @@ static int ad_nsp_open(void *ad, sio_namespace *ns) {
     return SIO_ERR_NOMEM;
   }
   r->prefix_len = strlen(r->prefix);
-  rv = sio_map_put(&a->by_nsp, ns->name, ns->namelen, r);
+  rv = sio_map_put(&a->by_nsp, nsp, strlen(nsp), r);
   if (rv) {
     rns_free(r);
     return rv;
@@ -726,14 +717,15 @@ static int ad_broadcast(void *ad, sio_namespace *ns,
   if (!r)
     return SIO_ERR_STATE;
   sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_bcast(&a->scratch, a->uid, ns->name, event, args, bins,
-                              nbins, o, -1);
+  rv = sio_redis_encode_bcast(&a->scratch, a->uid, sio_namespace_name(ns),
+                              event, args, bins, nbins, o, -1);
   if (rv)
     return rv;
   channel = r->prefix;
   if (o && o->nrooms == 1) {
     sio_buf_reset(&a->chan);
-    rv = sio_redis_channel(&a->chan, a->key, ns->name, o->rooms[0]);
+    rv = sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns),
+                           o->rooms[0]);
     if (rv)
       return rv;
     channel = a->chan.data;
@@ -760,8 +752,9 @@ static int ad_broadcast_ack(void *ad, sio_namespace *ns,
   q->sink = sink;
   q->ud = ud;
   sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_bcast_request(&a->scratch, a->uid, q->id, ns->name,
-                                      event, args, bins, nbins, o, timeout_ms);
+  rv = sio_redis_encode_bcast_request(&a->scratch, a->uid, q->id,
+                                      sio_namespace_name(ns), event, args, bins,
+                                      nbins, o, timeout_ms);
   if (!rv)
     rv = publish(a, r->req_chan, &a->scratch);
   if (rv) {
@@ -971,7 +964,7 @@ int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
       ops->close(drv, drv_discarded, NULL);
     return SIO_ERR_INVAL;
   }
-  if (srv->has_adapter || srv->closing) {
+  if (sio_server_has_adapter(srv) || sio_server_closing(srv)) {
     rv = SIO_ERR_STATE;
     goto fail;
   }
@@ -979,7 +972,7 @@ int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
   if (!a)
     goto fail;
   a->srv = srv;
-  a->loop = srv->loop;
+  a->loop = sio_server_loop(srv);
   a->ops = ops;
   a->drv = drv;
   a->requests_timeout = cfg && cfg->requests_timeout_ms
@@ -1013,5 +1006,3 @@ fail:
   ops->close(drv, drv_discarded, NULL);
   return rv;
 }
-
-const char *sio_adapter_redis_uid(const sio_adapter_redis *a) { return a->uid; }

@@ -29,8 +29,4 @@ typedef struct sio_adapter_redis_config {
 int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
                               void *drv, const sio_adapter_redis_config *cfg);
 
-/* This adapter's uid (6 characters, like the Node adapter's uid2(6)),
- * borrowed; for tests. */
-const char *sio_adapter_redis_uid(const sio_adapter_redis *a);
-
 #endif

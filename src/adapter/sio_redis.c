@@ -43,7 +43,6 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_redis_conn.h"
-#include "sio_server.h"
 #include "sio_tls.h"
 
 enum { R_DOWN, R_CONNECTING, R_READY };
@@ -843,7 +842,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   int rv;
   if (!s || !cfg || !cfg->url)
     return SIO_ERR_INVAL;
-  if (s->has_adapter || s->closing)
+  if (sio_server_has_adapter(s) || sio_server_closing(s))
     return SIO_ERR_STATE;
   /* the classic protocol's PUBLISH/PSUBSCRIBE want one Redis */
   if (cfg->adapter == SIO_REDIS_ADAPTER_CLASSIC && is_cluster_url(cfg->url))
@@ -859,7 +858,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   ro.tls_key_file = cfg->tls_key_file;
   if (cfg->adapter != SIO_REDIS_ADAPTER_CLASSIC)
     return SIO_ERR_INVAL; /* the sharded adapter: wired below once merged */
-  rv = sio_redis_new(&drv, s->loop, cfg->url, &ro);
+  rv = sio_redis_new(&drv, sio_server_loop(s), cfg->url, &ro);
   if (rv)
     return rv;
   acfg.key = cfg->key;

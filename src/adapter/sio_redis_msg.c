@@ -39,21 +39,14 @@
 #include <string.h>
 
 #include "sio_int.h"
+#include "sio_json.h"
 #include "sio_mem.h"
-#include "sio_packet.h"
 #include "sio_util.h"
 
 #define MSG_DEFAULT_DEPTH 32
 #define MSG_DEFAULT_BINS 256
 /* msgpack-c's unpacker holds at most this many open containers. */
 #define MSG_MAX_DEPTH 32
-
-/* Cuts out back to len bytes (the buffer stays NUL-terminated). */
-static void truncate_to(sio_buf *out, size_t len) {
-  out->len = len;
-  if (out->data)
-    out->data[len] = 0;
-}
 
 /* ------------------------------------------------------------- channels */
 
@@ -73,7 +66,7 @@ int sio_redis_channel(sio_buf *out, const char *key, const char *nsp,
       rv = sio_buf_append_byte(out, '#');
   }
   if (rv)
-    truncate_to(out, mark);
+    sio_buf_truncate(out, mark);
   return rv;
 }
 
@@ -84,7 +77,7 @@ static int channel3(sio_buf *out, const char *key, const char *mid,
   if (!rv && uid)
     rv = sio_buf_appendf(out, "%s#", uid);
   if (rv)
-    truncate_to(out, mark);
+    sio_buf_truncate(out, mark);
   return rv == SIO_ERR_INVAL ? SIO_ERR_NOMEM : rv;
 }
 
@@ -118,7 +111,7 @@ int sio_redis_pattern(sio_buf *out, const char *key, const char *nsp) {
   if (!rv)
     rv = sio_buf_append(out, "#*", 2);
   if (rv)
-    truncate_to(out, mark);
+    sio_buf_truncate(out, mark);
   return rv;
 }
 
@@ -270,32 +263,13 @@ typedef struct conv {
   size_t cap;
 } conv;
 
-static json_object *placeholder(int num) {
-  json_object *o = json_object_new_object();
-  json_object *t = json_object_new_boolean(1);
-  json_object *n = json_object_new_int(num);
-  if (!o || !t || !n)
-    goto fail;
-  if (json_object_object_add(o, "_placeholder", t))
-    goto fail;
-  t = NULL;
-  if (json_object_object_add(o, "num", n))
-    goto fail;
-  return o;
-fail:
-  json_object_put(t);
-  json_object_put(n);
-  json_object_put(o);
-  return NULL;
-}
-
 static int add_bin(conv *c, const char *p, size_t n, json_object **out) {
   if (c->nbins >= c->cap)
     return SIO_ERR_LIMIT;
   /* never a NULL pointer, even for no bytes */
   c->bins[c->nbins].data = n ? (const uint8_t *)p : (const uint8_t *)"";
   c->bins[c->nbins].len = n;
-  *out = placeholder((int)c->nbins);
+  *out = sio_placeholder_new((int)c->nbins);
   if (!*out)
     return SIO_ERR_NOMEM;
   c->nbins++;
@@ -616,29 +590,6 @@ static int64_t number_i64(json_object *v) {
   return json_object_get_int64(v);
 }
 
-/* JavaScript's String(number) for the usual cases. */
-static void number_text(char *out, size_t n, json_object *v) {
-  if (json_object_is_type(v, json_type_int)) {
-    int64_t x = json_object_get_int64(v);
-    if (x == INT64_MAX)
-      snprintf(out, n, "%" PRIu64, json_object_get_uint64(v));
-    else
-      snprintf(out, n, "%" PRId64, x);
-  } else {
-    double d = json_object_get_double(v);
-    int prec;
-    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
-      snprintf(out, n, "%" PRId64, (int64_t)d);
-      return;
-    }
-    for (prec = 1; prec <= 17; prec++) {
-      snprintf(out, n, "%.*g", prec, d);
-      if (strtod(out, NULL) == d)
-        break;
-    }
-  }
-}
-
 static void strv_clear(sio_redis_strv *s) {
   sio_free(s->v);
   s->v = NULL;
@@ -666,9 +617,9 @@ static int strv_of(json_object *arr, sio_redis_strv *s) {
   for (i = 0; i < n; i++) {
     json_object *it = json_object_array_get_idx(arr, i);
     if (is_number(it)) {
-      char buf[40];
+      char buf[SIO_JSON_NUMBER_MAX];
       json_object *str;
-      number_text(buf, sizeof(buf), it);
+      sio_json_number_text(it, buf);
       str = json_object_new_string(buf);
       if (!str || json_object_array_put_idx(arr, i, str)) {
         json_object_put(str);
@@ -745,8 +696,8 @@ static void packet_clear(sio_redis_packet *p) {
 }
 
 /* Reads socket.io-parser's packet object {type, data, nsp, id}. */
-static int packet_of(json_object *o, sio_redis_packet *p, char *event_buf,
-                     size_t event_cap) {
+static int packet_of(json_object *o, sio_redis_packet *p,
+                     char event_buf[SIO_JSON_NUMBER_MAX]) {
   json_object *type, *data, *first, *id, *args;
   size_t i, n;
   int rv;
@@ -779,7 +730,7 @@ static int packet_of(json_object *o, sio_redis_packet *p, char *event_buf,
   if (json_object_is_type(first, json_type_string)) {
     p->event = json_object_get_string(first);
   } else if (is_number(first)) {
-    number_text(event_buf, event_cap, first);
+    sio_json_number_text(first, event_buf);
     p->event = event_buf;
   } else {
     return SIO_ERR_PROTO;
@@ -827,8 +778,7 @@ int sio_redis_bcast_decode(sio_redis_bcast *m, const uint8_t *in, size_t len,
     m->uid = json_object_get_string(uid);
   else if (uid)
     goto fail;
-  rv = packet_of(json_object_array_get_idx(a, 1), &m->packet, m->event_buf,
-                 sizeof(m->event_buf));
+  rv = packet_of(json_object_array_get_idx(a, 1), &m->packet, m->event_buf);
   if (rv)
     goto fail;
   rv = opts_of(json_object_array_get_idx(a, 2), &m->opts);
@@ -918,8 +868,7 @@ int sio_redis_request_decode(sio_redis_request *r, const uint8_t *in,
     r->has_packet = 1;
     rv = opts ? opts_of(opts, &r->opts) : SIO_ERR_PROTO;
     if (!rv)
-      rv = packet_of(field(o, "packet"), &r->packet, r->event_buf,
-                     sizeof(r->event_buf));
+      rv = packet_of(field(o, "packet"), &r->packet, r->event_buf);
     if (!rv && !r->request_id)
       rv = SIO_ERR_PROTO;
     break;
@@ -1121,7 +1070,7 @@ static int pack_json(packer *p, json_object *v, int depth) {
 /* Maps a failed pack to its error and restores out. */
 static int pack_end(packer *p, sio_buf *out, size_t mark, int rv) {
   if (rv) {
-    truncate_to(out, mark);
+    sio_buf_truncate(out, mark);
     if (p->err)
       return p->err;
   }

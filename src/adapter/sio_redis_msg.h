@@ -97,7 +97,7 @@ typedef struct sio_redis_bcast {
   const char *uid; /* borrowed from root */
   sio_redis_packet packet;
   sio_redis_opts opts;
-  char event_buf[40]; /* packet.event for numeric names */
+  char event_buf[SIO_JSON_NUMBER_MAX]; /* packet.event for numeric names */
 } sio_redis_bcast;
 
 /* A message of a request channel. Which fields are set depends on type:
@@ -127,7 +127,7 @@ typedef struct sio_redis_request {
   json_object *data; /* borrowed array; NULL when absent */
   int has_packet;
   sio_redis_packet packet;
-  char event_buf[40];
+  char event_buf[SIO_JSON_NUMBER_MAX];
 } sio_redis_request;
 
 /* A message of a response channel:

@@ -4,45 +4,28 @@
 #include <string.h>
 
 #include "sio_int.h"
+#include "sio_buf.h"
 #include "sio_mem.h"
+#include "sio_util.h"
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* A percent-decoded copy of s[0..n), or NULL (bad escape: *err INVAL). */
+/* A percent-decoded copy of s[0..n), or NULL (a bad escape or an encoded
+ * NUL: *err INVAL). */
 static char *pct_dup(const char *s, size_t n, int *err) {
-  char *o = sio_malloc(n + 1);
-  size_t i, k = 0;
-  if (!o) {
+  sio_buf b;
+  char *o;
+  int rv;
+  sio_buf_init(&b);
+  rv = sio_pct_decode(&b, s, n, 0);
+  if (rv == 0 && b.len && memchr(b.data, 0, b.len))
+    rv = SIO_ERR_PROTO; /* an encoded NUL */
+  if (rv) {
+    sio_buf_deinit(&b);
+    *err = rv == SIO_ERR_PROTO ? SIO_ERR_INVAL : rv;
+    return NULL;
+  }
+  o = b.data ? sio_buf_steal(&b, NULL) : sio_strdup("");
+  if (!o)
     *err = SIO_ERR_NOMEM;
-    return NULL;
-  }
-  for (i = 0; i < n; i++) {
-    if (s[i] == '%') {
-      if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
-        sio_free(o);
-        *err = SIO_ERR_INVAL;
-        return NULL;
-      }
-      o[k++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-      i += 2;
-    } else {
-      o[k++] = s[i];
-    }
-  }
-  o[k] = 0;
-  if (strlen(o) != k) { /* an encoded NUL */
-    sio_free(o);
-    *err = SIO_ERR_INVAL;
-    return NULL;
-  }
   return o;
 }
 

@@ -16,6 +16,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sio/sio_json.h>
+
 #include "app_util.h"
 
 struct series {
@@ -237,9 +239,10 @@ int app_process_stats_read(struct app_process_stats *ps) {
 
 /* ------------------------------------------------------------ rendering */
 
+/* Prometheus reads NaN, +Inf and -Inf; finite values in JavaScript's
+ * shortest form, which its float parser reads back exactly. */
 static void put_number(struct app_sbuf *b, double v) {
-  char buf[40];
-  int prec;
+  char buf[SIO_JSON_NUMBER_MAX];
   if (v != v) {
     app_sbuf_puts(b, "NaN");
     return;
@@ -248,15 +251,7 @@ static void put_number(struct app_sbuf *b, double v) {
     app_sbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
     return;
   }
-  if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
-    app_sbuf_printf(b, "%lld", (long long)v);
-    return;
-  }
-  for (prec = 1; prec <= 17; prec++) {
-    snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
+  sio_json_format_number(v, buf);
   app_sbuf_puts(b, buf);
 }
 

@@ -97,6 +97,12 @@ void sio_buf_consume(sio_buf *b, size_t n) {
   b->data[b->len] = '\0';
 }
 
+void sio_buf_truncate(sio_buf *b, size_t len) {
+  b->len = len;
+  if (b->data)
+    b->data[len] = '\0';
+}
+
 void sio_buf_reset(sio_buf *b) {
   b->len = 0;
   if (b->data)

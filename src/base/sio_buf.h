@@ -31,6 +31,9 @@ int sio_buf_appendf(sio_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes (n <= len). */
 void sio_buf_consume(sio_buf *b, size_t n);
+/* Cuts the buffer back to its first len bytes (len <= b->len), as after
+ * a failed append; it stays NUL-terminated. */
+void sio_buf_truncate(sio_buf *b, size_t len);
 /* Empties the buffer, keeping its storage. */
 void sio_buf_reset(sio_buf *b);
 /* Hands the storage to the caller (free with sio_free) and re-inits b.

@@ -1,4 +1,5 @@
-/* sio_util.c: base64, uuid, timestamps, constant-time compare. */
+/* sio_util.c: base64, percent-decoding, uuid, timestamps, constant-time
+ * compare. */
 #include "sio_util.h"
 
 #include <stdio.h>
@@ -13,7 +14,8 @@ static const char b64[] =
 void sio_base64_encode(char *dst, const uint8_t *src, size_t n) {
   size_t i;
   for (i = 0; i + 2 < n; i += 3) {
-    uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
+    uint32_t v =
+        (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
     *dst++ = b64[v >> 18];
     *dst++ = b64[(v >> 12) & 63];
     *dst++ = b64[(v >> 6) & 63];
@@ -103,8 +105,8 @@ void sio_iso8601_ms(char out[25], uint64_t ms) {
   char tmp[64]; /* roomy: the compiler cannot bound tm's fields */
   gmtime_r(&t, &tm);
   snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, (unsigned)(ms % 1000));
   memcpy(out, tmp, 24);
   out[24] = '\0';
 }
@@ -116,4 +118,39 @@ int sio_ct_memcmp(const void *a, const void *b, size_t n) {
   for (i = 0; i < n; i++)
     d |= x[i] ^ y[i];
   return d != 0;
+}
+
+int sio_hex_digit(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int sio_pct_decode(sio_buf *out, const char *s, size_t n, int plus_space) {
+  size_t i, len0 = out->len;
+  int rv = n ? sio_buf_reserve(out, n) : 0; /* decoding never lengthens */
+  if (rv || n == 0)
+    return rv;
+  for (i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+    if (c == '%') {
+      int hi = n - i > 2 ? sio_hex_digit(s[i + 1]) : -1;
+      int lo = hi >= 0 ? sio_hex_digit(s[i + 2]) : -1;
+      if (lo < 0) {
+        sio_buf_truncate(out, len0);
+        return SIO_ERR_PROTO;
+      }
+      c = hi << 4 | lo;
+      i += 2;
+    } else if (c == '+' && plus_space) {
+      c = ' ';
+    }
+    out->data[out->len++] = (char)c;
+  }
+  out->data[out->len] = '\0';
+  return 0;
 }

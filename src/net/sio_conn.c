@@ -751,6 +751,9 @@ void sio_conn_close_after_flush(sio_conn *c) {
   memset(cl, 0, sizeof(*cl));
   sio_queue_init(&cl->idle_q);
   cl->c = c;
+  /* the loop's time may be stale by a long iteration (a big write before
+   * this close): the bound is real time from now */
+  uv_update_time(net->loop);
   cl->deadline =
       uv_now(net->loop) + (net->abort_closes ? 0 : net->close_timeout_ms);
   c->cl = cl;

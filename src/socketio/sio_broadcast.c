@@ -5,7 +5,7 @@
  * BINARY_EVENT / BINARY_ACK header announcing N attachments, then the N
  * attachments as binary messages) and hand those same buffers, by
  * reference, to one session or to every recipient of a broadcast. A
- * broadcast (the local part; sio_adapter.c adds the cluster) selects its
+ * broadcast (the local part; sio_cluster.c adds the cluster) selects its
  * recipients through the namespace's room index
  * (union of rooms, minus except rooms, each socket once; the reference
  * in-memory adapter's semantics), skips sockets not yet or no longer
@@ -131,17 +131,6 @@ int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial) {
   return 0;
 }
 
-int sio_event_name_reserved(const char *name) {
-  static const char *const reserved[] = {"connect",     "connect_error",
-                                         "disconnect",  "disconnecting",
-                                         "newListener", "removeListener"};
-  size_t i;
-  for (i = 0; i < SIO_ARRLEN(reserved); i++)
-    if (strcmp(name, reserved[i]) == 0)
-      return 1;
-  return 0;
-}
-
 typedef struct bcast_ctx {
   const sio_outpkt *pkt;
   int is_volatile;
@@ -186,7 +175,7 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   static const sio_broadcast_opts all = {NULL, 0, NULL, 0, 0};
   sio_outpkt pkt;
   int rv;
-  if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event))
+  if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   if (!o)
     o = &all;
@@ -246,7 +235,7 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
   return bcast(ns, o, event, args, bins, nbins, &ctx);
 }
 
-int sio_namespace_broadcast_local_ack(sio_namespace *ns,
+int sio_adapter_broadcast_local_ack(sio_namespace *ns,
                                       const sio_broadcast_opts *o,
                                       const char *event, json_object *args,
                                       const sio_bin *bins, size_t nbins,

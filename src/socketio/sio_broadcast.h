@@ -9,7 +9,7 @@
  * bytes exist once however many sessions queue them.
  *
  * The local part of broadcasts is here too; the public
- * sio_namespace_broadcast() (src/adapter/sio_adapter.c) adds the cluster
+ * sio_namespace_broadcast() (src/socketio/sio_cluster.c) adds the cluster
  * fan-out on top. */
 
 #include <json-c/json.h>
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "eio_server.h"
+#include "sio/adapter.h"
 #include "sio/sio.h"
 #include "sio_buf.h"
 #include "sio_packet.h"
@@ -56,10 +57,6 @@ void sio_outpkt_release(sio_outpkt *p);
  * stream is broken; *partial is set to 1 so the caller closes it. */
 int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial);
 
-/* 1 when name may not be emitted (reserved by the protocol: connect,
- * connect_error, disconnect, disconnecting, newListener, removeListener). */
-int sio_event_name_reserved(const char *name);
-
 /* Delivers an event to this instance's selected sockets (o NULL: all;
  * SIO_BCAST_LOCAL changes nothing here), encoded once. Everything
  * borrowed. Returns the number of recipients, SIO_ERR_INVAL (event NULL or
@@ -68,17 +65,7 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
                                   const sio_broadcast_opts *o,
                                   const char *event, json_object *args,
                                   const sio_bin *bins, size_t nbins);
-/* The same, asking each recipient for an acknowledgement (one packet id
- * for all, from the namespace's counter, as the reference does): cb is
- * registered on each recipient with ud and fires once per recipient (the
- * answer, SIO_ERR_TIMEOUT after timeout_ms when > 0, or SIO_ERR_CANCELED
- * when it disconnects). Returns the number of recipients asked (cb fires
- * that many times), SIO_ERR_INVAL or SIO_ERR_NOMEM (no callback fires). */
-int sio_namespace_broadcast_local_ack(sio_namespace *ns,
-                                      const sio_broadcast_opts *o,
-                                      const char *event, json_object *args,
-                                      const sio_bin *bins, size_t nbins,
-                                      uint32_t timeout_ms, sio_ack_cb cb,
-                                      void *ud);
+/* sio_adapter_broadcast_local_ack, the same asking each recipient for an
+ * acknowledgement, is public: <sio/adapter.h>. */
 
 #endif

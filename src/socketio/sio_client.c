@@ -401,6 +401,3 @@ void sio_client_send_failed(sio_client *c, int rv, int partial) {
   }
 }
 
-int sio_client_writable(const sio_client *c) {
-  return c->es && !c->closing && eio_socket_writable(c->es);
-}

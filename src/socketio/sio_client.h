@@ -68,7 +68,5 @@ int sio_client_send(sio_client *c, const sio_outpkt *p);
  * was left half queued, closes the session. For senders that write to a
  * socket's session directly (broadcasts). */
 void sio_client_send_failed(sio_client *c, int rv, int partial);
-/* 1 when a packet queued now would leave without waiting (volatile). */
-int sio_client_writable(const sio_client *c);
 
 #endif

@@ -16,37 +16,17 @@
  * JSON may not start with whitespace (the reference reads "2 [..]" as ack
  * id 0). A decoded BINARY_EVENT/BINARY_ACK keeps its type (the reference
  * reports EVENT/ACK once the attachments are in; see sio_binary.h).
+
  *
- * JSON is parsed and written here, not by json-c's tokener and writer
- * (which differ from JSON.parse / JSON.stringify; see sio_packet.c):
- * - decoding accepts exactly what JSON.parse accepts. Integers that fit
- *   int64 become json-c ints; every other number becomes a json-c double
- *   that keeps its source text (json_object_new_double_s) and is written
- *   back as written ("1.50" stays "1.50", 1e400 stays "1e400"). Strings
- *   must be valid UTF-8; "\u0000" is kept (use json_object_get_string_len)
- *   except in keys, where it is an error; a lone surrogate escape such as
- *   "\ud800" becomes the 3 bytes ED A0 80 and is written back as
- *   "\ud800". Duplicate keys: the last value wins, at the first position.
- * - encoding writes what JSON.stringify writes for the same JavaScript
- *   value: no spaces, "/" not escaped, only '"', '\\' and U+0000..U+001F
- *   escaped (\b \f \n \r \t, else \u00xx lowercase), other UTF-8 passed
- *   through (an invalid byte sequence becomes U+FFFD), doubles in their
- *   shortest round-trip form (1e+21, 1e-7, 0.1), NaN and infinities as
- *   null, keys that are array indices ("0".."4294967294") first in
- *   ascending order, then the others in insertion order. int64/uint64
- *   values are written exactly, even past 2^53 where JavaScript would
- *   round them. */
+ * The JSON payload is parsed and written by sio_json.h (what JSON.parse
+ * accepts, what JSON.stringify writes). */
 
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sio_buf.h"
-#include "sio/sio_json.h"
-
-/* Deepest container nesting the writer and the placeholder walk accept;
- * sio_packet_limits.max_depth is capped to it. */
-#define SIO_JSON_MAX_DEPTH 512
+#include "sio_json.h"
 
 typedef enum sio_packet_type {
   SIO_PACKET_CONNECT = 0,
@@ -107,20 +87,9 @@ int sio_packet_encode_event(sio_buf *out, int eio_prefix, const char *nsp,
  * SIO_ERR_DEPTH or SIO_ERR_NOMEM; on error out is unchanged. */
 int sio_packet_encode_ack(sio_buf *out, int eio_prefix, const char *nsp,
                           int64_t id, json_object *args, size_t nbins);
-/* Calls fn(key, val, ud) for each member of obj in the order JavaScript
- * enumerates an object's keys: array-index keys ("0".."4294967294") first,
- * ascending, then the others in insertion order. key and val are borrowed.
- * Stops at the first non-zero return of fn and returns it; otherwise 0, or
- * SIO_ERR_NOMEM. */
-int sio_json_each_member(json_object *obj,
-                         int (*fn)(const char *key, json_object *val,
-                                   void *ud),
-                         void *ud);
-/* Appends v (borrowed; NULL is JSON null) as JSON text the way
- * JavaScript's JSON.stringify writes it (no spaces, "/" unescaped; details
- * at the top of this file). Returns 0, SIO_ERR_DEPTH (nested deeper than
- * SIO_JSON_MAX_DEPTH) or SIO_ERR_NOMEM; on error out is unchanged. */
-int sio_json_append(sio_buf *out, json_object *v);
-/* sio_json_parse() is public: <sio/sio.h>. */
+/* 1 when the event name s[0..n) is reserved by the protocol and may be
+ * neither received nor emitted: connect, connect_error, disconnect,
+ * disconnecting, newListener, removeListener. */
+int sio_event_name_reserved(const char *s, size_t n);
 
 #endif

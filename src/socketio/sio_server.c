@@ -463,13 +463,15 @@ int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
   return 0;
 }
 
+uv_loop_t *sio_server_loop(const sio_server *s) { return s ? s->loop : NULL; }
+
+int sio_server_closing(const sio_server *s) { return s && s->closing; }
+
+int sio_server_has_adapter(const sio_server *s) { return s && s->has_adapter; }
+
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
                                    size_t len) {
   return sio_map_get(&s->nsps, name, len);
-}
-
-const sio_counters *sio_server_get_stats(const sio_server *s) {
-  return &s->stats;
 }
 
 sio_buf *sio_server_scratch(sio_server *s) {
@@ -481,21 +483,3 @@ sio_buf *sio_server_scratch(sio_server *s) {
   return &s->scratch;
 }
 
-json_object *sio_placeholder_new(int num) {
-  json_object *o = json_object_new_object();
-  json_object *t = json_object_new_boolean(1);
-  json_object *n = json_object_new_int(num);
-  if (!o || !t || !n)
-    goto fail;
-  if (json_object_object_add(o, "_placeholder", t))
-    goto fail; /* t not consumed */
-  t = NULL;    /* o owns it now */
-  if (json_object_object_add(o, "num", n))
-    goto fail;
-  return o;
-fail:
-  json_object_put(t);
-  json_object_put(n);
-  json_object_put(o);
-  return NULL;
-}

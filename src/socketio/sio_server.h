@@ -53,7 +53,7 @@ typedef struct sio_counters {
   uint64_t parse_errors;  /* sessions closed for a bad packet */
 } sio_counters;
 
-/* An asynchronous cluster call in flight (sio_adapter.c): the server
+/* An asynchronous cluster call in flight (sio_cluster.c): the server
  * cancels whatever is left when it closes. cancel unlinks nothing (the
  * server already did) and must fire the call's callback with
  * SIO_ERR_CANCELED. */
@@ -90,8 +90,6 @@ struct sio_server {
 /* The namespace named by name[0..len), or NULL. name borrowed. */
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
                                    size_t len);
-/* Read-only counters; valid while s lives. */
-const sio_counters *sio_server_get_stats(const sio_server *s);
 /* eio upcalls for plain HTTP and handshake vetting (sio_server_http.c). */
 void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud);
 int sio_server_on_handshake(sio_conn *c, const sio_http_request *req,

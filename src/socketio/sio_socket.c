@@ -166,10 +166,9 @@ void sio_socket_send_disconnect(sio_socket *s) {
 /* The reasons after which the reference keeps a session for recovery: the
  * connection was lost, not ended on purpose by either side. */
 static int recoverable(const char *reason) {
-  static const char *const ok[] = {"transport error", "transport close",
-                                   "forced close", "ping timeout",
-                                   "server shutting down",
-                                   "forced server close"};
+  static const char *const ok[] = {
+      "transport error", "transport close",      "forced close",
+      "ping timeout",    "server shutting down", "forced server close"};
   size_t i;
   for (i = 0; i < SIO_ARRLEN(ok); i++)
     if (strcmp(reason, ok[i]) == 0)
@@ -221,31 +220,11 @@ void sio_socket_close(sio_socket *s, const char *reason) {
   sio_socket_unref(s); /* ours */
 }
 
-/* Writes the text form of a numeric event name the way JavaScript's
- * String(number) would for the usual cases (integers, short decimals). */
-static void number_name(char *out, size_t n, json_object *v) {
-  if (json_object_is_type(v, json_type_int)) {
-    snprintf(out, n, "%" PRId64, json_object_get_int64(v));
-  } else {
-    double d = json_object_get_double(v);
-    int prec;
-    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
-      snprintf(out, n, "%" PRId64, (int64_t)d);
-      return;
-    }
-    for (prec = 1; prec <= 17; prec++) {
-      snprintf(out, n, "%.*g", prec, d);
-      if (strtod(out, NULL) == d)
-        break;
-    }
-  }
-}
-
 static void on_event(sio_socket *s, sio_packet *pkt, const sio_bin *bins,
                      size_t nbins) {
   sio_namespace *ns = s->ns;
   json_object *args = pkt->data, *name;
-  char numbuf[40];
+  char numbuf[SIO_JSON_NUMBER_MAX];
   const char *event;
   if (!args || !json_object_is_type(args, json_type_array) ||
       json_object_array_length(args) == 0)
@@ -254,7 +233,7 @@ static void on_event(sio_socket *s, sio_packet *pkt, const sio_bin *bins,
   if (json_object_is_type(name, json_type_string)) {
     event = json_object_get_string(name);
   } else {
-    number_name(numbuf, sizeof(numbuf), name);
+    sio_json_number_text(name, numbuf);
     event = numbuf;
   }
   /* The application sees the arguments after the name. */
@@ -351,7 +330,7 @@ static int emit_check(const sio_socket *s, const char *event,
     return SIO_ERR_INVAL;
   if (s->state != SIO_SOCKET_CONNECTED || !s->client)
     return SIO_ERR_CLOSED;
-  if (sio_event_name_reserved(event))
+  if (sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   return 0;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "sio_int.h"
-#include "sio_packet.h"
+#include "sio_json.h"
 #include "sio_redis_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,6 @@
-/* sio_adapter.c: the cluster-wide calls of the public API, and the
- * in-memory adapter's answers.
+/* sio_cluster.c: the cluster-wide calls of the public API (the outgoing
+ * half of <sio/adapter.h>), and the in-memory adapter's answers to the
+ * other instances (its incoming half, sio_adapter_*).
  *
  * Role: the reference server routes broadcasts, socketsJoin/Leave,
  * disconnectSockets, fetchSockets, allRooms, serverCount and
@@ -23,7 +24,7 @@
  *
  *   LINKED --fire--> FIRED --holds reach 0--> CLOSING --timer closed--> freed
  */
-#include "sio_adapter.h"
+#include "sio/adapter.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include "sio_map.h"
 #include "sio_mem.h"
 #include "sio_namespace.h"
+#include "sio_rooms.h"
 #include "sio_server.h"
 #include "sio_socket.h"
 
@@ -286,9 +288,9 @@ fail:
 }
 
 json_object *sio_adapter_socket_json(sio_socket *s) {
-  json_object *o = json_object_new_object(), *hs;
+  json_object *o, *hs;
   jctx j;
-  if (!o)
+  if (!s || !(o = json_object_new_object()))
     return NULL;
   if (obj_add(o, "id", json_object_new_string(s->id)))
     goto fail;
@@ -329,7 +331,7 @@ json_object *sio_adapter_local_sockets(sio_namespace *ns,
     *socks = NULL;
     *nsocks = 0;
   }
-  if (select_sockets(ns, o, &c))
+  if (!ns || !opts_ok(o) || (socks && !nsocks) || select_sockets(ns, o, &c))
     return NULL;
   arr = json_object_new_array();
   for (i = 0; arr && i < c.n; i++) {
@@ -359,6 +361,8 @@ static void id_visit(sio_room_member *m, void *ud) {
 json_object *sio_adapter_local_ids(sio_namespace *ns, const char *const *rooms,
                                    size_t nrooms) {
   jctx j;
+  if (!ns || (nrooms && !rooms))
+    return NULL;
   j.obj = json_object_new_array();
   j.err = j.obj == NULL;
   if (!j.err)
@@ -379,6 +383,8 @@ json_object *sio_adapter_local_rooms(sio_namespace *ns) {
   size_t it = 0;
   const sio_map_entry *e;
   jctx j;
+  if (!ns)
+    return NULL;
   j.obj = json_object_new_array();
   j.err = j.obj == NULL;
   /* socket id rooms first (their sockets join them first) */
@@ -396,10 +402,29 @@ json_object *sio_adapter_local_rooms(sio_namespace *ns) {
   return j.obj;
 }
 
+int sio_adapter_room_has_members(const sio_namespace *ns, const char *room,
+                                 size_t len) {
+  return ns && room && sio_rooms_room_size(&ns->rooms, room, len) > 0;
+}
+
+sio_socket *sio_adapter_find_socket(sio_namespace *ns, const char *sid) {
+  sio_room_member *m;
+  sio_socket *s;
+  if (!ns || !sid)
+    return NULL;
+  m = sio_rooms_find_member(&ns->rooms, sid, strlen(sid));
+  s = m ? sio_container_of(m, sio_socket, member) : NULL;
+  return s && s->state == SIO_SOCKET_CONNECTED ? s : NULL;
+}
+
+void sio_adapter_free_rooms(const char **rooms) { sio_free((void *)rooms); }
+
 int sio_adapter_info_from_json(json_object *obj, sio_socket_info *info,
                                const char ***rooms) {
   json_object *id, *r, *hs, *data;
   size_t i, n;
+  if (!obj || !info || !rooms)
+    return SIO_ERR_INVAL;
   memset(info, 0, sizeof(*info));
   *rooms = NULL;
   if (!json_object_object_get_ex(obj, "id", &id) ||
@@ -443,7 +468,8 @@ int sio_adapter_server_event(sio_namespace *ns, json_object *data, int want_ack,
   int answered;
   if (ack)
     *ack = NULL;
-  if (!json_object_is_type(data, json_type_array) ||
+  if (!ns || (want_ack && !ack) ||
+      !json_object_is_type(data, json_type_array) ||
       json_object_array_length(data) == 0 ||
       !json_object_is_type(json_object_array_get_idx(data, 0),
                            json_type_string))
@@ -962,7 +988,7 @@ int sio_namespace_server_side_emit(sio_namespace *ns, const char *event,
   sio_server *srv;
   sse_call *e;
   int rv;
-  if (!ns || !event || sio_event_name_reserved(event) ||
+  if (!ns || !event || sio_event_name_reserved(event, strlen(event)) ||
       (args && !json_object_is_type(args, json_type_array)))
     return SIO_ERR_INVAL;
   srv = ns->srv;
@@ -1155,7 +1181,7 @@ int sio_namespace_broadcast_ack(sio_namespace *ns, const sio_broadcast_opts *o,
   back_call *b;
   int n, rv;
   if (!ns || !cb || !timeout_ms || !event || (nbins && !bins) || !opts_ok(o) ||
-      sio_event_name_reserved(event))
+      sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   srv = ns->srv;
   b = call_new(ns, sizeof(*b), back_fire, back_release, &rv);
@@ -1171,8 +1197,8 @@ int sio_namespace_broadcast_ack(sio_namespace *ns, const sio_broadcast_opts *o,
     return SIO_ERR_NOMEM;
   }
   call_init(&b->c, ns);
-  n = sio_namespace_broadcast_local_ack(ns, o, event, args, bins, nbins,
-                                        timeout_ms, back_local_ack, b);
+  n = sio_adapter_broadcast_local_ack(ns, o, event, args, bins, nbins,
+                                      timeout_ms, back_local_ack, b);
   if (n < 0) {
     call_abort(&b->c);
     return n;

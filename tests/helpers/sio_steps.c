@@ -1,0 +1,85 @@
+/* sio_steps.c: see sio_steps.h. */
+#include "sio_steps.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sio/sio_json.h"
+
+static void pump_done(uv_timer_t *t) { (void)t; }
+
+void steps_pump(uv_loop_t *loop, uint32_t ms) {
+  uv_timer_t t;
+  uv_timer_init(loop, &t);
+  uv_timer_start(&t, pump_done, ms, 0);
+  while (uv_is_active((uv_handle_t *)&t))
+    uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+void steps_connect(ws_client *c, uv_loop_t *loop, int port, const char *nsp) {
+  const ws_msg *m;
+  char pkt[64];
+  ck_assert_int_eq(ws_client_open(c, loop, port, STEPS_WS_PATH), 0);
+  c->auto_pong = 1;
+  m = ws_client_recv(c, STEPS_T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(m->data[0], '0');
+  snprintf(pkt, sizeof(pkt), "40%s%s", nsp ? nsp : "", nsp ? "," : "");
+  ck_assert_int_eq(ws_client_send_text(c, pkt), 0);
+  m = ws_client_recv(c, STEPS_T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_msg(strncmp(m->data, "40", 2) == 0, "connect reply %s", m->data);
+}
+
+sio_socket *steps_connect_kept(ws_client *c, uv_loop_t *loop, int port,
+                               const char *nsp, steps_sockets *k) {
+  int before = k->n;
+  steps_connect(c, loop, port, nsp);
+  ck_assert_int_eq(k->n, before + 1);
+  return k->v[before];
+}
+
+void steps_keep(steps_sockets *k, sio_socket *s) {
+  if (k->n < STEPS_MAXS) {
+    sio_socket_ref(s);
+    k->v[k->n++] = s;
+  }
+}
+
+void steps_release(steps_sockets *k) {
+  int i;
+  for (i = 0; i < k->n; i++)
+    sio_socket_unref(k->v[i]);
+  k->n = 0;
+}
+
+void steps_answer(steps_result *r, int status, size_t count) {
+  r->calls++;
+  r->status = status;
+  r->count = count;
+}
+
+void steps_wait_answers(uv_loop_t *loop, steps_result *r, int n) {
+  int i;
+  for (i = 0; i < STEPS_T / 10 && r->calls < n; i++)
+    steps_pump(loop, 10);
+  ck_assert_int_eq(r->calls, n);
+}
+
+void steps_expect(ws_client *c, const char *want) {
+  ck_assert_msg(ws_client_expect(c, want, STEPS_T), "expected %s", want);
+}
+
+void steps_expect_nothing(ws_client *c, uint32_t ms) {
+  const ws_msg *m = ws_client_recv(c, ms);
+  ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
+}
+
+json_object *steps_json(const char *s) {
+  json_object *o = NULL;
+  ck_assert_int_eq(sio_json_parse(s, strlen(s), 0, &o), 0);
+  return o;
+}

@@ -1,0 +1,65 @@
+#ifndef SIO_STEPS_H
+#define SIO_STEPS_H
+
+/* Test steps shared by the suites that run servers and WebSocket clients
+ * on one loop (test_sio_adapter.c, test_sio_cluster.c). Each fails the
+ * running Check test when the step does not happen within STEPS_T ms.
+ * Only public libsio headers: usable by a suite that proves the public
+ * API is enough. */
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sio/sio.h"
+#include "ws_client.h"
+
+#define STEPS_T 2000
+#define STEPS_WS_PATH "/socket.io/?EIO=4&transport=websocket"
+
+#define STEPS_MAXS 8
+
+/* The server-side sockets a test keeps (each referenced), in connection
+ * order. */
+typedef struct steps_sockets {
+  sio_socket *v[STEPS_MAXS];
+  int n;
+} steps_sockets;
+
+/* Keeps s (an on_connection handler's socket) when there is room. */
+void steps_keep(steps_sockets *k, sio_socket *s);
+/* Drops every kept socket. */
+void steps_release(steps_sockets *k);
+
+/* What the asynchronous calls of a test answered: their callbacks record
+ * here (steps_answer) and describe the rest in text. */
+typedef struct steps_result {
+  int calls;
+  int status;
+  size_t count;
+  int nlocal;
+  char text[1024];
+} steps_result;
+
+/* One answer in: counts it, keeps its status and count. */
+void steps_answer(steps_result *r, int status, size_t count);
+/* Runs loop until r holds n answers, failing after STEPS_T ms. */
+void steps_wait_answers(uv_loop_t *loop, steps_result *r, int n);
+
+/* Runs loop for ms milliseconds. */
+void steps_pump(uv_loop_t *loop, uint32_t ms);
+/* Opens c on 127.0.0.1:port as a WebSocket, answers pings, and connects
+ * it to namespace nsp (NULL: "/"), checking the CONNECT reply. */
+void steps_connect(ws_client *c, uv_loop_t *loop, int port, const char *nsp);
+/* steps_connect, and returns the socket the server's on_connection kept
+ * in k for it. */
+sio_socket *steps_connect_kept(ws_client *c, uv_loop_t *loop, int port,
+                               const char *nsp, steps_sockets *k);
+/* The next message of c is the text want. */
+void steps_expect(ws_client *c, const char *want);
+/* Nothing (but pings) arrives on c within ms. */
+void steps_expect_nothing(ws_client *c, uint32_t ms);
+/* The JSON text s parsed (sio_json_parse); owned by the caller. */
+json_object *steps_json(const char *s);
+
+#endif
