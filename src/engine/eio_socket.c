@@ -35,6 +35,7 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_util.h"
 
 /* 1 when the query part of the blob being built already has key. */
 static int hs_has(const sio_buf *b, size_t from, const char *key) {
@@ -86,12 +87,12 @@ static int save_handshake(eio_socket *s, const sio_http_request *req) {
     eq = memchr(p, '=', (size_t)(amp - p));
     klen = (size_t)((eq ? eq : amp) - p);
     sio_buf_reset(&v);
-    if (klen && sio_http_query_decode(p, klen, &v) == 0 &&
+    if (klen && sio_pct_decode(&v, p, klen, 1) == 0 &&
         strlen(v.data) == v.len && !hs_has(&b, s->hs_headers, v.data)) {
       vstart = v.len + 1;
       rv = sio_buf_append_byte(&v, 0);
       if (!rv && eq)
-        rv = sio_http_query_decode(eq + 1, (size_t)(amp - eq - 1), &v) ==
+        rv = sio_pct_decode(&v, eq + 1, (size_t)(amp - eq - 1), 1) ==
                      SIO_ERR_NOMEM
                  ? SIO_ERR_NOMEM
                  : 0;

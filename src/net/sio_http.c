@@ -39,6 +39,7 @@
 
 #include "sio_int.h"
 #include "sio_mem.h"
+#include "sio_util.h"
 
 #define SLOT_SIZE 8 /* two uint32_t lengths before each header name */
 
@@ -512,15 +513,6 @@ const char *sio_http_request_header(const sio_http_request *req,
   return NULL;
 }
 
-static int hex_digit(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = ascii_lower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* Decodes the byte at s[*i] ('+' is a space, %XX an escape) and advances
  * *i. Returns the byte, or -1 for a bad escape. */
 static int query_byte(const char *s, size_t n, size_t *i) {
@@ -535,8 +527,8 @@ static int query_byte(const char *s, size_t n, size_t *i) {
   }
   if (n - *i < 3)
     return -1;
-  hi = hex_digit((unsigned char)s[*i + 1]);
-  lo = hex_digit((unsigned char)s[*i + 2]);
+  hi = sio_hex_digit((unsigned char)s[*i + 1]);
+  lo = sio_hex_digit((unsigned char)s[*i + 2]);
   if (hi < 0 || lo < 0)
     return -1;
   *i += 3;
@@ -663,20 +655,3 @@ int sio_http_write_head(sio_buf *out, int status, const char *extra_headers,
   return rv;
 }
 
-int sio_http_query_decode(const char *s, size_t n, sio_buf *out) {
-  size_t k = 0, orig = out->len;
-  int rv = sio_buf_reserve(out, n); /* decoded is never longer */
-  if (rv)
-    return rv;
-  while (k < n) {
-    int c = query_byte(s, n, &k);
-    if (c < 0) {
-      out->len = orig;
-      out->data[orig] = '\0';
-      return SIO_ERR_PROTO;
-    }
-    out->data[out->len++] = (char)c;
-  }
-  out->data[out->len] = '\0';
-  return 0;
-}

@@ -191,9 +191,5 @@ int sio_http_write_head(sio_buf *out, int status, const char *extra_headers,
                         const char *content_type, size_t content_length,
                         int keep_alive);
 
-/* Appends the percent-decoded form ('+' as space) of s[0..n) to out
- * (NUL-terminated). Returns 0, SIO_ERR_PROTO (bad escape; out unchanged)
- * or SIO_ERR_NOMEM. */
-int sio_http_query_decode(const char *s, size_t n, sio_buf *out);
 
 #endif
