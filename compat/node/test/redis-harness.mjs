@@ -225,7 +225,7 @@ export const ADMIN_PASSWORD = "admin-pass-9b2c";
 const ACL_RULES = [
   "on", `>${ACL_PASSWORD}`, "resetchannels", "&*", "resetkeys", "-@all",
   "+@pubsub", "+@connection", "+info", "+cluster|slots", "+cluster|shards",
-  "+cluster|nodes", "+cluster|info", "+cluster|myid", "+command",
+  "+cluster|nodes", "+cluster|info", "+cluster|myid", "+command", "+acl|whoami",
 ];
 
 // Starts one redis-server. opts:
@@ -332,6 +332,8 @@ function pairs(text) {
 //     switchAt is when the first +switch-master was seen, agreedAt when
 //     all three sentinels name the new master,
 //   switches: every +switch-master seen [{ at, from, to, sentinel }],
+//   followMaster() -> { port, url, close() }: a proxy to the current master
+//     for clients without Sentinel support,
 //   stop().
 export async function startSentinelGroup({
   masterName = "sio-master", downAfterMs = 500, failoverTimeoutMs = 3000,
@@ -344,7 +346,9 @@ export async function startSentinelGroup({
   const switches = [];
   const nodes = [];
   const sentinels = [];
+  const proxies = [];
   const stopAll = async () => {
+    for (const p of proxies) p.close();
     for (const w of watchers) w.kill("SIGKILL");
     await Promise.all(procs.map((p) => p.stop()));
     rmSync(dir, { recursive: true, force: true });
@@ -441,6 +445,57 @@ export async function startSentinelGroup({
         await waitUntil("new master is a master", async () =>
           /role:master/.test(await redisCli(["-p", String(to), "INFO", "replication"])), ms);
         return { host: "127.0.0.1", port: to, switchAt: sw.at, agreedAt };
+      },
+      // A loopback TCP proxy to the current master that drops every
+      // connection on +switch-master and sends new ones to the new master:
+      // a sentinel-following stand-in for clients without Sentinel
+      // support (node-redis 4 then reconnects and resubscribes).
+      async followMaster() {
+        let target = (await masterBy(sentinels[0])).port;
+        const pairs = new Set();
+        let handled = switches.length;
+        const timer = setInterval(() => {
+          for (; handled < switches.length; handled++) {
+            const sw = switches[handled];
+            if (sw.name !== masterName || sw.to === target) continue;
+            target = sw.to;
+            for (const [a, b] of pairs) {
+              a.destroy();
+              b.destroy();
+            }
+            pairs.clear();
+          }
+        }, 5);
+        const srv = net.createServer((a) => {
+          const b = net.connect(target, "127.0.0.1");
+          const pair = [a, b];
+          pairs.add(pair);
+          const drop = () => {
+            pairs.delete(pair);
+            a.destroy();
+            b.destroy();
+          };
+          a.on("error", drop).on("close", drop);
+          b.on("error", drop).on("close", drop);
+          a.pipe(b);
+          b.pipe(a);
+        });
+        await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+        const follower = {
+          port: srv.address().port,
+          url: `redis://127.0.0.1:${srv.address().port}`,
+          target: () => target,
+          close() {
+            clearInterval(timer);
+            for (const [a, b] of pairs) {
+              a.destroy();
+              b.destroy();
+            }
+            return new Promise((r) => srv.close(r));
+          },
+        };
+        proxies.push(follower);
+        return follower;
       },
       stop: stopAll,
     };
