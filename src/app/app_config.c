@@ -1978,8 +1978,10 @@ char *app_config_markdown(void) {
       "`--help`, `/config` and the log show `(set)`), and cannot be given "
       "on\n"
       "the command line, where other users could read them in `ps`. The\n"
-      "password in `redis.url` is shown as `***`. Prefer\n"
-      "`auth.secret_file` or the environment for secrets.\n");
+      "password in `redis.url` (its userinfo, whatever the scheme, or the\n"
+      "`password=` parameter of a unix socket URL) is shown as `***`, in\n"
+      "error messages too. Prefer `auth.secret_file` or the environment for\n"
+      "secrets.\n");
   for (i = 0; i < app_config_nkeys; i++) {
     const struct app_config_key *k = &app_config_keys[i];
     char env[80];
