@@ -216,7 +216,9 @@ static bool redis_db_ok(const char *p, size_t n) {
   return true;
 }
 
-/* No reason names the password: the value is printed masked. */
+/* No reason names the password: the value is printed masked. A reason
+ * naming the bad host is built in a static buffer (the loader runs on one
+ * thread and copies the reason at once). */
 static const char *check_redis_url(const char *v) {
   static char why[160];
   const char *hosts, *end, *path, *item;
