@@ -108,9 +108,38 @@ export function haveRedisSentinel() {
   return sentinelCommand() !== null && haveRedisCli();
 }
 
+// Every process started here and still running when this process exits
+// (a test run stopped half-way, mocha --exit) is killed by PID then.
+// So are the temporary directories still there.
+const live = new Set();
+const dirs = new Set();
+process.on("exit", () => {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
+}
+
 // Spawns one process and tracks it; stop() is idempotent.
 function track(cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...opts });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let err = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (c) => {
@@ -237,7 +266,7 @@ const ACL_RULES = [
 // Resolves with { port, host, url, urlAs(user, pass), unixUrl, certs,
 // user, password, pid, proc, cli(...args), stop() }.
 export async function startRedisServer(opts = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sio-compat-redis-"));
+  const dir = tempDir("sio-compat-redis-");
   let proc;
   try {
     const port = opts.port || (await freePort());
@@ -288,12 +317,12 @@ export async function startRedisServer(opts = {}) {
       cli,
       async stop() {
         await proc.stop();
-        rmSync(dir, { recursive: true, force: true });
+        removeDir(dir);
       },
     };
   } catch (e) {
     if (proc) await proc.kill();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
     throw e;
   }
 }
@@ -340,7 +369,7 @@ export async function startSentinelGroup({
 } = {}) {
   const sc = sentinelCommand();
   if (!sc) throw new Error("neither redis-sentinel nor redis-server is installed");
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sio-compat-sentinel-"));
+  const dir = tempDir("sio-compat-sentinel-");
   const procs = [];
   const watchers = [];
   const switches = [];
@@ -351,7 +380,7 @@ export async function startSentinelGroup({
     for (const p of proxies) p.close();
     for (const w of watchers) w.kill("SIGKILL");
     await Promise.all(procs.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   };
   try {
     const mport = await freePort();
@@ -396,6 +425,8 @@ export async function startSentinelGroup({
       const w = spawn("redis-cli", ["-p", String(s.port), "--no-raw", "SUBSCRIBE", "+switch-master"],
         { stdio: ["ignore", "pipe", "ignore"] });
       watchers.push(w);
+      live.add(w);
+      w.once("exit", () => live.delete(w));
       w.stdout.setEncoding("utf8");
       let buf = "";
       w.stdout.on("data", (c) => {
@@ -519,11 +550,11 @@ export async function startSentinelGroup({
 //     resolves once every node agrees: [{ slot, from, to }],
 //   stop().
 export async function startCluster({ masters = 3, nodeTimeoutMs = 2000 } = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sio-compat-cluster-"));
+  const dir = tempDir("sio-compat-cluster-");
   const nodes = [];
   const stopAll = async () => {
     await Promise.all(nodes.map((n) => n.proc.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   };
   try {
     for (let i = 0; i < masters; i++) {
