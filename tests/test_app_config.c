@@ -583,9 +583,9 @@ START_TEST(secrets_never_printed) {
         "SIO_AUTH_SECRET=hunter2-hunter2-hunter2-hunter2-xx",
         "SIO_REDIS_URL=rediss+sentinel://app:pa55word@s1:26379,s2:1/mymaster",
         NULL};
-    char *env_c[] = {
-        "SIO_AUTH_SECRET=hunter2-hunter2-hunter2-hunter2-xx",
-        "SIO_REDIS_URL=redis+cluster://app:pa55word@n1:7000,n2:0", NULL};
+    char *env_c[] = {"SIO_AUTH_SECRET=hunter2-hunter2-hunter2-hunter2-xx",
+                     "SIO_REDIS_URL=redis+cluster://app:pa55word@n1:7000,n2:0",
+                     NULL};
     a.env = env_s;
     out = capture(run_check, &a);
     ck_assert_int_eq(a.rc, 0);
@@ -753,7 +753,8 @@ START_TEST(redis_adapter_and_tls_keys) {
                     "SIO_REDIS_ADAPTER=Sharded",
                     "SIO_REDIS_TLS_CA_FILE=/etc/hostname",
                     "SIO_REDIS_TLS_CERT_FILE=/etc/hostname",
-                    "SIO_REDIS_TLS_KEY_FILE=/etc/hostname", NULL};
+                    "SIO_REDIS_TLS_KEY_FILE=/etc/hostname",
+                    NULL};
   char *argv_ok[] = {"sio-server", "--redis-adapter", "classic",
                      "--redis.tls_ca_file=/etc/passwd", NULL};
   char *env_half[] = {"SIO_REDIS_URL=rediss://h:1",

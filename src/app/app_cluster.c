@@ -63,17 +63,16 @@ int app_cluster_install(struct app_daemon *d) {
                    : SIO_REDIS_ADAPTER_CLASSIC;
   /* "" leaves each at its default (sio.h): system CAs, no client cert. */
   rc.tls_ca_file = d->cfg.redis_tls_ca_file;
-  rc.tls_cert_file = *d->cfg.redis_tls_cert_file ? d->cfg.redis_tls_cert_file
-                                                 : NULL;
-  rc.tls_key_file = *d->cfg.redis_tls_key_file ? d->cfg.redis_tls_key_file
-                                               : NULL;
+  rc.tls_cert_file =
+      *d->cfg.redis_tls_cert_file ? d->cfg.redis_tls_cert_file : NULL;
+  rc.tls_key_file =
+      *d->cfg.redis_tls_key_file ? d->cfg.redis_tls_key_file : NULL;
   rv = sio_server_use_redis_config(d->srv, &rc);
   if (rv) {
     char url[512];
-    app_config_display(&d->cfg,
-                       (size_t)(app_config_find("redis", "url") -
-                                app_config_keys),
-                       url, sizeof(url));
+    app_config_display(
+        &d->cfg, (size_t)(app_config_find("redis", "url") - app_config_keys),
+        url, sizeof(url));
     if (rv == SIO_ERR_IO)
       APP_LOGE("redis: cannot read redis.tls_ca_file, redis.tls_cert_file "
                "or redis.tls_key_file: %s",

@@ -1308,23 +1308,20 @@ static void validate_redis(const struct app_config *cfg,
   char st[300];
 
   if (!*cfg->redis_tls_cert_file != !*cfg->redis_tls_key_file)
-    app_msgs_add(
-        msgs, APP_MSG_ERROR,
-        "%s: redis.tls_cert_file and redis.tls_key_file must be set "
-        "together (%s)",
-        *cfg->redis_tls_cert_file ? "redis.tls_key_file"
-                                  : "redis.tls_cert_file",
-        *cfg->redis_tls_cert_file
-            ? where_of(cfg, "redis", "tls_cert_file", st, sizeof(st))
-            : where_of(cfg, "redis", "tls_key_file", st, sizeof(st)));
+    app_msgs_add(msgs, APP_MSG_ERROR,
+                 "%s: redis.tls_cert_file and redis.tls_key_file must be set "
+                 "together (%s)",
+                 *cfg->redis_tls_cert_file ? "redis.tls_key_file"
+                                           : "redis.tls_cert_file",
+                 *cfg->redis_tls_cert_file
+                     ? where_of(cfg, "redis", "tls_cert_file", st, sizeof(st))
+                     : where_of(cfg, "redis", "tls_key_file", st, sizeof(st)));
   check_readable(cfg, "redis", "tls_ca_file", cfg->redis_tls_ca_file, msgs);
-  check_readable(cfg, "redis", "tls_cert_file", cfg->redis_tls_cert_file,
-                 msgs);
+  check_readable(cfg, "redis", "tls_cert_file", cfg->redis_tls_cert_file, msgs);
   check_readable(cfg, "redis", "tls_key_file", cfg->redis_tls_key_file, msgs);
   if (tls_key && !*cfg->redis_url)
-    app_msgs_add(msgs, APP_MSG_WARN,
-                 "redis.%s: ignored without redis.url (%s)", tls_key,
-                 where_of(cfg, "redis", tls_key, st, sizeof(st)));
+    app_msgs_add(msgs, APP_MSG_WARN, "redis.%s: ignored without redis.url (%s)",
+                 tls_key, where_of(cfg, "redis", tls_key, st, sizeof(st)));
   else if (tls_key && sch >= 0 && !redis_schemes[sch].tls)
     app_msgs_add(msgs, APP_MSG_WARN,
                  "redis.%s: ignored: redis.url is not a TLS URL (rediss://, "
