@@ -53,6 +53,11 @@ async function crossBoth(d, peer) {
   const env = envelope("project.updated", { from: "peer" });
   peer.io.to("global").emit("project.updated", env);
   assert.deepEqual((await toDaemon)[0], env);
+  // to every socket: the namespace's own channel, not a room's
+  const toAll = once(onDaemon, "project.updated", 5000);
+  const env2 = envelope("project.updated", { from: "peer, to all" });
+  peer.io.emit("project.updated", env2);
+  assert.deepEqual((await toAll)[0], env2);
 }
 
 // The fleet checks shared by the cluster suite and the classic control:
@@ -166,7 +171,12 @@ function fleetTests(ctx) {
       if (ev.data?.pg !== undefined) got.pGlobal.set(ev.data.pg, Date.now());
       if (ev.data?.pr !== undefined) got.pRoom.set(ev.data.pr, Date.now());
     });
-    const slots = [await cluster.keyslot("socket.io#/#"), await cluster.keyslot("socket.io#/#project:7#")];
+    // the channels in use: the namespace's (the peer's io.emit, requests),
+    // and one per public room in "dynamic" mode (the daemon's global
+    // publishes, both sides' project:7 ones)
+    const channels = ["socket.io#/#", "socket.io#/#global#", "socket.io#/#project:7#"];
+    const slots = [];
+    for (const c of channels) slots.push(await cluster.keyslot(c));
     const sentAt = [];
     const failed = [];
     let stop = false;
@@ -178,7 +188,7 @@ function fleetTests(ctx) {
             .then((r) => r.status === 202 || failed.push([n, r.status]))
             .catch((e) => failed.push([n, e.message]));
         }
-        peer.io.to("global").emit("project.updated", envelope("project.updated", { pg: n }));
+        peer.io.emit("project.updated", envelope("project.updated", { pg: n }));
         peer.io.to("project:7").emit("project.updated", envelope("project.updated", { pr: n }));
         await sleep(10);
       }
@@ -197,7 +207,8 @@ function fleetTests(ctx) {
 
     const n = sentAt.length;
     const lost = Object.fromEntries(Object.entries(got).map(([k, m]) => [k, missing(n, m)]));
-    console.log(`      cluster stream: ${n} sent per kind; slots ${slots.join(", ")} moved ` +
+    console.log(`      cluster stream: ${n} sent per kind; slots ${slots.join(", ")} ` +
+      `(${channels.join(" ")}) moved ` +
       `${moved.map((x) => `${x.from}->${x.to}`).join(" ")} at ${t0 - sentAt[0]}-${t1 - sentAt[0]} ms, ` +
       `${moved2.map((x) => `${x.from}->${x.to}`).join(" ")} at ${t1 + 500 - sentAt[0]}-${t2 - sentAt[0]} ms`);
     console.log(`      lost daemon->peer global [${lost.dGlobal}], room [${lost.dRoom}]; ` +
