@@ -109,7 +109,6 @@ async function streamThroughFailover(g, d, peer) {
   let g;
   let follower;
   let peer;
-  let d;
 
   before(async () => {
     g = await startSentinelGroup();
@@ -127,10 +126,23 @@ async function streamThroughFailover(g, d, peer) {
     if (g) await g.stop();
   });
 
+  // One daemon for both tests, started by the first that runs; a start-up
+  // failure is reported by each.
+  let starting;
+  const daemon = () => {
+    starting ??= (async () => {
+      const dd = await startDaemon({ SIO_REDIS_URL: g.url, SIO_SERVER_ID: "sentinel-a" });
+      await eventually(async () => (await request(`${dd.url}/health`)).json.redis.connected, 8000,
+        "/health redis.connected").catch((e) => {
+        throw new Error(`${e.message}\n${dd.stderr()}`);
+      });
+      return dd;
+    })();
+    return starting;
+  };
+
   it("connects to the master the sentinels name and exchanges broadcasts with the peer", async () => {
-    d = await startDaemon({ SIO_REDIS_URL: g.url, SIO_SERVER_ID: "sentinel-a" });
-    await eventually(async () => (await request(`${d.url}/health`)).json.redis.connected, 8000,
-      `/health redis.connected\n${d.stderr()}`);
+    const d = await daemon();
     const master = await g.master();
     // the daemon and the peer each subscribe to the request channel, on the master
     await eventually(async () => (await numsub(master.port, "socket.io-request#/#")) === 2, 5000,
@@ -148,8 +160,7 @@ async function streamThroughFailover(g, d, peer) {
   });
 
   it("follows a forced failover within 2 s of +switch-master; a numbered stream loses nothing outside the failover window", async () => {
-    assert.ok(d, "the previous test started the daemon");
-    await streamThroughFailover(g, d, peer);
+    await streamThroughFailover(g, await daemon(), peer);
   });
 });
 
