@@ -200,7 +200,7 @@ function fleetTests(ctx) {
     await sleep(500);
     const moved2 = await cluster.migrateSlots(slots);
     const t2 = Date.now();
-    await sleep(1500);
+    await sleep(2500);
     stop = true;
     await stream;
     await sleep(1000);
