@@ -125,6 +125,10 @@ START_TEST(spec_keys_and_defaults) {
       {"auth", "claim_role", "role"},
       {"redis", "url", ""},
       {"redis", "key", "socket.io"},
+      {"redis", "adapter", "classic"},
+      {"redis", "tls_ca_file", ""},
+      {"redis", "tls_cert_file", ""},
+      {"redis", "tls_key_file", ""},
       {"api", "key", "(not set)"},
       {"cors", "origins", "*"},
       {"cors", "credentials", "false"},
@@ -573,6 +577,37 @@ START_TEST(secrets_never_printed) {
   free(out);
   free(a.err);
 
+  /* --check-config of a sentinel URL, then of a malformed cluster one */
+  {
+    char *env_s[] = {
+        "SIO_AUTH_SECRET=hunter2-hunter2-hunter2-hunter2-xx",
+        "SIO_REDIS_URL=rediss+sentinel://app:pa55word@s1:26379,s2:1/mymaster",
+        NULL};
+    char *env_c[] = {"SIO_AUTH_SECRET=hunter2-hunter2-hunter2-hunter2-xx",
+                     "SIO_REDIS_URL=redis+cluster://app:pa55word@n1:7000,n2:0",
+                     NULL};
+    a.env = env_s;
+    out = capture(run_check, &a);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "redis.url = rediss+sentinel://"
+                                      "app:***@s1:26379,s2:1/mymaster"));
+    ck_assert_ptr_null(strstr(out, "pa55word"));
+    ck_assert_ptr_null(strstr(a.err, "pa55word"));
+    free(out);
+    free(a.err);
+    a.env = env_c;
+    out = capture(run_check, &a);
+    ck_assert_int_eq(a.rc, 1);
+    ck_assert_ptr_nonnull(
+        strstr(a.err, "error: redis.url: \"redis+cluster://app:***@n1:7000,"
+                      "n2:0\": \"n2:0\": port must be a number from 1 to "
+                      "65535 (from SIO_REDIS_URL)\n"));
+    ck_assert_ptr_null(strstr(out, "pa55word"));
+    ck_assert_ptr_null(strstr(a.err, "pa55word"));
+    free(out);
+    free(a.err);
+  }
+
   /* masks for other URL shapes */
   {
     static const char *urls[][2] = {
@@ -580,15 +615,29 @@ START_TEST(secrets_never_printed) {
         {"redis://pw@h:1/0", "redis://***@h:1/0"},
         {"redis://h:1", "redis://h:1"},
         {"unix:///run/redis.sock", "unix:///run/redis.sock"},
+        {"rediss://u:pw@h:1/3", "rediss://u:***@h:1/3"},
+        {"redis://u:p@ss/w,rd@h:1", "redis://u:***@h:1"},
+        {"unix:///run/r.sock?db=2&password=pw", "unix:///run/r.sock?db=2&"
+                                                "password=***"},
+        {"redis+unix:///r.sock?password=pw&db=1",
+         "redis+unix:///r.sock?password=***&db=1"},
+        {"unix:///run/a@b.sock", "unix:///run/a@b.sock"},
+        {"redis+sentinel://u:pw@s1:26379,s2:26379/mymaster/1",
+         "redis+sentinel://u:***@s1:26379,s2:26379/mymaster/1"},
+        {"rediss+sentinel://:pw@s1:1/m", "rediss+sentinel://:***@s1:1/m"},
+        {"redis+cluster://u:pw@n1:7000,n2:7001",
+         "redis+cluster://u:***@n1:7000,n2:7001"},
+        {"rediss+cluster://pw@n1:7000", "rediss+cluster://***@n1:7000"},
     };
     size_t i, k = (size_t)(app_config_find("redis", "url") - app_config_keys);
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
       char var[128];
       char *e[] = {var, NULL};
       snprintf(var, sizeof(var), "SIO_REDIS_URL=%s", urls[i][0]);
       ck_assert_int_eq(load(&cfg, NULL, e, NULL, &m), 0);
       app_config_display(&cfg, k, v, sizeof(v));
       ck_assert_str_eq(v, urls[i][1]);
+      ck_assert_uint_eq(m.n_errors, 0);
       app_config_deinit(&cfg);
     }
   }
@@ -600,6 +649,193 @@ START_TEST(secrets_never_printed) {
     for (i = 0; i < m.n; i++)
       ck_assert_ptr_null(strstr(m.v[i].text, "hunter2"));
   }
+  app_msgs_deinit(&m);
+}
+END_TEST
+
+/* Every scheme of sio.h's sio_redis_config.url is accepted; a malformed URL
+ * is reported with the reason and never with its password. */
+START_TEST(redis_url_schemes) {
+  static const char *good[] = {
+      "redis://127.0.0.1:6379",
+      "redis://h",
+      "REDIS://h:1/15",
+      "redis://:pw@h:1/0",
+      "redis://user:pw@[::1]:6380/",
+      "rediss://user:p@ss/w,rd@cache.example:6380/2",
+      "unix:///run/redis/redis.sock",
+      "unix:///run/redis.sock?db=3&password=pw",
+      "redis+unix:///run/redis.sock",
+      "redis+sentinel://s1:26379,s2:26379,[::1]:26380/mymaster",
+      "redis+sentinel://user:pw@s1:26379/mymaster/2",
+      "rediss+sentinel://:pw@s1:26379/mymaster",
+      "redis+cluster://n1:7000,n2:7001,n3:7002",
+      "redis+cluster://user:pw@n1:7000/",
+      "rediss+cluster://user:pw@n1:7000",
+  };
+  static const char *bad[][2] = {
+      {"http://user:pw@h:1", "must start with redis://, rediss://, unix://, "
+                             "redis+unix://, redis+sentinel://, "
+                             "rediss+sentinel://, redis+cluster:// or "
+                             "rediss+cluster://"},
+      {"redis+tcp://h:1", "must start with redis://"},
+      {"h:6379", "must start with redis://"},
+      {"redis://", "empty host"},
+      {"redis://user:pw@:6379", "empty host"},
+      {"redis://h:0", "\"h:0\": port must be a number from 1 to 65535"},
+      {"redis://h:65536", "port must be a number"},
+      {"redis://h:6379x", "port must be a number"},
+      {"redis://::1:6379", "write IPv6 addresses as [addr]:port"},
+      {"redis://[::1:6379", "expected [ipv6]:port"},
+      {"redis://a:1,b:2", "one host:port only (several need "
+                          "redis+sentinel:// or redis+cluster://)"},
+      {"redis://h:1/db0", "the path must be a database number (/N)"},
+      {"redis://h:1#x", "no #fragment"},
+      {"unix://", "expected unix:///path/to/redis.sock"},
+      {"unix://relative.sock", "expected unix:///path/to/redis.sock"},
+      {"redis+unix:///run/", "expected unix:///path/to/redis.sock"},
+      {"redis+sentinel://user:pw@s1:26379", "expected the master's name"},
+      {"redis+sentinel://s1:26379/", "expected the master's name"},
+      {"redis+sentinel://s1:26379//0", "empty master name"},
+      {"redis+sentinel://s1:26379/m/x", "only a database number"},
+      {"redis+sentinel://s1:26379,,s2:1/m", "empty host"},
+      {"rediss+sentinel://s1:99999/m", "\"s1:99999\": port must be"},
+      {"redis+cluster://user:pw@n1:7000/1", "a Redis Cluster has no database"},
+      {"rediss+cluster://", "empty host"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    struct app_config cfg;
+    struct app_msgs m = {0};
+    char var[256];
+    char *env[] = {var, NULL};
+    snprintf(var, sizeof(var), "SIO_REDIS_URL=%s", good[i]);
+    if (load(&cfg, NULL, env, NULL, &m) != 0)
+      dump_msgs(&m);
+    ck_assert_msg(m.n_errors == 0, "%s refused", good[i]);
+    ck_assert_str_eq(cfg.redis_url, good[i]);
+    app_config_deinit(&cfg);
+    app_msgs_deinit(&m);
+  }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct app_config cfg;
+    struct app_msgs m = {0};
+    char var[256], want[256];
+    char *env[] = {var, NULL};
+    size_t j;
+    snprintf(var, sizeof(var), "SIO_REDIS_URL=%s", bad[i][0]);
+    ck_assert_int_eq(load(&cfg, NULL, env, NULL, &m), -1);
+    snprintf(want, sizeof(want), "redis.url: \"");
+    ck_assert_msg(has_msg(&m, APP_MSG_ERROR, want) &&
+                      has_msg(&m, APP_MSG_ERROR, bad[i][1]) &&
+                      has_msg(&m, APP_MSG_ERROR, "(from SIO_REDIS_URL)"),
+                  "%s: want \"%s\"", bad[i][0], bad[i][1]);
+    for (j = 0; j < m.n; j++)
+      ck_assert_msg(strstr(m.v[j].text, ":pw@") == NULL, "%s", m.v[j].text);
+    app_msgs_deinit(&m);
+  }
+  /* the message shows the URL masked */
+  {
+    char *env[] = {"SIO_REDIS_URL=redis+cluster://admin:s3cret@n1:7000/4",
+                   NULL};
+    expect_error(NULL, env, NULL,
+                 "redis.url: \"redis+cluster://admin:***@n1:7000/4\": a "
+                 "Redis Cluster has no database number or path (from "
+                 "SIO_REDIS_URL)");
+  }
+}
+END_TEST
+
+START_TEST(redis_adapter_and_tls_keys) {
+  struct app_config cfg;
+  struct app_msgs m = {0};
+  char *env_ok[] = {"SIO_REDIS_URL=rediss://u:pw@127.0.0.1:6380",
+                    "SIO_REDIS_ADAPTER=Sharded",
+                    "SIO_REDIS_TLS_CA_FILE=/etc/hostname",
+                    "SIO_REDIS_TLS_CERT_FILE=/etc/hostname",
+                    "SIO_REDIS_TLS_KEY_FILE=/etc/hostname",
+                    NULL};
+  char *argv_ok[] = {"sio-server", "--redis-adapter", "classic",
+                     "--redis.tls_ca_file=/etc/passwd", NULL};
+  char *env_half[] = {"SIO_REDIS_URL=rediss://h:1",
+                      "SIO_REDIS_TLS_KEY_FILE=/etc/hostname", NULL};
+  char *env_half2[] = {"SIO_REDIS_URL=rediss://h:1",
+                       "SIO_REDIS_TLS_CERT_FILE=/etc/hostname", NULL};
+  char *env_missing[] = {"SIO_REDIS_URL=rediss+sentinel://s:1/m",
+                         "SIO_REDIS_TLS_CA_FILE=/nonexistent/ca.pem", NULL};
+  char *env_missing_cert[] = {"SIO_REDIS_URL=rediss://h:1",
+                              "SIO_REDIS_TLS_CERT_FILE=/nonexistent/c.pem",
+                              "SIO_REDIS_TLS_KEY_FILE=/nonexistent/k.pem",
+                              NULL};
+  char *env_bad_adapter[] = {"SIO_REDIS_ADAPTER=cluster", NULL};
+  char *env_plain[] = {"SIO_REDIS_URL=redis+cluster://n:1",
+                       "SIO_REDIS_TLS_CA_FILE=/etc/hostname",
+                       "SIO_REDIS_ADAPTER=sharded", NULL};
+  char *env_nourl[] = {"SIO_REDIS_TLS_CERT_FILE=/etc/hostname",
+                       "SIO_REDIS_TLS_KEY_FILE=/etc/hostname",
+                       "SIO_REDIS_ADAPTER=sharded", NULL};
+
+  ck_assert_int_eq(load(&cfg, NULL, env_ok, NULL, &m), 0);
+  ck_assert_str_eq(cfg.redis_adapter, "sharded"); /* canonical spelling */
+  ck_assert_str_eq(cfg.redis_tls_ca_file, "/etc/hostname");
+  ck_assert_str_eq(cfg.redis_tls_cert_file, "/etc/hostname");
+  ck_assert_str_eq(cfg.redis_tls_key_file, "/etc/hostname");
+  ck_assert(!has_msg(&m, APP_MSG_WARN, "redis."));
+  app_config_deinit(&cfg);
+  ck_assert_int_eq(load(&cfg, NULL, env_ok, argv_ok, &m), 0);
+  ck_assert_str_eq(cfg.redis_adapter, "classic");
+  ck_assert_str_eq(cfg.redis_tls_ca_file, "/etc/passwd");
+  ck_assert_str_eq(
+      cfg.src[app_config_find("redis", "adapter") - app_config_keys].where,
+      "--redis-adapter");
+  app_config_deinit(&cfg);
+  app_msgs_deinit(&m);
+
+  expect_error(NULL, env_half, NULL,
+               "redis.tls_cert_file: redis.tls_cert_file and "
+               "redis.tls_key_file must be set together (from "
+               "SIO_REDIS_TLS_KEY_FILE)");
+  expect_error(NULL, env_half2, NULL,
+               "redis.tls_key_file: redis.tls_cert_file and "
+               "redis.tls_key_file must be set together (from "
+               "SIO_REDIS_TLS_CERT_FILE)");
+  expect_error(NULL, env_missing, NULL,
+               "redis.tls_ca_file: cannot read /nonexistent/ca.pem: No such "
+               "file or directory (from SIO_REDIS_TLS_CA_FILE)");
+  expect_error("[redis]\nurl = rediss://h:1\ntls_cert_file = /nonexistent/c\n"
+               "tls_key_file = /etc/hostname\n",
+               NULL, NULL, "redis.tls_cert_file: cannot read /nonexistent/c");
+  expect_error("[redis]\nurl = rediss://h:1\ntls_cert_file = /nonexistent/c\n"
+               "tls_key_file = /etc/hostname\n",
+               NULL, NULL, ":3)");
+  {
+    ck_assert_int_eq(load(&cfg, NULL, env_missing_cert, NULL, &m), -1);
+    ck_assert_uint_eq(m.n_errors, 2);
+    ck_assert(has_msg(&m, APP_MSG_ERROR, "redis.tls_cert_file: cannot read"));
+    ck_assert(has_msg(&m, APP_MSG_ERROR, "redis.tls_key_file: cannot read"));
+    app_msgs_deinit(&m);
+  }
+  expect_error(NULL, env_bad_adapter, NULL,
+               "redis.adapter: \"cluster\" is not one of classic, sharded "
+               "(from SIO_REDIS_ADAPTER)");
+
+  /* TLS files with a plain URL, or without Redis: loaded, but said so */
+  ck_assert_int_eq(load(&cfg, NULL, env_plain, NULL, &m), 0);
+  ck_assert(has_msg(&m, APP_MSG_WARN,
+                    "redis.tls_ca_file: ignored: redis.url is not a TLS URL "
+                    "(rediss://, rediss+sentinel:// or rediss+cluster://) "
+                    "(from SIO_REDIS_TLS_CA_FILE)"));
+  ck_assert(!has_msg(&m, APP_MSG_WARN, "redis.adapter"));
+  app_config_deinit(&cfg);
+  app_msgs_deinit(&m);
+  ck_assert_int_eq(load(&cfg, NULL, env_nourl, NULL, &m), 0);
+  ck_assert(has_msg(&m, APP_MSG_WARN,
+                    "redis.tls_cert_file: ignored without redis.url (from "
+                    "SIO_REDIS_TLS_CERT_FILE)"));
+  ck_assert(has_msg(&m, APP_MSG_WARN,
+                    "redis.adapter: sharded has no effect without redis.url "
+                    "(from SIO_REDIS_ADAPTER)"));
+  app_config_deinit(&cfg);
   app_msgs_deinit(&m);
 }
 END_TEST
@@ -784,6 +1020,8 @@ Suite *app_config_suite(void) {
   tcase_add_test(tc, value_syntax);
   tcase_add_test(tc, cli_parsing);
   tcase_add_test(tc, secrets_never_printed);
+  tcase_add_test(tc, redis_url_schemes);
+  tcase_add_test(tc, redis_adapter_and_tls_keys);
   tcase_add_test(tc, help_lists_every_key);
   tcase_add_test(tc, reload_applies_reloadable_only);
   tcase_add_test(tc, sample_conf_loads_to_defaults);

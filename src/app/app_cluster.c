@@ -58,13 +58,32 @@ int app_cluster_install(struct app_daemon *d) {
   rc.url = d->cfg.redis_url;
   rc.key = d->cfg.redis_key;
   rc.connect_timeout_ms = (uint32_t)d->cfg.redis_connect_timeout_ms;
+  rc.adapter = strcmp(d->cfg.redis_adapter, "sharded") == 0
+                   ? SIO_REDIS_ADAPTER_SHARDED
+                   : SIO_REDIS_ADAPTER_CLASSIC;
+  /* "" leaves each at its default (sio.h): system CAs, no client cert. */
+  rc.tls_ca_file = d->cfg.redis_tls_ca_file;
+  rc.tls_cert_file =
+      *d->cfg.redis_tls_cert_file ? d->cfg.redis_tls_cert_file : NULL;
+  rc.tls_key_file =
+      *d->cfg.redis_tls_key_file ? d->cfg.redis_tls_key_file : NULL;
   rv = sio_server_use_redis_config(d->srv, &rc);
   if (rv) {
-    APP_LOGE("redis.url: %s", sio_strerror(rv));
+    char url[512];
+    app_config_display(
+        &d->cfg, (size_t)(app_config_find("redis", "url") - app_config_keys),
+        url, sizeof(url));
+    if (rv == SIO_ERR_IO)
+      APP_LOGE("redis: cannot read redis.tls_ca_file, redis.tls_cert_file "
+               "or redis.tls_key_file: %s",
+               sio_strerror(rv));
+    else
+      APP_LOGE("redis.url %s with redis.adapter %s: %s", url,
+               d->cfg.redis_adapter, sio_strerror(rv));
     return -1;
   }
   sio_namespace_on_server_event(d->ns, on_server_event, d);
-  APP_LOGI("joining the cluster on Redis (channel prefix %s)",
-           d->cfg.redis_key);
+  APP_LOGI("joining the cluster on Redis (%s adapter, channel prefix %s)",
+           d->cfg.redis_adapter, d->cfg.redis_key);
   return 0;
 }

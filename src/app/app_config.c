@@ -126,11 +126,159 @@ static const char *check_cookie(const char *v) {
   return NULL;
 }
 
+/* The redis.url schemes of sio_server_use_redis_config (sio.h). */
+enum redis_kind { REDIS_HOST, REDIS_UNIX, REDIS_SENTINEL, REDIS_CLUSTER };
+static const struct {
+  const char *scheme;
+  enum redis_kind kind;
+  bool tls;
+} redis_schemes[] = {
+    {"redis", REDIS_HOST, false},
+    {"rediss", REDIS_HOST, true},
+    {"unix", REDIS_UNIX, false},
+    {"redis+unix", REDIS_UNIX, false},
+    {"redis+sentinel", REDIS_SENTINEL, false},
+    {"rediss+sentinel", REDIS_SENTINEL, true},
+    {"redis+cluster", REDIS_CLUSTER, false},
+    {"rediss+cluster", REDIS_CLUSTER, true},
+};
+
+#define REDIS_SCHEMES_TEXT                                                     \
+  "must start with redis://, rediss://, unix://, redis+unix://, "              \
+  "redis+sentinel://, rediss+sentinel://, redis+cluster:// or "                \
+  "rediss+cluster://"
+
+/* Index in redis_schemes[] of url's scheme, or -1. */
+static int redis_scheme(const char *url) {
+  const char *sep = strstr(url, "://");
+  size_t i, n;
+  if (!sep)
+    return -1;
+  n = (size_t)(sep - url);
+  for (i = 0; i < APP_ARRLEN(redis_schemes); i++)
+    if (strlen(redis_schemes[i].scheme) == n &&
+        strncasecmp(redis_schemes[i].scheme, url, n) == 0)
+      return (int)i;
+  return -1;
+}
+
+/* Where the part after scheme:// and the userinfo begins. The userinfo ends
+ * at the last '@' (a password may hold one); a part starting with '/' (a
+ * unix socket path) has none. */
+static const char *redis_after_userinfo(const char *url) {
+  const char *rest = strstr(url, "://") + 3, *at;
+  if (*rest == '/')
+    return rest;
+  at = strrchr(rest, '@');
+  return at ? at + 1 : rest;
+}
+
+/* Checks one host[:port] or [ipv6][:port] of n bytes. */
+static const char *check_redis_host(const char *h, size_t n) {
+  const char *colon = NULL, *p;
+  size_t digits = 0;
+  if (n == 0)
+    return "empty host (expected host:port)";
+  if (h[0] == '[') {
+    const char *rb = memchr(h, ']', n);
+    if (!rb || rb == h + 1)
+      return "expected [ipv6]:port";
+    if (rb + 1 < h + n && rb[1] != ':')
+      return "expected [ipv6]:port";
+    colon = rb + 1 < h + n ? rb + 1 : NULL;
+  } else {
+    colon = memchr(h, ':', n);
+    if (colon && memchr(colon + 1, ':', (size_t)(h + n - colon - 1)))
+      return "write IPv6 addresses as [addr]:port";
+    if (colon == h)
+      return "empty host (expected host:port)";
+  }
+  if (!colon)
+    return NULL;
+  for (p = colon + 1; p < h + n; p++, digits++)
+    if (*p < '0' || *p > '9' || digits >= 5)
+      return "port must be a number from 1 to 65535";
+  if (digits == 0 || atol(colon + 1) < 1 || atol(colon + 1) > 65535)
+    return "port must be a number from 1 to 65535";
+  return NULL;
+}
+
+/* Checks "/N" (a database number) of n bytes; n == 0 or "/" is fine. */
+static bool redis_db_ok(const char *p, size_t n) {
+  size_t i;
+  if (n <= 1)
+    return true;
+  if (n > 6)
+    return false;
+  for (i = 1; i < n; i++)
+    if (p[i] < '0' || p[i] > '9')
+      return false;
+  return true;
+}
+
+/* No reason names the password: the value is printed masked. A reason
+ * naming the bad host is built in a static buffer (the loader runs on one
+ * thread and copies the reason at once). */
 static const char *check_redis_url(const char *v) {
+  static char why[160];
+  const char *hosts, *end, *path, *item;
+  size_t pathlen, nhosts = 0;
+  int i;
   if (!*v)
     return NULL;
-  if (strncmp(v, "redis://", 8) != 0 && strncmp(v, "unix://", 7) != 0)
-    return "must start with redis:// or unix://";
+  i = redis_scheme(v);
+  if (i < 0)
+    return REDIS_SCHEMES_TEXT;
+  hosts = redis_after_userinfo(v);
+  if (redis_schemes[i].kind == REDIS_UNIX) {
+    size_t n = strcspn(hosts, "?#");
+    if (hosts[0] != '/' || n < 2 || hosts[n - 1] == '/')
+      return "expected unix:///path/to/redis.sock[?db=N]";
+    return NULL;
+  }
+  end = hosts + strcspn(hosts, "/?#");
+  if (*end == '#')
+    return "a Redis URL has no #fragment";
+  path = end;
+  pathlen = strcspn(path, "?#");
+  for (item = hosts; item <= end; nhosts++) {
+    const char *comma = memchr(item, ',', (size_t)(end - item));
+    size_t n = comma ? (size_t)(comma - item) : (size_t)(end - item);
+    const char *r = check_redis_host(item, n);
+    if (r) {
+      snprintf(why, sizeof(why), "\"%.*s\": %s", (int)(n > 64 ? 64 : n), item,
+               r);
+      return why;
+    }
+    item += n + 1;
+  }
+  switch (redis_schemes[i].kind) {
+  case REDIS_HOST:
+    if (nhosts > 1)
+      return "one host:port only (several need redis+sentinel:// or "
+             "redis+cluster://)";
+    if (!redis_db_ok(path, pathlen))
+      return "the path must be a database number (/N)";
+    break;
+  case REDIS_SENTINEL: {
+    const char *name = path + 1, *slash;
+    if (pathlen < 2)
+      return "expected the master's name after the sentinels "
+             "(redis+sentinel://host:port,host:port/master-name)";
+    slash = memchr(name, '/', pathlen - 1);
+    if (slash == name)
+      return "empty master name";
+    if (slash && !redis_db_ok(slash, (size_t)(path + pathlen - slash)))
+      return "after the master name only a database number (/N) may follow";
+    break;
+  }
+  case REDIS_CLUSTER:
+    if (pathlen > 1)
+      return "a Redis Cluster has no database number or path";
+    break;
+  case REDIS_UNIX:
+    break;
+  }
   return NULL;
 }
 
@@ -280,8 +428,17 @@ const struct app_config_key app_config_keys[] = {
     /* [redis] */
     {KEY(redis, url, STRING), .def = "", .flags = APP_CFG_URL,
      .cli = "redis-url", .metavar = "URL", .check = check_redis_url,
-     .help = "redis://[:password@]host:port/db or unix:///path/to/socket. "
-             "Empty: the in-memory adapter (a single instance)."},
+     .help = "Where the Redis adapter connects. "
+             "redis://[[user]:password@]host:port[/db]; rediss://... for "
+             "TLS; unix:///path/to/redis.sock[?db=N&password=P] (or "
+             "redis+unix://); "
+             "redis+sentinel://[[user]:password@]host:port[,host:port...]"
+             "/master-name[/db] to follow the master that Redis Sentinel "
+             "names (rediss+sentinel:// for TLS); "
+             "redis+cluster://[[user]:password@]host:port[,host:port...] "
+             "for a Redis Cluster (rediss+cluster:// for TLS; use "
+             "redis.adapter sharded). A password is shown as ***. Empty: "
+             "the in-memory adapter (a single instance)."},
     {KEY(redis, key, STRING), .def = "socket.io", .cli = "redis-key",
      .metavar = "PREFIX", .check = check_nonempty,
      .help = "Channel prefix shared with the other servers and emitters "
@@ -292,6 +449,22 @@ const struct app_config_key app_config_keys[] = {
              "the connect to the first PING answered, before it is given "
              "up and retried (a refused connect is retried at once, with "
              "backoff from 100 ms to 500 ms)."},
+    {KEY(redis, adapter, ENUM), .def = "classic", .choices = "classic|sharded",
+     .cli = "redis-adapter", .metavar = "PROTOCOL",
+     .help = "The adapter protocol, as the Node servers of the fleet use: "
+             "classic is @socket.io/redis-adapter's createAdapter "
+             "(PUBLISH/PSUBSCRIBE), sharded its createShardedAdapter "
+             "(Redis 7 sharded pub/sub, SPUBLISH/SSUBSCRIBE), needed on a "
+             "Redis Cluster and usable on a single Redis 7."},
+    {KEY(redis, tls_ca_file, STRING), .def = "", .metavar = "FILE",
+     .help = "rediss: PEM bundle of the CAs the Redis server's certificate "
+             "must chain to (its name is checked against the URL's host). "
+             "Empty: the system's CA paths."},
+    {KEY(redis, tls_cert_file, STRING), .def = "", .metavar = "FILE",
+     .help = "rediss: PEM client certificate, for a Redis with "
+             "tls-auth-clients; set with redis.tls_key_file. Empty: none."},
+    {KEY(redis, tls_key_file, STRING), .def = "", .metavar = "FILE",
+     .help = "rediss: PEM private key of redis.tls_cert_file."},
 
     /* [api] */
     {KEY(api, key, STRING), .def = "", .flags = APP_CFG_RELOAD | APP_CFG_SECRET,
@@ -574,6 +747,8 @@ static void choices_text(const char *choices, char *buf, size_t cap) {
   buf[o] = '\0';
 }
 
+static void mask_url(const char *url, char *buf, size_t cap);
+
 /* Parses raw for key k into *field (freeing nothing: the caller hands an
  * empty slot). On failure writes a reason to why and returns -1; returns -2
  * when out of memory. */
@@ -597,9 +772,13 @@ static int parse_value(const struct app_config_key *k, const char *raw,
       {
         const char *r = k->check(copy);
         if (r) {
-          if (k->flags & APP_CFG_SECRET)
+          if (k->flags & APP_CFG_SECRET) {
             snprintf(why, whylen, "%s", r);
-          else
+          } else if (k->flags & APP_CFG_URL) {
+            char masked[160];
+            mask_url(copy, masked, sizeof(masked));
+            snprintf(why, whylen, "\"%s\": %s", masked, r);
+          } else
             snprintf(why, whylen, "\"%s\": %s", copy, r);
           free(copy);
           return -1;
@@ -743,28 +922,45 @@ static void format_value(const struct app_config_key *k, const void *field,
   }
 }
 
-/* Copies url into buf with the userinfo's password (or the whole userinfo
- * when it has no ':') replaced by "***". */
+/* Copies url into buf with its secrets replaced by "***": the userinfo's
+ * password (or the whole userinfo when it has no ':'), which ends at the
+ * last '@' so that a password holding '@', '/' or ',' is masked whole, and
+ * the value of a password= query parameter (unix:// URLs). */
 static void mask_url(const char *url, char *buf, size_t cap) {
-  const char *auth = strstr(url, "://"), *end, *at = NULL, *p, *colon;
+  const char *auth = strstr(url, "://"), *at, *colon, *p;
+  struct app_sbuf b = {0};
+  char *out;
   if (!auth) {
     snprintf(buf, cap, "%s", url);
     return;
   }
   auth += 3;
-  end = auth + strcspn(auth, "/?#");
-  for (p = auth; p < end; p++)
-    if (*p == '@')
-      at = p;
-  if (!at) {
-    snprintf(buf, cap, "%s", url);
-    return;
+  at = *auth == '/' ? NULL : strrchr(auth, '@');
+  p = url;
+  if (at) {
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    app_sbuf_append(&b, url, (size_t)((colon ? colon + 1 : auth) - url));
+    app_sbuf_puts(&b, "***");
+    p = at;
   }
-  colon = memchr(auth, ':', (size_t)(at - auth));
-  if (colon)
-    snprintf(buf, cap, "%.*s:***%s", (int)(colon - url), url, at);
-  else
-    snprintf(buf, cap, "%.*s***%s", (int)(auth - url), url, at);
+  for (;;) {
+    const char *q = strstr(p, "password=");
+    if (!q || q == url) {
+      app_sbuf_puts(&b, p);
+      break;
+    }
+    if (q[-1] != '?' && q[-1] != '&') {
+      app_sbuf_append(&b, p, (size_t)(q + 9 - p));
+      p = q + 9;
+      continue;
+    }
+    app_sbuf_append(&b, p, (size_t)(q + 9 - p));
+    app_sbuf_puts(&b, "***");
+    p = q + 9 + strcspn(q + 9, "&#");
+  }
+  out = app_sbuf_take(&b, NULL);
+  snprintf(buf, cap, "%s", out ? out : "(out of memory)");
+  free(out);
 }
 
 /* ------------------------------------------------------------ loading */
@@ -1102,6 +1298,42 @@ static void check_readable(const struct app_config *cfg, const char *section,
                where_of(cfg, section, name, st, sizeof(st)));
 }
 
+static void validate_redis(const struct app_config *cfg,
+                           struct app_msgs *msgs) {
+  const char *tls_key = *cfg->redis_tls_ca_file     ? "tls_ca_file"
+                        : *cfg->redis_tls_cert_file ? "tls_cert_file"
+                        : *cfg->redis_tls_key_file  ? "tls_key_file"
+                                                    : NULL;
+  int sch = redis_scheme(cfg->redis_url);
+  char st[300];
+
+  if (!*cfg->redis_tls_cert_file != !*cfg->redis_tls_key_file)
+    app_msgs_add(msgs, APP_MSG_ERROR,
+                 "%s: redis.tls_cert_file and redis.tls_key_file must be set "
+                 "together (%s)",
+                 *cfg->redis_tls_cert_file ? "redis.tls_key_file"
+                                           : "redis.tls_cert_file",
+                 *cfg->redis_tls_cert_file
+                     ? where_of(cfg, "redis", "tls_cert_file", st, sizeof(st))
+                     : where_of(cfg, "redis", "tls_key_file", st, sizeof(st)));
+  check_readable(cfg, "redis", "tls_ca_file", cfg->redis_tls_ca_file, msgs);
+  check_readable(cfg, "redis", "tls_cert_file", cfg->redis_tls_cert_file, msgs);
+  check_readable(cfg, "redis", "tls_key_file", cfg->redis_tls_key_file, msgs);
+  if (tls_key && !*cfg->redis_url)
+    app_msgs_add(msgs, APP_MSG_WARN, "redis.%s: ignored without redis.url (%s)",
+                 tls_key, where_of(cfg, "redis", tls_key, st, sizeof(st)));
+  else if (tls_key && sch >= 0 && !redis_schemes[sch].tls)
+    app_msgs_add(msgs, APP_MSG_WARN,
+                 "redis.%s: ignored: redis.url is not a TLS URL (rediss://, "
+                 "rediss+sentinel:// or rediss+cluster://) (%s)",
+                 tls_key, where_of(cfg, "redis", tls_key, st, sizeof(st)));
+  if (strcmp(cfg->redis_adapter, "sharded") == 0 && !*cfg->redis_url)
+    app_msgs_add(msgs, APP_MSG_WARN,
+                 "redis.adapter: sharded has no effect without redis.url "
+                 "(%s)",
+                 where_of(cfg, "redis", "adapter", st, sizeof(st)));
+}
+
 size_t app_config_validate(const struct app_config *cfg,
                            struct app_msgs *msgs) {
   size_t before = msgs->n_errors;
@@ -1184,6 +1416,8 @@ size_t app_config_validate(const struct app_config *cfg,
     check_readable(cfg, "tls", "key_file", cfg->tls_key_file, msgs);
     check_readable(cfg, "tls", "chain_file", cfg->tls_chain_file, msgs);
   }
+  if (cfg->redis_url)
+    validate_redis(cfg, msgs);
   if (cfg->engine_ping_timeout_ms > 0 && cfg->engine_ping_interval_ms > 0 &&
       cfg->engine_ping_interval_ms + cfg->engine_ping_timeout_ms >
           cfg->recovery_max_disconnection_ms &&
@@ -1743,8 +1977,10 @@ char *app_config_markdown(void) {
       "`--help`, `/config` and the log show `(set)`), and cannot be given "
       "on\n"
       "the command line, where other users could read them in `ps`. The\n"
-      "password in `redis.url` is shown as `***`. Prefer\n"
-      "`auth.secret_file` or the environment for secrets.\n");
+      "password in `redis.url` (its userinfo, whatever the scheme, or the\n"
+      "`password=` parameter of a unix socket URL) is shown as `***`, in\n"
+      "error messages too. Prefer `auth.secret_file` or the environment for\n"
+      "secrets.\n");
   for (i = 0; i < app_config_nkeys; i++) {
     const struct app_config_key *k = &app_config_keys[i];
     char env[80];

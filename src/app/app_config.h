@@ -137,6 +137,10 @@ struct app_config {
   char *redis_url; /* "" = in-memory adapter */
   char *redis_key; /* "socket.io" */
   int64_t redis_connect_timeout_ms; /* 5000 */
+  char *redis_adapter;              /* "classic" or "sharded" */
+  char *redis_tls_ca_file;          /* "" = the system's CA paths */
+  char *redis_tls_cert_file;        /* "" = no client certificate */
+  char *redis_tls_key_file;         /* its key */
   /* [api] */
   char *api_key; /* secret; "" disables /api/v1/emit */
   /* [cors] */
