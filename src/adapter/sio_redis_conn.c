@@ -395,8 +395,12 @@ static void rc_on_read(sio_conn *sc, const uint8_t *data, size_t len) {
 
 static void rc_on_error(sio_conn *sc, int status) {
   sio_redis_conn *c = (sio_redis_conn *)sc;
-  (void)status;
-  rc_end(c, SIO_ERR_IO, "connection lost", 1);
+  char why[200];
+  snprintf(why, sizeof(why), "connection lost: %s",
+           status == UV_EOF      ? "closed by the server"
+           : status == UV_EPROTO ? sio_tls_last_failure()
+                                 : uv_strerror(status));
+  rc_end(c, SIO_ERR_IO, why, 1);
 }
 
 static void rc_on_close(sio_conn *sc) {

@@ -105,7 +105,7 @@ static void dial_fail(dial_state *d, int status) {
   snprintf(why, sizeof(why), "%s: %s", d->where,
            d->err                    ? uv_strerror(d->err)
            : status == SIO_ERR_TIMEOUT ? "timed out"
-           : status == SIO_ERR_PROTO   ? "TLS handshake failed"
+           : status == SIO_ERR_PROTO   ? sio_tls_last_failure()
                                        : "I/O error");
   SIO_LOGD("connect to %s", why);
   c = dial_end(d);

@@ -258,6 +258,12 @@ static int flush_handshake(sio_conn *c) {
   return rv;
 }
 
+/* Why the last record or handshake failed (loop thread only: read at
+ * once by whoever reports the failure). */
+static char last_failure[160] = "TLS error";
+
+const char *sio_tls_last_failure(void) { return last_failure; }
+
 int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
   SSL *ssl = c->ssl;
   static uint8_t plain[TLS_PLAIN_BUF]; /* loop thread only */
@@ -292,11 +298,16 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
       flush_handshake(c);
       return SIO_ERR_CLOSED;
     default:
-      if (!SSL_is_server(ssl) && SSL_get_verify_result(ssl) != X509_V_OK)
-        SIO_LOGW("tls: the certificate of %s was not accepted: %s", c->remote,
+      if (!SSL_is_server(ssl) && SSL_get_verify_result(ssl) != X509_V_OK) {
+        snprintf(last_failure, sizeof(last_failure),
+                 "certificate not accepted: %s",
                  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
-      else
-        SIO_LOGD("tls error from %s", c->remote);
+      } else {
+        const char *r = ERR_reason_error_string(ERR_peek_last_error());
+        snprintf(last_failure, sizeof(last_failure), "TLS error: %s",
+                 r ? r : "handshake failed");
+      }
+      SIO_LOGD("tls from %s: %s", c->remote, last_failure);
       ERR_clear_error();
       flush_handshake(c);
       return SIO_ERR_PROTO;

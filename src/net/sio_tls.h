@@ -44,6 +44,12 @@ void sio_tls_client_ctx_del(sio_tls_client_ctx *t);
 int sio_tls_client_attach(sio_conn *c, sio_tls_client_ctx *t,
                           const char *name);
 
+/* Why the last TLS failure on this loop happened ("certificate not
+ * accepted: unable to get local issuer certificate", "TLS error: tlsv13
+ * alert certificate required"): valid right after sio_tls_on_read
+ * returned SIO_ERR_PROTO. */
+const char *sio_tls_last_failure(void);
+
 /* Used by sio_conn.c. */
 /* A client connection is connected: writes the ClientHello into the
  * pending ciphertext. Returns 0 or SIO_ERR_PROTO. */
