@@ -258,7 +258,7 @@ static sio_conn *srv_accept(sio_listener *l, void *ud) {
   return &sc->base;
 }
 
-static void start_server(tctx *t, int tls) {
+static void start_server_at(tctx *t, int tls, const char *addr) {
   char err[256];
   int open = 0;
   if (tls)
@@ -266,11 +266,14 @@ static void start_server(tctx *t, int tls) {
                                      file("server.key"), NULL, 0, err,
                                      sizeof(err)),
                      0);
-  ck_assert_int_eq(sio_listener_open(&t->lsn, &t->net, "127.0.0.1:0", 16,
-                                     srv_accept, t, &open),
-                   0);
+  ck_assert_int_eq(
+      sio_listener_open(&t->lsn, &t->net, addr, 16, srv_accept, t, &open), 0);
   t->lsn_open = 1;
   t->port = t->lsn.port;
+}
+
+static void start_server(tctx *t, int tls) {
+  start_server_at(t, tls, "127.0.0.1:0");
 }
 
 /* The unix socket server: its connections are sio_conns too. */
@@ -907,6 +910,55 @@ START_TEST(tcp_by_name_and_remote_address) {
 }
 END_TEST
 
+static void check_remote_v6_cb(sio_conn *c, int status) {
+  if (status == 0)
+    ck_assert_str_eq(c->remote, "::1");
+  dial_cb(c, status);
+}
+
+/* An IPv6 literal, without brackets. */
+START_TEST(tcp_echo_over_ipv6) {
+  tctx t;
+  tconn *c;
+  make_certs();
+  setup(&t);
+  start_server_at(&t, 0, "[::1]:0");
+  t.o.host = "::1";
+  t.o.port = t.port;
+  t.send = "six";
+  t.expect = 3;
+  c = sio_calloc(1, sizeof(*c));
+  c->t = &t;
+  ck_assert_int_eq(
+      sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_v6_cb), 0);
+  t.cli = c;
+  track(&t, &c->base);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_status, 0);
+  ck_assert_str_eq(t.got, "six");
+  ck_assert_int_eq(t.cli_closes, 1);
+}
+END_TEST
+
+/* The certificate names 127.0.0.1, not ::1. */
+START_TEST(tls_ipv6_address_not_in_certificate) {
+  tctx t;
+  make_certs();
+  setup(&t);
+  start_server_at(&t, 1, "[::1]:0");
+  client_tls(&t, "ca.pem", 0);
+  t.o.host = "::1";
+  t.o.port = t.port;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_calls, 1);
+  ck_assert_int_eq(t.cb_status, SIO_ERR_PROTO);
+  ck_assert_int_eq(t.cli_closes, 1);
+}
+END_TEST
+
 START_TEST(unix_socket_echo) {
   tctx t;
   tconn *c;
@@ -1181,6 +1233,7 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, tls_wrong_ca);
   tcase_add_test(tc, tls_name_not_in_certificate);
   tcase_add_test(tc, tls_address_not_in_certificate);
+  tcase_add_test(tc, tls_ipv6_address_not_in_certificate);
   tcase_add_test(tc, tls12_client_certificate_required_but_missing);
   tcase_add_test(tc, tls_peer_closes_in_the_handshake);
   tcase_add_test(tc, client_ctx_errors_name_the_file);
@@ -1200,6 +1253,7 @@ Suite *sio_dial_suite(void) {
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, tcp_echo_round_trip);
   tcase_add_test(tc, tcp_by_name_and_remote_address);
+  tcase_add_test(tc, tcp_echo_over_ipv6);
   tcase_add_test(tc, unix_socket_echo);
   tcase_add_test(tc, tls_over_unix_socket);
   tcase_add_test(tc, tls_round_trip_client_closes);
