@@ -107,6 +107,7 @@ struct tctx {
   int srv_got_close_notify;
   int srv_errors;
   int srv_closes;
+  sio_conn *srv_conn; /* the latest accepted */
   /* unix socket server */
   uv_pipe_t usrv;
   int usrv_open;
@@ -117,7 +118,7 @@ struct tctx {
   sio_dial_opts o;
   int cb_calls, cb_status;
   uint64_t t0, t_cb; /* uv_hrtime */
-  int cli_closes, cli_errors;
+  int cli_closes, cli_errors, cli_drains;
   int cli_got_close_notify;
   char got[256];
   size_t got_len;
@@ -183,6 +184,11 @@ static void guard_cb(uv_timer_t *h) {
 
 /* --------------------------------------------------------- server side */
 
+static void write_b_cb(uv_timer_t *h) {
+  tctx *t = h->data;
+  sio_conn_write(t->srv_conn, "b", 1);
+}
+
 static void srv_on_read(sio_conn *c, const uint8_t *d, size_t n) {
   tctx *t = ((tconn *)c)->t;
   if (c->ssl && SSL_get0_peer_certificate(c->ssl) &&
@@ -198,6 +204,11 @@ static void srv_on_read(sio_conn *c, const uint8_t *d, size_t n) {
       else
         sio_conn_close(&t->cli->base);
     }
+    return;
+  }
+  if (n >= 5 && memcmp(d, "twice", 5) == 0) {
+    sio_conn_write(c, "a", 1); /* and "b" a moment later */
+    uv_timer_start(&t->later, write_b_cb, 50, 0);
     return;
   }
   if (n >= 4 && memcmp(d, "quit", 4) == 0) {
@@ -241,6 +252,7 @@ static sio_conn *srv_accept(sio_listener *l, void *ud) {
   sc->t = t;
   sc->server = 1;
   track(t, &sc->base);
+  t->srv_conn = &sc->base;
   if (t->srv_tls) {
     ck_assert_int_eq(sio_tls_attach(&sc->base, t->srv_tls), 0);
     if (t->srv_tls12)
@@ -331,7 +343,9 @@ static void cli_on_close(sio_conn *c) {
   maybe_finish(t);
 }
 
-static const sio_conn_ops cli_ops = {cli_on_read, cli_on_error, NULL,
+static void cli_on_drain(sio_conn *c) { ((tconn *)c)->t->cli_drains++; }
+
+static const sio_conn_ops cli_ops = {cli_on_read, cli_on_error, cli_on_drain,
                                      cli_on_close};
 
 static void dial_cb(sio_conn *c, int status) {
@@ -496,6 +510,23 @@ START_TEST(refused_is_reported_at_once) {
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.cli_errors, 0);
   ck_assert_msg(cb_ms(&t) < 1000, "refused after %.1f ms", cb_ms(&t));
+}
+END_TEST
+
+/* A connect the kernel refuses inside the call (TCP to a broadcast
+ * address: ENETUNREACH): still reported from the loop, never from inside
+ * sio_dial (dial() checks). */
+START_TEST(connect_failing_at_once_is_reported_from_the_loop) {
+  tctx t;
+  setup(&t);
+  t.o.host = "255.255.255.255";
+  t.o.port = 80;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  ck_assert_int_eq(t.cb_calls, 1);
+  ck_assert_int_eq(t.cb_status, SIO_ERR_IO);
+  ck_assert_int_eq(t.cli_closes, 1);
+  ck_assert_msg(cb_ms(&t) < 1000, "failed after %.1f ms", cb_ms(&t));
 }
 END_TEST
 
@@ -1035,6 +1066,8 @@ START_TEST(tls_round_trip_client_closes) {
   ck_assert_int_eq(t.cb_calls, 1);
   ck_assert_int_eq(t.cb_status, 0);
   ck_assert_str_eq(t.got, "queued in the handshake,then");
+  /* one flush wrote it all; reading the echo drains nothing */
+  ck_assert_int_eq(t.cli_drains, 1);
   ck_assert_int_eq(t.srv_got_close_notify, 1);
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.srv_closes, 1);
@@ -1063,6 +1096,28 @@ START_TEST(tls_round_trip_server_closes) {
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.srv_closes, 1);
   ck_assert_uint_eq(t.net.close_timeouts, 0);
+}
+END_TEST
+
+/* A TLS client reading, with nothing to write, is not told its output
+ * drained: one write, one on_drain. */
+START_TEST(tls_reads_do_not_drain) {
+  tctx t;
+  make_certs();
+  setup(&t);
+  start_server(&t, 1);
+  client_tls(&t, "ca.pem", 0);
+  t.o.host = "localhost";
+  t.o.port = t.port;
+  t.send = "twice";
+  t.expect = 2;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_status, 0);
+  ck_assert_str_eq(t.got, "ab");
+  ck_assert_int_eq(t.cli_drains, 1);
+  ck_assert_int_eq(t.cli_closes, 1);
 }
 END_TEST
 
@@ -1224,6 +1279,7 @@ Suite *sio_dial_suite(void) {
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, bad_arguments_are_refused_without_callbacks);
   tcase_add_test(tc, refused_is_reported_at_once);
+  tcase_add_test(tc, connect_failing_at_once_is_reported_from_the_loop);
   tcase_add_test(tc, refused_after_resolving_a_name);
   tcase_add_test(tc, name_that_does_not_resolve);
   tcase_add_test(tc, timeout_while_resolving);
@@ -1258,6 +1314,7 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, tls_over_unix_socket);
   tcase_add_test(tc, tls_round_trip_client_closes);
   tcase_add_test(tc, tls_round_trip_server_closes);
+  tcase_add_test(tc, tls_reads_do_not_drain);
   tcase_add_test(tc, tls_client_certificate_accepted);
   tcase_add_test(tc, tls12_client_certificate_accepted);
   tcase_add_test(tc, close_from_the_callback);

@@ -246,7 +246,8 @@ static int flush_handshake(sio_conn *c) {
      * handshake stalls) or would leave after records sealed later. The
      * flush takes these records from the SSL object before it encrypts
      * that plaintext, so they leave in the order they were sealed. */
-    sio_conn_flush_soon(c);
+    if (BIO_ctrl_pending(SSL_get_wbio(c->ssl)))
+      sio_conn_flush_soon(c);
     return 0;
   }
   p = sio_tls_take_output(c, &n);
