@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "check_suites.h"
+#include "failmalloc.h"
 #include "sio_conn.h"
 #include "sio_dial.h"
 #include "sio_int.h"
@@ -216,7 +217,8 @@ static void srv_on_read(sio_conn *c, const uint8_t *d, size_t n) {
     sio_conn_close_after_flush(c);
     return;
   }
-  sio_conn_write(c, d, n); /* echo */
+  if (sio_conn_write(c, d, n)) /* echo */
+    sio_conn_close(c);         /* out of memory (failmalloc) */
 }
 
 static void srv_on_error(sio_conn *c, int status) {
@@ -231,7 +233,7 @@ static void srv_on_close(sio_conn *c) {
   tctx *t = ((tconn *)c)->t;
   t->srv_closes++;
   untrack(t, c);
-  sio_free(c);
+  free(c);
   maybe_finish(t);
 }
 
@@ -245,7 +247,7 @@ static int verify_any_depth(int ok, X509_STORE_CTX *x) {
 
 static sio_conn *srv_accept(sio_listener *l, void *ud) {
   tctx *t = ud;
-  tconn *sc = sio_calloc(1, sizeof(*sc));
+  tconn *sc = calloc(1, sizeof(*sc));
   (void)l;
   ck_assert_ptr_nonnull(sc);
   ck_assert_int_eq(sio_conn_init(&sc->base, &t->net, &srv_ops), 0);
@@ -289,12 +291,23 @@ static void start_server(tctx *t, int tls) {
 }
 
 /* The unix socket server: its connections are sio_conns too. */
+static void free_handle(uv_handle_t *h) { free(h); }
+
 static void usrv_on_connection(uv_stream_t *s, int status) {
   tctx *t = s->data;
-  tconn *sc = sio_calloc(1, sizeof(*sc));
+  tconn *sc = calloc(1, sizeof(*sc));
   ck_assert_int_eq(status, 0);
   ck_assert_ptr_nonnull(sc);
-  ck_assert_int_eq(sio_conn_init_pipe(&sc->base, &t->net, &srv_ops), 0);
+  if (sio_conn_init_pipe(&sc->base, &t->net, &srv_ops) != 0) {
+    /* out of memory (failmalloc): refuse, as sio_listener does */
+    uv_pipe_t *p = malloc(sizeof(*p));
+    free(sc);
+    ck_assert_ptr_nonnull(p);
+    uv_pipe_init(s->loop, p, 0);
+    uv_accept(s, (uv_stream_t *)p);
+    uv_close((uv_handle_t *)p, free_handle);
+    return;
+  }
   sc->t = t;
   sc->server = 1;
   track(t, &sc->base);
@@ -339,7 +352,7 @@ static void cli_on_close(sio_conn *c) {
   t->cli_closes++;
   untrack(t, c);
   t->cli = NULL;
-  sio_free(c);
+  free(c);
   maybe_finish(t);
 }
 
@@ -353,8 +366,8 @@ static void dial_cb(sio_conn *c, int status) {
   t->cb_calls++;
   t->cb_status = status;
   t->t_cb = uv_hrtime();
-  if (status == 0 && t->send)
-    ck_assert_int_eq(sio_conn_write(c, t->send, strlen(t->send)), 0);
+  if (status == 0 && t->send && sio_conn_write(c, t->send, strlen(t->send)))
+    sio_conn_close(c); /* out of memory (failmalloc): got stays short */
 }
 
 static void setup(tctx *t) {
@@ -382,22 +395,22 @@ static void client_tls(tctx *t, const char *ca, int with_cert) {
 
 /* Dials t->o; returns sio_dial's result. */
 static int dial(tctx *t) {
-  tconn *c = sio_calloc(1, sizeof(*c));
+  tconn *c = calloc(1, sizeof(*c));
   int rv;
   ck_assert_ptr_nonnull(c);
   c->t = t;
   t->t0 = uv_hrtime();
   rv = sio_dial(&c->base, &t->net, &cli_ops, &t->o, dial_cb);
   if (rv) {
-    sio_free(c);
+    free(c);
     return rv;
   }
   t->cli = c;
   track(t, &c->base);
   ck_assert_int_eq(t->cb_calls, 0); /* never from inside sio_dial */
-  if (t->send_early)
-    ck_assert_int_eq(
-        sio_conn_write(&c->base, t->send_early, strlen(t->send_early)), 0);
+  if (t->send_early &&
+      sio_conn_write(&c->base, t->send_early, strlen(t->send_early)))
+    sio_conn_close(&c->base); /* out of memory (failmalloc) */
   return 0;
 }
 
@@ -567,13 +580,13 @@ static void busy_work(uv_work_t *w) {
 
 static void busy_done(uv_work_t *w, int status) {
   (void)status;
-  sio_free(w);
+  free(w);
 }
 
 static void occupy_threadpool(tctx *t) {
   int i;
   for (i = 0; i < 16; i++) {
-    uv_work_t *w = sio_malloc(sizeof(*w));
+    uv_work_t *w = malloc(sizeof(*w));
     ck_assert_int_eq(uv_queue_work(&t->loop, w, busy_work, busy_done), 0);
   }
 }
@@ -926,7 +939,7 @@ START_TEST(tcp_by_name_and_remote_address) {
   t.o.port = t.port;
   t.send = "hello";
   t.expect = 5;
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   t.t0 = uv_hrtime();
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_cb),
@@ -958,7 +971,7 @@ START_TEST(tcp_echo_over_ipv6) {
   t.o.port = t.port;
   t.send = "six";
   t.expect = 3;
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   ck_assert_int_eq(
       sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_v6_cb), 0);
@@ -1000,7 +1013,7 @@ START_TEST(unix_socket_echo) {
   t.send_early = "over ";
   t.send = "unix";
   t.expect = strlen("over unix");
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_cb),
                    0);
@@ -1163,7 +1176,7 @@ START_TEST(close_from_the_callback) {
   client_tls(&t, "ca.pem", 0);
   t.o.host = "localhost";
   t.o.port = t.port;
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, close_in_cb), 0);
   t.cli = c;
@@ -1174,6 +1187,92 @@ START_TEST(close_from_the_callback) {
   ck_assert_int_eq(t.cb_status, 0);
   ck_assert_int_eq(t.cli_closes, 1);
 }
+END_TEST
+
+/* ------------------------------------------------ allocation failures */
+
+enum { FM_TCP, FM_TLS, FM_UNIX };
+
+/* One dial and echo with whichever allocation failing: sio_dial returns
+ * SIO_ERR_NOMEM, or cb reports a failure, or the echo is cut short; in
+ * every case on_close runs once and nothing is left on the loop (ASan:
+ * nothing leaks). Returns 0 when the echo came back whole. */
+static int fm_dial(void *ud) {
+  int mode = *(int *)ud, rv, open = 0, result = 0;
+  tctx *t = calloc(1, sizeof(*t));
+  char err[256];
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
+  rv = sio_net_init(&t->net, &t->loop);
+  if (rv) {
+    ck_assert_int_eq(uv_loop_close(&t->loop), 0);
+    free(t);
+    return rv;
+  }
+  sio_net_set_close_timeout(&t->net, 300);
+  uv_timer_init(&t->loop, &t->guard);
+  t->guard.data = t;
+  uv_timer_start(&t->guard, guard_cb, 3000, 0);
+  uv_timer_init(&t->loop, &t->later);
+  t->later.data = t;
+  t->cb_status = 1;
+  if (mode == FM_TLS) {
+    rv = sio_tls_ctx_new(&t->srv_tls, file("server.pem"), file("server.key"),
+                         NULL, 0, err, sizeof(err));
+    if (!rv)
+      rv = sio_tls_client_ctx_new(&t->cli_tls, file("ca.pem"), NULL, NULL, err,
+                                  sizeof(err));
+    t->o.tls = t->cli_tls;
+  }
+  if (!rv && mode == FM_UNIX) {
+    start_unix_server(t);
+    t->o.path = t->upath;
+  } else if (!rv) {
+    rv = sio_listener_open(&t->lsn, &t->net, "127.0.0.1:0", 16, srv_accept, t,
+                           &open);
+    t->lsn_open = open;
+    t->o.host = "localhost";
+    t->o.port = t->lsn.port;
+  }
+  t->send_early = "early,";
+  t->send = "late";
+  t->expect = strlen("early,late");
+  if (!rv)
+    rv = dial(t);
+  maybe_finish(t); /* when nothing was dialed */
+  uv_run(&t->loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(t->timed_out, 0);
+  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
+  sio_tls_ctx_del(t->srv_tls);
+  sio_tls_client_ctx_del(t->cli_tls);
+  if (!rv) {
+    /* no cb when dial() closed at once, its early write out of memory */
+    ck_assert_int_le(t->cb_calls, 1);
+    ck_assert_int_eq(t->cli_closes, 1);
+    if (!t->cb_calls)
+      result = SIO_ERR_NOMEM;
+    else if (t->cb_status)
+      result = t->cb_status;
+    else if (strcmp(t->got, "early,late") != 0)
+      result = SIO_ERR_IO;
+  }
+  free(t);
+  return rv ? rv : result;
+}
+
+static void failmalloc_mode(int mode) {
+  make_certs();
+  ck_assert_int_gt(failmalloc_run(fm_dial, &mode), 0);
+  remove_certs();
+}
+
+START_TEST(failmalloc_tcp_dial) { failmalloc_mode(FM_TCP); }
+END_TEST
+
+START_TEST(failmalloc_tls_dial) { failmalloc_mode(FM_TLS); }
+END_TEST
+
+START_TEST(failmalloc_unix_dial) { failmalloc_mode(FM_UNIX); }
 END_TEST
 
 /* ------------------------------------------------------ redis-server */
@@ -1318,6 +1417,12 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, tls_client_certificate_accepted);
   tcase_add_test(tc, tls12_client_certificate_accepted);
   tcase_add_test(tc, close_from_the_callback);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("failmalloc");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, failmalloc_tcp_dial);
+  tcase_add_test(tc, failmalloc_tls_dial);
+  tcase_add_test(tc, failmalloc_unix_dial);
   suite_add_tcase(s, tc);
   tc = tcase_create("redis");
   tcase_set_timeout(tc, 30);

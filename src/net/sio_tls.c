@@ -251,11 +251,11 @@ static int flush_handshake(sio_conn *c) {
     return 0;
   }
   p = sio_tls_take_output(c, &n);
-  if (p) {
-    rv = sio_conn_write_raw(c, p, n);
-    if (rv)
-      sio_free(p);
-  }
+  if (!p)
+    return n ? SIO_ERR_NOMEM : 0;
+  rv = sio_conn_write_raw(c, p, n);
+  if (rv)
+    sio_free(p);
   return rv;
 }
 
@@ -325,6 +325,7 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
   BIO *w = SSL_get_wbio(c->ssl);
   size_t n = (size_t)BIO_ctrl_pending(w);
   uint8_t *p;
+  *len = n;
   if (!n)
     return NULL;
   p = sio_malloc(n);
@@ -334,7 +335,6 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
     sio_free(p);
     return NULL;
   }
-  *len = n;
   return p;
 }
 
