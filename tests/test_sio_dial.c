@@ -9,7 +9,6 @@
  * runs under a guard timer and ends with uv_loop_close() == 0, so a
  * handle or request left behind fails it; ASan checks the memory. */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -28,7 +27,6 @@
 #include "sio_dial.h"
 #include "sio_int.h"
 #include "sio_listener.h"
-#include "sio_mem.h"
 #include "sio_tls.h"
 
 #define GUARD_MS 8000
@@ -1281,8 +1279,6 @@ static int have_redis(void) {
   return system("command -v redis-server >/dev/null 2>&1") == 0;
 }
 
-static int tcp_free_port(void) { return closed_port(); }
-
 static int can_connect(int port) {
   struct sockaddr_in a;
   int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
@@ -1334,7 +1330,7 @@ static void redis_ping(const char *auth_clients, int with_cert) {
     return;
   }
   make_certs();
-  port = tcp_free_port();
+  port = closed_port(); /* free for redis-server to take */
   pid = redis_tls_start(port, auth_clients);
   setup(&t);
   client_tls(&t, "ca.pem", with_cert);
