@@ -9,7 +9,6 @@
  * runs under a guard timer and ends with uv_loop_close() == 0, so a
  * handle or request left behind fails it; ASan checks the memory. */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -23,11 +22,11 @@
 #include <uv.h>
 
 #include "check_suites.h"
+#include "failmalloc.h"
 #include "sio_conn.h"
 #include "sio_dial.h"
 #include "sio_int.h"
 #include "sio_listener.h"
-#include "sio_mem.h"
 #include "sio_tls.h"
 
 #define GUARD_MS 8000
@@ -107,6 +106,7 @@ struct tctx {
   int srv_got_close_notify;
   int srv_errors;
   int srv_closes;
+  sio_conn *srv_conn; /* the latest accepted */
   /* unix socket server */
   uv_pipe_t usrv;
   int usrv_open;
@@ -117,7 +117,7 @@ struct tctx {
   sio_dial_opts o;
   int cb_calls, cb_status;
   uint64_t t0, t_cb; /* uv_hrtime */
-  int cli_closes, cli_errors;
+  int cli_closes, cli_errors, cli_drains;
   int cli_got_close_notify;
   char got[256];
   size_t got_len;
@@ -183,6 +183,11 @@ static void guard_cb(uv_timer_t *h) {
 
 /* --------------------------------------------------------- server side */
 
+static void write_b_cb(uv_timer_t *h) {
+  tctx *t = h->data;
+  sio_conn_write(t->srv_conn, "b", 1);
+}
+
 static void srv_on_read(sio_conn *c, const uint8_t *d, size_t n) {
   tctx *t = ((tconn *)c)->t;
   if (c->ssl && SSL_get0_peer_certificate(c->ssl) &&
@@ -200,12 +205,18 @@ static void srv_on_read(sio_conn *c, const uint8_t *d, size_t n) {
     }
     return;
   }
+  if (n >= 5 && memcmp(d, "twice", 5) == 0) {
+    sio_conn_write(c, "a", 1); /* and "b" a moment later */
+    uv_timer_start(&t->later, write_b_cb, 50, 0);
+    return;
+  }
   if (n >= 4 && memcmp(d, "quit", 4) == 0) {
     sio_conn_write(c, "bye", 3);
     sio_conn_close_after_flush(c);
     return;
   }
-  sio_conn_write(c, d, n); /* echo */
+  if (sio_conn_write(c, d, n)) /* echo */
+    sio_conn_close(c);         /* out of memory (failmalloc) */
 }
 
 static void srv_on_error(sio_conn *c, int status) {
@@ -220,7 +231,7 @@ static void srv_on_close(sio_conn *c) {
   tctx *t = ((tconn *)c)->t;
   t->srv_closes++;
   untrack(t, c);
-  sio_free(c);
+  free(c);
   maybe_finish(t);
 }
 
@@ -234,13 +245,14 @@ static int verify_any_depth(int ok, X509_STORE_CTX *x) {
 
 static sio_conn *srv_accept(sio_listener *l, void *ud) {
   tctx *t = ud;
-  tconn *sc = sio_calloc(1, sizeof(*sc));
+  tconn *sc = calloc(1, sizeof(*sc));
   (void)l;
   ck_assert_ptr_nonnull(sc);
   ck_assert_int_eq(sio_conn_init(&sc->base, &t->net, &srv_ops), 0);
   sc->t = t;
   sc->server = 1;
   track(t, &sc->base);
+  t->srv_conn = &sc->base;
   if (t->srv_tls) {
     ck_assert_int_eq(sio_tls_attach(&sc->base, t->srv_tls), 0);
     if (t->srv_tls12)
@@ -258,7 +270,7 @@ static sio_conn *srv_accept(sio_listener *l, void *ud) {
   return &sc->base;
 }
 
-static void start_server(tctx *t, int tls) {
+static void start_server_at(tctx *t, int tls, const char *addr) {
   char err[256];
   int open = 0;
   if (tls)
@@ -266,20 +278,34 @@ static void start_server(tctx *t, int tls) {
                                      file("server.key"), NULL, 0, err,
                                      sizeof(err)),
                      0);
-  ck_assert_int_eq(sio_listener_open(&t->lsn, &t->net, "127.0.0.1:0", 16,
-                                     srv_accept, t, &open),
-                   0);
+  ck_assert_int_eq(
+      sio_listener_open(&t->lsn, &t->net, addr, 16, srv_accept, t, &open), 0);
   t->lsn_open = 1;
   t->port = t->lsn.port;
 }
 
+static void start_server(tctx *t, int tls) {
+  start_server_at(t, tls, "127.0.0.1:0");
+}
+
 /* The unix socket server: its connections are sio_conns too. */
+static void free_handle(uv_handle_t *h) { free(h); }
+
 static void usrv_on_connection(uv_stream_t *s, int status) {
   tctx *t = s->data;
-  tconn *sc = sio_calloc(1, sizeof(*sc));
+  tconn *sc = calloc(1, sizeof(*sc));
   ck_assert_int_eq(status, 0);
   ck_assert_ptr_nonnull(sc);
-  ck_assert_int_eq(sio_conn_init_pipe(&sc->base, &t->net, &srv_ops), 0);
+  if (sio_conn_init_pipe(&sc->base, &t->net, &srv_ops) != 0) {
+    /* out of memory (failmalloc): refuse, as sio_listener does */
+    uv_pipe_t *p = malloc(sizeof(*p));
+    free(sc);
+    ck_assert_ptr_nonnull(p);
+    uv_pipe_init(s->loop, p, 0);
+    uv_accept(s, (uv_stream_t *)p);
+    uv_close((uv_handle_t *)p, free_handle);
+    return;
+  }
   sc->t = t;
   sc->server = 1;
   track(t, &sc->base);
@@ -324,11 +350,13 @@ static void cli_on_close(sio_conn *c) {
   t->cli_closes++;
   untrack(t, c);
   t->cli = NULL;
-  sio_free(c);
+  free(c);
   maybe_finish(t);
 }
 
-static const sio_conn_ops cli_ops = {cli_on_read, cli_on_error, NULL,
+static void cli_on_drain(sio_conn *c) { ((tconn *)c)->t->cli_drains++; }
+
+static const sio_conn_ops cli_ops = {cli_on_read, cli_on_error, cli_on_drain,
                                      cli_on_close};
 
 static void dial_cb(sio_conn *c, int status, const char *why) {
@@ -337,8 +365,8 @@ static void dial_cb(sio_conn *c, int status, const char *why) {
   t->cb_calls++;
   t->cb_status = status;
   t->t_cb = uv_hrtime();
-  if (status == 0 && t->send)
-    ck_assert_int_eq(sio_conn_write(c, t->send, strlen(t->send)), 0);
+  if (status == 0 && t->send && sio_conn_write(c, t->send, strlen(t->send)))
+    sio_conn_close(c); /* out of memory (failmalloc): got stays short */
 }
 
 static void setup(tctx *t) {
@@ -366,22 +394,22 @@ static void client_tls(tctx *t, const char *ca, int with_cert) {
 
 /* Dials t->o; returns sio_dial's result. */
 static int dial(tctx *t) {
-  tconn *c = sio_calloc(1, sizeof(*c));
+  tconn *c = calloc(1, sizeof(*c));
   int rv;
   ck_assert_ptr_nonnull(c);
   c->t = t;
   t->t0 = uv_hrtime();
   rv = sio_dial(&c->base, &t->net, &cli_ops, &t->o, dial_cb);
   if (rv) {
-    sio_free(c);
+    free(c);
     return rv;
   }
   t->cli = c;
   track(t, &c->base);
   ck_assert_int_eq(t->cb_calls, 0); /* never from inside sio_dial */
-  if (t->send_early)
-    ck_assert_int_eq(
-        sio_conn_write(&c->base, t->send_early, strlen(t->send_early)), 0);
+  if (t->send_early &&
+      sio_conn_write(&c->base, t->send_early, strlen(t->send_early)))
+    sio_conn_close(&c->base); /* out of memory (failmalloc) */
   return 0;
 }
 
@@ -497,6 +525,23 @@ START_TEST(refused_is_reported_at_once) {
 }
 END_TEST
 
+/* A connect the kernel refuses inside the call (TCP to a broadcast
+ * address: ENETUNREACH): still reported from the loop, never from inside
+ * sio_dial (dial() checks). */
+START_TEST(connect_failing_at_once_is_reported_from_the_loop) {
+  tctx t;
+  setup(&t);
+  t.o.host = "255.255.255.255";
+  t.o.port = 80;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  ck_assert_int_eq(t.cb_calls, 1);
+  ck_assert_int_eq(t.cb_status, SIO_ERR_IO);
+  ck_assert_int_eq(t.cli_closes, 1);
+  ck_assert_msg(cb_ms(&t) < 1000, "failed after %.1f ms", cb_ms(&t));
+}
+END_TEST
+
 /* "localhost" goes through getaddrinfo, then the same refusal. */
 START_TEST(refused_after_resolving_a_name) {
   tctx t;
@@ -534,13 +579,13 @@ static void busy_work(uv_work_t *w) {
 
 static void busy_done(uv_work_t *w, int status) {
   (void)status;
-  sio_free(w);
+  free(w);
 }
 
 static void occupy_threadpool(tctx *t) {
   int i;
   for (i = 0; i < 16; i++) {
-    uv_work_t *w = sio_malloc(sizeof(*w));
+    uv_work_t *w = malloc(sizeof(*w));
     ck_assert_int_eq(uv_queue_work(&t->loop, w, busy_work, busy_done), 0);
   }
 }
@@ -894,7 +939,7 @@ START_TEST(tcp_by_name_and_remote_address) {
   t.o.port = t.port;
   t.send = "hello";
   t.expect = 5;
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   t.t0 = uv_hrtime();
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_cb),
@@ -909,6 +954,55 @@ START_TEST(tcp_by_name_and_remote_address) {
 }
 END_TEST
 
+static void check_remote_v6_cb(sio_conn *c, int status) {
+  if (status == 0)
+    ck_assert_str_eq(c->remote, "::1");
+  dial_cb(c, status);
+}
+
+/* An IPv6 literal, without brackets. */
+START_TEST(tcp_echo_over_ipv6) {
+  tctx t;
+  tconn *c;
+  make_certs();
+  setup(&t);
+  start_server_at(&t, 0, "[::1]:0");
+  t.o.host = "::1";
+  t.o.port = t.port;
+  t.send = "six";
+  t.expect = 3;
+  c = calloc(1, sizeof(*c));
+  c->t = &t;
+  ck_assert_int_eq(
+      sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_v6_cb), 0);
+  t.cli = c;
+  track(&t, &c->base);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_status, 0);
+  ck_assert_str_eq(t.got, "six");
+  ck_assert_int_eq(t.cli_closes, 1);
+}
+END_TEST
+
+/* The certificate names 127.0.0.1, not ::1. */
+START_TEST(tls_ipv6_address_not_in_certificate) {
+  tctx t;
+  make_certs();
+  setup(&t);
+  start_server_at(&t, 1, "[::1]:0");
+  client_tls(&t, "ca.pem", 0);
+  t.o.host = "::1";
+  t.o.port = t.port;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_calls, 1);
+  ck_assert_int_eq(t.cb_status, SIO_ERR_PROTO);
+  ck_assert_int_eq(t.cli_closes, 1);
+}
+END_TEST
+
 START_TEST(unix_socket_echo) {
   tctx t;
   tconn *c;
@@ -919,7 +1013,7 @@ START_TEST(unix_socket_echo) {
   t.send_early = "over ";
   t.send = "unix";
   t.expect = strlen("over unix");
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, check_remote_cb),
                    0);
@@ -985,6 +1079,8 @@ START_TEST(tls_round_trip_client_closes) {
   ck_assert_int_eq(t.cb_calls, 1);
   ck_assert_int_eq(t.cb_status, 0);
   ck_assert_str_eq(t.got, "queued in the handshake,then");
+  /* one flush wrote it all; reading the echo drains nothing */
+  ck_assert_int_eq(t.cli_drains, 1);
   ck_assert_int_eq(t.srv_got_close_notify, 1);
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.srv_closes, 1);
@@ -1013,6 +1109,28 @@ START_TEST(tls_round_trip_server_closes) {
   ck_assert_int_eq(t.cli_closes, 1);
   ck_assert_int_eq(t.srv_closes, 1);
   ck_assert_uint_eq(t.net.close_timeouts, 0);
+}
+END_TEST
+
+/* A TLS client reading, with nothing to write, is not told its output
+ * drained: one write, one on_drain. */
+START_TEST(tls_reads_do_not_drain) {
+  tctx t;
+  make_certs();
+  setup(&t);
+  start_server(&t, 1);
+  client_tls(&t, "ca.pem", 0);
+  t.o.host = "localhost";
+  t.o.port = t.port;
+  t.send = "twice";
+  t.expect = 2;
+  ck_assert_int_eq(dial(&t), 0);
+  run(&t);
+  remove_certs();
+  ck_assert_int_eq(t.cb_status, 0);
+  ck_assert_str_eq(t.got, "ab");
+  ck_assert_int_eq(t.cli_drains, 1);
+  ck_assert_int_eq(t.cli_closes, 1);
 }
 END_TEST
 
@@ -1059,7 +1177,7 @@ START_TEST(close_from_the_callback) {
   client_tls(&t, "ca.pem", 0);
   t.o.host = "localhost";
   t.o.port = t.port;
-  c = sio_calloc(1, sizeof(*c));
+  c = calloc(1, sizeof(*c));
   c->t = &t;
   ck_assert_int_eq(sio_dial(&c->base, &t.net, &cli_ops, &t.o, close_in_cb), 0);
   t.cli = c;
@@ -1072,13 +1190,97 @@ START_TEST(close_from_the_callback) {
 }
 END_TEST
 
+/* ------------------------------------------------ allocation failures */
+
+enum { FM_TCP, FM_TLS, FM_UNIX };
+
+/* One dial and echo with whichever allocation failing: sio_dial returns
+ * SIO_ERR_NOMEM, or cb reports a failure, or the echo is cut short; in
+ * every case on_close runs once and nothing is left on the loop (ASan:
+ * nothing leaks). Returns 0 when the echo came back whole. */
+static int fm_dial(void *ud) {
+  int mode = *(int *)ud, rv, open = 0, result = 0;
+  tctx *t = calloc(1, sizeof(*t));
+  char err[256];
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
+  rv = sio_net_init(&t->net, &t->loop);
+  if (rv) {
+    ck_assert_int_eq(uv_loop_close(&t->loop), 0);
+    free(t);
+    return rv;
+  }
+  sio_net_set_close_timeout(&t->net, 300);
+  uv_timer_init(&t->loop, &t->guard);
+  t->guard.data = t;
+  uv_timer_start(&t->guard, guard_cb, 3000, 0);
+  uv_timer_init(&t->loop, &t->later);
+  t->later.data = t;
+  t->cb_status = 1;
+  if (mode == FM_TLS) {
+    rv = sio_tls_ctx_new(&t->srv_tls, file("server.pem"), file("server.key"),
+                         NULL, 0, err, sizeof(err));
+    if (!rv)
+      rv = sio_tls_client_ctx_new(&t->cli_tls, file("ca.pem"), NULL, NULL, err,
+                                  sizeof(err));
+    t->o.tls = t->cli_tls;
+  }
+  if (!rv && mode == FM_UNIX) {
+    start_unix_server(t);
+    t->o.path = t->upath;
+  } else if (!rv) {
+    rv = sio_listener_open(&t->lsn, &t->net, "127.0.0.1:0", 16, srv_accept, t,
+                           &open);
+    t->lsn_open = open;
+    t->o.host = "localhost";
+    t->o.port = t->lsn.port;
+  }
+  t->send_early = "early,";
+  t->send = "late";
+  t->expect = strlen("early,late");
+  if (!rv)
+    rv = dial(t);
+  maybe_finish(t); /* when nothing was dialed */
+  uv_run(&t->loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(t->timed_out, 0);
+  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
+  sio_tls_ctx_del(t->srv_tls);
+  sio_tls_client_ctx_del(t->cli_tls);
+  if (!rv) {
+    /* no cb when dial() closed at once, its early write out of memory */
+    ck_assert_int_le(t->cb_calls, 1);
+    ck_assert_int_eq(t->cli_closes, 1);
+    if (!t->cb_calls)
+      result = SIO_ERR_NOMEM;
+    else if (t->cb_status)
+      result = t->cb_status;
+    else if (strcmp(t->got, "early,late") != 0)
+      result = SIO_ERR_IO;
+  }
+  free(t);
+  return rv ? rv : result;
+}
+
+static void failmalloc_mode(int mode) {
+  make_certs();
+  ck_assert_int_gt(failmalloc_run(fm_dial, &mode), 0);
+  remove_certs();
+}
+
+START_TEST(failmalloc_tcp_dial) { failmalloc_mode(FM_TCP); }
+END_TEST
+
+START_TEST(failmalloc_tls_dial) { failmalloc_mode(FM_TLS); }
+END_TEST
+
+START_TEST(failmalloc_unix_dial) { failmalloc_mode(FM_UNIX); }
+END_TEST
+
 /* ------------------------------------------------------ redis-server */
 
 static int have_redis(void) {
   return system("command -v redis-server >/dev/null 2>&1") == 0;
 }
-
-static int tcp_free_port(void) { return closed_port(); }
 
 static int can_connect(int port) {
   struct sockaddr_in a;
@@ -1131,7 +1333,7 @@ static void redis_ping(const char *auth_clients, int with_cert) {
     return;
   }
   make_certs();
-  port = tcp_free_port();
+  port = closed_port(); /* free for redis-server to take */
   pid = redis_tls_start(port, auth_clients);
   setup(&t);
   client_tls(&t, "ca.pem", with_cert);
@@ -1175,6 +1377,7 @@ Suite *sio_dial_suite(void) {
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, bad_arguments_are_refused_without_callbacks);
   tcase_add_test(tc, refused_is_reported_at_once);
+  tcase_add_test(tc, connect_failing_at_once_is_reported_from_the_loop);
   tcase_add_test(tc, refused_after_resolving_a_name);
   tcase_add_test(tc, name_that_does_not_resolve);
   tcase_add_test(tc, timeout_while_resolving);
@@ -1184,6 +1387,7 @@ Suite *sio_dial_suite(void) {
   tcase_add_test(tc, tls_wrong_ca);
   tcase_add_test(tc, tls_name_not_in_certificate);
   tcase_add_test(tc, tls_address_not_in_certificate);
+  tcase_add_test(tc, tls_ipv6_address_not_in_certificate);
   tcase_add_test(tc, tls12_client_certificate_required_but_missing);
   tcase_add_test(tc, tls_peer_closes_in_the_handshake);
   tcase_add_test(tc, client_ctx_errors_name_the_file);
@@ -1203,13 +1407,21 @@ Suite *sio_dial_suite(void) {
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, tcp_echo_round_trip);
   tcase_add_test(tc, tcp_by_name_and_remote_address);
+  tcase_add_test(tc, tcp_echo_over_ipv6);
   tcase_add_test(tc, unix_socket_echo);
   tcase_add_test(tc, tls_over_unix_socket);
   tcase_add_test(tc, tls_round_trip_client_closes);
   tcase_add_test(tc, tls_round_trip_server_closes);
+  tcase_add_test(tc, tls_reads_do_not_drain);
   tcase_add_test(tc, tls_client_certificate_accepted);
   tcase_add_test(tc, tls12_client_certificate_accepted);
   tcase_add_test(tc, close_from_the_callback);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("failmalloc");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, failmalloc_tcp_dial);
+  tcase_add_test(tc, failmalloc_tls_dial);
+  tcase_add_test(tc, failmalloc_unix_dial);
   suite_add_tcase(s, tc);
   tc = tcase_create("redis");
   tcase_set_timeout(tc, 30);

@@ -467,7 +467,7 @@ static int take_cipher(sio_conn *c, sio_queue *q) {
   uint8_t *p = sio_tls_take_output(c, &n);
   sio_chunk *ch;
   if (!p)
-    return 0;
+    return n ? SIO_ERR_NOMEM : 0;
   ch = chunk_new(c->net);
   if (!ch) {
     sio_free(p);

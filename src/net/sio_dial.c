@@ -90,8 +90,8 @@ static sio_conn *dial_end(dial_state *d) {
   d->c = NULL;
   c->dialing = 0;
   c->ops = d->owner_ops;
-  if (d->resolving)
-    uv_cancel((uv_req_t *)&d->gai); /* else gai_cb frees what it got */
+  if (d->resolving) /* gai_cb runs either way (UV_EAI_CANCELED) */
+    uv_cancel((uv_req_t *)&d->gai);
   if (d->try_open && !uv_is_closing((uv_handle_t *)&d->try))
     uv_close((uv_handle_t *)&d->try, try_closed);
   uv_close((uv_handle_t *)&d->timer, timer_closed);

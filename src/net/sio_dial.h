@@ -46,7 +46,19 @@ typedef struct sio_dial_opts {
  * connected; cb reports the outcome. Returns 0 (cb will fire, or
  * on_close if closed first), SIO_ERR_INVAL (no host and no path, bad
  * port) or SIO_ERR_NOMEM / SIO_ERR_IO; on error c needs no cleanup and
- * no callback fires. */
+ * no callback fires.
+ *
+ * Added to the contract above:
+ * - o->tls is used until the handshake starts: it must outlive the dial
+ *   (until cb, or on_close). TLS over a unix socket (o->path) needs
+ *   o->server_name (else SIO_ERR_INVAL).
+ * - o->path longer than a sockaddr_un holds: SIO_ERR_INVAL.
+ * - sio_conn_write while dialing queues: the bytes leave once connected
+ *   (with TLS, once the handshake is done), in order, ahead of what cb
+ *   writes.
+ * - sio_conn_close_after_flush while dialing is sio_conn_close: there is
+ *   no peer to flush to yet; queued bytes are dropped, cb does not fire.
+ * - c->remote: the peer's address once connected (TCP), the path (unix). */
 int sio_dial(sio_conn *c, sio_net *net, const sio_conn_ops *ops,
              const sio_dial_opts *o, sio_dial_cb cb);
 

@@ -246,15 +246,16 @@ static int flush_handshake(sio_conn *c) {
      * handshake stalls) or would leave after records sealed later. The
      * flush takes these records from the SSL object before it encrypts
      * that plaintext, so they leave in the order they were sealed. */
-    sio_conn_flush_soon(c);
+    if (BIO_ctrl_pending(SSL_get_wbio(c->ssl)))
+      sio_conn_flush_soon(c);
     return 0;
   }
   p = sio_tls_take_output(c, &n);
-  if (p) {
-    rv = sio_conn_write_raw(c, p, n);
-    if (rv)
-      sio_free(p);
-  }
+  if (!p)
+    return n ? SIO_ERR_NOMEM : 0;
+  rv = sio_conn_write_raw(c, p, n);
+  if (rv)
+    sio_free(p);
   return rv;
 }
 
@@ -335,6 +336,7 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
   BIO *w = SSL_get_wbio(c->ssl);
   size_t n = (size_t)BIO_ctrl_pending(w);
   uint8_t *p;
+  *len = n;
   if (!n)
     return NULL;
   p = sio_malloc(n);
@@ -344,7 +346,6 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len) {
     sio_free(p);
     return NULL;
   }
-  *len = n;
   return p;
 }
 

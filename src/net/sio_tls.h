@@ -60,7 +60,9 @@ int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len);
 /* Encrypts n plaintext bytes into the pending ciphertext. 0 or an error. */
 int sio_tls_encrypt(sio_conn *c, const void *p, size_t n);
 /* Moves pending ciphertext out: returns a malloc'ed buffer (sio_free) and
- * its length in *len, or NULL when there is none. */
+ * its length in *len, or NULL when there is none (*len 0) or no memory
+ * for it (*len not 0: the ciphertext would be lost, so the caller fails
+ * the connection). */
 uint8_t *sio_tls_take_output(sio_conn *c, size_t *len);
 /* Seals a close_notify alert into the pending ciphertext. */
 void sio_tls_shutdown(sio_conn *c);
