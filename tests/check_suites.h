@@ -37,6 +37,7 @@
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
   X(sio_adapter)                                                               \
+  X(sio_adapter_sharded)                                                       \
   X(sio_redis)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);

@@ -12,5 +12,6 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \
 	src/adapter/sio_redis.c src/adapter/sio_redis.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter.c \
+	tests/test_sio_adapter_sharded.c \
 	tests/test_sio_redis.c \
 	tests/helpers/pubsub_stub.c tests/helpers/pubsub_stub.h
