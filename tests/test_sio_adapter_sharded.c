@@ -683,6 +683,16 @@ START_TEST(test_fetch_sockets) {
   sio_socket_join(s[0], "team");
   sio_socket_join(s[2], "team");
   sio_socket_set_json_data(s[2], jparse("{\"user\":\"u2\"}"));
+  /* a room named like the requester's uid shares its response channel:
+   * no subscription of its own, and leaving it keeps the responses coming */
+  {
+    const char *uid = sio_adapter_sharded_uid(f.s[1].ad);
+    uint64_t unsubs = pubsub_stub_unsubscribes(f.s[1].stub);
+    sio_socket_join(s[1], uid);
+    sio_socket_leave(s[1], uid);
+    ck_assert_uint_eq(pubsub_stub_unsubscribes(f.s[1].stub), unsubs);
+    ck_assert_int_eq(room_subscribed(&f, 1, uid), 1);
+  }
   ck_assert_int_eq(sio_namespace_fetch_sockets(root(&f, 1), &o, on_fetch, &f),
                    0);
   ck_assert_int_eq(f.calls, 0);
@@ -890,6 +900,45 @@ START_TEST(test_broadcast_with_acks) {
 }
 END_TEST
 
+/* a client answers with binary: the BROADCAST_ACK crosses as msgpack and
+ * the requester gets the attachment */
+START_TEST(test_broadcast_ack_binary) {
+  fx f;
+  ws_client c[2];
+  const ws_msg *m;
+  char reply[64];
+  const char *p;
+  memset(c, 0, sizeof(c));
+  start(&f);
+  connect_to(&f, &c[0], 0, NULL);
+  connect_to(&f, &c[1], 1, NULL);
+  ck_assert_int_eq(sio_namespace_broadcast_ack(root(&f, 0), NULL, "qb", NULL,
+                                               NULL, 0, 1000, on_bcast_ack, &f),
+                   0);
+  m = ws_client_recv(&c[0], T);
+  ck_assert_ptr_nonnull(m);
+  p = m->data + 2;
+  snprintf(reply, sizeof(reply), "43%.*s[\"here\"]",
+           (int)strspn(p, "0123456789"), p);
+  ck_assert_int_eq(ws_client_send_text(&c[0], reply), 0);
+  m = ws_client_recv(&c[1], T);
+  ck_assert_ptr_nonnull(m);
+  p = m->data + 2;
+  snprintf(reply, sizeof(reply),
+           "461-%.*s[{\"_placeholder\":true,\"num\":0}]",
+           (int)strspn(p, "0123456789"), p);
+  ck_assert_int_eq(ws_client_send_text(&c[1], reply), 0);
+  ck_assert_int_eq(ws_client_send(&c[1], 1, "\x04\x05\x06", 3), 0);
+  wait_calls(&f, 1);
+  ck_assert_int_eq(f.status, 0);
+  ck_assert_uint_eq(f.count, 1); /* one attachment */
+  ck_assert_msg(strstr(f.text, "\"here\"") &&
+                    strstr(f.text, "{\"_placeholder\":true,\"num\":0}"),
+                "%s", f.text);
+  stop(&f, c, 2);
+}
+END_TEST
+
 /* a subscriber on the namespace channel that never answers */
 START_TEST(test_request_timeout_and_cancel) {
   fx f;
@@ -1060,6 +1109,7 @@ Suite *sio_adapter_sharded_suite(void) {
   tcase_add_test(tc, test_server_count_and_rooms);
   tcase_add_test(tc, test_server_side_emit);
   tcase_add_test(tc, test_broadcast_with_acks);
+  tcase_add_test(tc, test_broadcast_ack_binary);
   tcase_add_test(tc, test_request_timeout_and_cancel);
   tcase_add_test(tc, test_malformed_ignored);
   tcase_add_test(tc, test_degraded_and_back);

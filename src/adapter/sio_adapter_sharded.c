@@ -607,6 +607,14 @@ static void room_subscribe(sio_adapter_sharded *a, rns *r, const char *room) {
     return;
   sio_buf_reset(&a->chan);
   rv = sio_redis_channel(&a->chan, a->key, r->ns->name, room);
+  if (!rv && sio_map_get(&a->by_channel, a->chan.data, a->chan.len)) {
+    /* the name of one of our channels already (a room named like our uid,
+     * or a namespace with '#' in its name): its messages would be taken
+     * for that channel's */
+    SIO_LOGW("sharded: room %s of %s shares channel %s, not subscribed", room,
+             r->ns->name, a->chan.data);
+    return;
+  }
   if (!rv)
     rv = sio_map_put(&r->rooms, room, len, r);
   if (!rv) {
