@@ -230,7 +230,9 @@ static json_object *jparse(const char *s) {
   return o;
 }
 
-static sio_namespace *root(fx *f, int i) { return sio_server_of(f->s[i].s, "/"); }
+static sio_namespace *root(fx *f, int i) {
+  return sio_server_of(f->s[i].s, "/");
+}
 
 static int room_subscribed(fx *f, int i, const char *room) {
   char chan[128];
@@ -284,9 +286,9 @@ START_TEST(test_install_errors) {
   ck_assert_int_eq(
       sio_adapter_sharded_install(s, &counted, pubsub_stub_new(bus), &bad),
       SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_adapter_sharded_install(NULL, &counted,
-                                               pubsub_stub_new(bus), NULL),
-                   SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_adapter_sharded_install(NULL, &counted, pubsub_stub_new(bus), NULL),
+      SIO_ERR_INVAL);
   ck_assert_int_eq(discarded, 4);
   ck_assert_int_eq(sio_server_redis_connected(s), 0);
   /* installed once; a second adapter is refused */
@@ -319,8 +321,8 @@ START_TEST(test_broadcast_all) {
   pump(&f, 20);
   for (i = 0; i < NSRV; i++) {
     ck_assert_int_eq(sio_server_redis_connected(f.s[i].s), 1);
-    ck_assert(pubsub_stub_subscribed(f.s[i].stub, "socket.io#/#",
-                                     SIO_PUBSUB_SHARD));
+    ck_assert(
+        pubsub_stub_subscribed(f.s[i].stub, "socket.io#/#", SIO_PUBSUB_SHARD));
     ck_assert(pubsub_stub_subscribed(f.s[i].stub, "socket.io#/admin#",
                                      SIO_PUBSUB_SHARD));
     /* nothing through classic pub/sub */
@@ -429,6 +431,36 @@ START_TEST(test_broadcast_rooms_except_binary) {
         strstr(f.last_msg.data, "\"flags\":{\"volatile\":true}"));
     expect(&c[1], "42[\"two\"]");
     expect(&c[2], "42[\"two\"]");
+  }
+  /* 20 characters as JavaScript counts them (here 40 bytes of UTF-8) look
+   * like a socket id to the reference: the namespace channel too; 20
+   * bytes but 10 characters do not */
+  {
+    const char *r20 = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+    const char *r10 = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+    /* an astral character counts twice: 9 x 2 + 2 = 20 units */
+    const char *astral = "\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+                         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+                         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+                         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+                         "\xf0\x9f\x98\x80"
+                         "ab";
+    sio_broadcast_opts t = {&r20, 1, NULL, 0, 0};
+    ck_assert_int_eq(
+        sio_namespace_broadcast(root(&f, 0), &t, "u", NULL, NULL, 0), 0);
+    ck_assert_str_eq(f.last_channel, "socket.io#/#");
+    t.rooms = &astral;
+    ck_assert_int_eq(
+        sio_namespace_broadcast(root(&f, 0), &t, "u", NULL, NULL, 0), 0);
+    ck_assert_str_eq(f.last_channel, "socket.io#/#");
+    t.rooms = &r10;
+    ck_assert_int_eq(
+        sio_namespace_broadcast(root(&f, 0), &t, "u", NULL, NULL, 0), 0);
+    ck_assert_str_ne(f.last_channel, "socket.io#/#");
   }
   /* a socket id (20 characters): the namespace channel, delivered by the
    * one server that has it */
@@ -604,8 +636,8 @@ START_TEST(test_sockets_join_leave_disconnect) {
   {
     const char *keep = "keep", *j2 = "j2";
     sio_broadcast_opts in_keep = {&keep, 1, NULL, 0, 0};
-    ck_assert_int_eq(
-        sio_namespace_sockets_leave(root(&f, 1), &in_keep, &j2, 1), 0);
+    ck_assert_int_eq(sio_namespace_sockets_leave(root(&f, 1), &in_keep, &j2, 1),
+                     0);
     ck_assert_ptr_nonnull(strstr(f.last_msg.data, "\"type\":5,"));
     pump(&f, 30);
     ck_assert_int_eq(sio_socket_in_room(s[2], "j2"), 0);
@@ -616,8 +648,8 @@ START_TEST(test_sockets_join_leave_disconnect) {
     const char *keep = "keep";
     in_j1.except = &keep;
     in_j1.nexcept = 1;
-    ck_assert_int_eq(
-        sio_namespace_disconnect_sockets(root(&f, 2), &in_j1, 0), 0);
+    ck_assert_int_eq(sio_namespace_disconnect_sockets(root(&f, 2), &in_j1, 0),
+                     0);
     ck_assert_ptr_nonnull(strstr(f.last_msg.data, "\"type\":6,"));
     ck_assert_ptr_nonnull(strstr(f.last_msg.data, "\"close\":false"));
     expect(&c[0], "41");
@@ -787,9 +819,9 @@ START_TEST(test_server_side_emit) {
   start(&f);
   ck_assert_int_eq(
       sio_namespace_server_side_emit(root(&f, 0), "tick", args, NULL, NULL), 0);
-  ck_assert_ptr_nonnull(strstr(
-      f.last_msg.data,
-      "{\"type\":9,\"data\":{\"packet\":[\"tick\",1,{\"k\":\"v\"}]},"));
+  ck_assert_ptr_nonnull(
+      strstr(f.last_msg.data,
+             "{\"type\":9,\"data\":{\"packet\":[\"tick\",1,{\"k\":\"v\"}]},"));
   pump(&f, 30);
   ck_assert_int_eq(f.s[0].server_events, 0);
   ck_assert_int_eq(f.s[1].server_events, 1);
@@ -797,9 +829,9 @@ START_TEST(test_server_side_emit) {
   ck_assert_str_eq(f.s[1].last_server_event, "tick");
   ck_assert_str_eq(f.s[2].last_server_args, "[1,{\"k\":\"v\"}]");
   f.s[1].answer_server_events = f.s[2].answer_server_events = 1;
-  ck_assert_int_eq(sio_namespace_server_side_emit(root(&f, 0), "ask", NULL,
-                                                  on_sse_ack, &f),
-                   0);
+  ck_assert_int_eq(
+      sio_namespace_server_side_emit(root(&f, 0), "ask", NULL, on_sse_ack, &f),
+      0);
   wait_calls(&f, 1);
   ck_assert_int_eq(f.status, 0);
   ck_assert_msg(strcmp(f.text, "[1,2]") == 0 || strcmp(f.text, "[2,1]") == 0,
@@ -808,9 +840,9 @@ START_TEST(test_server_side_emit) {
   /* one stays silent: timeout with the other's answer */
   f.s[2].answer_server_events = 0;
   f.calls = 0;
-  ck_assert_int_eq(sio_namespace_server_side_emit(root(&f, 0), "ask", NULL,
-                                                  on_sse_ack, &f),
-                   0);
+  ck_assert_int_eq(
+      sio_namespace_server_side_emit(root(&f, 0), "ask", NULL, on_sse_ack, &f),
+      0);
   wait_calls(&f, 1);
   ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT);
   ck_assert_str_eq(f.text, "[1]");
@@ -861,7 +893,8 @@ START_TEST(test_broadcast_with_acks) {
   /* always the namespace channel, with a requestId and the timeout */
   ck_assert_str_eq(f.last_channel, "socket.io#/#");
   ck_assert_ptr_nonnull(strstr(f.last_msg.data, "\"requestId\":\""));
-  ck_assert_ptr_nonnull(strstr(f.last_msg.data, "\"flags\":{\"timeout\":1000}"));
+  ck_assert_ptr_nonnull(
+      strstr(f.last_msg.data, "\"flags\":{\"timeout\":1000}"));
   answer_all(c, 4, 10);
   wait_calls(&f, 1);
   ck_assert_int_eq(f.status, 0);
@@ -924,8 +957,7 @@ START_TEST(test_broadcast_ack_binary) {
   m = ws_client_recv(&c[1], T);
   ck_assert_ptr_nonnull(m);
   p = m->data + 2;
-  snprintf(reply, sizeof(reply),
-           "461-%.*s[{\"_placeholder\":true,\"num\":0}]",
+  snprintf(reply, sizeof(reply), "461-%.*s[{\"_placeholder\":true,\"num\":0}]",
            (int)strspn(p, "0123456789"), p);
   ck_assert_int_eq(ws_client_send_text(&c[1], reply), 0);
   ck_assert_int_eq(ws_client_send(&c[1], 1, "\x04\x05\x06", 3), 0);
@@ -952,9 +984,9 @@ START_TEST(test_request_timeout_and_cancel) {
   ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT); /* 2 of 3 answered */
   ck_assert_uint_eq(f.count, 0);
   f.calls = 0;
-  ck_assert_int_eq(sio_namespace_server_side_emit(root(&f, 0), "x", NULL,
-                                                  on_sse_ack, &f),
-                   0);
+  ck_assert_int_eq(
+      sio_namespace_server_side_emit(root(&f, 0), "x", NULL, on_sse_ack, &f),
+      0);
   wait_calls(&f, 1);
   ck_assert_int_eq(f.status, SIO_ERR_TIMEOUT);
   /* pending at shutdown: canceled, once */
@@ -1004,8 +1036,8 @@ START_TEST(test_malformed_ignored) {
   spub(&f, "socket.io#/#", huge, sizeof(huge));
   spub(&f, "socket.io#/#room1#", "\xc1", 1);
   spub(&f, resp, truncated, 3);
-  spub_str(&f, "socket.io#/#", "{\"type\":3");               /* cut JSON */
-  spub_str(&f, "socket.io#/#", "[3,{},\"x\"]");              /* not an object */
+  spub_str(&f, "socket.io#/#", "{\"type\":3");  /* cut JSON */
+  spub_str(&f, "socket.io#/#", "[3,{},\"x\"]"); /* not an object */
   spub_str(&f, "socket.io#/#", "{\"type\":\"3\",\"nsp\":\"/\"}"); /* type */
   spub_str(&f, "socket.io#/#", "{\"type\":3,\"uid\":7,\"nsp\":\"/\"}");
   spub_str(&f, "socket.io#/#", "{\"type\":3,\"data\":{},\"nsp\":\"/\"}");
@@ -1017,8 +1049,9 @@ START_TEST(test_malformed_ignored) {
            "\"nsp\":\"/\"}");
   spub_str(&f, "socket.io#/#",
            "{\"type\":7,\"data\":{\"opts\":{}},\"uid\":\"p\",\"nsp\":\"/\"}");
-  spub_str(&f, resp, "{\"type\":11,\"data\":{\"requestId\":\"x\","
-                     "\"clientCount\":-1}}");
+  spub_str(&f, resp,
+           "{\"type\":11,\"data\":{\"requestId\":\"x\","
+           "\"clientCount\":-1}}");
   pump(&f, 30);
   k = counts(&f, 0);
   ck_assert_uint_eq(k.malformed, 13);

@@ -659,9 +659,8 @@ START_TEST(test_depth) {
   /* an empty container is a level too (msgpack-c's stack counts it): 31
    * one-item arrays around [] are accepted, 32 refused as too deep, not
    * left to msgpack-c, which would call it out of memory (fuzz find) */
-  ck_assert_int_eq(sio_redis_value_decode(&v, (const uint8_t *)"\x91\x90", 2,
-                                          &lim),
-                   0);
+  ck_assert_int_eq(
+      sio_redis_value_decode(&v, (const uint8_t *)"\x91\x90", 2, &lim), 0);
   sio_redis_value_clear(&v);
   lim.max_depth = 0;
   memset(buf, 0x91, 32);
@@ -1010,11 +1009,9 @@ static int reencode_cluster(const sio_redis_cluster_msg *m, sio_buf *b) {
     return sio_redis_encode_cluster_rooms(b, m->type, m->uid, m->nsp, &o,
                                           m->rooms.v, m->rooms.n);
   case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
-    return sio_redis_encode_cluster_disconnect(b, m->uid, m->nsp, &o,
-                                               m->close);
+    return sio_redis_encode_cluster_disconnect(b, m->uid, m->nsp, &o, m->close);
   case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
-    return sio_redis_encode_cluster_fetch(b, m->uid, m->nsp, m->request_id,
-                                          &o);
+    return sio_redis_encode_cluster_fetch(b, m->uid, m->nsp, m->request_id, &o);
   case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT: {
     json_object *args = json_object_new_array();
     size_t i, n = json_object_array_length(m->sse);
@@ -1022,11 +1019,12 @@ static int reencode_cluster(const sio_redis_cluster_msg *m, sio_buf *b) {
     for (i = 1; args && i < n; i++)
       json_object_array_add(
           args, json_object_get(json_object_array_get_idx(m->sse, i)));
-    rv = args ? sio_redis_encode_cluster_sse(
-                    b, m->uid, m->nsp, m->request_id,
-                    json_object_get_string(json_object_array_get_idx(m->sse, 0)),
-                    args)
-              : SIO_ERR_NOMEM;
+    rv = args
+             ? sio_redis_encode_cluster_sse(
+                   b, m->uid, m->nsp, m->request_id,
+                   json_object_get_string(json_object_array_get_idx(m->sse, 0)),
+                   args)
+             : SIO_ERR_NOMEM;
     json_object_put(args);
     return rv;
   }
@@ -1293,25 +1291,25 @@ START_TEST(test_sharded_encode_errors) {
   ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, NULL,
                                                   NULL, NULL, 0, NULL, -1),
                    SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e",
-                                                  NULL, NULL, 0, &bad, -1),
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e", NULL,
+                                                  NULL, 0, &bad, -1),
                    SIO_ERR_INVAL);
   /* a placeholder naming no attachment: msgpack refuses it */
   json_object_array_add(args, sio_placeholder_new(3));
-  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e",
-                                                  args, &bin, 1, NULL, -1),
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e", args,
+                                                  &bin, 1, NULL, -1),
                    SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_encode_cluster_answer(
-                       &b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u", "/", "r",
-                       args, &bin, 1),
-                   SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_encode_cluster_rooms(&b, 3, "u", "/", NULL, &room,
-                                                  1),
-                   SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_encode_cluster_rooms(
-                       &b, SIO_REDIS_CLUSTER_SOCKETS_JOIN, "u", "/", NULL,
-                       NULL, 1),
-                   SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u",
+                                      "/", "r", args, &bin, 1),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_rooms(&b, 3, "u", "/", NULL, &room, 1),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_rooms(&b, SIO_REDIS_CLUSTER_SOCKETS_JOIN, "u",
+                                     "/", NULL, NULL, 1),
+      SIO_ERR_INVAL);
   ck_assert_int_eq(sio_redis_encode_cluster_disconnect(&b, "u", "/", &bad, 0),
                    SIO_ERR_INVAL);
   ck_assert_int_eq(sio_redis_encode_cluster_fetch(&b, "u", "/", NULL, NULL),
@@ -1322,17 +1320,16 @@ START_TEST(test_sharded_encode_errors) {
                      SIO_ERR_INVAL);
     json_object_put(obj);
   }
-  ck_assert_int_eq(sio_redis_encode_cluster_answer(
-                       &b, SIO_REDIS_CLUSTER_BROADCAST, "u", "/", "r", NULL,
-                       NULL, 0),
-                   SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_encode_cluster_answer(
-                       &b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u", "/", NULL,
-                       NULL, NULL, 0),
-                   SIO_ERR_INVAL);
   ck_assert_int_eq(
-      sio_redis_encode_cluster_client_count(&b, "u", "/", NULL, 1),
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST, "u", "/",
+                                      "r", NULL, NULL, 0),
       SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u",
+                                      "/", NULL, NULL, NULL, 0),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_client_count(&b, "u", "/", NULL, 1),
+                   SIO_ERR_INVAL);
   ck_assert_uint_eq(b.len, 0); /* nothing written on any error */
   /* null answers and huge counts */
   ck_assert_int_eq(sio_redis_encode_cluster_answer(

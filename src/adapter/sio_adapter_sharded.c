@@ -167,6 +167,19 @@ static int publish(sio_adapter_sharded *a, const char *channel,
   return rv;
 }
 
+/* The length of s as JavaScript counts it (UTF-16 code units), which is
+ * what the reference's socket id test looks at. */
+static size_t js_length(const char *s) {
+  size_t n = 0;
+  const unsigned char *p;
+  for (p = (const unsigned char *)s; *p; p++) {
+    if ((*p & 0xc0) == 0x80)
+      continue; /* continuation byte */
+    n += *p >= 0xf0 ? 2 : 1;
+  }
+  return n;
+}
+
 /* Publishes a->scratch on the response channel of the server with uid. */
 static void answer(sio_adapter_sharded *a, rns *r, const char *uid) {
   sio_buf_reset(&a->chan);
@@ -467,8 +480,7 @@ static void serve_broadcast(sio_adapter_sharded *a, rns *r,
     b->refs += n;
     sio_buf_reset(&a->scratch);
     if (sio_redis_encode_cluster_client_count(&a->scratch, a->uid, r->ns->name,
-                                              m->request_id,
-                                              (uint64_t)n) == 0)
+                                              m->request_id, (uint64_t)n) == 0)
       publish(a, b->to, &a->scratch);
   }
   rback_put(b);
@@ -782,7 +794,7 @@ static int ad_broadcast(void *ad, sio_namespace *ns,
   if (o && o->nrooms == 1 &&
       (a->mode == SIO_SHARDED_DYNAMIC_PRIVATE ||
        (a->mode == SIO_SHARDED_DYNAMIC &&
-        strlen(o->rooms[0]) != SOCKET_ID_LEN))) {
+        js_length(o->rooms[0]) != SOCKET_ID_LEN))) {
     sio_buf_reset(&a->chan);
     rv = sio_redis_channel(&a->chan, a->key, ns->name, o->rooms[0]);
     if (rv)
@@ -877,8 +889,8 @@ static int ad_fetch_sockets(void *ad, sio_namespace *ns,
     return SIO_ERR_NOMEM;
   q->cb.fetch = cb;
   q->ud = ud;
-  return req_start(q, sio_redis_encode_cluster_fetch(&q->msg, a->uid, ns->name,
-                                                     q->id, o));
+  return req_start(
+      q, sio_redis_encode_cluster_fetch(&q->msg, a->uid, ns->name, q->id, o));
 }
 
 static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,

@@ -1720,8 +1720,8 @@ int sio_redis_encode_cluster_disconnect(sio_buf *out, const char *uid,
   jb_init(&d);
   jb_add(&d, "opts", cluster_opts_json(o, -1), 0);
   jb_add(&d, "close", json_object_new_boolean(close != 0), 0);
-  return cluster_finish(out, SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS, uid, nsp,
-                        &d, NULL, 0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS, uid, nsp, &d,
+                        NULL, 0);
 }
 
 int sio_redis_encode_cluster_fetch(sio_buf *out, const char *uid,
@@ -1737,9 +1737,9 @@ int sio_redis_encode_cluster_fetch(sio_buf *out, const char *uid,
                         NULL, 0);
 }
 
-int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid,
-                                 const char *nsp, const char *request_id,
-                                 const char *event, json_object *args) {
+int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid, const char *nsp,
+                                 const char *request_id, const char *event,
+                                 json_object *args) {
   jb d;
   if (check_event(event, args, NULL) || !cluster_head_ok(uid, nsp))
     return SIO_ERR_INVAL;
@@ -1787,6 +1787,6 @@ int sio_redis_encode_cluster_client_count(sio_buf *out, const char *uid,
   jb_add(&d, "clientCount",
          json_object_new_int64(count > INT64_MAX ? INT64_MAX : (int64_t)count),
          0);
-  return cluster_finish(out, SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT, uid,
-                        nsp, &d, NULL, 0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT, uid, nsp,
+                        &d, NULL, 0);
 }

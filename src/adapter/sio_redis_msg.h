@@ -372,9 +372,9 @@ int sio_redis_encode_cluster_fetch(sio_buf *out, const char *uid,
                                    const char *nsp, const char *request_id,
                                    const sio_broadcast_opts *o);
 /* request_id NULL: no acknowledgement wanted. */
-int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid,
-                                 const char *nsp, const char *request_id,
-                                 const char *event, json_object *args);
+int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid, const char *nsp,
+                                 const char *request_id, const char *event,
+                                 json_object *args);
 /* type FETCH_SOCKETS_RESPONSE, SERVER_SIDE_EMIT_RESPONSE or BROADCAST_ACK;
  * value NULL is null (placeholders in value name bins). */
 int sio_redis_encode_cluster_answer(sio_buf *out, int type, const char *uid,

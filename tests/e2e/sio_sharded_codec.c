@@ -78,11 +78,9 @@ static int reencode(const sio_redis_cluster_msg *m, sio_buf *b) {
     return sio_redis_encode_cluster_rooms(b, m->type, m->uid, m->nsp, &o,
                                           m->rooms.v, m->rooms.n);
   case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
-    return sio_redis_encode_cluster_disconnect(b, m->uid, m->nsp, &o,
-                                               m->close);
+    return sio_redis_encode_cluster_disconnect(b, m->uid, m->nsp, &o, m->close);
   case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
-    return sio_redis_encode_cluster_fetch(b, m->uid, m->nsp, m->request_id,
-                                          &o);
+    return sio_redis_encode_cluster_fetch(b, m->uid, m->nsp, m->request_id, &o);
   case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT: {
     json_object *args = json_object_new_array();
     size_t i, n = json_object_array_length(m->sse);
@@ -90,11 +88,12 @@ static int reencode(const sio_redis_cluster_msg *m, sio_buf *b) {
     for (i = 1; args && i < n; i++)
       json_object_array_add(
           args, json_object_get(json_object_array_get_idx(m->sse, i)));
-    rv = args ? sio_redis_encode_cluster_sse(
-                    b, m->uid, m->nsp, m->request_id,
-                    json_object_get_string(json_object_array_get_idx(m->sse, 0)),
-                    args)
-              : SIO_ERR_NOMEM;
+    rv = args
+             ? sio_redis_encode_cluster_sse(
+                   b, m->uid, m->nsp, m->request_id,
+                   json_object_get_string(json_object_array_get_idx(m->sse, 0)),
+                   args)
+             : SIO_ERR_NOMEM;
     json_object_put(args);
     return rv;
   }
@@ -266,9 +265,9 @@ static int cmd_encode(int argc, char **argv) {
   } else if (strcmp(cmd, "sse") == 0 && argc == 7) {
     args = parse_args(argv[6], bins, &nbins, owned);
     if (args)
-      rv = sio_redis_encode_cluster_sse(
-          &b, argv[2], argv[3], strcmp(argv[4], "-") ? argv[4] : NULL, argv[5],
-          args);
+      rv = sio_redis_encode_cluster_sse(&b, argv[2], argv[3],
+                                        strcmp(argv[4], "-") ? argv[4] : NULL,
+                                        argv[5], args);
   } else if (strcmp(cmd, "join") == 0 && argc == 6) {
     o.nrooms = split(argv[4], rooms);
     rv = sio_redis_encode_cluster_rooms(&b, SIO_REDIS_CLUSTER_SOCKETS_JOIN,

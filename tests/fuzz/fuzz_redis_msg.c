@@ -156,9 +156,8 @@ static void check_cluster(const uint8_t *in, size_t len) {
   o.flags = m.opts.flags;
   sio_buf_init(&e);
   rv = sio_redis_encode_cluster_bcast(
-      &e, m.uid ? m.uid : "", m.nsp ? m.nsp : "/", m.request_id,
-      m.packet.event, m.packet.args, m.root.bins, m.root.nbins, &o,
-      m.opts.timeout);
+      &e, m.uid ? m.uid : "", m.nsp ? m.nsp : "/", m.request_id, m.packet.event,
+      m.packet.args, m.root.bins, m.root.nbins, &o, m.opts.timeout);
   if (rv == 0) {
     if (sio_redis_cluster_decode(&n, (const uint8_t *)e.data, e.len, NULL))
       abort();

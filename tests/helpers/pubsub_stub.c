@@ -32,8 +32,8 @@ enum { EV_MSG, EV_COUNT, EV_STATE, EV_DEAD };
 typedef struct event {
   struct event *next;
   int kind;
-  int shard; /* EV_MSG: SPUBLISH (reaches SSUBSCRIBE only); EV_COUNT:
-                SHARDNUMSUB */
+  int shard;       /* EV_MSG: SPUBLISH (reaches SSUBSCRIBE only); EV_COUNT:
+                      SHARDNUMSUB */
   pubsub_stub *to; /* EV_COUNT / EV_STATE */
   char *channel;
   uint8_t *data;
