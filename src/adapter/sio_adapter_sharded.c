@@ -507,10 +507,12 @@ static void serve(sio_adapter_sharded *a, rns *r, sio_redis_cluster_msg *m) {
     return;
   case SIO_REDIS_CLUSTER_SOCKETS_JOIN:
   case SIO_REDIS_CLUSTER_SOCKETS_LEAVE:
+    o.flags = 0;
     sio_adapter_apply_rooms(r->ns, &o, m->rooms.v, m->rooms.n,
                             m->type == SIO_REDIS_CLUSTER_SOCKETS_LEAVE);
     return;
   case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
+    o.flags = 0;
     sio_adapter_apply_disconnect(r->ns, &o, m->close);
     return;
   case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
