@@ -48,6 +48,10 @@ typedef struct fx {
   int published;
   char last_channel[128];
   sio_buf last_msg;
+  sio_redis_cluster_msg log[32]; /* what the bus carried, decoded */
+  char log_chan[32][64];
+  uint8_t *log_bytes[32];
+  int nlog;
   /* results */
   int calls;
   int status;
@@ -124,6 +128,37 @@ static void tap(const char *channel, const uint8_t *data, size_t len,
   snprintf(f->last_channel, sizeof(f->last_channel), "%s", channel);
   sio_buf_reset(&f->last_msg);
   sio_buf_append(&f->last_msg, data, len);
+  if (f->nlog < 32) {
+    /* the decoded message borrows its bytes: keep a copy */
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, data, len);
+    if (sio_redis_cluster_decode(&f->log[f->nlog], copy, len, NULL) == 0) {
+      snprintf(f->log_chan[f->nlog], sizeof(f->log_chan[0]), "%s", channel);
+      f->log_bytes[f->nlog++] = copy;
+    } else {
+      free(copy);
+    }
+  }
+}
+
+static void log_clear(fx *f) {
+  int i;
+  for (i = 0; i < f->nlog; i++) {
+    sio_redis_cluster_clear(&f->log[i]);
+    free(f->log_bytes[i]);
+  }
+  f->nlog = 0;
+}
+
+/* How many logged messages of type went to channel for request_id. */
+static int logged(fx *f, int type, const char *channel,
+                  const char *request_id) {
+  int i, n = 0;
+  for (i = 0; i < f->nlog; i++)
+    if (f->log[i].type == type && strcmp(f->log_chan[i], channel) == 0 &&
+        f->log[i].request_id && strcmp(f->log[i].request_id, request_id) == 0)
+      n++;
+  return n;
 }
 
 static void start_mode(fx *f, sio_sharded_mode mode) {
@@ -181,6 +216,7 @@ static void stop(fx *f, ws_client *cs, int n) {
   ck_assert_int_eq(f->closed, NSRV);
   ck_assert_int_eq(uv_loop_close(&f->loop), 0);
   sio_buf_deinit(&f->last_msg);
+  log_clear(f);
   F = NULL;
 }
 
@@ -1127,6 +1163,162 @@ START_TEST(test_degraded_and_back) {
 }
 END_TEST
 
+/* ------------------------------------------------ a Node peer's bytes */
+
+/* A message of tests/data/redis/sharded_vectors.txt: what Node's
+ * createShardedAdapter published (server A of the capture). */
+typedef struct nvec {
+  char step[48];
+  char channel[64];
+  uint8_t *bytes;
+  size_t len;
+} nvec;
+
+static const nvec *node_vec(nvec *v, size_t n, const char *step, int nth) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (strcmp(v[i].step, step) == 0 && nth-- == 0)
+      return &v[i];
+  ck_abort_msg("no vector %s", step);
+  return NULL;
+}
+
+static size_t node_vectors(nvec *v, size_t cap) {
+  char path[4200], line[16384];
+  const char *sd = getenv("srcdir");
+  size_t n = 0;
+  FILE *fp;
+  if (sd) {
+    snprintf(path, sizeof(path), "%s/tests/data/redis/sharded_vectors.txt", sd);
+  } else {
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(path, sizeof(path), "%.*s/data/redis/sharded_vectors.txt",
+             slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+  }
+  fp = fopen(path, "r");
+  ck_assert_msg(fp != NULL, "cannot open %s", path);
+  while (n < cap && fgets(line, sizeof(line), fp)) {
+    char *f1, *f2, *f3, *hex;
+    size_t i, hl;
+    if (line[0] == '#' || line[0] == '\n')
+      continue;
+    f1 = strchr(line, '\t');
+    ck_assert_ptr_nonnull(f1);
+    *f1++ = 0;
+    f2 = strchr(f1, '\t');
+    ck_assert_ptr_nonnull(f2);
+    *f2++ = 0;
+    f3 = strchr(f2, '\t');
+    ck_assert_ptr_nonnull(f3);
+    hex = f3 + 1;
+    hl = strcspn(hex, "\n");
+    ck_assert_uint_lt(strlen(line), sizeof(v[n].step));
+    snprintf(v[n].step, sizeof(v[n].step), "%.47s", line);
+    ck_assert_uint_lt(strlen(f1), sizeof(v[n].channel));
+    snprintf(v[n].channel, sizeof(v[n].channel), "%.63s", f1);
+    v[n].len = hl / 2;
+    v[n].bytes = malloc(v[n].len + 1);
+    for (i = 0; i < v[n].len; i++) {
+      unsigned x;
+      ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &x), 1);
+      v[n].bytes[i] = (uint8_t)x;
+    }
+    n++;
+  }
+  fclose(fp);
+  return n;
+}
+
+static void inject(fx *f, const nvec *x) {
+  pubsub_bus_spublish(f->bus, x->channel, x->bytes, x->len);
+}
+
+/* The requestId and uid of a captured request. */
+static void vec_ids(const nvec *x, char *rid, char *uid) {
+  sio_redis_cluster_msg m;
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  snprintf(rid, 32, "%s", m.request_id ? m.request_id : "");
+  snprintf(uid, 32, "%s", m.uid);
+  sio_redis_cluster_clear(&m);
+}
+
+START_TEST(test_node_peer_messages) {
+  fx f;
+  ws_client c[2];
+  sio_socket *s0;
+  nvec v[64];
+  size_t n = node_vectors(v, 64), i;
+  char rid[32], uid[32], resp[64];
+  const ws_msg *m;
+  memset(c, 0, sizeof(c));
+  ck_assert_uint_ge(n, 20);
+  start(&f);
+  s0 = connect_to(&f, &c[0], 0, NULL);
+  connect_to(&f, &c[1], 1, NULL);
+  sio_socket_join(s0, "room1");
+  sio_socket_join(s0, "r1");
+  /* broadcasts: to all (JSON), to a room on its channel, with binary */
+  inject(&f, node_vec(v, n, "bcast_all", 0));
+  expect(&c[0], "42[\"hello\",\"world\",42,{\"a\":[true,null,1.5],"
+                "\"s\":\"\xc3\xa9/\"}]");
+  expect(&c[1], "42[\"hello\",\"world\",42,{\"a\":[true,null,1.5],"
+                "\"s\":\"\xc3\xa9/\"}]");
+  inject(&f, node_vec(v, n, "bcast_room", 0));
+  expect(&c[0], "42[\"ev\",-1]");
+  expect_nothing(&c[1], 50);
+  inject(&f, node_vec(v, n, "bcast_room_binary", 0));
+  expect(&c[0], "451-[\"rb\",{\"_placeholder\":true,\"num\":0}]");
+  m = ws_client_recv(&c[0], T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(m->binary, 1);
+  ck_assert_int_eq((uint8_t)m->data[0], 9);
+  /* another namespace's message on its channel reaches /admin only */
+  inject(&f, node_vec(v, n, "bcast_nsp", 0));
+  expect_nothing(&c[0], 50);
+  /* socketsJoin to everyone: joined, and the room channel follows */
+  inject(&f, node_vec(v, n, "sockets_join", 0));
+  pump(&f, 20);
+  ck_assert_int_eq(sio_socket_in_room(s0, "j1"), 1);
+  ck_assert_int_eq(room_subscribed(&f, 0, "j1"), 1);
+  /* fetchSockets: every server answers on the requester's channel */
+  log_clear(&f);
+  vec_ids(node_vec(v, n, "fetch_sockets", 0), rid, uid);
+  snprintf(resp, sizeof(resp), "socket.io#/#%s#", uid);
+  inject(&f, node_vec(v, n, "fetch_sockets", 0));
+  pump(&f, 30);
+  ck_assert_int_eq(
+      logged(&f, SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE, resp, rid), NSRV);
+  for (i = 0; i < (size_t)f.nlog; i++)
+    if (f.log[i].type == SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE &&
+        strcmp(f.log[i].uid, sio_adapter_sharded_uid(f.s[0].ad)) == 0)
+      ck_assert_uint_eq(json_object_array_length(f.log[i].sockets), 1);
+  /* serverSideEmit with an acknowledgement: every server answers */
+  f.s[0].answer_server_events = f.s[1].answer_server_events = 1;
+  log_clear(&f);
+  vec_ids(node_vec(v, n, "server_side_emit_ack", 0), rid, uid);
+  inject(&f, node_vec(v, n, "server_side_emit_ack", 0));
+  pump(&f, 30);
+  ck_assert_str_eq(f.s[2].last_server_event, "sse-ack");
+  ck_assert_int_eq(
+      logged(&f, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE, resp, rid), 2);
+  /* a broadcast with acknowledgements: counts from everyone, our
+   * client's answer relayed */
+  log_clear(&f);
+  vec_ids(node_vec(v, n, "broadcast_ack", 0), rid, uid);
+  inject(&f, node_vec(v, n, "broadcast_ack", 0));
+  answer_all(c, 2, 30);
+  pump(&f, 30);
+  ck_assert_int_eq(
+      logged(&f, SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT, resp, rid), NSRV);
+  ck_assert_int_eq(logged(&f, SIO_REDIS_CLUSTER_BROADCAST_ACK, resp, rid), 2);
+  /* Node's own responses to Node went to a channel nobody here holds */
+  ck_assert_uint_eq(counts(&f, 0).malformed, 0);
+  for (i = 0; i < n; i++)
+    free(v[i].bytes);
+  stop(&f, c, 2);
+}
+END_TEST
+
 Suite *sio_adapter_sharded_suite(void) {
   Suite *s = suite_create("sio_adapter_sharded");
   TCase *tc = tcase_create("stub bus");
@@ -1145,6 +1337,7 @@ Suite *sio_adapter_sharded_suite(void) {
   tcase_add_test(tc, test_broadcast_ack_binary);
   tcase_add_test(tc, test_request_timeout_and_cancel);
   tcase_add_test(tc, test_malformed_ignored);
+  tcase_add_test(tc, test_node_peer_messages);
   tcase_add_test(tc, test_degraded_and_back);
   tcase_set_timeout(tc, 20);
   suite_add_tcase(s, tc);
