@@ -39,7 +39,11 @@
  * Room bookkeeping rides on the adapter's joined/left/disconnected hooks:
  * a socket that disconnects has already left its rooms when we hear of
  * it, so the namespace is marked and its subscribed rooms are swept for
- * empty ones on the next loop turn (one sweep however many sockets went). */
+ * empty ones on the next loop turn (one sweep however many sockets went).
+ * A socket's own room is joined without the hook today, so in
+ * "dynamic-private" it gets its channel only once libsio names it to the
+ * joined hook at connection (the hook handles it: subscribed then, swept
+ * at disconnect). */
 #include "sio_adapter_sharded.h"
 
 #include <string.h>
@@ -55,7 +59,6 @@
 #include "sio_queue.h"
 #include "sio_redis_msg.h"
 #include "sio_server.h"
-#include "sio_socket.h"
 
 #define DEFAULT_REQUESTS_TIMEOUT 5000
 #define ID_BYTES 8
