@@ -43,6 +43,7 @@
   X(sio_redis_cluster)                                                         \
   X(sio_cluster)                                                               \
   X(sio_adapter)                                                               \
+  X(sio_adapter_sharded)                                                       \
   X(sio_redis)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);

@@ -954,10 +954,11 @@ START_TEST(tcp_by_name_and_remote_address) {
 }
 END_TEST
 
-static void check_remote_v6_cb(sio_conn *c, int status) {
+static void check_remote_v6_cb(sio_conn *c, int status, const char *why) {
+  (void)why;
   if (status == 0)
     ck_assert_str_eq(c->remote, "::1");
-  dial_cb(c, status);
+  dial_cb(c, status, why);
 }
 
 /* An IPv6 literal, without brackets. */

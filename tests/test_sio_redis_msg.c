@@ -6,7 +6,12 @@
  * every kind libsio writes itself is re-encoded from the decoded fields
  * and compared byte for byte. Malformed input (every truncation of every
  * vector, byte flips, lying container sizes, deep nesting) must fail
- * cleanly. */
+ * cleanly.
+ *
+ * The sharded adapter's envelope (createShardedAdapter, >= 8.2) has its own
+ * vectors, tests/data/redis/sharded_vectors.txt, captured by
+ * compat/node/test/sharded-capture.mjs the same way: decoded, re-encoded
+ * byte for byte, truncated. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +53,13 @@ static int hexv(char c) {
   return -1;
 }
 
-static vec *load(size_t *count) {
+static vec *load_file(const char *name, size_t min, size_t *count) {
   char path[4200], *line = NULL;
   size_t cap = 0, n = 0, vcap = 0;
   ssize_t got;
   vec *v = NULL;
   FILE *fp;
-  snprintf(path, sizeof(path), "%s/vectors.txt", datadir());
+  snprintf(path, sizeof(path), "%s/%s", datadir(), name);
   fp = fopen(path, "r");
   ck_assert_msg(fp != NULL, "cannot open %s", path);
   while ((got = getline(&line, &cap, fp)) > 0) {
@@ -93,10 +98,12 @@ static vec *load(size_t *count) {
   }
   free(line);
   fclose(fp);
-  ck_assert_uint_gt(n, 40);
+  ck_assert_uint_ge(n, min);
   *count = n;
   return v;
 }
+
+static vec *load(size_t *count) { return load_file("vectors.txt", 41, count); }
 
 static void unload(vec *v, size_t n) {
   size_t i;
@@ -652,9 +659,8 @@ START_TEST(test_depth) {
   /* an empty container is a level too (msgpack-c's stack counts it): 31
    * one-item arrays around [] are accepted, 32 refused as too deep, not
    * left to msgpack-c, which would call it out of memory (fuzz find) */
-  ck_assert_int_eq(sio_redis_value_decode(&v, (const uint8_t *)"\x91\x90", 2,
-                                          &lim),
-                   0);
+  ck_assert_int_eq(
+      sio_redis_value_decode(&v, (const uint8_t *)"\x91\x90", 2, &lim), 0);
   sio_redis_value_clear(&v);
   lim.max_depth = 0;
   memset(buf, 0x91, 32);
@@ -983,6 +989,392 @@ START_TEST(test_failmalloc) {
 }
 END_TEST
 
+/* ------------------------------------------------ the sharded envelope */
+
+static vec *load_sharded(size_t *count) {
+  return load_file("sharded_vectors.txt", 20, count);
+}
+
+/* Re-encodes m with the encoder libsio uses for its type. */
+static int reencode_cluster(const sio_redis_cluster_msg *m, sio_buf *b) {
+  sio_broadcast_opts o = {m->opts.rooms.v, m->opts.rooms.n, m->opts.except.v,
+                          m->opts.except.n, m->opts.flags};
+  switch (m->type) {
+  case SIO_REDIS_CLUSTER_BROADCAST:
+    return sio_redis_encode_cluster_bcast(
+        b, m->uid, m->nsp, m->request_id, m->packet.event, m->packet.args,
+        m->root.bins, m->root.nbins, &o, m->opts.timeout);
+  case SIO_REDIS_CLUSTER_SOCKETS_JOIN:
+  case SIO_REDIS_CLUSTER_SOCKETS_LEAVE:
+    return sio_redis_encode_cluster_rooms(b, m->type, m->uid, m->nsp, &o,
+                                          m->rooms.v, m->rooms.n);
+  case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
+    return sio_redis_encode_cluster_disconnect(b, m->uid, m->nsp, &o, m->close);
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
+    return sio_redis_encode_cluster_fetch(b, m->uid, m->nsp, m->request_id, &o);
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT: {
+    json_object *args = json_object_new_array();
+    size_t i, n = json_object_array_length(m->sse);
+    int rv;
+    for (i = 1; args && i < n; i++)
+      json_object_array_add(
+          args, json_object_get(json_object_array_get_idx(m->sse, i)));
+    rv = args
+             ? sio_redis_encode_cluster_sse(
+                   b, m->uid, m->nsp, m->request_id,
+                   json_object_get_string(json_object_array_get_idx(m->sse, 0)),
+                   args)
+             : SIO_ERR_NOMEM;
+    json_object_put(args);
+    return rv;
+  }
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE:
+    return sio_redis_encode_cluster_answer(b, m->type, m->uid, m->nsp,
+                                           m->request_id, m->sockets, NULL, 0);
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+  case SIO_REDIS_CLUSTER_BROADCAST_ACK:
+    return sio_redis_encode_cluster_answer(b, m->type, m->uid, m->nsp,
+                                           m->request_id, m->answer,
+                                           m->root.bins, m->root.nbins);
+  case SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT:
+    return sio_redis_encode_cluster_client_count(
+        b, m->uid, m->nsp, m->request_id, (uint64_t)m->client_count);
+  default:
+    return SIO_ERR_INVAL;
+  }
+}
+
+START_TEST(test_sharded_vectors) {
+  size_t n, i;
+  vec *v = load_sharded(&n);
+  int seen[16] = {0};
+  for (i = 0; i < n; i++) {
+    sio_redis_cluster_msg m;
+    sio_buf b;
+    char want[256];
+    ck_assert_msg(sio_redis_cluster_decode(&m, v[i].bytes, v[i].len, NULL) == 0,
+                  "%s does not decode", v[i].step);
+    ck_assert_ptr_nonnull(m.uid);
+    ck_assert_uint_eq(strlen(m.uid), 16);
+    ck_assert_ptr_nonnull(m.nsp);
+    /* JSON unless there is binary, as the reference decides */
+    ck_assert_int_eq(v[i].json, m.root.nbins == 0);
+    /* a channel of the namespace: its own, a room's or a response one */
+    snprintf(want, sizeof(want), "socket.io#%s#", m.nsp);
+    ck_assert_msg(strncmp(v[i].channel, want, strlen(want)) == 0, "%s on %s",
+                  v[i].step, v[i].channel);
+    ck_assert(m.type >= 0 && m.type < 16);
+    seen[m.type]++;
+    sio_buf_init(&b);
+    ck_assert_int_eq(reencode_cluster(&m, &b), 0);
+    assert_bytes(&b, &v[i]);
+    sio_buf_deinit(&b);
+    sio_redis_cluster_clear(&m);
+  }
+  /* every type this protocol publishes was captured */
+  for (i = SIO_REDIS_CLUSTER_BROADCAST; i <= SIO_REDIS_CLUSTER_BROADCAST_ACK;
+       i++)
+    ck_assert_msg(seen[i] > 0, "no vector of type %zu", i);
+  unload(v, n);
+}
+END_TEST
+
+START_TEST(test_sharded_vector_fields) {
+  size_t n;
+  vec *v = load_sharded(&n);
+  sio_redis_cluster_msg m;
+  const vec *x;
+  char t[512];
+
+  x = find(v, n, "bcast_all", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#");
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_BROADCAST);
+  ck_assert_str_eq(m.nsp, "/");
+  ck_assert_ptr_null(m.request_id);
+  ck_assert_str_eq(m.packet.event, "hello");
+  json_text(t, sizeof(t), m.packet.args);
+  ck_assert_str_eq(t, "[\"world\",42,{\"a\":[true,null,1.5],\"s\":\"é/\"}]");
+  ck_assert_uint_eq(m.opts.rooms.n, 0);
+  sio_redis_cluster_clear(&m);
+
+  /* one room: the room's channel */
+  x = find(v, n, "bcast_room", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#room1#");
+  x = find(v, n, "bcast_room_binary", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#room1#");
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_uint_eq(m.root.nbins, 1);
+  ck_assert_uint_eq(m.root.bins[0].len, 1);
+  ck_assert_int_eq(m.root.bins[0].data[0], 9);
+  sio_redis_cluster_clear(&m);
+  /* a socket id, several rooms: the namespace channel */
+  x = find(v, n, "bcast_socket_id", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#");
+  x = find(v, n, "bcast_rooms_except", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#");
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_uint_eq(m.opts.rooms.n, 2);
+  ck_assert_str_eq(m.opts.except.v[1], "d");
+  sio_redis_cluster_clear(&m);
+  x = find(v, n, "bcast_volatile", "socket.io#/#", 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.opts.flags, SIO_BCAST_VOLATILE);
+  sio_redis_cluster_clear(&m);
+  x = find(v, n, "bcast_nsp", "socket.io#/admin#", 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_str_eq(m.nsp, "/admin");
+  sio_redis_cluster_clear(&m);
+
+  x = find(v, n, "sockets_join_opts", "socket.io#/#", 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_SOCKETS_JOIN);
+  ck_assert_str_eq(m.opts.rooms.v[0], "r1");
+  ck_assert_str_eq(m.opts.except.v[0], "x");
+  ck_assert_uint_eq(m.rooms.n, 2);
+  ck_assert_str_eq(m.rooms.v[1], "j3");
+  sio_redis_cluster_clear(&m);
+  x = find(v, n, "disconnect_sockets", "socket.io#/#", 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS);
+  ck_assert_int_eq(m.close, 1);
+  sio_redis_cluster_clear(&m);
+
+  /* fetchSockets: the request on the namespace channel, the answer on the
+   * requester's response channel <key>#<nsp>#<its uid># */
+  {
+    char uid[32], rid[32], chan[64];
+    x = find(v, n, "fetch_sockets", "socket.io#/#", 0);
+    ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+    ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_FETCH_SOCKETS);
+    snprintf(uid, sizeof(uid), "%s", m.uid);
+    snprintf(rid, sizeof(rid), "%s", m.request_id);
+    sio_redis_cluster_clear(&m);
+    x = find(v, n, "fetch_sockets", "socket.io#/#", 1);
+    snprintf(chan, sizeof(chan), "socket.io#/#%s#", uid);
+    ck_assert_str_eq(x->channel, chan);
+    ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+    ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE);
+    ck_assert_str_eq(m.request_id, rid);
+    ck_assert_str_ne(m.uid, uid);
+    ck_assert_uint_eq(json_object_array_length(m.sockets), 1);
+    {
+      json_object *s0 = json_object_array_get_idx(m.sockets, 0), *f;
+      ck_assert(json_object_object_get_ex(s0, "id", &f));
+      ck_assert_uint_eq(strlen(json_object_get_string(f)), 20);
+      ck_assert(json_object_object_get_ex(s0, "data", &f));
+      json_text(t, sizeof(t), f);
+      ck_assert_str_eq(t, "{\"user\":\"u1\"}");
+    }
+    sio_redis_cluster_clear(&m);
+  }
+
+  x = find(v, n, "server_side_emit", "socket.io#/#", 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT);
+  ck_assert_ptr_null(m.request_id);
+  json_text(t, sizeof(t), m.sse);
+  ck_assert_str_eq(t, "[\"sse\",1,\"two\"]");
+  sio_redis_cluster_clear(&m);
+  x = find(v, n, "server_side_emit_ack", "socket.io#/#", 1);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE);
+  json_text(t, sizeof(t), m.answer);
+  ck_assert_str_eq(t, "{\"got\":3}");
+  sio_redis_cluster_clear(&m);
+
+  x = find(v, n, "broadcast_ack", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#");
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_ptr_nonnull(m.request_id);
+  ck_assert_int_eq(m.opts.timeout, 2000);
+  sio_redis_cluster_clear(&m);
+  x = find(v, n, "broadcast_ack", "socket.io#/#", 1);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT);
+  ck_assert_int_eq(m.client_count, 1);
+  sio_redis_cluster_clear(&m);
+  /* with one room: still the namespace channel */
+  x = find(v, n, "broadcast_ack_binary", "socket.io#/#", 0);
+  ck_assert_str_eq(x->channel, "socket.io#/#");
+  x = find(v, n, "broadcast_ack_binary", "socket.io#/#", 2);
+  ck_assert_int_eq(x->json, 0);
+  ck_assert_int_eq(sio_redis_cluster_decode(&m, x->bytes, x->len, NULL), 0);
+  ck_assert_int_eq(m.type, SIO_REDIS_CLUSTER_BROADCAST_ACK);
+  ck_assert_uint_eq(m.root.nbins, 1);
+  json_text(t, sizeof(t), m.answer);
+  ck_assert_str_eq(t, "{\"_placeholder\":true,\"num\":0}");
+  sio_redis_cluster_clear(&m);
+  unload(v, n);
+}
+END_TEST
+
+/* Every strict prefix of every vector is rejected cleanly. */
+START_TEST(test_sharded_truncations) {
+  size_t n, i, k;
+  vec *v = load_sharded(&n);
+  for (i = 0; i < n; i++)
+    for (k = 0; k < v[i].len; k++) {
+      sio_redis_cluster_msg m;
+      ck_assert_msg(sio_redis_cluster_decode(&m, v[i].bytes, k, NULL) != 0,
+                    "%s cut at %zu decodes", v[i].step, k);
+    }
+  unload(v, n);
+}
+END_TEST
+
+static int cluster_decode_str(const char *s) {
+  sio_redis_cluster_msg m;
+  int rv = sio_redis_cluster_decode(&m, (const uint8_t *)s, strlen(s), NULL);
+  if (rv == 0)
+    sio_redis_cluster_clear(&m);
+  return rv;
+}
+
+START_TEST(test_sharded_shapes) {
+  static const char *bad[] = {
+      "{}",
+      "{\"type\":\"3\"}",
+      "{\"type\":3,\"uid\":1}",
+      "{\"type\":3,\"nsp\":[]}",
+      "{\"type\":3}",
+      "{\"type\":3,\"data\":[]}",
+      "{\"type\":3,\"data\":{\"opts\":{}}}",
+      "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"e\"]}}}",
+      "{\"type\":3,\"data\":{\"packet\":{\"type\":1,\"data\":[\"e\"]},"
+      "\"opts\":{}}}",
+      "{\"type\":3,\"data\":{\"requestId\":5,\"packet\":{\"type\":2,"
+      "\"data\":[\"e\"]},\"opts\":{}}}",
+      "{\"type\":4,\"data\":{\"opts\":{},\"rooms\":\"r\"}}",
+      "{\"type\":5,\"data\":{\"opts\":{\"except\":{}},\"rooms\":[]}}",
+      "{\"type\":6,\"data\":{}}",
+      "{\"type\":7,\"data\":{\"opts\":{}}}",
+      "{\"type\":8,\"data\":{\"requestId\":\"r\"}}",
+      "{\"type\":8,\"data\":{\"requestId\":\"r\",\"sockets\":{}}}",
+      "{\"type\":9,\"data\":{\"packet\":[]}}",
+      "{\"type\":9,\"data\":{\"packet\":[1]}}",
+      "{\"type\":10,\"data\":{\"packet\":1}}",
+      "{\"type\":11,\"data\":{\"requestId\":\"r\"}}",
+      "{\"type\":11,\"data\":{\"requestId\":\"r\",\"clientCount\":\"1\"}}",
+      "{\"type\":12,\"data\":{}}",
+  };
+  static const char *good[] = {
+      "{\"type\":1,\"uid\":\"u\",\"nsp\":\"/\"}",
+      "{\"type\":13}",
+      "{\"type\":99,\"data\":7}",
+      "{\"type\":6,\"data\":{\"opts\":{}}}",
+      "{\"type\":4,\"data\":{\"opts\":{\"rooms\":[1]}}}",
+      "{\"type\":12,\"data\":{\"requestId\":\"r\"}}",
+      "{\"type\":11,\"data\":{\"requestId\":\"r\",\"clientCount\":0}}",
+  };
+  size_t i;
+  for (i = 0; i < SIO_ARRLEN(bad); i++)
+    ck_assert_msg(cluster_decode_str(bad[i]) == SIO_ERR_PROTO, "%s", bad[i]);
+  for (i = 0; i < SIO_ARRLEN(good); i++)
+    ck_assert_msg(cluster_decode_str(good[i]) == 0, "%s", good[i]);
+}
+END_TEST
+
+START_TEST(test_sharded_encode_errors) {
+  sio_buf b;
+  json_object *args = json_object_new_array();
+  const char *room = "r";
+  sio_broadcast_opts bad = {NULL, 1, NULL, 0, 0};
+  sio_bin bin = {(const uint8_t *)"x", 1};
+  sio_buf_init(&b);
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, NULL, "/", NULL, "e",
+                                                  NULL, NULL, 0, NULL, -1),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", NULL, NULL, "e",
+                                                  NULL, NULL, 0, NULL, -1),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, NULL,
+                                                  NULL, NULL, 0, NULL, -1),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e", NULL,
+                                                  NULL, 0, &bad, -1),
+                   SIO_ERR_INVAL);
+  /* a placeholder naming no attachment: msgpack refuses it */
+  json_object_array_add(args, sio_placeholder_new(3));
+  ck_assert_int_eq(sio_redis_encode_cluster_bcast(&b, "u", "/", NULL, "e", args,
+                                                  &bin, 1, NULL, -1),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u",
+                                      "/", "r", args, &bin, 1),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_rooms(&b, 3, "u", "/", NULL, &room, 1),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_rooms(&b, SIO_REDIS_CLUSTER_SOCKETS_JOIN, "u",
+                                     "/", NULL, NULL, 1),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_disconnect(&b, "u", "/", &bad, 0),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_fetch(&b, "u", "/", NULL, NULL),
+                   SIO_ERR_INVAL);
+  {
+    json_object *obj = json_object_new_object(); /* args not an array */
+    ck_assert_int_eq(sio_redis_encode_cluster_sse(&b, "u", "/", NULL, "e", obj),
+                     SIO_ERR_INVAL);
+    json_object_put(obj);
+  }
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST, "u", "/",
+                                      "r", NULL, NULL, 0),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_answer(&b, SIO_REDIS_CLUSTER_BROADCAST_ACK, "u",
+                                      "/", NULL, NULL, NULL, 0),
+      SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_encode_cluster_client_count(&b, "u", "/", NULL, 1),
+                   SIO_ERR_INVAL);
+  ck_assert_uint_eq(b.len, 0); /* nothing written on any error */
+  /* null answers and huge counts */
+  ck_assert_int_eq(sio_redis_encode_cluster_answer(
+                       &b, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE, "u",
+                       "/", "r", NULL, NULL, 0),
+                   0);
+  ck_assert_str_eq(b.data, "{\"type\":10,\"data\":{\"requestId\":\"r\","
+                           "\"packet\":null},\"uid\":\"u\",\"nsp\":\"/\"}");
+  sio_buf_reset(&b);
+  ck_assert_int_eq(
+      sio_redis_encode_cluster_client_count(&b, "u", "/", "r", UINT64_MAX), 0);
+  ck_assert_ptr_nonnull(strstr(b.data, "\"clientCount\":9223372036854775807"));
+  json_object_put(args);
+  sio_buf_deinit(&b);
+}
+END_TEST
+
+static int fm_sharded(void *ud) {
+  fm_ctx *f = ud;
+  size_t i;
+  int rv = 0;
+  for (i = 0; i < f->n; i++) {
+    sio_redis_cluster_msg m;
+    sio_buf b;
+    sio_buf_init(&b);
+    rv = sio_redis_cluster_decode(&m, f->v[i].bytes, f->v[i].len, NULL);
+    if (!rv) {
+      rv = reencode_cluster(&m, &b);
+      sio_redis_cluster_clear(&m);
+    }
+    sio_buf_deinit(&b);
+    if (rv)
+      return rv;
+  }
+  return 0;
+}
+
+START_TEST(test_sharded_failmalloc) {
+  fm_ctx f;
+  f.v = load_sharded(&f.n);
+  ck_assert_int_ge(failmalloc_run(fm_sharded, &f), 50);
+  unload(f.v, f.n);
+}
+END_TEST
+
 Suite *sio_redis_msg_suite(void) {
   Suite *s = suite_create("sio_redis_msg");
   TCase *tc = tcase_create("vectors");
@@ -992,6 +1384,8 @@ Suite *sio_redis_msg_suite(void) {
   tcase_add_test(tc, test_vectors_request_fields);
   tcase_add_test(tc, test_vectors_responses);
   tcase_add_test(tc, test_vectors_response_fields);
+  tcase_add_test(tc, test_sharded_vectors);
+  tcase_add_test(tc, test_sharded_vector_fields);
   suite_add_tcase(s, tc);
   tc = tcase_create("codec");
   tcase_add_test(tc, test_channels);
@@ -1004,6 +1398,10 @@ Suite *sio_redis_msg_suite(void) {
   tcase_add_test(tc, test_pack_roundtrip);
   tcase_add_test(tc, test_encode_errors);
   tcase_add_test(tc, test_failmalloc);
+  tcase_add_test(tc, test_sharded_truncations);
+  tcase_add_test(tc, test_sharded_shapes);
+  tcase_add_test(tc, test_sharded_encode_errors);
+  tcase_add_test(tc, test_sharded_failmalloc);
   tcase_set_timeout(tc, 30);
   suite_add_tcase(s, tc);
   return s;

@@ -37,11 +37,13 @@
 
 #include "sio/sio.h"
 #include "sio_adapter_redis.h"
+#include "sio_adapter_sharded.h"
 #include "sio_conn.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_redis_cluster.h"
 #include "sio_redis_conn.h"
 #include "sio_tls.h"
 
@@ -856,8 +858,28 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   ro.tls_ca_file = cfg->tls_ca_file;
   ro.tls_cert_file = cfg->tls_cert_file;
   ro.tls_key_file = cfg->tls_key_file;
+  if (cfg->adapter == SIO_REDIS_ADAPTER_SHARDED) {
+    sio_adapter_sharded_config scfg;
+    const sio_pubsub_ops *ops = &sio_redis_pubsub_ops;
+    void *d;
+    if (is_cluster_url(cfg->url)) {
+      sio_redis_cluster *k;
+      rv = sio_redis_cluster_new(&k, sio_server_loop(s), cfg->url, &ro);
+      ops = &sio_redis_cluster_pubsub_ops;
+      d = k;
+    } else {
+      rv = sio_redis_new(&drv, sio_server_loop(s), cfg->url, &ro);
+      d = drv;
+    }
+    if (rv)
+      return rv;
+    memset(&scfg, 0, sizeof(scfg));
+    scfg.key = cfg->key;
+    scfg.requests_timeout_ms = cfg->requests_timeout_ms;
+    return sio_adapter_sharded_install(s, ops, d, &scfg);
+  }
   if (cfg->adapter != SIO_REDIS_ADAPTER_CLASSIC)
-    return SIO_ERR_INVAL; /* the sharded adapter: wired below once merged */
+    return SIO_ERR_INVAL;
   rv = sio_redis_new(&drv, sio_server_loop(s), cfg->url, &ro);
   if (rv)
     return rv;

@@ -1439,3 +1439,302 @@ int sio_redis_encode_client_count(sio_buf *out, const char *request_id,
          0);
   return jb_finish(&b, out);
 }
+
+/* ------------------------------------------- the sharded adapter (v8.2) */
+
+void sio_redis_cluster_clear(sio_redis_cluster_msg *m) {
+  packet_clear(&m->packet);
+  opts_clear(&m->opts);
+  strv_clear(&m->rooms);
+  sio_redis_value_clear(&m->root);
+  m->uid = m->nsp = m->request_id = NULL;
+  m->sse = m->sockets = m->answer = NULL;
+}
+
+/* The fields of data each known type uses (see the header). */
+static int cluster_data_of(sio_redis_cluster_msg *m, json_object *d) {
+  json_object *cc, *first;
+  int rv;
+  if (!json_object_is_type(d, json_type_object))
+    return SIO_ERR_PROTO;
+  if (opt_string(d, "requestId", &m->request_id))
+    return SIO_ERR_PROTO;
+  switch (m->type) {
+  case SIO_REDIS_CLUSTER_BROADCAST:
+    rv = opts_of(field(d, "opts"), &m->opts);
+    if (!rv)
+      rv = packet_of(field(d, "packet"), &m->packet, m->event_buf);
+    return rv;
+  case SIO_REDIS_CLUSTER_SOCKETS_JOIN:
+  case SIO_REDIS_CLUSTER_SOCKETS_LEAVE:
+    rv = opts_of(field(d, "opts"), &m->opts);
+    return rv ? rv : strv_of(field(d, "rooms"), &m->rooms);
+  case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
+    m->close = truthy(field(d, "close"));
+    return opts_of(field(d, "opts"), &m->opts);
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
+    if (!m->request_id)
+      return SIO_ERR_PROTO;
+    return opts_of(field(d, "opts"), &m->opts);
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE:
+    m->sockets = field(d, "sockets");
+    return m->request_id && json_object_is_type(m->sockets, json_type_array)
+               ? 0
+               : SIO_ERR_PROTO;
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT:
+    m->sse = field(d, "packet");
+    if (!json_object_is_type(m->sse, json_type_array) ||
+        json_object_array_length(m->sse) == 0)
+      return SIO_ERR_PROTO;
+    first = json_object_array_get_idx(m->sse, 0);
+    return json_object_is_type(first, json_type_string) ? 0 : SIO_ERR_PROTO;
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+  case SIO_REDIS_CLUSTER_BROADCAST_ACK:
+    m->answer = field(d, "packet");
+    return m->request_id ? 0 : SIO_ERR_PROTO;
+  case SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT:
+    cc = field(d, "clientCount");
+    if (!m->request_id || !cc || !is_number(cc) || number_i64(cc) < 0)
+      return SIO_ERR_PROTO;
+    m->client_count = number_i64(cc);
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+int sio_redis_cluster_decode(sio_redis_cluster_msg *m, const uint8_t *in,
+                             size_t len, const sio_redis_limits *lim) {
+  json_object *o, *t, *d;
+  int rv;
+  memset(m, 0, sizeof(*m));
+  m->packet.id = -1;
+  m->opts.timeout = -1;
+  m->client_count = -1;
+  rv = sio_redis_value_decode(&m->root, in, len, lim);
+  if (rv)
+    return rv;
+  o = m->root.json;
+  rv = SIO_ERR_PROTO;
+  if (!json_object_is_type(o, json_type_object))
+    goto fail;
+  t = field(o, "type");
+  if (!t || !is_number(t))
+    goto fail;
+  m->type = (int)SIO_MAX(SIO_MIN(number_i64(t), INT32_MAX), INT32_MIN);
+  if (opt_string(o, "uid", &m->uid) || opt_string(o, "nsp", &m->nsp))
+    goto fail;
+  d = field(o, "data");
+  if (m->type >= SIO_REDIS_CLUSTER_BROADCAST &&
+      m->type <= SIO_REDIS_CLUSTER_BROADCAST_ACK)
+    rv = cluster_data_of(m, d);
+  else
+    rv = 0; /* heartbeats and unknown types: the envelope only */
+  if (rv)
+    goto fail;
+  return 0;
+fail:
+  sio_redis_cluster_clear(m);
+  return rv;
+}
+
+/* Appends {type, data, uid, nsp} (takes data): msgpack when the message
+ * carries binary, JSON text otherwise, as the reference chooses. */
+static int cluster_finish(sio_buf *out, int type, const char *uid,
+                          const char *nsp, jb *data, const sio_bin *bins,
+                          size_t nbins) {
+  jb b;
+  int rv;
+  jb_init(&b);
+  jb_add(&b, "type", json_object_new_int(type), 0);
+  if (data->err) {
+    json_object_put(data->obj);
+    jb_add(&b, "data", NULL, 0);
+  } else {
+    jb_add(&b, "data", data->obj, 0);
+  }
+  jb_add(&b, "uid", json_object_new_string(uid), 0);
+  jb_add(&b, "nsp", json_object_new_string(nsp), 0);
+  if (b.err || nbins == 0)
+    return jb_finish(&b, out);
+  rv = sio_redis_pack_value(out, b.obj, bins, nbins);
+  json_object_put(b.obj);
+  return rv;
+}
+
+/* obj.name = val, val released when that fails. Returns 1 on failure. */
+static int add_owned(json_object *obj, const char *name, json_object *val) {
+  if (val && json_object_object_add(obj, name, val) == 0)
+    return 0;
+  json_object_put(val);
+  return 1;
+}
+
+static json_object *cluster_opts_json(const sio_broadcast_opts *o,
+                                      int64_t timeout_ms) {
+  json_object *opts = opts_json(o), *flags = json_object_new_object();
+  int err = !opts || !flags;
+  if (!err && o && (o->flags & SIO_BCAST_VOLATILE))
+    err = add_owned(flags, "volatile", json_object_new_boolean(1));
+  if (!err && timeout_ms >= 0)
+    err = add_owned(flags, "timeout", json_object_new_int64(timeout_ms));
+  if (!err && json_object_object_add(opts, "flags", flags) == 0)
+    return opts;
+  json_object_put(flags); /* a failed add leaves it ours */
+  json_object_put(opts);
+  return NULL;
+}
+
+/* [event, ...args] */
+static json_object *event_array(const char *event, json_object *args) {
+  json_object *a = json_object_new_array(), *ev;
+  size_t i, n = args ? json_object_array_length(args) : 0;
+  if (!a)
+    return NULL;
+  ev = json_object_new_string(event);
+  if (!ev || json_object_array_add(a, ev)) {
+    json_object_put(ev);
+    json_object_put(a);
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    json_object *it = json_object_array_get_idx(args, i);
+    if (json_object_array_add(a, json_object_get(it))) {
+      json_object_put(it);
+      json_object_put(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+static int cluster_head_ok(const char *uid, const char *nsp) {
+  return uid && nsp;
+}
+
+int sio_redis_encode_cluster_bcast(sio_buf *out, const char *uid,
+                                   const char *nsp, const char *request_id,
+                                   const char *event, json_object *args,
+                                   const sio_bin *bins, size_t nbins,
+                                   const sio_broadcast_opts *o,
+                                   int64_t timeout_ms) {
+  jb d, pkt;
+  size_t mark = out->len;
+  int rv;
+  if (check_event(event, args, o) || !cluster_head_ok(uid, nsp) ||
+      (nbins && !bins))
+    return SIO_ERR_INVAL;
+  jb_init(&pkt);
+  jb_add(&pkt, "type", json_object_new_int(2), 0);
+  jb_add(&pkt, "data", event_array(event, args), 0);
+  jb_init(&d);
+  if (pkt.err) {
+    json_object_put(pkt.obj);
+    jb_add(&d, "packet", NULL, 0);
+  } else {
+    jb_add(&d, "packet", pkt.obj, 0);
+  }
+  if (request_id)
+    jb_add(&d, "requestId", json_object_new_string(request_id), 0);
+  jb_add(&d, "opts", cluster_opts_json(o, timeout_ms), 0);
+  rv = cluster_finish(out, SIO_REDIS_CLUSTER_BROADCAST, uid, nsp, &d, bins,
+                      nbins);
+  if (rv)
+    sio_buf_truncate(out, mark);
+  return rv;
+}
+
+int sio_redis_encode_cluster_rooms(sio_buf *out, int type, const char *uid,
+                                   const char *nsp, const sio_broadcast_opts *o,
+                                   const char *const *rooms, size_t nrooms) {
+  jb d;
+  if ((type != SIO_REDIS_CLUSTER_SOCKETS_JOIN &&
+       type != SIO_REDIS_CLUSTER_SOCKETS_LEAVE) ||
+      check_opts(o) || (nrooms && !rooms) || !cluster_head_ok(uid, nsp))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  jb_add(&d, "opts", cluster_opts_json(o, -1), 0);
+  jb_add(&d, "rooms", strv_json(rooms, nrooms), 0);
+  return cluster_finish(out, type, uid, nsp, &d, NULL, 0);
+}
+
+int sio_redis_encode_cluster_disconnect(sio_buf *out, const char *uid,
+                                        const char *nsp,
+                                        const sio_broadcast_opts *o,
+                                        int close) {
+  jb d;
+  if (check_opts(o) || !cluster_head_ok(uid, nsp))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  jb_add(&d, "opts", cluster_opts_json(o, -1), 0);
+  jb_add(&d, "close", json_object_new_boolean(close != 0), 0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS, uid, nsp, &d,
+                        NULL, 0);
+}
+
+int sio_redis_encode_cluster_fetch(sio_buf *out, const char *uid,
+                                   const char *nsp, const char *request_id,
+                                   const sio_broadcast_opts *o) {
+  jb d;
+  if (check_opts(o) || !request_id || !cluster_head_ok(uid, nsp))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  jb_add(&d, "opts", cluster_opts_json(o, -1), 0);
+  jb_add(&d, "requestId", json_object_new_string(request_id), 0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_FETCH_SOCKETS, uid, nsp, &d,
+                        NULL, 0);
+}
+
+int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid, const char *nsp,
+                                 const char *request_id, const char *event,
+                                 json_object *args) {
+  jb d;
+  if (check_event(event, args, NULL) || !cluster_head_ok(uid, nsp))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  if (request_id)
+    jb_add(&d, "requestId", json_object_new_string(request_id), 0);
+  jb_add(&d, "packet", event_array(event, args), 0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT, uid, nsp, &d,
+                        NULL, 0);
+}
+
+int sio_redis_encode_cluster_answer(sio_buf *out, int type, const char *uid,
+                                    const char *nsp, const char *request_id,
+                                    json_object *value, const sio_bin *bins,
+                                    size_t nbins) {
+  jb d;
+  size_t mark = out->len;
+  int rv;
+  if ((type != SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE &&
+       type != SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE &&
+       type != SIO_REDIS_CLUSTER_BROADCAST_ACK) ||
+      !request_id || !cluster_head_ok(uid, nsp) || (nbins && !bins))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  jb_add(&d, "requestId", json_object_new_string(request_id), 0);
+  jb_add(&d,
+         type == SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE ? "sockets"
+                                                          : "packet",
+         json_object_get(value), 1);
+  rv = cluster_finish(out, type, uid, nsp, &d, bins, nbins);
+  if (rv)
+    sio_buf_truncate(out, mark);
+  return rv;
+}
+
+int sio_redis_encode_cluster_client_count(sio_buf *out, const char *uid,
+                                          const char *nsp,
+                                          const char *request_id,
+                                          uint64_t count) {
+  jb d;
+  if (!request_id || !cluster_head_ok(uid, nsp))
+    return SIO_ERR_INVAL;
+  jb_init(&d);
+  jb_add(&d, "requestId", json_object_new_string(request_id), 0);
+  jb_add(&d, "clientCount",
+         json_object_new_int64(count > INT64_MAX ? INT64_MAX : (int64_t)count),
+         0);
+  return cluster_finish(out, SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT, uid, nsp,
+                        &d, NULL, 0);
+}

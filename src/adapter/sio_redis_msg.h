@@ -273,4 +273,117 @@ int sio_redis_encode_bcast_ack(sio_buf *out, const char *request_id,
                                json_object *packet, const sio_bin *bins,
                                size_t nbins);
 
+/* ------------------------------------------- the sharded adapter (v8.2) */
+
+/* The messages of createShardedAdapter (@socket.io/redis-adapter >= 8.2,
+ * the ClusterAdapter of socket.io-adapter 2.5). One envelope for every
+ * message, requests and responses alike:
+ *   {type, data, uid, nsp}      keys in this order
+ * JSON text, except when data holds binary (then msgpack, binary leaves as
+ * bin). Channels (sharded pub/sub, SPUBLISH / SSUBSCRIBE):
+ *   <key>#<nsp>#          every request, and broadcasts to all / several
+ *                         rooms / with acknowledgements
+ *   <key>#<nsp>#<room>#   a broadcast without acknowledgements to exactly
+ *                         one room ("dynamic" subscription modes)
+ *   <key>#<nsp>#<uid>#    responses to the server with that uid
+ * (sio_redis_channel builds all three.) */
+
+/* ClusterAdapter's MessageType. */
+typedef enum sio_redis_cluster_type {
+  SIO_REDIS_CLUSTER_INITIAL_HEARTBEAT = 1,
+  SIO_REDIS_CLUSTER_HEARTBEAT = 2,
+  SIO_REDIS_CLUSTER_BROADCAST = 3,
+  SIO_REDIS_CLUSTER_SOCKETS_JOIN = 4,
+  SIO_REDIS_CLUSTER_SOCKETS_LEAVE = 5,
+  SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS = 6,
+  SIO_REDIS_CLUSTER_FETCH_SOCKETS = 7,
+  SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE = 8,
+  SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT = 9,
+  SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE = 10,
+  SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT = 11,
+  SIO_REDIS_CLUSTER_BROADCAST_ACK = 12,
+  SIO_REDIS_CLUSTER_ADAPTER_CLOSE = 13
+} sio_redis_cluster_type;
+
+/* A decoded envelope. Which data fields are set depends on type:
+ *   BROADCAST           packet, opts, request_id (with acknowledgements)
+ *   SOCKETS_JOIN/LEAVE  opts, rooms
+ *   DISCONNECT_SOCKETS  opts, close
+ *   FETCH_SOCKETS       opts, request_id
+ *   FETCH_SOCKETS_RESPONSE  request_id, sockets
+ *   SERVER_SIDE_EMIT    sse ([event, ...args]), request_id (with acks)
+ *   SERVER_SIDE_EMIT_RESPONSE, BROADCAST_ACK  request_id, answer
+ *   BROADCAST_CLIENT_COUNT  request_id, client_count
+ * Any other type is returned with the envelope fields only (callers
+ * ignore it). */
+typedef struct sio_redis_cluster_msg {
+  sio_redis_value root;
+  int type;
+  const char *uid;        /* borrowed; NULL when absent */
+  const char *nsp;        /* borrowed; NULL when absent */
+  const char *request_id; /* borrowed; NULL when absent */
+  sio_redis_opts opts;
+  sio_redis_strv rooms;
+  int close;
+  sio_redis_packet packet;
+  json_object *sse;     /* borrowed array */
+  json_object *sockets; /* borrowed array */
+  json_object *answer;  /* borrowed; NULL is null or absent */
+  int64_t client_count;
+  char event_buf[SIO_JSON_NUMBER_MAX];
+} sio_redis_cluster_msg;
+
+/* Decodes one envelope. in borrowed (the result points into it). Returns
+ * 0, the errors of sio_redis_value_decode, or SIO_ERR_PROTO (not an
+ * object, no numeric type, uid or nsp not strings, or data missing or of
+ * the wrong shape for a known type). On error m owns nothing. */
+int sio_redis_cluster_decode(sio_redis_cluster_msg *m, const uint8_t *in,
+                             size_t len, const sio_redis_limits *lim);
+void sio_redis_cluster_clear(sio_redis_cluster_msg *m);
+
+/* Encoders, with the rules of the encoders above; uid and nsp are
+ * required (SIO_ERR_INVAL). The data objects, keys in the reference's
+ * order:
+ *   BROADCAST       {packet: {type: 2, data: [event, ...args]},
+ *                    [requestId,] opts: {rooms, except, flags}}
+ *   SOCKETS_JOIN / SOCKETS_LEAVE  {opts, rooms}
+ *   DISCONNECT_SOCKETS            {opts, close}
+ *   FETCH_SOCKETS                 {opts, requestId}
+ *   SERVER_SIDE_EMIT              {[requestId,] packet: [event, ...args]}
+ *   FETCH_SOCKETS_RESPONSE        {requestId, sockets: value}
+ *   SERVER_SIDE_EMIT_RESPONSE / BROADCAST_ACK  {requestId, packet: value}
+ *   BROADCAST_CLIENT_COUNT        {requestId, clientCount}
+ * flags is {} plus volatile: true (SIO_BCAST_VOLATILE) and timeout when
+ * timeout_ms >= 0. The message is msgpack when nbins > 0, else JSON. */
+int sio_redis_encode_cluster_bcast(sio_buf *out, const char *uid,
+                                   const char *nsp, const char *request_id,
+                                   const char *event, json_object *args,
+                                   const sio_bin *bins, size_t nbins,
+                                   const sio_broadcast_opts *o,
+                                   int64_t timeout_ms);
+/* type SIO_REDIS_CLUSTER_SOCKETS_JOIN or _LEAVE */
+int sio_redis_encode_cluster_rooms(sio_buf *out, int type, const char *uid,
+                                   const char *nsp, const sio_broadcast_opts *o,
+                                   const char *const *rooms, size_t nrooms);
+int sio_redis_encode_cluster_disconnect(sio_buf *out, const char *uid,
+                                        const char *nsp,
+                                        const sio_broadcast_opts *o, int close);
+int sio_redis_encode_cluster_fetch(sio_buf *out, const char *uid,
+                                   const char *nsp, const char *request_id,
+                                   const sio_broadcast_opts *o);
+/* request_id NULL: no acknowledgement wanted. */
+int sio_redis_encode_cluster_sse(sio_buf *out, const char *uid, const char *nsp,
+                                 const char *request_id, const char *event,
+                                 json_object *args);
+/* type FETCH_SOCKETS_RESPONSE, SERVER_SIDE_EMIT_RESPONSE or BROADCAST_ACK;
+ * value NULL is null (placeholders in value name bins). */
+int sio_redis_encode_cluster_answer(sio_buf *out, int type, const char *uid,
+                                    const char *nsp, const char *request_id,
+                                    json_object *value, const sio_bin *bins,
+                                    size_t nbins);
+int sio_redis_encode_cluster_client_count(sio_buf *out, const char *uid,
+                                          const char *nsp,
+                                          const char *request_id,
+                                          uint64_t count);
+
 #endif

@@ -21,3 +21,12 @@ tests_e2e_eio_echo_SOURCES = tests/e2e/eio_echo.c
 tests_e2e_eio_echo_CPPFLAGS = $(AM_CPPFLAGS)
 tests_e2e_eio_echo_LDADD = libsio_core.la $(LIBUV_LIBS) $(JSONC_LIBS) \
 	$(OPENSSL_LIBS)
+
+# sio_sharded_codec is the sharded adapter codec as a filter, for
+# compat/node/test/sharded-codec.test.mjs (internal modules: the codec is
+# not public API).
+noinst_PROGRAMS += tests/e2e/sio_sharded_codec
+tests_e2e_sio_sharded_codec_SOURCES = tests/e2e/sio_sharded_codec.c
+tests_e2e_sio_sharded_codec_CPPFLAGS = $(AM_CPPFLAGS)
+tests_e2e_sio_sharded_codec_LDADD = libsio_core.la $(LIBUV_LIBS) \
+	$(JSONC_LIBS) $(OPENSSL_LIBS)

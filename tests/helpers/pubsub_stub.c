@@ -11,7 +11,7 @@
 
 typedef struct sub {
   char *name;
-  int pattern;
+  int kind; /* SIO_PUBSUB_CHANNEL, _PATTERN or _SHARD */
 } sub;
 
 struct pubsub_stub {
@@ -23,6 +23,8 @@ struct pubsub_stub {
   size_t nsubs;
   int up;
   int closed;
+  uint64_t subscribes; /* subscribe calls that added a subscription */
+  uint64_t unsubscribes;
 };
 
 enum { EV_MSG, EV_COUNT, EV_STATE, EV_DEAD };
@@ -30,6 +32,8 @@ enum { EV_MSG, EV_COUNT, EV_STATE, EV_DEAD };
 typedef struct event {
   struct event *next;
   int kind;
+  int shard;       /* EV_MSG: SPUBLISH (reaches SSUBSCRIBE only); EV_COUNT:
+                      SHARDNUMSUB */
   pubsub_stub *to; /* EV_COUNT / EV_STATE */
   char *channel;
   uint8_t *data;
@@ -44,6 +48,7 @@ struct pubsub_bus {
   uv_timer_t timer;
   pubsub_stub *stubs;
   event *head, *tail;
+  uint64_t spublished;
   int closing;
   void (*tap)(const char *, const uint8_t *, size_t, void *);
   void *tap_ud;
@@ -122,10 +127,14 @@ static void drain(uv_timer_t *t) {
         if (!s->up || s->closed || !s->h.message)
           continue;
         for (i = 0; i < s->nsubs && !s->closed; i++) {
-          if (s->subs[i].pattern
+          int kind = s->subs[i].kind;
+          if (e->shard != (kind == SIO_PUBSUB_SHARD))
+            continue;
+          if (kind == SIO_PUBSUB_PATTERN
                   ? pubsub_glob_match(s->subs[i].name, e->channel)
                   : strcmp(s->subs[i].name, e->channel) == 0)
-            s->h.message(s->ud, s->subs[i].pattern ? s->subs[i].name : NULL,
+            s->h.message(s->ud,
+                         kind == SIO_PUBSUB_PATTERN ? s->subs[i].name : NULL,
                          e->channel, e->data, e->len);
         }
       }
@@ -138,7 +147,9 @@ static void drain(uv_timer_t *t) {
           if (!s->up || s->closed)
             continue;
           for (i = 0; i < s->nsubs; i++)
-            if (!s->subs[i].pattern && strcmp(s->subs[i].name, e->channel) == 0)
+            if (s->subs[i].kind ==
+                    (e->shard ? SIO_PUBSUB_SHARD : SIO_PUBSUB_CHANNEL) &&
+                strcmp(s->subs[i].name, e->channel) == 0)
               n++;
         }
         if (e->to->up)
@@ -201,17 +212,47 @@ void pubsub_bus_tap(pubsub_bus *b,
   b->tap_ud = ud;
 }
 
-void pubsub_bus_publish(pubsub_bus *b, const char *channel, const uint8_t *data,
-                        size_t len) {
+static void bus_publish(pubsub_bus *b, const char *channel, const uint8_t *data,
+                        size_t len, int shard) {
   event *e = calloc(1, sizeof(*e));
   if (b->tap)
     b->tap(channel, data, len, b->tap_ud);
+  if (shard)
+    b->spublished++;
   e->kind = EV_MSG;
+  e->shard = shard;
   e->channel = strdup(channel);
   e->data = malloc(len ? len : 1);
   memcpy(e->data, data, len);
   e->len = len;
   push(b, e);
+}
+
+void pubsub_bus_publish(pubsub_bus *b, const char *channel, const uint8_t *data,
+                        size_t len) {
+  bus_publish(b, channel, data, len, 0);
+}
+
+void pubsub_bus_spublish(pubsub_bus *b, const char *channel,
+                         const uint8_t *data, size_t len) {
+  bus_publish(b, channel, data, len, 1);
+}
+
+uint64_t pubsub_bus_spublished(const pubsub_bus *b) { return b->spublished; }
+
+int pubsub_stub_subscribed(const pubsub_stub *s, const char *name, int kind) {
+  size_t i;
+  for (i = 0; i < s->nsubs; i++)
+    if (s->subs[i].kind == kind && strcmp(s->subs[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+size_t pubsub_stub_count(const pubsub_stub *s, int kind) {
+  size_t i, n = 0;
+  for (i = 0; i < s->nsubs; i++)
+    n += s->subs[i].kind == kind;
+  return n;
 }
 
 pubsub_stub *pubsub_stub_new(pubsub_bus *b) {
@@ -249,15 +290,35 @@ static void op_set_handler(void *drv, const sio_pubsub_handler *h, void *ud) {
   queue_state(s, s->up);
 }
 
-static int op_subscribe(void *drv, const char *name, int pattern) {
+static int op_subscribe(void *drv, const char *name, int kind) {
   pubsub_stub *s = drv;
-  sub *n = realloc(s->subs, (s->nsubs + 1) * sizeof(*n));
+  sub *n;
+  if (kind != SIO_PUBSUB_CHANNEL && kind != SIO_PUBSUB_PATTERN &&
+      kind != SIO_PUBSUB_SHARD)
+    return SIO_ERR_UNSUPPORTED;
+  if (pubsub_stub_subscribed(s, name, kind))
+    return 0; /* one subscription, as Redis has it */
+  n = realloc(s->subs, (s->nsubs + 1) * sizeof(*n));
   if (!n)
     return SIO_ERR_NOMEM;
   s->subs = n;
   s->subs[s->nsubs].name = strdup(name);
-  s->subs[s->nsubs].pattern = pattern;
+  s->subs[s->nsubs].kind = kind;
   s->nsubs++;
+  s->subscribes++;
+  return 0;
+}
+
+static int op_unsubscribe(void *drv, const char *name, int kind) {
+  pubsub_stub *s = drv;
+  size_t i;
+  for (i = 0; i < s->nsubs; i++)
+    if (s->subs[i].kind == kind && strcmp(s->subs[i].name, name) == 0) {
+      free(s->subs[i].name);
+      s->subs[i] = s->subs[--s->nsubs];
+      s->unsubscribes++;
+      return 0;
+    }
   return 0;
 }
 
@@ -270,20 +331,43 @@ static int op_publish(void *drv, const char *channel, const uint8_t *data,
   return 0;
 }
 
-static int op_numsub(void *drv, const char *channel, sio_pubsub_count_cb cb,
-                     void *ud) {
+static int op_spublish(void *drv, const char *channel, const uint8_t *data,
+                       size_t len) {
   pubsub_stub *s = drv;
+  if (!s->up)
+    return SIO_ERR_CLOSED;
+  bus_publish(s->bus, channel, data, len, 1);
+  return 0;
+}
+
+static int count_request(pubsub_stub *s, const char *channel,
+                         sio_pubsub_count_cb cb, void *ud, int shard) {
   event *e;
   if (!s->up)
     return SIO_ERR_CLOSED;
   e = calloc(1, sizeof(*e));
   e->kind = EV_COUNT;
+  e->shard = shard;
   e->to = s;
   e->channel = strdup(channel);
   e->cb = cb;
   e->ud = ud;
   push(s->bus, e);
   return 0;
+}
+
+static int op_numsub(void *drv, const char *channel, sio_pubsub_count_cb cb,
+                     void *ud) {
+  return count_request(drv, channel, cb, ud, 0);
+}
+
+static int op_shardnumsub(void *drv, const char *channel,
+                          sio_pubsub_count_cb cb, void *ud) {
+  return count_request(drv, channel, cb, ud, 1);
+}
+
+uint64_t pubsub_stub_unsubscribes(const pubsub_stub *s) {
+  return s->unsubscribes;
 }
 
 static int op_ready(void *drv) { return ((pubsub_stub *)drv)->up; }
@@ -321,8 +405,11 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
 const sio_pubsub_ops pubsub_stub_ops = {
     .set_handler = op_set_handler,
     .subscribe = op_subscribe,
+    .unsubscribe = op_unsubscribe,
     .publish = op_publish,
     .numsub = op_numsub,
+    .spublish = op_spublish,
+    .shardnumsub = op_shardnumsub,
     .ready = op_ready,
     .latency_us = NULL,
     .close = op_close,

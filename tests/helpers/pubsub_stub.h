@@ -6,7 +6,10 @@
  * (what Redis is in production). Messages are delivered on a later loop
  * turn, in publish order, to every stub that subscribed to the channel or
  * to a matching glob pattern (Redis' rules: *, ?, [...], \ escapes);
- * PUBSUB NUMSUB counts the stubs subscribed to a channel. A stub can be
+ * PUBSUB NUMSUB counts the stubs subscribed to a channel. Sharded pub/sub
+ * is a space of its own, as in Redis 7: SPUBLISH reaches SSUBSCRIBE
+ * (SIO_PUBSUB_SHARD) subscriptions only, PUBLISH never reaches them, and
+ * PUBSUB SHARDNUMSUB counts them. A stub can be
  * taken down and brought back up to play a lost Redis connection. */
 
 #include <stddef.h>
@@ -34,6 +37,17 @@ void pubsub_stub_set_up(pubsub_stub *s, int up);
 /* Publishes as an outside publisher would (an emitter). data copied. */
 void pubsub_bus_publish(pubsub_bus *b, const char *channel, const uint8_t *data,
                         size_t len);
+/* SPUBLISH as an outside publisher (a Node peer, a malformed one). */
+void pubsub_bus_spublish(pubsub_bus *b, const char *channel,
+                         const uint8_t *data, size_t len);
+/* Messages SPUBLISHed on b so far. */
+uint64_t pubsub_bus_spublished(const pubsub_bus *b);
+/* 1 when s holds a subscription of kind to name. */
+int pubsub_stub_subscribed(const pubsub_stub *s, const char *name, int kind);
+/* s's subscriptions of kind. */
+size_t pubsub_stub_count(const pubsub_stub *s, int kind);
+/* Unsubscribe calls that ended a subscription of s. */
+uint64_t pubsub_stub_unsubscribes(const pubsub_stub *s);
 /* Calls cb for every message published on the bus, at publish time
  * (channel and data borrowed). */
 void pubsub_bus_tap(pubsub_bus *b,

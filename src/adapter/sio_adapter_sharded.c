@@ -1,0 +1,1100 @@
+/* sio_adapter_sharded.c: the socket.io sharded Redis adapter protocol
+ * (createShardedAdapter of @socket.io/redis-adapter >= 8.2, built on the
+ * ClusterAdapter of socket.io-adapter 2.5) as a libsio adapter, over the
+ * sharded calls of the pub/sub driver interface (sio_pubsub.h).
+ *
+ * Role: the classic adapter's job (sio_adapter_redis.c) for a fleet on
+ * Redis 7 sharded pub/sub, where PSUBSCRIBE does not exist and a channel
+ * lives on one shard. Per namespace it SSUBSCRIBEs to
+ *   <key>#<nsp>#          requests, and broadcasts to all / several rooms
+ *   <key>#<nsp>#<uid>#    responses to us
+ * and, in the dynamic modes, to <key>#<nsp>#<room># for each room with a
+ * local member (public rooms in "dynamic", every room in
+ * "dynamic-private"): subscribed when the room's first local member
+ * joins, unsubscribed once it is empty. The namespace channel's
+ * subscriber count (PUBSUB SHARDNUMSUB) is the reference's serverCount().
+ *
+ * Every message is the envelope {type, data, uid, nsp} of
+ * sio_redis_msg.h, JSON unless it carries binary. Outgoing: a broadcast
+ * without acknowledgements to exactly one room goes to that room's
+ * channel when the mode gives the room one (in "dynamic", a name of 20
+ * characters is taken for a socket id, as the reference does), anything
+ * else to the namespace channel. socketsJoin/Leave and disconnectSockets
+ * are published and applied locally at once (our own messages coming back
+ * are ignored by uid); fetchSockets and serverSideEmit with
+ * acknowledgements ask SHARDNUMSUB how many servers there are, publish the
+ * request and wait for one answer per other server or the requests
+ * timeout (a "req": COUNTING -> WAITING -> DONE, as in the classic
+ * adapter); broadcasts with acknowledgements publish at once and collect
+ * BROADCAST_CLIENT_COUNT and BROADCAST_ACK answers until their timeout.
+ * allRooms has no message in this protocol: it answers for this server.
+ *
+ * Incoming: a message on our response channel is a response, whoever sent
+ * it; on any other channel messages from our own uid or for another
+ * namespace are dropped, requests are served with the in-memory answers
+ * of sio_adapter.c and answered on the requester's response channel
+ * <key>#<nsp>#<its uid>#. Heartbeat types (ClusterAdapterWithHeartbeat)
+ * are ignored; malformed messages and the rest are counted and dropped.
+ *
+ * Room bookkeeping rides on the adapter's joined/left/disconnected hooks:
+ * a socket that disconnects has already left its rooms when we hear of
+ * it, so the namespace is marked and its subscribed rooms are swept for
+ * empty ones on the next loop turn (one sweep however many sockets went).
+ * A socket's own room is joined without the hook today, so in
+ * "dynamic-private" it gets its channel only once libsio names it to the
+ * joined hook at connection (the hook handles it: subscribed then, swept
+ * at disconnect). */
+#include "sio_adapter_sharded.h"
+
+#include <string.h>
+
+#include "sio_crypto.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_map.h"
+#include "sio_mem.h"
+#include "sio_queue.h"
+#include "sio_redis_msg.h"
+
+#define DEFAULT_REQUESTS_TIMEOUT 5000
+#define ID_BYTES 8
+#define ID_LEN (2 * ID_BYTES)
+#define SOCKET_ID_LEN 20 /* the reference's looksLikeASocketId */
+
+/* one namespace's channels */
+typedef struct rns {
+  sio_namespace *ns;
+  char *chan;      /* "<key>#<nsp>#" */
+  char *resp_chan; /* "<key>#<nsp>#<uid>#" */
+  sio_map rooms;   /* room -> rns: rooms whose channel we subscribed */
+  int sweep;       /* a socket disconnected: look for emptied rooms */
+} rns;
+
+enum { REQ_FETCH, REQ_COUNT, REQ_SSE, REQ_BACK };
+
+typedef struct req {
+  sio_queue link; /* in a->reqs */
+  sio_adapter_sharded *a;
+  rns *r;
+  uv_timer_t timer;
+  int kind;
+  char id[ID_LEN + 1];
+  int holds; /* the SHARDNUMSUB callback still to come */
+  uint8_t done;
+  uint8_t closing;
+  uint8_t in_map;
+  long expected; /* answers wanted */
+  long got;
+  json_object *acc; /* answers so far */
+  sio_buf msg;      /* the request, published once the count is known */
+  union {
+    sio_fetch_cb fetch;
+    sio_count_cb count;
+    sio_server_ack_cb sse;
+  } cb;
+  void *ud;
+  const sio_adapter_ack_sink *sink;
+} req;
+
+/* a BROADCAST with acks from another server, being answered by our
+ * clients: one reference per client asked */
+typedef struct rback {
+  sio_queue link;
+  sio_adapter_sharded *a; /* NULL once the adapter closed */
+  rns *r;
+  int refs;
+  char *to; /* the requester's response channel */
+  char request_id[];
+} rback;
+
+struct sio_adapter_sharded {
+  sio_server *srv;
+  uv_loop_t *loop;
+  const sio_pubsub_ops *ops;
+  void *drv;
+  char *key;
+  sio_sharded_mode mode;
+  char uid[ID_LEN + 1];
+  uint32_t requests_timeout;
+  sio_map by_nsp;     /* namespace name -> rns */
+  sio_map by_channel; /* every subscribed channel -> rns */
+  sio_map by_id;      /* requestId -> req */
+  sio_queue reqs;
+  sio_queue rbacks;
+  uv_timer_t sweep_timer;
+  sio_buf scratch;
+  sio_buf chan;
+  sio_adapter_stats stats;
+  sio_adapter_sharded_counts counts;
+  int closing;
+  int outstanding; /* reqs not yet freed, the sweep timer, the driver */
+  void (*done)(void *arg);
+  void *done_arg;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static int random_id(char out[ID_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t rnd[ID_BYTES];
+  size_t i;
+  if (sio_random_bytes(rnd, sizeof(rnd)))
+    return SIO_ERR_IO;
+  for (i = 0; i < ID_BYTES; i++) {
+    out[2 * i] = hex[rnd[i] >> 4];
+    out[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  out[ID_LEN] = 0;
+  return 0;
+}
+
+static rns *rns_of(sio_adapter_sharded *a, sio_namespace *ns) {
+  return sio_map_get(&a->by_nsp, sio_namespace_name(ns), strlen(sio_namespace_name(ns)));
+}
+
+/* SPUBLISHes msg on channel, counting it. */
+static int publish(sio_adapter_sharded *a, const char *channel,
+                   const sio_buf *msg) {
+  int rv =
+      a->ops->spublish(a->drv, channel, (const uint8_t *)msg->data, msg->len);
+  if (rv == 0) {
+    a->stats.messages_out++;
+  } else {
+    a->stats.dropped++;
+    SIO_LOGD("sharded: publish on %s dropped: %s", channel, sio_err_name(rv));
+  }
+  return rv;
+}
+
+/* The length of s as JavaScript counts it (UTF-16 code units), which is
+ * what the reference's socket id test looks at. */
+static size_t js_length(const char *s) {
+  size_t n = 0;
+  const unsigned char *p;
+  for (p = (const unsigned char *)s; *p; p++) {
+    if ((*p & 0xc0) == 0x80)
+      continue; /* continuation byte */
+    n += *p >= 0xf0 ? 2 : 1;
+  }
+  return n;
+}
+
+/* Publishes a->scratch on the response channel of the server with uid. */
+static void answer(sio_adapter_sharded *a, rns *r, const char *uid) {
+  sio_buf_reset(&a->chan);
+  if (sio_redis_channel(&a->chan, a->key, sio_namespace_name(r->ns), uid) == 0)
+    publish(a, a->chan.data, &a->scratch);
+}
+
+static void opts_from(sio_broadcast_opts *o, const sio_redis_opts *ro) {
+  o->rooms = ro->rooms.v;
+  o->nrooms = ro->rooms.n;
+  o->except = ro->except.v;
+  o->nexcept = ro->except.n;
+  o->flags = ro->flags & SIO_BCAST_VOLATILE;
+}
+
+/* ------------------------------------------------------------- requests */
+
+static void final_step(sio_adapter_sharded *a);
+
+static void req_closed(uv_handle_t *h) {
+  req *q = sio_container_of((uv_timer_t *)h, req, timer);
+  sio_adapter_sharded *a = q->a;
+  json_object_put(q->acc);
+  sio_buf_deinit(&q->msg);
+  sio_free(q);
+  a->outstanding--;
+  final_step(a);
+}
+
+static void req_maybe_free(req *q) {
+  if (!q->done || q->holds > 0 || q->closing)
+    return;
+  q->closing = 1;
+  sio_queue_remove(&q->link);
+  uv_close((uv_handle_t *)&q->timer, req_closed);
+}
+
+/* Fires q's callback once with status and what was collected. */
+static void req_finish(req *q, int status) {
+  sio_adapter_sharded *a = q->a;
+  sio_namespace *ns = q->r->ns;
+  if (q->done)
+    return;
+  q->done = 1;
+  uv_timer_stop(&q->timer);
+  if (q->in_map) {
+    sio_map_remove(&a->by_id, q->id, ID_LEN);
+    q->in_map = 0;
+  }
+  switch (q->kind) {
+  case REQ_FETCH: {
+    size_t n = json_object_array_length(q->acc), i, k = 0;
+    sio_socket_info *infos = n ? sio_calloc(n, sizeof(*infos)) : NULL;
+    const char ***rooms = n ? sio_calloc(n, sizeof(*rooms)) : NULL;
+    if (n && (!infos || !rooms)) {
+      if (!status)
+        status = SIO_ERR_NOMEM;
+      n = 0;
+    }
+    for (i = 0; i < n; i++)
+      if (sio_adapter_info_from_json(json_object_array_get_idx(q->acc, i),
+                                     &infos[k], &rooms[k]) == 0)
+        k++;
+    q->cb.fetch(ns, status, infos, k, q->ud);
+    for (i = 0; rooms && i < k; i++)
+      sio_adapter_free_rooms(rooms[i]);
+    sio_free(rooms);
+    sio_free(infos);
+    break;
+  }
+  case REQ_COUNT:
+    q->cb.count(ns, status, status ? 0 : (size_t)q->expected, q->ud);
+    break;
+  case REQ_SSE:
+    q->cb.sse(ns, status, q->acc, q->ud);
+    break;
+  case REQ_BACK:
+    q->sink->done(q->ud);
+    break;
+  }
+  req_maybe_free(q);
+}
+
+static void req_timeout(uv_timer_t *t) {
+  req *q = sio_container_of(t, req, timer);
+  req_finish(q, q->kind == REQ_BACK ? 0 : SIO_ERR_TIMEOUT);
+}
+
+static req *req_new(sio_adapter_sharded *a, rns *r, int kind) {
+  req *q = sio_calloc(1, sizeof(*q));
+  int tries;
+  if (!q)
+    return NULL;
+  q->a = a;
+  q->r = r;
+  q->kind = kind;
+  sio_buf_init(&q->msg);
+  if (kind != REQ_COUNT) {
+    q->acc = json_object_new_array();
+    if (!q->acc)
+      goto fail;
+    for (tries = 0; tries < 8; tries++) {
+      int rv;
+      if (random_id(q->id))
+        goto fail;
+      rv = sio_map_put(&a->by_id, q->id, ID_LEN, q);
+      if (rv == 0)
+        break;
+      if (rv != SIO_ERR_EXISTS)
+        goto fail;
+    }
+    if (tries == 8)
+      goto fail;
+    q->in_map = 1;
+  }
+  uv_timer_init(a->loop, &q->timer);
+  sio_queue_insert_tail(&a->reqs, &q->link);
+  a->outstanding++;
+  return q;
+fail:
+  if (q->in_map)
+    sio_map_remove(&a->by_id, q->id, ID_LEN);
+  json_object_put(q->acc);
+  sio_free(q);
+  return NULL;
+}
+
+/* Frees a request whose registration failed: nothing fires. */
+static void req_abort(req *q) {
+  q->done = 1;
+  if (q->in_map) {
+    sio_map_remove(&q->a->by_id, q->id, ID_LEN);
+    q->in_map = 0;
+  }
+  req_maybe_free(q);
+}
+
+static void on_count(void *ud, int status, int64_t count) {
+  req *q = ud;
+  q->holds--;
+  if (q->done) {
+    req_maybe_free(q);
+    return;
+  }
+  if (status) {
+    req_finish(q, status == SIO_ERR_CANCELED ? status : SIO_ERR_CLOSED);
+    return;
+  }
+  if (q->kind == REQ_COUNT) {
+    q->expected = count > 0 ? (long)count : 1;
+    req_finish(q, 0);
+    return;
+  }
+  /* every other server answers once (we are one of count) */
+  q->expected = (long)count - 1;
+  if (q->expected <= 0) {
+    req_finish(q, 0);
+    return;
+  }
+  if (publish(q->a, q->r->chan, &q->msg)) {
+    req_finish(q, SIO_ERR_CLOSED);
+    return;
+  }
+  sio_buf_deinit(&q->msg);
+  sio_buf_init(&q->msg);
+}
+
+/* Starts a counted request: SHARDNUMSUB first, the request after. encoded
+ * is what encoding q->msg returned: an error frees q and is returned. */
+static int req_start(req *q, int encoded) {
+  sio_adapter_sharded *a = q->a;
+  int rv;
+  if (encoded) {
+    req_abort(q);
+    return encoded;
+  }
+  q->holds = 1;
+  rv = a->ops->shardnumsub(a->drv, q->r->chan, on_count, q);
+  if (rv) {
+    q->holds = 0;
+    req_abort(q);
+    return rv;
+  }
+  uv_timer_start(&q->timer, req_timeout, a->requests_timeout, 0);
+  return 0;
+}
+
+/* ----------------------------------------------------------- responses */
+
+static void on_response(sio_adapter_sharded *a, sio_redis_cluster_msg *m) {
+  req *q = m->request_id
+               ? sio_map_get(&a->by_id, m->request_id, strlen(m->request_id))
+               : NULL;
+  size_t i, n;
+  if (!q || q->done) {
+    a->counts.ignored++; /* late, or someone else's */
+    return;
+  }
+  switch (m->type) {
+  case SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT:
+    if (q->kind != REQ_BACK)
+      break;
+    q->sink->count(q->ud, (size_t)m->client_count);
+    return;
+  case SIO_REDIS_CLUSTER_BROADCAST_ACK:
+    if (q->kind != REQ_BACK)
+      break;
+    q->sink->response(q->ud, m->answer, m->root.bins, m->root.nbins);
+    return;
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE:
+    if (q->kind != REQ_FETCH)
+      break;
+    q->got++;
+    n = json_object_array_length(m->sockets);
+    for (i = 0; i < n; i++) {
+      json_object *it = json_object_array_get_idx(m->sockets, i);
+      if (json_object_array_add(q->acc, json_object_get(it)))
+        json_object_put(it);
+    }
+    if (q->got >= q->expected && q->expected > 0)
+      req_finish(q, 0);
+    return;
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+    if (q->kind != REQ_SSE)
+      break;
+    q->got++;
+    if (json_object_array_add(q->acc, json_object_get(m->answer)))
+      json_object_put(m->answer);
+    if (q->got >= q->expected && q->expected > 0)
+      req_finish(q, 0);
+    return;
+  default:
+    break;
+  }
+  a->counts.ignored++; /* a response of the wrong kind */
+}
+
+/* ------------------------------------------------------------ requests in */
+
+static void rback_put(rback *b) {
+  if (--b->refs > 0)
+    return;
+  if (b->a)
+    sio_queue_remove(&b->link);
+  sio_free(b->to);
+  sio_free(b);
+}
+
+static void rback_ack(sio_socket *s, int status, json_object *args,
+                      const sio_bin *bins, size_t nbins, void *ud) {
+  rback *b = ud;
+  (void)s;
+  if (status == 0 && b->a) {
+    sio_adapter_sharded *a = b->a;
+    json_object *first = args ? json_object_array_get_idx(args, 0) : NULL;
+    sio_buf_reset(&a->scratch);
+    if (sio_redis_encode_cluster_answer(
+            &a->scratch, SIO_REDIS_CLUSTER_BROADCAST_ACK, a->uid,
+            sio_namespace_name(b->r->ns), b->request_id, first, bins, nbins) == 0)
+      publish(a, b->to, &a->scratch);
+  }
+  rback_put(b);
+}
+
+/* BROADCAST with acks from another server: deliver asking our clients for
+ * acks, tell the requester how many we asked, relay each answer. */
+static void serve_broadcast(sio_adapter_sharded *a, rns *r,
+                            sio_redis_cluster_msg *m) {
+  size_t idlen = strlen(m->request_id);
+  sio_broadcast_opts o;
+  uint32_t timeout;
+  rback *b;
+  int n;
+  b = sio_malloc(sizeof(*b) + idlen + 1);
+  if (!b)
+    return;
+  memcpy(b->request_id, m->request_id, idlen + 1);
+  sio_buf_reset(&a->chan);
+  b->to = sio_redis_channel(&a->chan, a->key, sio_namespace_name(r->ns), m->uid)
+              ? NULL
+              : sio_strndup(a->chan.data, a->chan.len);
+  if (!b->to) {
+    sio_free(b);
+    return;
+  }
+  b->a = a;
+  b->r = r;
+  b->refs = 1;
+  sio_queue_insert_tail(&a->rbacks, &b->link);
+  opts_from(&o, &m->opts);
+  timeout = m->opts.timeout > 0 && m->opts.timeout < UINT32_MAX
+                ? (uint32_t)m->opts.timeout
+                : a->requests_timeout;
+  n = sio_adapter_broadcast_local_ack(r->ns, &o, m->packet.event,
+                                        m->packet.args, m->root.bins,
+                                        m->root.nbins, timeout, rback_ack, b);
+  if (n >= 0) {
+    b->refs += n;
+    sio_buf_reset(&a->scratch);
+    if (sio_redis_encode_cluster_client_count(&a->scratch, a->uid, sio_namespace_name(r->ns),
+                                              m->request_id, (uint64_t)n) == 0)
+      publish(a, b->to, &a->scratch);
+  }
+  rback_put(b);
+}
+
+static void serve(sio_adapter_sharded *a, rns *r, sio_redis_cluster_msg *m) {
+  sio_broadcast_opts o;
+  json_object *v;
+  opts_from(&o, &m->opts);
+  switch (m->type) {
+  case SIO_REDIS_CLUSTER_BROADCAST:
+    if (m->request_id) {
+      if (!m->uid)
+        break; /* nobody to answer */
+      serve_broadcast(a, r, m);
+      return;
+    }
+    o.flags |= SIO_BCAST_LOCAL;
+    if (sio_namespace_broadcast(r->ns, &o, m->packet.event,
+                                      m->packet.args, m->root.bins,
+                                      m->root.nbins) < 0)
+      SIO_LOGD("sharded: broadcast %s on %s not delivered", m->packet.event,
+               sio_namespace_name(r->ns));
+    return;
+  case SIO_REDIS_CLUSTER_SOCKETS_JOIN:
+  case SIO_REDIS_CLUSTER_SOCKETS_LEAVE:
+    o.flags = 0;
+    sio_adapter_apply_rooms(r->ns, &o, m->rooms.v, m->rooms.n,
+                            m->type == SIO_REDIS_CLUSTER_SOCKETS_LEAVE);
+    return;
+  case SIO_REDIS_CLUSTER_DISCONNECT_SOCKETS:
+    o.flags = 0;
+    sio_adapter_apply_disconnect(r->ns, &o, m->close);
+    return;
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS:
+    if (!m->uid)
+      break;
+    o.flags = 0;
+    v = sio_adapter_local_sockets(r->ns, &o, NULL, NULL);
+    sio_buf_reset(&a->scratch);
+    if (v && sio_redis_encode_cluster_answer(
+                 &a->scratch, SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE, a->uid,
+                 sio_namespace_name(r->ns), m->request_id, v, NULL, 0) == 0)
+      answer(a, r, m->uid);
+    json_object_put(v);
+    return;
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT: {
+    json_object *ack = NULL;
+    if (!m->request_id) {
+      sio_adapter_server_event(r->ns, m->sse, 0, NULL);
+      return;
+    }
+    if (!m->uid)
+      break;
+    if (sio_adapter_server_event(r->ns, m->sse, 1, &ack)) {
+      sio_buf_reset(&a->scratch);
+      if (sio_redis_encode_cluster_answer(
+              &a->scratch, SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE, a->uid,
+              sio_namespace_name(r->ns), m->request_id, ack, NULL, 0) == 0)
+        answer(a, r, m->uid);
+      json_object_put(ack);
+    }
+    return;
+  }
+  case SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE:
+  case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+  case SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT:
+  case SIO_REDIS_CLUSTER_BROADCAST_ACK:
+    on_response(a, m); /* the reference accepts them anywhere */
+    return;
+  case SIO_REDIS_CLUSTER_INITIAL_HEARTBEAT:
+  case SIO_REDIS_CLUSTER_HEARTBEAT:
+  case SIO_REDIS_CLUSTER_ADAPTER_CLOSE:
+    return; /* ClusterAdapterWithHeartbeat's, not this protocol's */
+  default:
+    SIO_LOGD("sharded: message type %d on %s ignored", m->type, r->chan);
+    break;
+  }
+  a->counts.ignored++;
+}
+
+static void drv_message(void *ud, const char *pattern, const char *channel,
+                        const uint8_t *data, size_t len) {
+  sio_adapter_sharded *a = ud;
+  sio_redis_cluster_msg m;
+  rns *r;
+  if (a->closing || pattern)
+    return;
+  a->stats.messages_in++;
+  r = sio_map_get(&a->by_channel, channel, strlen(channel));
+  if (!r)
+    return;
+  if (sio_redis_cluster_decode(&m, data, len, NULL)) {
+    a->counts.malformed++;
+    SIO_LOGD("sharded: malformed message on %s ignored", channel);
+    return;
+  }
+  if (strcmp(channel, r->resp_chan) == 0) {
+    on_response(a, &m);
+  } else if (m.uid && strcmp(m.uid, a->uid) == 0) {
+    /* our own: already applied or being collected */
+  } else if (!m.nsp || strcmp(m.nsp, sio_namespace_name(r->ns)) != 0) {
+    a->counts.ignored++;
+  } else {
+    serve(a, r, &m);
+  }
+  sio_redis_cluster_clear(&m);
+}
+
+static void drv_state(void *ud, int ready) {
+  sio_adapter_sharded *a = ud;
+  if (a->stats.connected == ready)
+    return;
+  a->stats.connected = ready;
+  if (ready)
+    SIO_LOGI("sharded: connected, cluster delivery on");
+  else
+    SIO_LOGW("sharded: connection lost, local delivery only until it returns");
+}
+
+/* ---------------------------------------------------------- room channels */
+
+/* Whether room gets a channel of its own in this mode (the reference's
+ * shouldUseASeparateNamespace: a room is private when it is one of our
+ * socket ids). */
+static int room_has_channel(sio_adapter_sharded *a, rns *r, const char *room) {
+  if (a->mode == SIO_SHARDED_DYNAMIC_PRIVATE)
+    return 1;
+  if (a->mode != SIO_SHARDED_DYNAMIC)
+    return 0;
+  return sio_adapter_find_socket(r->ns, room) == NULL;
+}
+
+static void room_subscribe(sio_adapter_sharded *a, rns *r, const char *room) {
+  size_t len = strlen(room);
+  int rv;
+  if (sio_map_get(&r->rooms, room, len) || !room_has_channel(a, r, room))
+    return;
+  sio_buf_reset(&a->chan);
+  rv = sio_redis_channel(&a->chan, a->key, sio_namespace_name(r->ns), room);
+  if (!rv && sio_map_get(&a->by_channel, a->chan.data, a->chan.len)) {
+    /* the name of one of our channels already (a room named like our uid,
+     * or a namespace with '#' in its name): its messages would be taken
+     * for that channel's */
+    SIO_LOGW("sharded: room %s of %s shares channel %s, not subscribed", room,
+             sio_namespace_name(r->ns), a->chan.data);
+    return;
+  }
+  if (!rv)
+    rv = sio_map_put(&r->rooms, room, len, r);
+  if (!rv) {
+    rv = sio_map_put(&a->by_channel, a->chan.data, a->chan.len, r);
+    if (!rv)
+      rv = a->ops->subscribe(a->drv, a->chan.data, SIO_PUBSUB_SHARD);
+    if (rv) {
+      sio_map_remove(&a->by_channel, a->chan.data, a->chan.len);
+      sio_map_remove(&r->rooms, room, len);
+    }
+  }
+  if (rv)
+    SIO_LOGW("sharded: room %s of %s not subscribed: %s", room, sio_namespace_name(r->ns),
+             sio_err_name(rv));
+}
+
+/* Ends the subscription of an emptied room (kept when the driver cannot
+ * unsubscribe: messages to an empty room deliver nothing). */
+static void room_unsubscribe(sio_adapter_sharded *a, rns *r, const char *room,
+                             size_t len) {
+  if (!a->ops->unsubscribe)
+    return;
+  sio_buf_reset(&a->chan);
+  if (sio_redis_channel(&a->chan, a->key, sio_namespace_name(r->ns), room) ||
+      a->ops->unsubscribe(a->drv, a->chan.data, SIO_PUBSUB_SHARD))
+    return;
+  sio_map_remove(&a->by_channel, a->chan.data, a->chan.len);
+  sio_map_remove(&r->rooms, room, len);
+}
+
+static void room_maybe_unsubscribe(sio_adapter_sharded *a, rns *r,
+                                   const char *room, size_t len) {
+  if (sio_map_get(&r->rooms, room, len) &&
+      !sio_adapter_room_has_members(r->ns, room, len))
+    room_unsubscribe(a, r, room, len);
+}
+
+static void ad_joined(void *ad, sio_socket *s, const char *room) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, sio_socket_namespace(s));
+  if (r && !a->closing)
+    room_subscribe(a, r, room);
+}
+
+static void ad_left(void *ad, sio_socket *s, const char *room) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, sio_socket_namespace(s));
+  if (r && !a->closing)
+    room_maybe_unsubscribe(a, r, room, strlen(room));
+}
+
+/* The emptied rooms of r, unsubscribed (names copied first: the map may
+ * not change while it is walked). */
+static void sweep_rns(sio_adapter_sharded *a, rns *r) {
+  size_t it = 0, n = 0, i;
+  const sio_map_entry *e;
+  char **empty;
+  r->sweep = 0;
+  if (sio_map_count(&r->rooms) == 0)
+    return;
+  empty = sio_malloc(sio_map_count(&r->rooms) * sizeof(*empty));
+  if (!empty)
+    return;
+  while (sio_map_next(&r->rooms, &it, &e))
+    if (!sio_adapter_room_has_members(r->ns, e->key, e->keylen)) {
+      empty[n] = sio_strndup(e->key, e->keylen);
+      if (empty[n])
+        n++;
+    }
+  for (i = 0; i < n; i++) {
+    room_unsubscribe(a, r, empty[i], strlen(empty[i]));
+    sio_free(empty[i]);
+  }
+  sio_free(empty);
+}
+
+static void sweep(uv_timer_t *t) {
+  sio_adapter_sharded *a = t->data;
+  size_t it = 0;
+  const sio_map_entry *e;
+  while (sio_map_next(&a->by_nsp, &it, &e)) {
+    rns *r = e->val;
+    if (r->sweep)
+      sweep_rns(a, r);
+  }
+}
+
+static void ad_disconnected(void *ad, sio_socket *s) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, sio_socket_namespace(s));
+  if (!r || a->closing || sio_map_count(&r->rooms) == 0)
+    return;
+  r->sweep = 1;
+  if (!uv_is_active((uv_handle_t *)&a->sweep_timer))
+    uv_timer_start(&a->sweep_timer, sweep, 0, 0);
+}
+
+/* ---------------------------------------------------------- adapter ops */
+
+static void rns_free(rns *r) {
+  if (!r)
+    return;
+  sio_map_deinit(&r->rooms);
+  sio_free(r->chan);
+  sio_free(r->resp_chan);
+  sio_free(r);
+}
+
+static char *chan_copy(sio_buf *b, int rv) {
+  char *s = rv ? NULL : sio_strndup(b->data, b->len);
+  sio_buf_reset(b);
+  return s;
+}
+
+static int ad_nsp_open(void *ad, sio_namespace *ns) {
+  sio_adapter_sharded *a = ad;
+  rns *r;
+  int rv;
+  if (rns_of(a, ns))
+    return 0;
+  r = sio_calloc(1, sizeof(*r));
+  if (!r)
+    return SIO_ERR_NOMEM;
+  r->ns = ns;
+  sio_map_init(&r->rooms);
+  sio_buf_reset(&a->chan);
+  r->chan =
+      chan_copy(&a->chan, sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), NULL));
+  r->resp_chan = chan_copy(
+      &a->chan, sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), a->uid));
+  if (!r->chan || !r->resp_chan) {
+    rns_free(r);
+    return SIO_ERR_NOMEM;
+  }
+  rv = sio_map_put(&a->by_nsp, sio_namespace_name(ns), strlen(sio_namespace_name(ns)), r);
+  if (rv) {
+    rns_free(r);
+    return rv;
+  }
+  /* the maps borrow r; it lives until the adapter is freed */
+  if (sio_map_put(&a->by_channel, r->chan, strlen(r->chan), r) ||
+      sio_map_put(&a->by_channel, r->resp_chan, strlen(r->resp_chan), r))
+    return SIO_ERR_NOMEM; /* freed with the adapter through by_nsp */
+  rv = a->ops->subscribe(a->drv, r->chan, SIO_PUBSUB_SHARD);
+  if (!rv)
+    rv = a->ops->subscribe(a->drv, r->resp_chan, SIO_PUBSUB_SHARD);
+  return rv;
+}
+
+static int ad_broadcast(void *ad, sio_namespace *ns,
+                        const sio_broadcast_opts *o, const char *event,
+                        json_object *args, const sio_bin *bins, size_t nbins) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  const char *channel;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_cluster_bcast(&a->scratch, a->uid, sio_namespace_name(ns), NULL,
+                                      event, args, bins, nbins, o, -1);
+  if (rv)
+    return rv;
+  channel = r->chan;
+  if (o && o->nrooms == 1 &&
+      (a->mode == SIO_SHARDED_DYNAMIC_PRIVATE ||
+       (a->mode == SIO_SHARDED_DYNAMIC &&
+        js_length(o->rooms[0]) != SOCKET_ID_LEN))) {
+    sio_buf_reset(&a->chan);
+    rv = sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), o->rooms[0]);
+    if (rv)
+      return rv;
+    channel = a->chan.data;
+  }
+  return publish(a, channel, &a->scratch);
+}
+
+static int ad_broadcast_ack(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o, const char *event,
+                            json_object *args, const sio_bin *bins,
+                            size_t nbins, uint32_t timeout_ms,
+                            const sio_adapter_ack_sink *sink, void *ud) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  if (!a->ops->ready(a->drv))
+    return SIO_ERR_CLOSED;
+  q = req_new(a, r, REQ_BACK);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->sink = sink;
+  q->ud = ud;
+  sio_buf_reset(&a->scratch);
+  /* always the namespace channel: the server count covers every server,
+   * not only those with members in the room */
+  rv = sio_redis_encode_cluster_bcast(&a->scratch, a->uid, sio_namespace_name(ns), q->id,
+                                      event, args, bins, nbins, o, timeout_ms);
+  if (!rv)
+    rv = publish(a, r->chan, &a->scratch);
+  if (rv) {
+    req_abort(q);
+    return rv;
+  }
+  uv_timer_start(&q->timer, req_timeout, timeout_ms, 0);
+  return 0;
+}
+
+static int rooms_op(sio_adapter_sharded *a, sio_namespace *ns, int type,
+                    const sio_broadcast_opts *o, const char *const *rooms,
+                    size_t nrooms) {
+  rns *r = rns_of(a, ns);
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_cluster_rooms(&a->scratch, type, a->uid, sio_namespace_name(ns), o,
+                                      rooms, nrooms);
+  return rv ? rv : publish(a, r->chan, &a->scratch);
+}
+
+static int ad_sockets_join(void *ad, sio_namespace *ns,
+                           const sio_broadcast_opts *o,
+                           const char *const *rooms, size_t nrooms) {
+  return rooms_op(ad, ns, SIO_REDIS_CLUSTER_SOCKETS_JOIN, o, rooms, nrooms);
+}
+
+static int ad_sockets_leave(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o,
+                            const char *const *rooms, size_t nrooms) {
+  return rooms_op(ad, ns, SIO_REDIS_CLUSTER_SOCKETS_LEAVE, o, rooms, nrooms);
+}
+
+static int ad_disconnect_sockets(void *ad, sio_namespace *ns,
+                                 const sio_broadcast_opts *o,
+                                 int close_transport) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  sio_buf_reset(&a->scratch);
+  rv = sio_redis_encode_cluster_disconnect(&a->scratch, a->uid, sio_namespace_name(ns), o,
+                                           close_transport);
+  return rv ? rv : publish(a, r->chan, &a->scratch);
+}
+
+static int ad_fetch_sockets(void *ad, sio_namespace *ns,
+                            const sio_broadcast_opts *o, sio_fetch_cb cb,
+                            void *ud) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  if (!r)
+    return SIO_ERR_STATE;
+  q = req_new(a, r, REQ_FETCH);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.fetch = cb;
+  q->ud = ud;
+  return req_start(
+      q, sio_redis_encode_cluster_fetch(&q->msg, a->uid, sio_namespace_name(ns), q->id, o));
+}
+
+static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
+                           void *ud) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  if (!r)
+    return SIO_ERR_STATE;
+  q = req_new(a, r, REQ_COUNT);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.count = cb;
+  q->ud = ud;
+  return req_start(q, 0);
+}
+
+static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
+                               json_object *args, sio_server_ack_cb cb,
+                               void *ud) {
+  sio_adapter_sharded *a = ad;
+  rns *r = rns_of(a, ns);
+  req *q;
+  int rv;
+  if (!r)
+    return SIO_ERR_STATE;
+  if (!cb) {
+    sio_buf_reset(&a->scratch);
+    rv = sio_redis_encode_cluster_sse(&a->scratch, a->uid, sio_namespace_name(ns), NULL,
+                                      event, args);
+    return rv ? rv : publish(a, r->chan, &a->scratch);
+  }
+  q = req_new(a, r, REQ_SSE);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb.sse = cb;
+  q->ud = ud;
+  return req_start(q, sio_redis_encode_cluster_sse(&q->msg, a->uid, sio_namespace_name(ns),
+                                                   q->id, event, args));
+}
+
+static void ad_stats(void *ad, sio_adapter_stats *out) {
+  sio_adapter_sharded *a = ad;
+  *out = a->stats;
+  if (a->ops->latency_us)
+    out->latency_us = a->ops->latency_us(a->drv);
+}
+
+/* Frees everything once every request timer, the sweep timer and the
+ * driver have closed, then tells the server. */
+static void final_step(sio_adapter_sharded *a) {
+  size_t it = 0;
+  const sio_map_entry *e;
+  void (*done)(void *);
+  void *arg;
+  if (!a->closing || a->outstanding > 0)
+    return;
+  while (sio_map_next(&a->by_nsp, &it, &e))
+    rns_free(e->val);
+  sio_map_deinit(&a->by_nsp);
+  sio_map_deinit(&a->by_channel);
+  sio_map_deinit(&a->by_id);
+  sio_buf_deinit(&a->scratch);
+  sio_buf_deinit(&a->chan);
+  sio_free(a->key);
+  done = a->done;
+  arg = a->done_arg;
+  sio_free(a);
+  if (done)
+    done(arg);
+}
+
+static void drv_closed(void *arg) {
+  sio_adapter_sharded *a = arg;
+  a->outstanding--;
+  final_step(a);
+}
+
+static void sweep_closed(uv_handle_t *h) {
+  sio_adapter_sharded *a = h->data;
+  a->outstanding--;
+  final_step(a);
+}
+
+static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
+  sio_adapter_sharded *a = ad;
+  sio_queue *q, *n;
+  if (a->closing)
+    return;
+  a->closing = 1;
+  a->done = done;
+  a->done_arg = arg;
+  a->outstanding++; /* held while starting */
+  sio_queue_foreach_safe(q, n, &a->reqs) {
+    req_finish(sio_container_of(q, req, link), SIO_ERR_CANCELED);
+  }
+  while (!sio_queue_empty(&a->rbacks)) {
+    rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
+    sio_queue_remove(&b->link);
+    b->a = NULL;
+  }
+  a->outstanding++; /* the sweep timer */
+  uv_close((uv_handle_t *)&a->sweep_timer, sweep_closed);
+  a->outstanding++; /* the driver: its subscriptions end with it */
+  a->ops->close(a->drv, drv_closed, a);
+  a->outstanding--;
+  final_step(a);
+}
+
+static const sio_adapter_ops sharded_ops = {
+    .nsp_open = ad_nsp_open,
+    .broadcast = ad_broadcast,
+    .broadcast_ack = ad_broadcast_ack,
+    .sockets_join = ad_sockets_join,
+    .sockets_leave = ad_sockets_leave,
+    .disconnect_sockets = ad_disconnect_sockets,
+    .fetch_sockets = ad_fetch_sockets,
+    .all_rooms = NULL, /* no such request in this protocol */
+    .server_count = ad_server_count,
+    .server_side_emit = ad_server_side_emit,
+    .joined = ad_joined,
+    .left = ad_left,
+    .disconnected = ad_disconnected,
+    .stats = ad_stats,
+    .close = ad_close,
+};
+
+static void drv_discarded(void *arg) { (void)arg; }
+
+int sio_adapter_sharded_install(sio_server *srv, const sio_pubsub_ops *ops,
+                                void *drv,
+                                const sio_adapter_sharded_config *cfg) {
+  static const sio_pubsub_handler handler = {drv_message, drv_state};
+  sio_adapter_sharded *a;
+  const char *key = cfg && cfg->key && *cfg->key ? cfg->key : "socket.io";
+  sio_sharded_mode mode = cfg ? cfg->mode : SIO_SHARDED_DYNAMIC;
+  int rv = SIO_ERR_NOMEM;
+  if (!srv || !ops || !drv) {
+    if (ops && drv)
+      ops->close(drv, drv_discarded, NULL);
+    return SIO_ERR_INVAL;
+  }
+  if (!ops->spublish || !ops->shardnumsub) {
+    rv = SIO_ERR_UNSUPPORTED;
+    goto fail;
+  }
+  if (mode != SIO_SHARDED_DYNAMIC && mode != SIO_SHARDED_STATIC &&
+      mode != SIO_SHARDED_DYNAMIC_PRIVATE) {
+    rv = SIO_ERR_INVAL;
+    goto fail;
+  }
+  if (sio_server_has_adapter(srv) || sio_server_closing(srv)) {
+    rv = SIO_ERR_STATE;
+    goto fail;
+  }
+  a = sio_calloc(1, sizeof(*a));
+  if (!a)
+    goto fail;
+  a->srv = srv;
+  a->loop = sio_server_loop(srv);
+  a->ops = ops;
+  a->drv = drv;
+  a->mode = mode;
+  a->requests_timeout = cfg && cfg->requests_timeout_ms
+                            ? cfg->requests_timeout_ms
+                            : DEFAULT_REQUESTS_TIMEOUT;
+  sio_map_init(&a->by_nsp);
+  sio_map_init(&a->by_channel);
+  sio_map_init(&a->by_id);
+  sio_queue_init(&a->reqs);
+  sio_queue_init(&a->rbacks);
+  sio_buf_init(&a->scratch);
+  sio_buf_init(&a->chan);
+  a->key = sio_strdup(key);
+  rv = a->key ? random_id(a->uid) : SIO_ERR_NOMEM;
+  if (rv) {
+    sio_free(a->key);
+    sio_free(a);
+    goto fail;
+  }
+  uv_timer_init(a->loop, &a->sweep_timer);
+  a->sweep_timer.data = a;
+  ops->set_handler(drv, &handler, a);
+  rv = sio_server_set_adapter(srv, &sharded_ops, a);
+  if (rv) {
+    /* nothing was installed: close it all here */
+    a->done = NULL;
+    ad_close(a, NULL, NULL);
+    return rv;
+  }
+  if (cfg && cfg->handle)
+    *cfg->handle = a;
+  return 0;
+fail:
+  ops->close(drv, drv_discarded, NULL);
+  return rv;
+}
+
+const char *sio_adapter_sharded_uid(const sio_adapter_sharded *a) {
+  return a->uid;
+}
+
+void sio_adapter_sharded_get_counts(const sio_adapter_sharded *a,
+                                    sio_adapter_sharded_counts *out) {
+  *out = a->counts;
+}
