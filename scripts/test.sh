@@ -93,6 +93,7 @@ elif [ -f compat/node/package.json ]; then
   (cd compat/node && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
     echo "npm ci failed"
   out=$(cd compat/node && SIO_COMPAT_SERVER="$top/build/tests/e2e/sio_compat_server" \
+    SIO_SHARDED_CODEC="$top/build/tests/e2e/sio_sharded_codec" \
     npm test 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 40
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
