@@ -6,7 +6,8 @@
  *                              (the sender included) as "bcast";
  *   "echo"  (payload, ack)  -> ack with the same payload.
  *
- * Usage: bench_server [port] [--redis URL]   (port 0 or absent: a free one)
+ * Usage: bench_server [port] [--redis URL [--adapter classic|sharded]]
+ *        (port 0 or absent: a free one)
  * Listens on 127.0.0.1 only, prints "LISTENING <port>" on stdout once
  * ready; SIGTERM or SIGINT closes it. Options are libsio's defaults, which
  * are the reference server's (pingInterval 25000, pingTimeout 20000...), so
@@ -74,18 +75,26 @@ int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   sio_namespace_handlers h = {0};
   const char *port_s = getenv("PORT"), *redis = NULL;
+  sio_redis_config rc;
   char addr[64];
   char *end;
   long port = 0;
   int rv, i;
 
+  memset(&rc, 0, sizeof(rc));
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc) {
       redis = argv[++i];
+    } else if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc &&
+               (strcmp(argv[i + 1], "classic") == 0 ||
+                strcmp(argv[i + 1], "sharded") == 0)) {
+      rc.adapter = strcmp(argv[++i], "sharded") == 0
+                       ? SIO_REDIS_ADAPTER_SHARDED
+                       : SIO_REDIS_ADAPTER_CLASSIC;
     } else if (argv[i][0] != '-') {
       port_s = argv[i];
     } else {
-      fprintf(stderr, "usage: bench_server [port] [--redis URL]\n");
+      fprintf(stderr, "usage: bench_server [port] [--redis URL [--adapter A]]\n");
       return 2;
     }
   }
@@ -93,7 +102,7 @@ int main(int argc, char **argv) {
     errno = 0;
     port = strtol(port_s, &end, 10);
     if (errno || *end || port < 0 || port > 65535) {
-      fprintf(stderr, "usage: bench_server [port] [--redis URL]\n");
+      fprintf(stderr, "usage: bench_server [port] [--redis URL [--adapter A]]\n");
       return 2;
     }
   }
@@ -106,7 +115,8 @@ int main(int argc, char **argv) {
   h.on_event = on_event;
   sio_namespace_set_handlers(sio_server_of(server, "/"), &h, NULL);
   if (redis) {
-    rv = sio_server_use_redis(server, redis, NULL);
+    rc.url = redis;
+    rv = sio_server_use_redis_config(server, &rc);
     if (rv) {
       fprintf(stderr, "bench_server: redis %s: %s\n", redis, sio_strerror(rv));
       return 1;

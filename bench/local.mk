@@ -20,4 +20,4 @@ EXTRA_DIST += bench/compare bench/node-server.js bench/node-daemon.js \
 # The kernel's floor: one write() per delivery and nothing else.
 noinst_PROGRAMS += bench/floor_server
 bench_floor_server_SOURCES = bench/floor_server.c
-EXTRA_DIST += bench/fifty-k.sh
+EXTRA_DIST += bench/fifty-k.sh bench/redis-topologies.sh
