@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "failmalloc.h"
 #include "redis_proc.h"
 #include "sio/sio_errno.h"
 #include "sio_conn.h"
@@ -515,6 +516,59 @@ START_TEST(test_tls_with_client_certificate) {
 }
 END_TEST
 
+
+/* Every allocation of a connection's life failing in turn (open, the
+ * held command, the dial, the reply): each run either gets its PONG or
+ * fails cleanly: no crash, no leak, the loop closes. */
+static int fm_conn(void *ud) {
+  uv_loop_t loop;
+  sio_net net;
+  fake f;
+  owner o = {0};
+  sio_redis_target t;
+  sio_redis_conn *c = NULL;
+  static const char *argv[1] = {"PING"};
+  uv_timer_t guard;
+  int rv, i;
+  (void)ud;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  rv = sio_net_init(&net, &loop);
+  if (rv) {
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    return rv;
+  }
+  fake_start(&f, &loop, F_PUSH_THEN_REPLY);
+  memset(&t, 0, sizeof(t));
+  t.host = "127.0.0.1";
+  t.port = f.port;
+  t.password = "pw"; /* a handshake to go through: the fake answers +PONG */
+  rv = sio_redis_conn_open(&c, &net, &t, NULL, &handler, &o);
+  if (!rv)
+    rv = sio_redis_conn_command(c, 1, argv, NULL, on_reply, &o);
+  uv_timer_init(&loop, &guard);
+  for (i = 0; c && i < 3000 && !o.freed && !o.replies; i++) {
+    uv_timer_start(&guard, noop, 1, 0);
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  uv_close((uv_handle_t *)&guard, NULL);
+  if (!rv && !(o.replies == 1 && o.last_status == 0))
+    rv = SIO_ERR_NOMEM;
+  sio_redis_conn_close(c);
+  for (i = 0; c && i < 3000 && !o.freed; i++)
+    uv_run(&loop, UV_RUN_ONCE);
+  ck_assert(!c || o.freed == 1);
+  fake_stop(&f);
+  sio_net_close(&net, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  return rv;
+}
+
+START_TEST(test_failmalloc_connection) {
+  ck_assert_int_gt(failmalloc_run(fm_conn, NULL), 0);
+}
+END_TEST
+
 Suite *sio_redis_conn_suite(void) {
   Suite *s = suite_create("sio_redis_conn");
   TCase *tc = tcase_create("core");
@@ -529,6 +583,7 @@ Suite *sio_redis_conn_suite(void) {
   tcase_add_test(tc, test_refused_is_seen_at_once);
   tcase_add_test(tc, test_acl_user_and_select);
   tcase_add_test(tc, test_tls_with_client_certificate);
+  tcase_add_test(tc, test_failmalloc_connection);
   suite_add_tcase(s, tc);
   return s;
 }
