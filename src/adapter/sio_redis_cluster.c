@@ -71,6 +71,8 @@ typedef struct csub {
   int state;
   cnode *node; /* where it is SENT or CONFIRMED */
   uint64_t sent_seq; /* order of the SSUBSCRIBEs sent */
+  int fresh; /* added while ready and never confirmed yet: a room's
+                channel being placed does not make the driver unready */
 } csub;
 
 struct sio_redis_cluster {
@@ -196,7 +198,7 @@ static void update_ready(sio_redis_cluster *k) {
   size_t i;
   int ready = k->have_map && !k->closing;
   for (i = 0; i < k->nsubs && ready; i++)
-    if (k->subs[i].state != S_CONFIRMED)
+    if (k->subs[i].state != S_CONFIRMED && !k->subs[i].fresh)
       ready = 0;
   if (ready == k->ready || k->closing)
     return;
@@ -481,8 +483,10 @@ static void on_ssubscribed(void *ud, int status, const redisReply *rep) {
     /* ["ssubscribe", channel, count]; a channel unsubscribed meanwhile is
      * not found */
     s = sub_find(k, rep->element[1]->str, rep->element[1]->len);
-    if (s && s->node == l->node && s->state == S_SENT)
+    if (s && s->node == l->node && s->state == S_SENT) {
       s->state = S_CONFIRMED;
+      s->fresh = 0;
+    }
   } else if (rep->type == REDIS_REPLY_ERROR) {
     /* replies come in order: the error is the oldest one sent here */
     for (i = 0; i < k->nsubs; i++) {
@@ -766,6 +770,7 @@ static int op_subscribe(void *drv, const char *name, int kind) {
   s->slot = sio_redis_key_slot(name, len);
   s->state = S_UNSENT;
   s->node = NULL;
+  s->fresh = k->ready;
   k->nsubs++;
   update_ready(k);
   kick(k);
