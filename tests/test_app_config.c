@@ -818,6 +818,12 @@ START_TEST(redis_adapter_and_tls_keys) {
   expect_error(NULL, env_bad_adapter, NULL,
                "redis.adapter: \"cluster\" is not one of classic, sharded "
                "(from SIO_REDIS_ADAPTER)");
+  {
+    /* a Cluster with the classic protocol is refused before any start */
+    char *env_cluster_classic[] = {"SIO_REDIS_URL=redis+cluster://n:1", NULL};
+    expect_error(NULL, env_cluster_classic, NULL,
+                 "redis.adapter: a Redis Cluster needs redis.adapter sharded");
+  }
 
   /* TLS files with a plain URL, or without Redis: loaded, but said so */
   ck_assert_int_eq(load(&cfg, NULL, env_plain, NULL, &m), 0);

@@ -1327,6 +1327,13 @@ static void validate_redis(const struct app_config *cfg,
                  "redis.%s: ignored: redis.url is not a TLS URL (rediss://, "
                  "rediss+sentinel:// or rediss+cluster://) (%s)",
                  tls_key, where_of(cfg, "redis", tls_key, st, sizeof(st)));
+  if (sch >= 0 && redis_schemes[sch].kind == REDIS_CLUSTER &&
+      strcmp(cfg->redis_adapter, "sharded") != 0)
+    app_msgs_add(msgs, APP_MSG_ERROR,
+                 "redis.adapter: a Redis Cluster needs redis.adapter sharded "
+                 "(the classic protocol's PUBLISH/PSUBSCRIBE want one Redis) "
+                 "(%s)",
+                 where_of(cfg, "redis", "adapter", st, sizeof(st)));
   if (strcmp(cfg->redis_adapter, "sharded") == 0 && !*cfg->redis_url)
     app_msgs_add(msgs, APP_MSG_WARN,
                  "redis.adapter: sharded has no effect without redis.url "
