@@ -632,7 +632,8 @@ START_TEST(secrets_never_printed) {
     size_t i, k = (size_t)(app_config_find("redis", "url") - app_config_keys);
     for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
       char var[128];
-      char *e[] = {var, NULL};
+      /* sharded: a Cluster URL needs it, and any URL takes it */
+      char *e[] = {var, "SIO_REDIS_ADAPTER=sharded", NULL};
       snprintf(var, sizeof(var), "SIO_REDIS_URL=%s", urls[i][0]);
       ck_assert_int_eq(load(&cfg, NULL, e, NULL, &m), 0);
       app_config_display(&cfg, k, v, sizeof(v));
@@ -708,7 +709,7 @@ START_TEST(redis_url_schemes) {
     struct app_config cfg;
     struct app_msgs m = {0};
     char var[256];
-    char *env[] = {var, NULL};
+    char *env[] = {var, "SIO_REDIS_ADAPTER=sharded", NULL};
     snprintf(var, sizeof(var), "SIO_REDIS_URL=%s", good[i]);
     if (load(&cfg, NULL, env, NULL, &m) != 0)
       dump_msgs(&m);

@@ -94,7 +94,9 @@ typedef struct sio_adapter_ops {
   /* sio_namespace_server_side_emit (cb may be NULL: no answers wanted). */
   int (*server_side_emit)(void *ad, sio_namespace *ns, const char *event,
                           json_object *args, sio_server_ack_cb cb, void *ud);
-  /* Local membership changes, after the fact (each may be NULL). */
+  /* Local membership changes, after the fact (each may be NULL); joined
+   * also reports the socket's own id room when it connects, as the
+   * reference's addAll(id, [id]) does. */
   void (*joined)(void *ad, sio_socket *s, const char *room);
   void (*left)(void *ad, sio_socket *s, const char *room);
   void (*disconnected)(void *ad, sio_socket *s);

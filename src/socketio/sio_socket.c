@@ -125,6 +125,11 @@ int sio_socket_accept(sio_socket *s) {
   int rv;
   s->state = SIO_SOCKET_CONNECTED;
   s->out = s->client->closing ? NULL : s->client->es;
+  /* the id room was joined at creation, before the socket counted: an
+   * adapter hears of it now (the sharded adapter's dynamic-private mode
+   * subscribes it) */
+  if (ns->srv->has_adapter && ns->srv->adapter.joined)
+    ns->srv->adapter.joined(ns->srv->adapter_ud, s, s->id);
   ns->nsockets++;
   ns->stats.connects++;
   sio_queue_insert_tail(&s->client->sockets, &s->client_link);
