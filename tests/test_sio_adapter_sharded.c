@@ -621,6 +621,9 @@ START_TEST(test_dynamic_private_mode) {
   start_mode(&f, SIO_SHARDED_DYNAMIC_PRIVATE);
   a = connect_to(&f, &c[0], 0, NULL);
   b = connect_to(&f, &c[1], 1, NULL);
+  /* a socket's own room has its channel from the connection on */
+  ck_assert_int_eq(room_subscribed(&f, 0, sio_socket_id(a)), 1);
+  ck_assert_int_eq(room_subscribed(&f, 1, sio_socket_id(b)), 1);
   /* private rooms get a channel too */
   ck_assert_int_eq(sio_socket_join(a, sio_socket_id(b)), 0);
   ck_assert_int_eq(room_subscribed(&f, 0, sio_socket_id(b)), 1);
@@ -641,9 +644,8 @@ START_TEST(test_dynamic_private_mode) {
   }
   sio_socket_leave(a, sio_socket_id(b));
   ck_assert_int_eq(room_subscribed(&f, 0, sio_socket_id(b)), 0);
-  /* a socket's own room gets its channel when the joined hook names it
-   * (libsio does not call the hook at connection yet: see the report),
-   * and loses it when the socket goes */
+  /* a socket's own room keeps its channel (joining it again changes
+   * nothing) and loses it when the socket goes */
   ck_assert_int_eq(sio_socket_join(b, sio_socket_id(b)), 0);
   ck_assert_int_eq(room_subscribed(&f, 1, sio_socket_id(b)), 1);
   {
