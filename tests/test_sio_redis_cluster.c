@@ -278,6 +278,61 @@ START_TEST(test_unreachable_cluster) {
 }
 END_TEST
 
+
+/* rediss+cluster://: a TLS-only cluster (tls-cluster yes), the CA given
+ * to the driver; the slot map names the TLS ports. */
+START_TEST(test_tls_cluster) {
+  redis_cluster rc;
+  redis_proc certs;
+  uv_loop_t loop;
+  sink sub = {0}, pub = {0};
+  sio_redis_cluster *ks, *kp;
+  sio_redis_options o;
+  const sio_pubsub_ops *ops = &sio_redis_cluster_pubsub_ops;
+  char name[64], ca[160];
+  int i;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&certs);
+  ck_assert(redis_make_certs(certs.dir));
+  snprintf(ca, sizeof(ca), "%s/ca.crt", certs.dir);
+  redis_cluster_start_tls(&rc, 3, certs.dir);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout_ms = 2000;
+  o.tls_ca_file = ca;
+  ck_assert_int_eq(sio_redis_cluster_new(&ks, &loop, rc.url, &o), 0);
+  ck_assert_int_eq(sio_redis_cluster_new(&kp, &loop, rc.url, &o), 0);
+  ops->set_handler(ks, &handler, &sub);
+  ops->set_handler(kp, &handler, &pub);
+  for (i = 0; i < NCHAN; i++) {
+    chan_name(name, sizeof(name), i);
+    ck_assert_int_eq(ops->subscribe(ks, name, SIO_PUBSUB_SHARD), 0);
+  }
+  ck_assert(run_until(&loop, &sub.ready, 1, 8000));
+  ck_assert(run_until(&loop, &pub.ready, 1, 8000));
+  for (i = 0; i < NCHAN; i++) {
+    chan_name(name, sizeof(name), i);
+    ck_assert_int_eq(ops->spublish(kp, name, (const uint8_t *)"hi", 2), 0);
+  }
+  ck_assert(run_until(&loop, &sub.total, NCHAN, 8000));
+  close_drv(&loop, ks);
+  close_drv(&loop, kp);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  /* a CA that did not sign the nodes' certificates: never ready */
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  o.tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  memset(&sub, 0, sizeof(sub));
+  ck_assert_int_eq(sio_redis_cluster_new(&ks, &loop, rc.url, &o), 0);
+  ops->set_handler(ks, &handler, &sub);
+  run_for(&loop, 800);
+  ck_assert_int_eq(sub.ready, 0);
+  close_drv(&loop, ks);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cluster_cleanup(&rc);
+  redis_cleanup(&certs);
+}
+END_TEST
+
 Suite *sio_redis_cluster_suite(void) {
   Suite *s = suite_create("sio_redis_cluster");
   TCase *tc = tcase_create("core");
@@ -286,6 +341,7 @@ Suite *sio_redis_cluster_suite(void) {
   tcase_add_test(tc, test_unreachable_cluster);
   tcase_add_test(tc, test_sharded_pubsub_on_three_masters);
   tcase_add_test(tc, test_slot_migration_under_a_stream);
+  tcase_add_test(tc, test_tls_cluster);
   suite_add_tcase(s, tc);
   return s;
 }

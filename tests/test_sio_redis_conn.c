@@ -431,28 +431,8 @@ START_TEST(test_acl_user_and_select) {
 }
 END_TEST
 
-/* rediss: a CA and certificates made here, a TLS-only redis-server that
- * requires a client certificate. */
-static int make_certs(const char *dir) {
-  char cmd[2048];
-  snprintf(cmd, sizeof(cmd),
-           "cd '%s' && "
-           "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
-           "-keyout ca.key -out ca.crt >/dev/null 2>&1 && "
-           "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
-           "-keyout server.key -out server.csr >/dev/null 2>&1 && "
-           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext && "
-           "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
-           "-CAcreateserial -days 2 -extfile san.ext -out server.crt "
-           ">/dev/null 2>&1 && "
-           "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
-           "-keyout client.key -out client.csr >/dev/null 2>&1 && "
-           "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
-           "-CAcreateserial -days 2 -out client.crt >/dev/null 2>&1",
-           dir);
-  return system(cmd) == 0;
-}
-
+/* rediss: a CA and certificates made here (redis_make_certs), a
+ * TLS-only redis-server that requires a client certificate. */
 START_TEST(test_tls_with_client_certificate) {
   env e;
   redis_proc rp;
@@ -463,7 +443,7 @@ START_TEST(test_tls_with_client_certificate) {
   char ca[128], crt[128], key[128], scrt[128], skey[128], port[16], err[256];
   SKIP_WITHOUT_REDIS();
   redis_init(&rp);
-  ck_assert(make_certs(rp.dir));
+  ck_assert(redis_make_certs(rp.dir));
   snprintf(ca, sizeof(ca), "%s/ca.crt", rp.dir);
   snprintf(crt, sizeof(crt), "%s/client.crt", rp.dir);
   snprintf(key, sizeof(key), "%s/client.key", rp.dir);

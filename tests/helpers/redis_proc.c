@@ -154,8 +154,8 @@ int redis_cli(const redis_proc *p, const char *args, char *out,
   FILE *f;
   size_t n = 0;
   int st;
-  snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d %s 2>&1", p->port,
-           args);
+  snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d %s %s 2>&1",
+           p->port, p->cli_tls, args);
   f = popen(cmd, "r");
   if (!f)
     return -1;
@@ -171,28 +171,48 @@ int redis_cli(const redis_proc *p, const char *args, char *out,
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-void redis_cluster_start(redis_cluster *c, int n) {
-  char cmd[1024], out[4096];
+/* certdir NULL: plain TCP. */
+static void cluster_start(redis_cluster *c, int n, const char *certdir) {
+  char cmd[2048], out[4096], crt[160], key[160], ca[160], tls_port[16];
   size_t off;
   int i, tries;
   ck_assert_int_le(n, REDIS_CLUSTER_MAX);
   memset(c, 0, sizeof(*c));
   c->n = n;
-  off = (size_t)snprintf(c->url, sizeof(c->url), "redis+cluster://");
+  if (certdir) {
+    snprintf(crt, sizeof(crt), "%s/server.crt", certdir);
+    snprintf(key, sizeof(key), "%s/server.key", certdir);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", certdir);
+  }
+  off = (size_t)snprintf(c->url, sizeof(c->url),
+                         certdir ? "rediss+cluster://" : "redis+cluster://");
   for (i = 0; i < n; i++) {
+    /* TLS only: the port redis_start passes is overridden by --port 0 and
+     * becomes the TLS port (which accepts TCP, for the start check) */
     const char *extra[] = {"--cluster-enabled", "yes",
                            "--cluster-config-file", "nodes.conf",
-                           "--cluster-node-timeout", "2000", NULL};
+                           "--cluster-node-timeout", "2000",
+                           certdir ? "--port" : NULL, "0",
+                           "--tls-port", tls_port,
+                           "--tls-cluster", "yes",
+                           "--tls-cert-file", crt, "--tls-key-file", key,
+                           "--tls-ca-cert-file", ca,
+                           "--tls-auth-clients", "no", NULL};
     redis_init(&c->node[i]);
     do /* the cluster bus listens on port + 10000 */
       c->node[i].port = free_port();
     while (c->node[i].port > 55000);
+    snprintf(tls_port, sizeof(tls_port), "%d", c->node[i].port);
+    if (certdir)
+      snprintf(c->node[i].cli_tls, sizeof(c->node[i].cli_tls),
+               "--tls --cacert %s", ca);
     redis_start(&c->node[i], 0, extra);
     off += (size_t)snprintf(c->url + off, sizeof(c->url) - off, "%s127.0.0.1:%d",
                             i ? "," : "", c->node[i].port);
   }
   off = (size_t)snprintf(cmd, sizeof(cmd),
-                         "redis-cli --cluster create --cluster-yes");
+                         "redis-cli %s --cluster create --cluster-yes",
+                         c->node[0].cli_tls);
   for (i = 0; i < n; i++)
     off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " 127.0.0.1:%d",
                             c->node[i].port);
@@ -208,6 +228,12 @@ void redis_cluster_start(redis_cluster *c, int n) {
     usleep(20000);
   }
   ck_abort_msg("the cluster did not reach cluster_state:ok");
+}
+
+void redis_cluster_start(redis_cluster *c, int n) { cluster_start(c, n, NULL); }
+
+void redis_cluster_start_tls(redis_cluster *c, int n, const char *certdir) {
+  cluster_start(c, n, certdir);
 }
 
 void redis_cluster_cleanup(redis_cluster *c) {
@@ -390,3 +416,26 @@ void redis_sentinels_cleanup(redis_sentinels *g) {
   redis_cleanup(&g->replica);
   redis_cleanup(&g->master);
 }
+
+/* ----------------------------------------------------------------- TLS */
+
+int redis_make_certs(const char *dir) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && "
+           "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
+           "-keyout ca.key -out ca.crt >/dev/null 2>&1 && "
+           "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+           "-keyout server.key -out server.csr >/dev/null 2>&1 && "
+           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext && "
+           "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+           "-CAcreateserial -days 2 -extfile san.ext -out server.crt "
+           ">/dev/null 2>&1 && "
+           "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
+           "-keyout client.key -out client.csr >/dev/null 2>&1 && "
+           "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
+           "-CAcreateserial -days 2 -out client.crt >/dev/null 2>&1",
+           dir);
+  return system(cmd) == 0;
+}
+

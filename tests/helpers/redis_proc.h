@@ -16,6 +16,7 @@ typedef struct redis_proc {
   char sock[96];
   char url[256];
   char conf[128]; /* a config file to start with (before the flags) */
+  char cli_tls[400]; /* redis-cli's TLS flags for this server, or "" */
 } redis_proc;
 
 #define SKIP_WITHOUT_REDIS()                                                   \
@@ -66,6 +67,9 @@ typedef struct redis_cluster {
 } redis_cluster;
 
 void redis_cluster_start(redis_cluster *c, int n);
+/* The same with TLS only (tls-cluster yes, no plain port), certificates
+ * from redis_make_certs(certdir); url is rediss+cluster://. */
+void redis_cluster_start_tls(redis_cluster *c, int n, const char *certdir);
 void redis_cluster_cleanup(redis_cluster *c);
 /* Runs redis-cli against node i with the arguments (a shell-quoted
  * string), output into out (may be NULL). Returns the exit status. */
@@ -76,5 +80,9 @@ int redis_cli(const redis_proc *p, const char *args, char *out, size_t outlen);
 int redis_cluster_move_slot(redis_cluster *c, unsigned slot, int to);
 /* The index of the node owning slot, or -1. */
 int redis_cluster_owner(redis_cluster *c, unsigned slot);
+
+/* Makes, in dir, with the openssl CLI: ca.crt/ca.key, server.crt/.key for
+ * localhost and 127.0.0.1, client.crt/.key. Returns 1 on success. */
+int redis_make_certs(const char *dir);
 
 #endif
