@@ -25,11 +25,12 @@
 #endif
 
 #include "check_suites.h"
+#include "redis_proc.h"
 #include "sio/sio.h"
 #include "sio_conn.h"
 #include "sio_redis.h"
 #include "sio_redis_conn.h"
-#include "redis_proc.h"
+#include "sio_tls.h"
 #include "ws_client.h"
 
 #define WS_PATH "/socket.io/?EIO=4&transport=websocket"
@@ -223,7 +224,6 @@ static void finish(uv_loop_t *loop, sio_server **s, int n, ws_client *c,
 }
 
 /* ---------------------------------------------------------------- tests */
-
 
 static void on_fetch(sio_namespace *ns, int status,
                      const sio_socket_info *socks, size_t n, void *ud) {
@@ -675,7 +675,6 @@ START_TEST(test_connect_timeout_blackhole) {
 }
 END_TEST
 
-
 /* ------------------------------------------------------------ Sentinel */
 
 typedef struct sstream {
@@ -709,8 +708,8 @@ static void ss_publish(uv_timer_t *t) {
   sstream *s = t->data;
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "#%d", s->pub_seq + 1);
-  if (sio_redis_pubsub_ops.publish(s->d, "stream", (uint8_t *)buf,
-                                   (size_t)n) == 0)
+  if (sio_redis_pubsub_ops.publish(s->d, "stream", (uint8_t *)buf, (size_t)n) ==
+      0)
     s->pub_seq++;
   else
     s->refused++;
@@ -738,8 +737,11 @@ static int ss_back(void *arg) { return ((sstream *)arg)->t_back != 0; }
 /* A forced failover under a publish stream: the driver learns the new
  * master from +switch-master and is publishing and receiving through it
  * within 2 s of the switch. */
-START_TEST(test_sentinel_failover) {
+static void sentinel_failover(int tls) {
   redis_sentinels g;
+  redis_proc certs;
+  sio_tls_client_ctx *wtls = NULL;
+  char ca[160], err[256];
   uv_loop_t loop;
   sstream s;
   uv_timer_t pub;
@@ -753,13 +755,22 @@ START_TEST(test_sentinel_failover) {
   char args[64];
   int closed = 0;
   double back_ms;
-  SKIP_WITHOUT_REDIS();
-  redis_sentinels_start(&g);
+  memset(&o, 0, sizeof(o));
+  if (tls) {
+    redis_init(&certs);
+    ck_assert(redis_make_certs(certs.dir));
+    snprintf(ca, sizeof(ca), "%s/ca.crt", certs.dir);
+    redis_sentinels_start_tls(&g, certs.dir);
+    o.tls_ca_file = ca;
+    ck_assert_int_eq(
+        sio_tls_client_ctx_new(&wtls, ca, NULL, NULL, err, sizeof(err)), 0);
+  } else {
+    redis_sentinels_start(&g);
+  }
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   memset(&s, 0, sizeof(s));
   s.g = &g;
   s.master_port = g.master.port;
-  memset(&o, 0, sizeof(o));
   o.connect_timeout_ms = 1000;
   o.command_timeout_ms = 1000;
   ck_assert_int_eq(sio_redis_new(&s.d, &loop, g.url, &o), 0);
@@ -773,9 +784,10 @@ START_TEST(test_sentinel_failover) {
   memset(&wt, 0, sizeof(wt));
   wt.host = "127.0.0.1";
   wt.port = g.sentinel[2].port;
+  wt.tls = wtls;
   ck_assert_int_eq(sio_redis_conn_open(&watch, &net, &wt, NULL, &wh, &s), 0);
-  ck_assert_int_eq(
-      sio_redis_conn_command(watch, 2, wargv, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(sio_redis_conn_command(watch, 2, wargv, NULL, NULL, NULL),
+                   0);
   ck_assert(!run_until(&loop, ss_back, &s, 300));
   ck_assert_int_gt(s.got, 10);
   snprintf(args, sizeof(args), "SENTINEL FAILOVER %s", g.name);
@@ -791,9 +803,10 @@ START_TEST(test_sentinel_failover) {
     run_until(&loop, ss_flag, &never, 300);
   }
   fprintf(stderr,
-          "sentinel failover: back %.0f ms after the switch; %d published, "
+          "sentinel failover%s: back %.0f ms after the switch; %d published, "
           "%d received, %d lost, %d refused while down\n",
-          back_ms, s.pub_seq, s.got, s.pub_seq - s.got, s.refused);
+          tls ? " (TLS)" : "", back_ms, s.pub_seq, s.got, s.pub_seq - s.got,
+          s.refused);
   ck_assert_int_eq(redis_sentinels_master_port(&g), g.replica.port);
   ck_assert(back_ms < 2000);
   ck_assert_int_eq(s.last_seq, s.pub_seq);
@@ -804,6 +817,21 @@ START_TEST(test_sentinel_failover) {
   ck_assert(run_until(&loop, ss_flag, &closed, 5000));
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   redis_sentinels_cleanup(&g);
+  sio_tls_client_ctx_del(wtls);
+  if (tls)
+    redis_cleanup(&certs);
+}
+
+START_TEST(test_sentinel_failover) {
+  SKIP_WITHOUT_REDIS();
+  sentinel_failover(0);
+}
+END_TEST
+
+/* rediss+sentinel://: sentinels and servers on TLS only. */
+START_TEST(test_sentinel_failover_tls) {
+  SKIP_WITHOUT_REDIS();
+  sentinel_failover(1);
 }
 END_TEST
 
@@ -819,6 +847,7 @@ Suite *sio_redis_suite(void) {
   tcase_add_test(tc, test_kill_restart_reconnects_fast);
   tcase_add_test(tc, test_connect_timeout_blackhole);
   tcase_add_test(tc, test_sentinel_failover);
+  tcase_add_test(tc, test_sentinel_failover_tls);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   return s;

@@ -263,21 +263,19 @@ START_TEST(test_unreachable_cluster) {
            free_port(), free_port());
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   k = open_drv(&loop, url, &s);
-  ck_assert_int_eq(sio_redis_cluster_pubsub_ops.subscribe(k, "c-1",
-                                                          SIO_PUBSUB_SHARD),
-                   0);
+  ck_assert_int_eq(
+      sio_redis_cluster_pubsub_ops.subscribe(k, "c-1", SIO_PUBSUB_SHARD), 0);
   run_for(&loop, 600);
   ck_assert_int_eq(s.ready, 0);
-  ck_assert_int_eq(sio_redis_cluster_pubsub_ops.spublish(k, "c-1",
-                                                         (uint8_t *)"x", 1),
-                   SIO_ERR_CLOSED);
+  ck_assert_int_eq(
+      sio_redis_cluster_pubsub_ops.spublish(k, "c-1", (uint8_t *)"x", 1),
+      SIO_ERR_CLOSED);
   close_drv(&loop, k);
   ck_assert_int_eq(sio_redis_cluster_new(&k, &loop, "redis://h", NULL),
                    SIO_ERR_INVAL);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
-
 
 /* rediss+cluster://: a TLS-only cluster (tls-cluster yes), the CA given
  * to the driver; the slot map names the TLS ports. */

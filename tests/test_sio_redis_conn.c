@@ -381,8 +381,8 @@ START_TEST(test_acl_user_and_select) {
   owner o = {0}, bad = {0}, nopass = {0};
   sio_redis_target t;
   sio_redis_conn *c;
-  const char *extra[] = {"--user", "app", "on", ">s3cret", "~*", "&*",
-                         "+@all", "--user", "default", "off", NULL};
+  const char *extra[] = {"--user", "app",    "on",      ">s3cret", "~*", "&*",
+                         "+@all",  "--user", "default", "off",     NULL};
   static const char *argv[1] = {"CLIENT"};
   SKIP_WITHOUT_REDIS();
   (void)argv;
@@ -419,8 +419,8 @@ START_TEST(test_acl_user_and_select) {
    * (NOAUTH), which the owner sees as an error reply */
   t.user = t.password = NULL;
   t.db = 0;
-  ck_assert_int_eq(
-      sio_redis_conn_open(&c, &e.net, &t, NULL, &handler, &nopass), 0);
+  ck_assert_int_eq(sio_redis_conn_open(&c, &e.net, &t, NULL, &handler, &nopass),
+                   0);
   ping(c, &nopass);
   ck_assert(run_until(&e, &nopass.replies, 1, 3000));
   ck_assert_int_eq(nopass.last_type, REDIS_REPLY_ERROR);
@@ -454,9 +454,17 @@ START_TEST(test_tls_with_client_certificate) {
   {
     /* TLS only: the plain port is 0; redis_start waits on rp.port, which
      * accepts TCP for the TLS listener */
-    const char *extra[] = {"--tls-port", port, "--tls-cert-file", scrt,
-                           "--tls-key-file", skey, "--tls-ca-cert-file", ca,
-                           "--tls-auth-clients", "yes", NULL};
+    const char *extra[] = {"--tls-port",
+                           port,
+                           "--tls-cert-file",
+                           scrt,
+                           "--tls-key-file",
+                           skey,
+                           "--tls-ca-cert-file",
+                           ca,
+                           "--tls-auth-clients",
+                           "yes",
+                           NULL};
     int tls_port = rp.port;
     rp.port = free_port(); /* the plain one, unused */
     redis_start(&rp, 0, extra);
@@ -495,7 +503,6 @@ START_TEST(test_tls_with_client_certificate) {
   redis_cleanup(&rp);
 }
 END_TEST
-
 
 /* Every allocation of a connection's life failing in turn (open, the
  * held command, the dial, the reply): each run either gets its PONG or

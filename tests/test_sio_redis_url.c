@@ -55,7 +55,8 @@ END_TEST
 
 START_TEST(test_url_tls_sentinel_cluster) {
   sio_redis_url u;
-  ck_assert_int_eq(sio_redis_url_parse("rediss://app:p%3Aw@cache.example:6380/1", &u), 0);
+  ck_assert_int_eq(
+      sio_redis_url_parse("rediss://app:p%3Aw@cache.example:6380/1", &u), 0);
   ck_assert_int_eq(u.topology, SIO_REDIS_STANDALONE);
   ck_assert_int_eq(u.tls, 1);
   ck_assert_str_eq(u.host, "cache.example");
@@ -66,10 +67,10 @@ START_TEST(test_url_tls_sentinel_cluster) {
   ck_assert_uint_eq(u.nnodes, 1);
   sio_redis_url_clear(&u);
 
-  ck_assert_int_eq(sio_redis_url_parse(
-                       "redis+sentinel://:pw@10.0.0.1,10.0.0.2:26380,[::1]/mymaster/2",
-                       &u),
-                   0);
+  ck_assert_int_eq(
+      sio_redis_url_parse(
+          "redis+sentinel://:pw@10.0.0.1,10.0.0.2:26380,[::1]/mymaster/2", &u),
+      0);
   ck_assert_int_eq(u.topology, SIO_REDIS_SENTINEL);
   ck_assert_int_eq(u.tls, 0);
   ck_assert_uint_eq(u.nnodes, 3);
@@ -89,8 +90,9 @@ START_TEST(test_url_tls_sentinel_cluster) {
   ck_assert_int_eq(u.db, 0);
   sio_redis_url_clear(&u);
 
-  ck_assert_int_eq(
-      sio_redis_url_parse("redis+cluster://u:p@127.0.0.1:7000,127.0.0.1:7001", &u), 0);
+  ck_assert_int_eq(sio_redis_url_parse(
+                       "redis+cluster://u:p@127.0.0.1:7000,127.0.0.1:7001", &u),
+                   0);
   ck_assert_int_eq(u.topology, SIO_REDIS_CLUSTER);
   ck_assert_uint_eq(u.nnodes, 2);
   ck_assert_int_eq(u.nodes[1].port, 7001);
@@ -103,13 +105,20 @@ START_TEST(test_url_tls_sentinel_cluster) {
 
   /* what must be refused */
   ck_assert_int_eq(sio_redis_url_parse("redis://a,b", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h/", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h/m/x", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h,,k/m", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h/1", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h?db=2", &u), SIO_ERR_INVAL);
-  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h:1,h:99999", &u), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h/", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h/m/x", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+sentinel://h,,k/m", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h/1", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h?db=2", &u),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_redis_url_parse("redis+cluster://h:1,h:99999", &u),
+                   SIO_ERR_INVAL);
   ck_assert_int_eq(sio_redis_url_parse("redis+cluster://", &u), SIO_ERR_INVAL);
   ck_assert_int_eq(sio_redis_url_parse("rediss+unix:///x", &u), SIO_ERR_INVAL);
   sio_redis_url_clear(NULL);

@@ -75,7 +75,7 @@ struct sio_redis {
   sio_tls_client_ctx *tls;
   sio_redis_url url;
   sio_redis_options o;
-  role roles[3]; /* sub, pub, sentinel */
+  role roles[3];     /* sub, pub, sentinel */
   char *master_host; /* Sentinel: the master's address, NULL until known */
   int master_port;
   rsub *subs;
@@ -98,8 +98,7 @@ typedef struct count_req {
 } count_req;
 
 static const char *role_name(const role *ro) {
-  static const char *const names[3] = {"subscriber", "publisher",
-                                       "sentinel"};
+  static const char *const names[3] = {"subscriber", "publisher", "sentinel"};
   return names[ro->which];
 }
 
@@ -202,15 +201,14 @@ static void set_ready(role *ro) {
 
 /* A reply the role counts before READY (PING, ROLE, confirmations). */
 static void confirmed(role *ro) {
-  if (ro->state == R_CONNECTING && ro->confirm_left &&
-      --ro->confirm_left == 0)
+  if (ro->state == R_CONNECTING && ro->confirm_left && --ro->confirm_left == 0)
     set_ready(ro);
 }
 
 /* ------------------------------------------------------------ commands */
 
 static int role_send(role *ro, int argc, const char **argv, const size_t *lens,
-                sio_redis_reply_cb cb, void *ud) {
+                     sio_redis_reply_cb cb, void *ud) {
   if (!ro->rc)
     return SIO_ERR_CLOSED;
   return sio_redis_conn_command(ro->rc, argc, argv, lens, cb, ud);
@@ -263,8 +261,7 @@ static void on_subscribed(void *ud, int status, const redisReply *rep) {
   confirmed(ro);
 }
 
-static const char *const sub_cmd[3] = {"SUBSCRIBE", "PSUBSCRIBE",
-                                       "SSUBSCRIBE"};
+static const char *const sub_cmd[3] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
 static const char *const unsub_cmd[3] = {"UNSUBSCRIBE", "PUNSUBSCRIBE",
                                          "SUNSUBSCRIBE"};
 
@@ -397,8 +394,7 @@ static void set_master(sio_redis *r, const char *host, const char *port) {
     r->master_host = h;
     r->master_port = (int)pn;
   }
-  SIO_LOGI("redis: master %s is at %s:%d", r->url.master_name, host,
-           (int)pn);
+  SIO_LOGI("redis: master %s is at %s:%d", r->url.master_name, host, (int)pn);
   for (i = 0; i < 2; i++) {
     role *ro = &r->roles[i];
     if (ro->rc || ro->state != R_DOWN)
@@ -510,8 +506,7 @@ static void role_start(role *ro) {
   co.max_pending = r->o.max_pending;
   t.tls = r->tls;
   if (ro->which == ROLE_SENTINEL) {
-    const sio_redis_node *n =
-        &r->url.nodes[ro->sentinel_idx % r->url.nnodes];
+    const sio_redis_node *n = &r->url.nodes[ro->sentinel_idx % r->url.nnodes];
     t.host = n->host;
     t.port = n->port;
     h = &sentinel_handler;

@@ -60,7 +60,7 @@ typedef struct link {
 struct cnode {
   char *host;
   int port;
-  int in_map; /* owns slots in the current map */
+  int in_map;   /* owns slots in the current map */
   size_t nsubs; /* subscriptions placed here (SENT or CONFIRMED) */
   link sub, pub;
 };
@@ -69,10 +69,10 @@ typedef struct csub {
   char *name;
   unsigned slot;
   int state;
-  cnode *node; /* where it is SENT or CONFIRMED */
+  cnode *node;       /* where it is SENT or CONFIRMED */
   uint64_t sent_seq; /* order of the SSUBSCRIBEs sent */
-  int fresh; /* added while ready and never confirmed yet: a room's
-                channel being placed does not make the driver unready */
+  int fresh;         /* added while ready and never confirmed yet: a room's
+                        channel being placed does not make the driver unready */
 } csub;
 
 struct sio_redis_cluster {
@@ -89,8 +89,8 @@ struct sio_redis_cluster {
   link control;
   cnode *control_node; /* where the control link is, NULL: a seed */
   size_t next_seed;
-  int refreshing;      /* CLUSTER SLOTS in flight */
-  int refresh_wanted;  /* ask again once the answer is in */
+  int refreshing;     /* CLUSTER SLOTS in flight */
+  int refresh_wanted; /* ask again once the answer is in */
   uint64_t last_refresh;
   uint64_t next_ping;
   csub *subs;
@@ -231,8 +231,9 @@ static void link_forget(link *l) {
 }
 
 static const char *link_name(const link *l) {
-  return l->which == L_SUB ? "subscriber" : l->which == L_PUB ? "publisher"
-                                                              : "control";
+  return l->which == L_SUB   ? "subscriber"
+         : l->which == L_PUB ? "publisher"
+                             : "control";
 }
 
 static void link_failed(link *l, const char *why) {
@@ -305,7 +306,8 @@ static void on_push(void *ud, sio_redis_conn *c, const redisReply *rep) {
     if (rep->element[i]->type != REDIS_REPLY_STRING &&
         rep->element[i]->type != REDIS_REPLY_INTEGER)
       return;
-  if (strcmp(t, "smessage") == 0 && rep->element[2]->type == REDIS_REPLY_STRING) {
+  if (strcmp(t, "smessage") == 0 &&
+      rep->element[2]->type == REDIS_REPLY_STRING) {
     if (k->h.message)
       k->h.message(k->ud, NULL, rep->element[1]->str,
                    (const uint8_t *)rep->element[2]->str, rep->element[2]->len);
@@ -376,8 +378,7 @@ static void on_slots(void *ud, int status, const redisReply *rep) {
   k->last_refresh = uv_now(k->loop);
   if (!reply_is(rep, REDIS_REPLY_ARRAY) || rep->elements == 0) {
     SIO_LOGW("redis cluster: CLUSTER SLOTS: %s",
-             sio_redis_reply_str(rep) ? sio_redis_reply_str(rep)
-                                      : "no slots");
+             sio_redis_reply_str(rep) ? sio_redis_reply_str(rep) : "no slots");
     link_failed(l, "no slot map");
     return;
   }
@@ -597,8 +598,8 @@ static void ping_link(link *l) {
   static const char *const argv[1] = {"PING"};
   if (!l->rc || !l->ready || l->ping_out)
     return;
-  if (sio_redis_conn_command(l->rc, 1, (const char **)argv, NULL, on_pong,
-                             l) == 0) {
+  if (sio_redis_conn_command(l->rc, 1, (const char **)argv, NULL, on_pong, l) ==
+      0) {
     l->ping_out = 1;
     l->ping_sent_ns = uv_hrtime();
   }
@@ -684,9 +685,9 @@ static int send_req(sio_redis_cluster *k, cnode *n, pubreq *q, int asking) {
     link_open(&n->pub, n->host, n->port);
   if (!n->pub.rc)
     return SIO_ERR_CLOSED;
-  if (asking && (rv = sio_redis_conn_command(n->pub.rc, 1,
-                                             (const char **)ask_argv, NULL,
-                                             NULL, NULL)) != 0)
+  if (asking &&
+      (rv = sio_redis_conn_command(n->pub.rc, 1, (const char **)ask_argv, NULL,
+                                   NULL, NULL)) != 0)
     return rv;
   if (q->is_count) {
     argv[0] = "PUBSUB";

@@ -131,14 +131,13 @@ static void rc_release(sio_redis_conn *c) {
 
 /* Ends the connection once, from any state: the handler hears lost()
  * unless the owner closed it. */
-static void rc_end(sio_redis_conn *c, int status, const char *why,
-                   int notify) {
+static void rc_end(sio_redis_conn *c, int status, const char *why, int notify) {
   if (c->state == RC_DEAD)
     return;
   c->state = RC_DEAD;
-  fail_all(c, notify ? (status == SIO_ERR_TIMEOUT ? SIO_ERR_TIMEOUT
-                                                  : SIO_ERR_IO)
-                     : SIO_ERR_CANCELED);
+  fail_all(c, notify
+                  ? (status == SIO_ERR_TIMEOUT ? SIO_ERR_TIMEOUT : SIO_ERR_IO)
+                  : SIO_ERR_CANCELED);
   if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer))
     uv_close((uv_handle_t *)&c->timer, timer_closed);
   if (c->handle_open)
@@ -163,8 +162,8 @@ static void arm_timer(sio_redis_conn *c) {
   }
   k = sio_container_of(sio_queue_head(&c->pending), rc_cmd, link);
   now = uv_now(c->net->loop);
-  uv_timer_start(&c->timer, on_timer,
-                 k->deadline > now ? k->deadline - now : 0, 0);
+  uv_timer_start(&c->timer, on_timer, k->deadline > now ? k->deadline - now : 0,
+                 0);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -293,8 +292,8 @@ static void become_ready(sio_redis_conn *c) {
 
 static int is_str(const redisReply *r, const char *s) {
   size_t n = strlen(s);
-  return r && (r->type == REDIS_REPLY_STRING ||
-               r->type == REDIS_REPLY_STATUS) &&
+  return r &&
+         (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
          r->len == n && strncasecmp(r->str, s, n) == 0;
 }
 
@@ -334,14 +333,16 @@ static int dispatch(sio_redis_conn *c, redisReply *r) {
   if (k->kind == K_HANDSHAKE) {
     if (r->type == REDIS_REPLY_ERROR) {
       const char *e = r->str ? r->str : "";
-      int st = strncmp(e, "WRONGPASS", 9) == 0 || strncmp(e, "NOAUTH", 6) == 0 ||
+      int st = strncmp(e, "WRONGPASS", 9) == 0 ||
+                       strncmp(e, "NOAUTH", 6) == 0 ||
                        strncmp(e, "NOPERM", 6) == 0 ||
                        strncmp(e, "ERR invalid password", 20) == 0
                    ? SIO_ERR_FORBIDDEN
                    : SIO_ERR_PROTO;
       SIO_LOGD("redis handshake: %s", e);
-      rc_end(c, st, st == SIO_ERR_FORBIDDEN ? "authentication refused"
-                                            : "handshake refused",
+      rc_end(c, st,
+             st == SIO_ERR_FORBIDDEN ? "authentication refused"
+                                     : "handshake refused",
              1);
       return -1;
     }
@@ -499,8 +500,7 @@ nomem:
 }
 
 int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
-                        const sio_redis_target *t,
-                        const sio_redis_conn_opts *o,
+                        const sio_redis_target *t, const sio_redis_conn_opts *o,
                         const sio_redis_conn_handler *h, void *ud) {
   sio_redis_conn *c;
   sio_dial_opts d;
@@ -515,8 +515,8 @@ int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
   c->net = net;
   c->h = *h;
   c->ud = ud;
-  c->command_timeout_ms = o && o->command_timeout_ms ? o->command_timeout_ms
-                                                     : 5000;
+  c->command_timeout_ms =
+      o && o->command_timeout_ms ? o->command_timeout_ms : 5000;
   c->max_pending = o && o->max_pending ? o->max_pending : 10000;
   connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : 5000;
   c->connect_timeout_ms = connect_ms;

@@ -34,7 +34,7 @@ typedef struct sio_redis_conn sio_redis_conn;
 
 /* Where and as whom to connect. Strings borrowed for the open call. */
 typedef struct sio_redis_target {
-  const char *host;        /* name or address; NULL with path */
+  const char *host; /* name or address; NULL with path */
   int port;
   const char *path;        /* unix socket, or NULL */
   sio_tls_client_ctx *tls; /* NULL: plain; borrowed for the conn's life */
@@ -78,8 +78,7 @@ typedef struct sio_redis_conn_handler {
  * follow, never from inside this call), SIO_ERR_INVAL or SIO_ERR_NOMEM;
  * on error nothing will be called. */
 int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
-                        const sio_redis_target *t,
-                        const sio_redis_conn_opts *o,
+                        const sio_redis_target *t, const sio_redis_conn_opts *o,
                         const sio_redis_conn_handler *h, void *ud);
 
 /* Sends a command (argv[i] of lens[i] bytes; lens NULL: NUL-terminated
@@ -88,8 +87,7 @@ int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
  * (lost or closing), SIO_ERR_LIMIT (max_pending commands wait) or
  * SIO_ERR_NOMEM; cb never fires on error. */
 int sio_redis_conn_command(sio_redis_conn *c, int argc, const char **argv,
-                           const size_t *lens, sio_redis_reply_cb cb,
-                           void *ud);
+                           const size_t *lens, sio_redis_reply_cb cb, void *ud);
 
 /* Commands sent and not yet answered. */
 size_t sio_redis_conn_pending(const sio_redis_conn *c);

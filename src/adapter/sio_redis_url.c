@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "sio_int.h"
 #include "sio_buf.h"
+#include "sio_int.h"
 #include "sio_mem.h"
 #include "sio_util.h"
 

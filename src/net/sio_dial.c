@@ -103,7 +103,7 @@ static void dial_fail(dial_state *d, int status) {
   sio_conn *c;
   char why[160];
   snprintf(why, sizeof(why), "%s: %s", d->where,
-           d->err                    ? uv_strerror(d->err)
+           d->err                      ? uv_strerror(d->err)
            : status == SIO_ERR_TIMEOUT ? "timed out"
            : status == SIO_ERR_PROTO   ? sio_tls_last_failure()
                                        : "I/O error");

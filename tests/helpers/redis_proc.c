@@ -17,7 +17,6 @@
 #include <sys/prctl.h>
 #endif
 
-
 int have_redis(void) {
   const char *path = getenv("PATH");
   char buf[4096], *p, *save = NULL;
@@ -32,7 +31,6 @@ int have_redis(void) {
   }
   return 0;
 }
-
 
 int free_port(void) {
   struct sockaddr_in a;
@@ -72,8 +70,7 @@ int redis_can_connect(const redis_proc *r) {
 
 /* Starts redis-server with extra arguments (NULL-terminated list). With
  * unix set, it listens on a socket in its directory only. */
-void redis_start(redis_proc *r, int unix_sock,
-                 const char *const *extra) {
+void redis_start(redis_proc *r, int unix_sock, const char *const *extra) {
   char portbuf[16];
   const char *argv[48];
   int n = 0, i;
@@ -145,17 +142,15 @@ void redis_cleanup(redis_proc *r) {
     fprintf(stderr, "cannot remove %s\n", r->dir);
 }
 
-
 /* ------------------------------------------------------------- cluster */
 
-int redis_cli(const redis_proc *p, const char *args, char *out,
-              size_t outlen) {
+int redis_cli(const redis_proc *p, const char *args, char *out, size_t outlen) {
   char cmd[1024];
   FILE *f;
   size_t n = 0;
   int st;
-  snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d %s %s 2>&1",
-           p->port, p->cli_tls, args);
+  snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d %s %s 2>&1", p->port,
+           p->cli_tls, args);
   f = popen(cmd, "r");
   if (!f)
     return -1;
@@ -189,15 +184,27 @@ static void cluster_start(redis_cluster *c, int n, const char *certdir) {
   for (i = 0; i < n; i++) {
     /* TLS only: the port redis_start passes is overridden by --port 0 and
      * becomes the TLS port (which accepts TCP, for the start check) */
-    const char *extra[] = {"--cluster-enabled", "yes",
-                           "--cluster-config-file", "nodes.conf",
-                           "--cluster-node-timeout", "2000",
-                           certdir ? "--port" : NULL, "0",
-                           "--tls-port", tls_port,
-                           "--tls-cluster", "yes",
-                           "--tls-cert-file", crt, "--tls-key-file", key,
-                           "--tls-ca-cert-file", ca,
-                           "--tls-auth-clients", "no", NULL};
+    const char *extra[] = {"--cluster-enabled",
+                           "yes",
+                           "--cluster-config-file",
+                           "nodes.conf",
+                           "--cluster-node-timeout",
+                           "2000",
+                           certdir ? "--port" : NULL,
+                           "0",
+                           "--tls-port",
+                           tls_port,
+                           "--tls-cluster",
+                           "yes",
+                           "--tls-cert-file",
+                           crt,
+                           "--tls-key-file",
+                           key,
+                           "--tls-ca-cert-file",
+                           ca,
+                           "--tls-auth-clients",
+                           "no",
+                           NULL};
     redis_init(&c->node[i]);
     do /* the cluster bus listens on port + 10000 */
       c->node[i].port = free_port();
@@ -207,8 +214,8 @@ static void cluster_start(redis_cluster *c, int n, const char *certdir) {
       snprintf(c->node[i].cli_tls, sizeof(c->node[i].cli_tls),
                "--tls --cacert %s", ca);
     redis_start(&c->node[i], 0, extra);
-    off += (size_t)snprintf(c->url + off, sizeof(c->url) - off, "%s127.0.0.1:%d",
-                            i ? "," : "", c->node[i].port);
+    off += (size_t)snprintf(c->url + off, sizeof(c->url) - off,
+                            "%s127.0.0.1:%d", i ? "," : "", c->node[i].port);
   }
   off = (size_t)snprintf(cmd, sizeof(cmd),
                          "redis-cli %s --cluster create --cluster-yes",
@@ -324,7 +331,8 @@ int redis_cluster_move_slot(redis_cluster *c, unsigned slot, int to) {
 
 /* ------------------------------------------------------------ sentinel */
 
-static void sentinel_start(redis_proc *r, int master_port, const char *name) {
+static void sentinel_start(redis_proc *r, int master_port, const char *name,
+                           const char *certdir) {
   FILE *f;
   int i;
   redis_init(r);
@@ -332,13 +340,24 @@ static void sentinel_start(redis_proc *r, int master_port, const char *name) {
   snprintf(r->conf, sizeof(r->conf), "%s/sentinel.conf", r->dir);
   f = fopen(r->conf, "w");
   ck_assert_ptr_nonnull(f);
+  if (certdir) { /* TLS only, to clients and to the servers it watches */
+    fprintf(f,
+            "port 0\ntls-port %d\ntls-cert-file %s/server.crt\n"
+            "tls-key-file %s/server.key\ntls-ca-cert-file %s/ca.crt\n"
+            "tls-replication yes\ntls-auth-clients no\n",
+            r->port, certdir, certdir, certdir);
+    snprintf(r->cli_tls, sizeof(r->cli_tls), "--tls --cacert %s/ca.crt",
+             certdir);
+  } else {
+    fprintf(f, "port %d\n", r->port);
+  }
   fprintf(f,
-          "port %d\nbind 127.0.0.1\ndir %s\n"
+          "bind 127.0.0.1\ndir %s\n"
           "sentinel monitor %s 127.0.0.1 %d 2\n"
           "sentinel down-after-milliseconds %s 1000\n"
           "sentinel failover-timeout %s 4000\n"
           "sentinel parallel-syncs %s 1\n",
-          r->port, r->dir, name, master_port, name, name, name);
+          r->dir, name, master_port, name, name, name);
   fclose(f);
   r->pid = fork();
   ck_assert_int_ge(r->pid, 0);
@@ -366,32 +385,70 @@ int redis_sentinels_master_port(redis_sentinels *g) {
   return nl ? atoi(nl + 1) : 0;
 }
 
-void redis_sentinels_start(redis_sentinels *g) {
-  char replicaof[64], args[96], out[4096];
-  const char *extra[3] = {"--replicaof", replicaof, NULL};
+static void sentinels_start(redis_sentinels *g, const char *certdir) {
+  char replicaof[64], args[96], out[4096], tls_port[16], crt[160], key[160],
+      ca[160];
+  /* TLS only: --port 0 overrides the port redis_start passes, which
+   * becomes the TLS one */
+  const char *tls[] = {"--port",
+                       "0",
+                       "--tls-port",
+                       tls_port,
+                       "--tls-replication",
+                       "yes",
+                       "--tls-cert-file",
+                       crt,
+                       "--tls-key-file",
+                       key,
+                       "--tls-ca-cert-file",
+                       ca,
+                       "--tls-auth-clients",
+                       "no",
+                       NULL};
+  const char *extra[20];
   size_t off;
-  int i, tries;
+  int i, tries, k;
   memset(g, 0, sizeof(*g));
   snprintf(g->name, sizeof(g->name), "mymaster");
+  if (certdir) {
+    snprintf(crt, sizeof(crt), "%s/server.crt", certdir);
+    snprintf(key, sizeof(key), "%s/server.key", certdir);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", certdir);
+  }
+  for (k = 0; certdir && tls[k]; k++)
+    extra[k] = tls[k];
+  extra[k] = NULL;
   redis_init(&g->master);
-  redis_start(&g->master, 0, NULL);
+  g->master.port = free_port();
+  snprintf(tls_port, sizeof(tls_port), "%d", g->master.port);
+  if (certdir)
+    snprintf(g->master.cli_tls, sizeof(g->master.cli_tls), "--tls --cacert %s",
+             ca);
+  redis_start(&g->master, 0, extra);
   snprintf(replicaof, sizeof(replicaof), "127.0.0.1 %d", g->master.port);
+  extra[k] = "--replicaof";
+  extra[k + 1] = replicaof;
+  extra[k + 2] = NULL;
   redis_init(&g->replica);
+  g->replica.port = free_port();
+  snprintf(tls_port, sizeof(tls_port), "%d", g->replica.port);
+  strcpy(g->replica.cli_tls, g->master.cli_tls);
   redis_start(&g->replica, 0, extra);
   for (i = 0; i < 3; i++)
-    sentinel_start(&g->sentinel[i], g->master.port, g->name);
-  off = (size_t)snprintf(g->url, sizeof(g->url), "redis+sentinel://");
+    sentinel_start(&g->sentinel[i], g->master.port, g->name, certdir);
+  off = (size_t)snprintf(g->url, sizeof(g->url),
+                         certdir ? "rediss+sentinel://" : "redis+sentinel://");
   for (i = 0; i < 3; i++)
-    off += (size_t)snprintf(g->url + off, sizeof(g->url) - off,
-                            "%s127.0.0.1:%d", i ? "," : "",
-                            g->sentinel[i].port);
+    off +=
+        (size_t)snprintf(g->url + off, sizeof(g->url) - off, "%s127.0.0.1:%d",
+                         i ? "," : "", g->sentinel[i].port);
   snprintf(g->url + off, sizeof(g->url) - off, "/%s", g->name);
   /* ready for a failover: the replica in sync, every sentinel knowing it
    * and the two others */
   for (tries = 0; tries < 1000; tries++) {
-    int ok = redis_cli(&g->replica, "INFO replication", out, sizeof(out)) ==
-                 0 &&
-             strstr(out, "master_link_status:up") != NULL;
+    int ok =
+        redis_cli(&g->replica, "INFO replication", out, sizeof(out)) == 0 &&
+        strstr(out, "master_link_status:up") != NULL;
     for (i = 0; i < 3 && ok; i++) {
       snprintf(args, sizeof(args), "SENTINEL replicas %s", g->name);
       ok = redis_cli(&g->sentinel[i], args, out, sizeof(out)) == 0 &&
@@ -409,6 +466,12 @@ void redis_sentinels_start(redis_sentinels *g) {
   ck_abort_msg("the sentinel group did not settle");
 }
 
+void redis_sentinels_start(redis_sentinels *g) { sentinels_start(g, NULL); }
+
+void redis_sentinels_start_tls(redis_sentinels *g, const char *certdir) {
+  sentinels_start(g, certdir);
+}
+
 void redis_sentinels_cleanup(redis_sentinels *g) {
   int i;
   for (i = 0; i < 3; i++)
@@ -421,21 +484,21 @@ void redis_sentinels_cleanup(redis_sentinels *g) {
 
 int redis_make_certs(const char *dir) {
   char cmd[2048];
-  snprintf(cmd, sizeof(cmd),
-           "cd '%s' && "
-           "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
-           "-keyout ca.key -out ca.crt >/dev/null 2>&1 && "
-           "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
-           "-keyout server.key -out server.csr >/dev/null 2>&1 && "
-           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext && "
-           "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
-           "-CAcreateserial -days 2 -extfile san.ext -out server.crt "
-           ">/dev/null 2>&1 && "
-           "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
-           "-keyout client.key -out client.csr >/dev/null 2>&1 && "
-           "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
-           "-CAcreateserial -days 2 -out client.crt >/dev/null 2>&1",
-           dir);
+  snprintf(
+      cmd, sizeof(cmd),
+      "cd '%s' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
+      "-keyout ca.key -out ca.crt >/dev/null 2>&1 && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+      "-keyout server.key -out server.csr >/dev/null 2>&1 && "
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext && "
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+      "-CAcreateserial -days 2 -extfile san.ext -out server.crt "
+      ">/dev/null 2>&1 && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
+      "-keyout client.key -out client.csr >/dev/null 2>&1 && "
+      "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
+      "-CAcreateserial -days 2 -out client.crt >/dev/null 2>&1",
+      dir);
   return system(cmd) == 0;
 }
-

@@ -15,7 +15,7 @@ typedef struct redis_proc {
   char dir[64];
   char sock[96];
   char url[256];
-  char conf[128]; /* a config file to start with (before the flags) */
+  char conf[128];    /* a config file to start with (before the flags) */
   char cli_tls[400]; /* redis-cli's TLS flags for this server, or "" */
 } redis_proc;
 
@@ -52,6 +52,9 @@ typedef struct redis_sentinels {
 } redis_sentinels;
 
 void redis_sentinels_start(redis_sentinels *g);
+/* The same with TLS only (servers and sentinels, tls-replication yes),
+ * certificates from redis_make_certs(certdir); url is rediss+sentinel://. */
+void redis_sentinels_start_tls(redis_sentinels *g, const char *certdir);
 void redis_sentinels_cleanup(redis_sentinels *g);
 /* The port of the master the sentinels name now (0: unknown). */
 int redis_sentinels_master_port(redis_sentinels *g);
