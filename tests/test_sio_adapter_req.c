@@ -29,8 +29,8 @@ typedef struct fix {
   void *count_ctx;
   int published;
   char last[64];
-  int ids;       /* ids handed out */
-  int same_ids;  /* the first same_ids ids are all "same" */
+  int ids;      /* ids handed out */
+  int same_ids; /* the first same_ids ids are all "same" */
   int id_rv;
   /* what the callbacks saw */
   int fired;
@@ -158,9 +158,9 @@ static const sio_adapter_ack_sink f_sink = {sink_count, sink_response,
                                             sink_done};
 
 static sio_adapter_req *new_fetch(fix *f) {
-  sio_adapter_req *q = sio_adapter_req_new(
-      &f->t, SIO_ADAPTER_REQ_FETCH, NS, &f->ctx,
-      (sio_adapter_req_cb){.fetch = on_fetch}, f);
+  sio_adapter_req *q =
+      sio_adapter_req_new(&f->t, SIO_ADAPTER_REQ_FETCH, NS, &f->ctx,
+                          (sio_adapter_req_cb){.fetch = on_fetch}, f);
   ck_assert_ptr_nonnull(q);
   return q;
 }
@@ -208,8 +208,7 @@ START_TEST(test_encoding_error_nothing_fires) {
   ck_assert_int_eq(f.counts, 0);
   q = sio_adapter_req_new(&f.t, SIO_ADAPTER_REQ_BACK, NS, &f.ctx,
                           (sio_adapter_req_cb){.sink = &f_sink}, &f);
-  ck_assert_int_eq(sio_adapter_req_send(q, SIO_ERR_LIMIT, 100),
-                   SIO_ERR_LIMIT);
+  ck_assert_int_eq(sio_adapter_req_send(q, SIO_ERR_LIMIT, 100), SIO_ERR_LIMIT);
   fix_done(&f);
   ck_assert_int_eq(f.fired, 0);
   ck_assert_int_eq(f.published, 0);
@@ -269,8 +268,7 @@ START_TEST(test_ids_collide_then_run_out) {
   a = new_fetch(&f); /* "same" */
   ck_assert_str_eq(sio_adapter_req_id(a), "same");
   /* eight more tries, every one "same": no id left */
-  ck_assert_ptr_null(sio_adapter_req_new(&f.t, SIO_ADAPTER_REQ_SSE, NS,
-                                         &f.ctx,
+  ck_assert_ptr_null(sio_adapter_req_new(&f.t, SIO_ADAPTER_REQ_SSE, NS, &f.ctx,
                                          (sio_adapter_req_cb){.sse = on_sse},
                                          &f));
   ck_assert_int_eq(f.ids, 9);
@@ -281,9 +279,9 @@ START_TEST(test_ids_collide_then_run_out) {
   ck_assert_ptr_eq(sio_adapter_req_find(&f.t, "i011"), b);
   ck_assert_ptr_null(sio_adapter_req_find(&f.t, NULL));
   f.id_rv = SIO_ERR_IO;
-  ck_assert_ptr_null(sio_adapter_req_new(
-      &f.t, SIO_ADAPTER_REQ_FETCH, NS, &f.ctx,
-      (sio_adapter_req_cb){.fetch = on_fetch}, &f));
+  ck_assert_ptr_null(
+      sio_adapter_req_new(&f.t, SIO_ADAPTER_REQ_FETCH, NS, &f.ctx,
+                          (sio_adapter_req_cb){.fetch = on_fetch}, &f));
   /* never started: close cancels them */
   fix_done(&f);
   ck_assert_int_eq(f.fired, 2);

@@ -686,13 +686,8 @@ static void final_step(sio_adapter_redis *a) {
     done(arg);
 }
 
-static void reqs_closed(void *arg) {
-  sio_adapter_redis *a = arg;
-  a->outstanding--;
-  final_step(a);
-}
-
-static void drv_closed(void *arg) {
+/* the requests or the driver, closed */
+static void part_closed(void *arg) {
   sio_adapter_redis *a = arg;
   a->outstanding--;
   final_step(a);
@@ -707,14 +702,14 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   a->done_arg = arg;
   a->outstanding++; /* held while starting */
   a->outstanding++; /* the requests, canceled */
-  sio_adapter_req_table_close(&a->reqs, reqs_closed, a);
+  sio_adapter_req_table_close(&a->reqs, part_closed, a);
   while (!sio_queue_empty(&a->rbacks)) {
     rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
     sio_queue_remove(&b->link);
     b->a = NULL;
   }
   a->outstanding++; /* the driver */
-  a->ops->close(a->drv, drv_closed, a);
+  a->ops->close(a->drv, part_closed, a);
   a->outstanding--;
   final_step(a);
 }

@@ -54,8 +54,8 @@ static void table_maybe_closed(sio_adapter_req_table *t) {
 }
 
 static void req_closed(uv_handle_t *h) {
-  sio_adapter_req *q = sio_container_of((uv_timer_t *)h, sio_adapter_req,
-                                        timer);
+  sio_adapter_req *q =
+      sio_container_of((uv_timer_t *)h, sio_adapter_req, timer);
   sio_adapter_req_table *t = q->t;
   json_object_put(q->acc);
   sio_buf_deinit(&q->msg);
@@ -244,8 +244,7 @@ int sio_adapter_req_start(sio_adapter_req *q, int encoded) {
   return 0;
 }
 
-int sio_adapter_req_send(sio_adapter_req *q, int encoded,
-                         uint32_t timeout_ms) {
+int sio_adapter_req_send(sio_adapter_req *q, int encoded, uint32_t timeout_ms) {
   int rv = encoded ? encoded : q->t->ops->publish(q->t->ud, q->ctx, &q->msg);
   if (rv)
     return req_abort(q, rv);

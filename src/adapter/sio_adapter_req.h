@@ -89,7 +89,8 @@ void sio_adapter_req_table_close(sio_adapter_req_table *t,
 
 /* A request of kind for ns (its callbacks' namespace), registered under a
  * fresh id unless it is a SIO_ADAPTER_REQ_COUNT; NULL when out of memory
- * or out of ids. Nothing fires until it is started or sent. */
+ * or out of ids. Nothing fires until it is started or sent (or the table
+ * closes). */
 sio_adapter_req *sio_adapter_req_new(sio_adapter_req_table *t, int kind,
                                      sio_namespace *ns, void *ctx,
                                      sio_adapter_req_cb cb, void *ud);
@@ -105,12 +106,10 @@ sio_buf *sio_adapter_req_msg(sio_adapter_req *q);
 int sio_adapter_req_start(sio_adapter_req *q, int encoded);
 /* Publishes a SIO_ADAPTER_REQ_BACK now and arms its timeout; errors as
  * sio_adapter_req_start (a publish that fails among them). */
-int sio_adapter_req_send(sio_adapter_req *q, int encoded,
-                         uint32_t timeout_ms);
+int sio_adapter_req_send(sio_adapter_req *q, int encoded, uint32_t timeout_ms);
 
 /* The request not yet done under id, or NULL (late, or someone else's). */
-sio_adapter_req *sio_adapter_req_find(sio_adapter_req_table *t,
-                                      const char *id);
+sio_adapter_req *sio_adapter_req_find(sio_adapter_req_table *t, const char *id);
 /* One server's answer (borrowed): the socket objects of a FETCH, the
  * room names of a ROOMS (other items skipped), the value of a SSE
  * (stored as is). The last one expected fires the callback. Ignored by

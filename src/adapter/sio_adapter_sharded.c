@@ -771,13 +771,8 @@ static void final_step(sio_adapter_sharded *a) {
     done(arg);
 }
 
-static void reqs_closed(void *arg) {
-  sio_adapter_sharded *a = arg;
-  a->outstanding--;
-  final_step(a);
-}
-
-static void drv_closed(void *arg) {
+/* the requests or the driver, closed */
+static void part_closed(void *arg) {
   sio_adapter_sharded *a = arg;
   a->outstanding--;
   final_step(a);
@@ -798,7 +793,7 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   a->done_arg = arg;
   a->outstanding++; /* held while starting */
   a->outstanding++; /* the requests, canceled */
-  sio_adapter_req_table_close(&a->reqs, reqs_closed, a);
+  sio_adapter_req_table_close(&a->reqs, part_closed, a);
   while (!sio_queue_empty(&a->rbacks)) {
     rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
     sio_queue_remove(&b->link);
@@ -807,7 +802,7 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   a->outstanding++; /* the sweep timer */
   uv_close((uv_handle_t *)&a->sweep_timer, sweep_closed);
   a->outstanding++; /* the driver: its subscriptions end with it */
-  a->ops->close(a->drv, drv_closed, a);
+  a->ops->close(a->drv, part_closed, a);
   a->outstanding--;
   final_step(a);
 }
