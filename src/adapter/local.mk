@@ -2,7 +2,8 @@
 # embedder writes, over the public seam <sio/adapter.h> only (the dispatch
 # is src/socketio/sio_cluster.c). The Redis adapter protocols
 # (sio_adapter_redis, classic, and sio_adapter_sharded, Redis 7 sharded
-# pub/sub, over the sio_pubsub driver interface), their PURE message codec
+# pub/sub, over the sio_pubsub driver interface) and the request machinery
+# they share (sio_adapter_req), their PURE message codec
 # (sio_redis_msg, msgpack-c), the URL forms (sio_redis_url), one Redis
 # connection over src/net with hiredis as the codec (sio_redis_conn), and
 # the drivers: one server or Sentinel (sio_redis), a Cluster
