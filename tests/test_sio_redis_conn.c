@@ -553,7 +553,8 @@ static int fm_conn(void *ud) {
   uv_close((uv_handle_t *)&guard, NULL);
   if (!rv && !(o.replies == 1 && o.last_status == 0))
     rv = SIO_ERR_NOMEM;
-  sio_redis_conn_close(c);
+  if (!o.lost) /* after lost the connection frees itself: forget c */
+    sio_redis_conn_close(c);
   for (i = 0; c && i < 3000 && !o.freed; i++)
     uv_run(&loop, UV_RUN_ONCE);
   ck_assert(!c || o.freed == 1);
