@@ -42,6 +42,7 @@
   X(sio_redis_conn)                                                            \
   X(sio_redis_cluster)                                                         \
   X(sio_cluster)                                                               \
+  X(sio_adapter_req)                                                           \
   X(sio_adapter)                                                               \
   X(sio_adapter_sharded)                                                       \
   X(sio_redis)

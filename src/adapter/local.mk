@@ -2,13 +2,15 @@
 # embedder writes, over the public seam <sio/adapter.h> only (the dispatch
 # is src/socketio/sio_cluster.c). The Redis adapter protocols
 # (sio_adapter_redis, classic, and sio_adapter_sharded, Redis 7 sharded
-# pub/sub, over the sio_pubsub driver interface), their PURE message codec
+# pub/sub, over the sio_pubsub driver interface) and the request machinery
+# they share (sio_adapter_req), their PURE message codec
 # (sio_redis_msg, msgpack-c), the URL forms (sio_redis_url), one Redis
 # connection over src/net with hiredis as the codec (sio_redis_conn), and
 # the drivers: one server or Sentinel (sio_redis), a Cluster
 # (sio_redis_cluster).
 libsio_core_la_SOURCES += \
 	src/adapter/sio_pubsub.h \
+	src/adapter/sio_adapter_req.c src/adapter/sio_adapter_req.h \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_adapter_sharded.c src/adapter/sio_adapter_sharded.h \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \
@@ -16,7 +18,8 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_conn.c src/adapter/sio_redis_conn.h \
 	src/adapter/sio_redis_url.c src/adapter/sio_redis_url.h \
 	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
-check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter.c \
+check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
+	tests/test_sio_adapter.c \
 	tests/test_sio_adapter_sharded.c \
 	tests/test_sio_redis.c tests/test_sio_redis_url.c \
 	tests/test_sio_redis_conn.c tests/test_sio_redis_cluster.c \

@@ -21,8 +21,8 @@
  * does not depend on Redis); fetchSockets, allRooms and serverSideEmit
  * with acknowledgements first ask NUMSUB how many servers there are, then
  * publish the request and wait for one answer per other server, or the
- * requests timeout (a "req" below: COUNTING -> WAITING -> DONE; freed once
- * done, the NUMSUB callback has returned and its timer has closed).
+ * requests timeout (the request lifecycle is sio_adapter_req.c's; this
+ * file counts on and publishes to the request channel).
  * Broadcasts with acknowledgements publish a BROADCAST request and
  * collect BROADCAST_CLIENT_COUNT and BROADCAST_ACK answers until their
  * timeout.
@@ -41,6 +41,7 @@
 
 #include <string.h>
 
+#include "sio_adapter_req.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
@@ -63,33 +64,6 @@ typedef struct rns {
   char *resp_uid_chan;
 } rns;
 
-enum { REQ_FETCH, REQ_ROOMS, REQ_COUNT, REQ_SSE, REQ_BACK };
-
-typedef struct req {
-  sio_queue link; /* in a->reqs */
-  sio_adapter_redis *a;
-  rns *r;
-  uv_timer_t timer;
-  int kind;
-  char id[ID_LEN + 1];
-  int holds; /* the NUMSUB callback still to come */
-  uint8_t done;
-  uint8_t closing;
-  uint8_t in_map;
-  long expected; /* answers wanted */
-  long got;
-  json_object *acc; /* answers so far */
-  sio_buf msg;      /* the request, published once the count is known */
-  union {
-    sio_fetch_cb fetch;
-    sio_rooms_cb rooms;
-    sio_count_cb count;
-    sio_server_ack_cb sse;
-  } cb;
-  void *ud;
-  const sio_adapter_ack_sink *sink;
-} req;
-
 /* a BROADCAST with acks from another server, being answered by our
  * clients: one reference per client asked */
 typedef struct rback {
@@ -111,14 +85,13 @@ struct sio_adapter_redis {
   sio_map by_nsp;     /* namespace name -> rns */
   sio_map by_pattern; /* pattern -> rns */
   sio_map by_channel; /* request / response channels -> rns */
-  sio_map by_id;      /* requestId -> req */
-  sio_queue reqs;
+  sio_adapter_req_table reqs;
   sio_queue rbacks;
   sio_buf scratch;
   sio_buf chan;
   sio_adapter_stats stats;
   int closing;
-  int outstanding; /* reqs not yet freed, plus the driver while closing */
+  int outstanding; /* while closing: the requests, the driver */
   void (*done)(void *arg);
   void *done_arg;
 };
@@ -167,240 +140,56 @@ static void opts_from(sio_broadcast_opts *o, const sio_redis_opts *ro) {
 
 /* ------------------------------------------------------------- requests */
 
-static void final_step(sio_adapter_redis *a);
-
-static void req_closed(uv_handle_t *h) {
-  req *q = sio_container_of((uv_timer_t *)h, req, timer);
-  sio_adapter_redis *a = q->a;
-  json_object_put(q->acc);
-  sio_buf_deinit(&q->msg);
-  sio_free(q);
-  a->outstanding--;
-  final_step(a);
+/* the requests are counted with NUMSUB on, and published to, the
+ * namespace's request channel */
+static int req_count(void *ud, void *ctx, sio_pubsub_count_cb cb, void *cb_ud) {
+  sio_adapter_redis *a = ud;
+  rns *r = ctx;
+  return a->ops->numsub(a->drv, r->req_chan, cb, cb_ud);
 }
 
-static void req_maybe_free(req *q) {
-  if (!q->done || q->holds > 0 || q->closing)
-    return;
-  q->closing = 1;
-  sio_queue_remove(&q->link);
-  uv_close((uv_handle_t *)&q->timer, req_closed);
+static int req_publish(void *ud, void *ctx, const sio_buf *msg) {
+  return publish(ud, ((rns *)ctx)->req_chan, msg);
 }
 
-/* Fires q's callback once with status and what was collected. */
-static void req_finish(req *q, int status) {
-  sio_adapter_redis *a = q->a;
-  sio_namespace *ns = q->r->ns;
-  if (q->done)
-    return;
-  q->done = 1;
-  uv_timer_stop(&q->timer);
-  if (q->in_map) {
-    sio_map_remove(&a->by_id, q->id, ID_LEN);
-    q->in_map = 0;
-  }
-  switch (q->kind) {
-  case REQ_FETCH: {
-    size_t n = json_object_array_length(q->acc), i, k = 0;
-    sio_socket_info *infos = n ? sio_calloc(n, sizeof(*infos)) : NULL;
-    const char ***rooms = n ? sio_calloc(n, sizeof(*rooms)) : NULL;
-    if (n && (!infos || !rooms)) {
-      if (!status)
-        status = SIO_ERR_NOMEM;
-      n = 0;
-    }
-    for (i = 0; i < n; i++)
-      if (sio_adapter_info_from_json(json_object_array_get_idx(q->acc, i),
-                                     &infos[k], &rooms[k]) == 0)
-        k++;
-    q->cb.fetch(ns, status, infos, k, q->ud);
-    for (i = 0; rooms && i < k; i++)
-      sio_adapter_free_rooms(rooms[i]);
-    sio_free(rooms);
-    sio_free(infos);
-    break;
-  }
-  case REQ_ROOMS: {
-    size_t n = json_object_array_length(q->acc), i;
-    const char **v = n ? sio_malloc(n * sizeof(*v)) : NULL;
-    if (n && !v) {
-      if (!status)
-        status = SIO_ERR_NOMEM;
-      n = 0;
-    }
-    for (i = 0; i < n; i++)
-      v[i] = json_object_get_string(json_object_array_get_idx(q->acc, i));
-    q->cb.rooms(ns, status, v, n, q->ud);
-    sio_free(v);
-    break;
-  }
-  case REQ_COUNT:
-    q->cb.count(ns, status, status ? 0 : (size_t)q->expected, q->ud);
-    break;
-  case REQ_SSE:
-    q->cb.sse(ns, status, q->acc, q->ud);
-    break;
-  case REQ_BACK:
-    q->sink->done(q->ud);
-    break;
-  }
-  req_maybe_free(q);
-}
+static const sio_adapter_req_ops req_ops = {req_count, req_publish, random_id};
 
-static void req_timeout(uv_timer_t *t) {
-  req *q = sio_container_of(t, req, timer);
-  req_finish(q, q->kind == REQ_BACK ? 0 : SIO_ERR_TIMEOUT);
-}
-
-static req *req_new(sio_adapter_redis *a, rns *r, int kind) {
-  req *q = sio_calloc(1, sizeof(*q));
-  int tries;
-  if (!q)
-    return NULL;
-  q->a = a;
-  q->r = r;
-  q->kind = kind;
-  sio_buf_init(&q->msg);
-  if (kind != REQ_COUNT) {
-    q->acc = json_object_new_array();
-    if (!q->acc)
-      goto fail;
-    for (tries = 0; tries < 8; tries++) {
-      int rv;
-      if (random_id(q->id))
-        goto fail;
-      rv = sio_map_put(&a->by_id, q->id, ID_LEN, q);
-      if (rv == 0)
-        break;
-      if (rv != SIO_ERR_EXISTS)
-        goto fail;
-    }
-    if (tries == 8)
-      goto fail;
-    q->in_map = 1;
-  }
-  uv_timer_init(a->loop, &q->timer);
-  sio_queue_insert_tail(&a->reqs, &q->link);
-  a->outstanding++;
-  return q;
-fail:
-  if (q->in_map)
-    sio_map_remove(&a->by_id, q->id, ID_LEN);
-  json_object_put(q->acc);
-  sio_free(q);
-  return NULL;
-}
-
-/* Frees a request whose registration failed: nothing fires. */
-static void req_abort(req *q) {
-  q->done = 1;
-  if (q->in_map) {
-    sio_map_remove(&q->a->by_id, q->id, ID_LEN);
-    q->in_map = 0;
-  }
-  req_maybe_free(q);
-}
-
-static void on_numsub(void *ud, int status, int64_t count) {
-  req *q = ud;
-  q->holds--;
-  if (q->done) {
-    req_maybe_free(q);
-    return;
-  }
-  if (status) {
-    req_finish(q, status == SIO_ERR_CANCELED ? status : SIO_ERR_CLOSED);
-    return;
-  }
-  if (q->kind == REQ_COUNT) {
-    q->expected = count > 0 ? (long)count : 1;
-    req_finish(q, 0);
-    return;
-  }
-  /* every other server answers once (we are one of count) */
-  q->expected = (long)count - 1;
-  if (q->expected <= 0) {
-    req_finish(q, 0);
-    return;
-  }
-  if (publish(q->a, q->r->req_chan, &q->msg)) {
-    req_finish(q, SIO_ERR_CLOSED);
-    return;
-  }
-  sio_buf_deinit(&q->msg);
-  sio_buf_init(&q->msg);
-}
-
-/* Starts a counted request: NUMSUB first, the request after. encoded is
- * what encoding q->msg returned: an error frees q and is returned. */
-static int req_start(req *q, int encoded) {
-  sio_adapter_redis *a = q->a;
-  int rv;
-  if (encoded) {
-    req_abort(q);
-    return encoded;
-  }
-  q->holds = 1;
-  rv = a->ops->numsub(a->drv, q->r->req_chan, on_numsub, q);
-  if (rv) {
-    q->holds = 0;
-    req_abort(q);
-    return rv;
-  }
-  uv_timer_start(&q->timer, req_timeout, a->requests_timeout, 0);
-  return 0;
+static sio_adapter_req *req_new(sio_adapter_redis *a, rns *r, int kind,
+                                sio_adapter_req_cb cb, void *ud) {
+  return sio_adapter_req_new(&a->reqs, kind, r->ns, r, cb, ud);
 }
 
 /* ----------------------------------------------------------- responses */
 
 static void on_response(sio_adapter_redis *a, const uint8_t *data, size_t len) {
   sio_redis_response res;
-  req *q;
-  size_t i, n;
+  sio_adapter_req *q;
   if (sio_redis_response_decode(&res, data, len, NULL)) {
     SIO_LOGD("redis: malformed response ignored");
     return;
   }
-  q = sio_map_get(&a->by_id, res.request_id, strlen(res.request_id));
-  if (!q || q->done) {
-    sio_redis_response_clear(&res); /* someone else's */
-    return;
-  }
-  switch (q->kind) {
-  case REQ_BACK:
+  q = sio_adapter_req_find(&a->reqs, res.request_id);
+  switch (q ? sio_adapter_req_kind(q) : -1) {
+  case SIO_ADAPTER_REQ_BACK:
     if (res.type == SIO_REDIS_BROADCAST_CLIENT_COUNT && res.client_count >= 0)
-      q->sink->count(q->ud, (size_t)res.client_count);
+      sio_adapter_req_ack_count(q, (size_t)res.client_count);
     else if (res.type == SIO_REDIS_BROADCAST_ACK)
-      q->sink->response(q->ud, res.packet, res.root.bins, res.root.nbins);
-    sio_redis_response_clear(&res);
-    return;
-  case REQ_FETCH:
-  case REQ_ROOMS: {
-    json_object *arr = q->kind == REQ_FETCH ? res.sockets : res.rooms;
-    q->got++;
-    n = arr ? json_object_array_length(arr) : 0;
-    for (i = 0; i < n; i++) {
-      json_object *it = json_object_array_get_idx(arr, i);
-      if (q->kind == REQ_ROOMS && !json_object_is_type(it, json_type_string))
-        continue;
-      if (json_object_array_add(q->acc, json_object_get(it)))
-        json_object_put(it);
-    }
+      sio_adapter_req_ack(q, res.packet, res.root.bins, res.root.nbins);
     break;
-  }
-  case REQ_SSE:
-    if (res.type != SIO_REDIS_SERVER_SIDE_EMIT && res.type != -1)
-      break;
-    q->got++;
-    if (json_object_array_add(q->acc, json_object_get(res.data)))
-      json_object_put(res.data);
+  case SIO_ADAPTER_REQ_FETCH:
+    sio_adapter_req_answer(q, res.sockets);
+    break;
+  case SIO_ADAPTER_REQ_ROOMS:
+    sio_adapter_req_answer(q, res.rooms);
+    break;
+  case SIO_ADAPTER_REQ_SSE:
+    if (res.type == SIO_REDIS_SERVER_SIDE_EMIT || res.type == -1)
+      sio_adapter_req_answer(q, res.data);
     break;
   default:
-    break;
+    break; /* someone else's */
   }
   sio_redis_response_clear(&res);
-  if (q->got >= q->expected && q->expected > 0)
-    req_finish(q, 0);
 }
 
 /* ------------------------------------------------------------ requests in */
@@ -483,8 +272,7 @@ static void on_request(sio_adapter_redis *a, rns *r, const uint8_t *data,
   }
   if (q.uid && strcmp(q.uid, a->uid) == 0)
     goto out; /* our own: already applied or being collected */
-  if (q.request_id &&
-      sio_map_get(&a->by_id, q.request_id, strlen(q.request_id)))
+  if (sio_adapter_req_find(&a->reqs, q.request_id))
     goto out; /* ours too (the reference's requests.has check) */
   opts_from(&o, &q.opts);
   switch (q.type) {
@@ -740,29 +528,21 @@ static int ad_broadcast_ack(void *ad, sio_namespace *ns,
                             const sio_adapter_ack_sink *sink, void *ud) {
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
-  int rv;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
   if (!a->ops->ready(a->drv))
     return SIO_ERR_CLOSED;
-  q = req_new(a, r, REQ_BACK);
+  q = req_new(a, r, SIO_ADAPTER_REQ_BACK, (sio_adapter_req_cb){.sink = sink},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->sink = sink;
-  q->ud = ud;
-  sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_bcast_request(&a->scratch, a->uid, q->id,
-                                      sio_namespace_name(ns), event, args, bins,
-                                      nbins, o, timeout_ms);
-  if (!rv)
-    rv = publish(a, r->req_chan, &a->scratch);
-  if (rv) {
-    req_abort(q);
-    return rv;
-  }
-  uv_timer_start(&q->timer, req_timeout, timeout_ms, 0);
-  return 0;
+  return sio_adapter_req_send(q,
+                              sio_redis_encode_bcast_request(
+                                  sio_adapter_req_msg(q), a->uid,
+                                  sio_adapter_req_id(q), sio_namespace_name(ns),
+                                  event, args, bins, nbins, o, timeout_ms),
+                              timeout_ms);
 }
 
 static int rooms_op(sio_adapter_redis *a, sio_namespace *ns, int type,
@@ -809,47 +589,46 @@ static int ad_fetch_sockets(void *ad, sio_namespace *ns,
                             void *ud) {
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
-  q = req_new(a, r, REQ_FETCH);
+  q = req_new(a, r, SIO_ADAPTER_REQ_FETCH, (sio_adapter_req_cb){.fetch = cb},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.fetch = cb;
-  q->ud = ud;
-  return req_start(q,
-                   sio_redis_encode_fetch_request(&q->msg, a->uid, q->id, o));
+  return sio_adapter_req_start(
+      q, sio_redis_encode_fetch_request(sio_adapter_req_msg(q), a->uid,
+                                        sio_adapter_req_id(q), o));
 }
 
 static int ad_all_rooms(void *ad, sio_namespace *ns, sio_rooms_cb cb,
                         void *ud) {
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
-  q = req_new(a, r, REQ_ROOMS);
+  q = req_new(a, r, SIO_ADAPTER_REQ_ROOMS, (sio_adapter_req_cb){.rooms = cb},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.rooms = cb;
-  q->ud = ud;
-  return req_start(q,
-                   sio_redis_encode_all_rooms_request(&q->msg, a->uid, q->id));
+  return sio_adapter_req_start(
+      q, sio_redis_encode_all_rooms_request(sio_adapter_req_msg(q), a->uid,
+                                            sio_adapter_req_id(q)));
 }
 
 static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
                            void *ud) {
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
-  q = req_new(a, r, REQ_COUNT);
+  q = req_new(a, r, SIO_ADAPTER_REQ_COUNT, (sio_adapter_req_cb){.count = cb},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.count = cb;
-  q->ud = ud;
-  return req_start(q, 0);
+  return sio_adapter_req_start(q, 0);
 }
 
 static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
@@ -857,7 +636,7 @@ static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
                                void *ud) {
   sio_adapter_redis *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   int rv;
   if (!r)
     return SIO_ERR_STATE;
@@ -866,13 +645,12 @@ static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
     rv = sio_redis_encode_sse_request(&a->scratch, a->uid, NULL, event, args);
     return rv ? rv : publish(a, r->req_chan, &a->scratch);
   }
-  q = req_new(a, r, REQ_SSE);
+  q = req_new(a, r, SIO_ADAPTER_REQ_SSE, (sio_adapter_req_cb){.sse = cb}, ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.sse = cb;
-  q->ud = ud;
-  return req_start(
-      q, sio_redis_encode_sse_request(&q->msg, a->uid, q->id, event, args));
+  return sio_adapter_req_start(
+      q, sio_redis_encode_sse_request(sio_adapter_req_msg(q), a->uid,
+                                      sio_adapter_req_id(q), event, args));
 }
 
 static void ad_stats(void *ad, sio_adapter_stats *out) {
@@ -896,7 +674,6 @@ static void final_step(sio_adapter_redis *a) {
   sio_map_deinit(&a->by_nsp);
   sio_map_deinit(&a->by_pattern);
   sio_map_deinit(&a->by_channel);
-  sio_map_deinit(&a->by_id);
   sio_buf_deinit(&a->scratch);
   sio_buf_deinit(&a->chan);
   sio_free(a->key);
@@ -907,7 +684,8 @@ static void final_step(sio_adapter_redis *a) {
     done(arg);
 }
 
-static void drv_closed(void *arg) {
+/* the requests or the driver, closed */
+static void part_closed(void *arg) {
   sio_adapter_redis *a = arg;
   a->outstanding--;
   final_step(a);
@@ -915,23 +693,21 @@ static void drv_closed(void *arg) {
 
 static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   sio_adapter_redis *a = ad;
-  sio_queue *q, *n;
   if (a->closing)
     return;
   a->closing = 1;
   a->done = done;
   a->done_arg = arg;
   a->outstanding++; /* held while starting */
-  sio_queue_foreach_safe(q, n, &a->reqs) {
-    req_finish(sio_container_of(q, req, link), SIO_ERR_CANCELED);
-  }
+  a->outstanding++; /* the requests, canceled */
+  sio_adapter_req_table_close(&a->reqs, part_closed, a);
   while (!sio_queue_empty(&a->rbacks)) {
     rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
     sio_queue_remove(&b->link);
     b->a = NULL;
   }
   a->outstanding++; /* the driver */
-  a->ops->close(a->drv, drv_closed, a);
+  a->ops->close(a->drv, part_closed, a);
   a->outstanding--;
   final_step(a);
 }
@@ -981,8 +757,8 @@ int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
   sio_map_init(&a->by_nsp);
   sio_map_init(&a->by_pattern);
   sio_map_init(&a->by_channel);
-  sio_map_init(&a->by_id);
-  sio_queue_init(&a->reqs);
+  sio_adapter_req_table_init(&a->reqs, a->loop, &req_ops, a, ID_LEN,
+                             a->requests_timeout);
   sio_queue_init(&a->rbacks);
   sio_buf_init(&a->scratch);
   sio_buf_init(&a->chan);

@@ -24,9 +24,9 @@
  * are ignored by uid); fetchSockets and serverSideEmit with
  * acknowledgements ask SHARDNUMSUB how many servers there are, publish the
  * request and wait for one answer per other server or the requests
- * timeout (a "req": COUNTING -> WAITING -> DONE, as in the classic
- * adapter); broadcasts with acknowledgements publish at once and collect
- * BROADCAST_CLIENT_COUNT and BROADCAST_ACK answers until their timeout.
+ * timeout (sio_adapter_req.c, as in the classic adapter); broadcasts with
+ * acknowledgements publish at once and collect BROADCAST_CLIENT_COUNT
+ * and BROADCAST_ACK answers until their timeout.
  * allRooms has no message in this protocol: it answers for this server.
  *
  * Incoming: a message on our response channel is a response, whoever sent
@@ -48,6 +48,7 @@
 
 #include <string.h>
 
+#include "sio_adapter_req.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
@@ -69,32 +70,6 @@ typedef struct rns {
   sio_map rooms;   /* room -> rns: rooms whose channel we subscribed */
   int sweep;       /* a socket disconnected: look for emptied rooms */
 } rns;
-
-enum { REQ_FETCH, REQ_COUNT, REQ_SSE, REQ_BACK };
-
-typedef struct req {
-  sio_queue link; /* in a->reqs */
-  sio_adapter_sharded *a;
-  rns *r;
-  uv_timer_t timer;
-  int kind;
-  char id[ID_LEN + 1];
-  int holds; /* the SHARDNUMSUB callback still to come */
-  uint8_t done;
-  uint8_t closing;
-  uint8_t in_map;
-  long expected; /* answers wanted */
-  long got;
-  json_object *acc; /* answers so far */
-  sio_buf msg;      /* the request, published once the count is known */
-  union {
-    sio_fetch_cb fetch;
-    sio_count_cb count;
-    sio_server_ack_cb sse;
-  } cb;
-  void *ud;
-  const sio_adapter_ack_sink *sink;
-} req;
 
 /* a BROADCAST with acks from another server, being answered by our
  * clients: one reference per client asked */
@@ -118,8 +93,7 @@ struct sio_adapter_sharded {
   uint32_t requests_timeout;
   sio_map by_nsp;     /* namespace name -> rns */
   sio_map by_channel; /* every subscribed channel -> rns */
-  sio_map by_id;      /* requestId -> req */
-  sio_queue reqs;
+  sio_adapter_req_table reqs;
   sio_queue rbacks;
   uv_timer_t sweep_timer;
   sio_buf scratch;
@@ -127,7 +101,8 @@ struct sio_adapter_sharded {
   sio_adapter_stats stats;
   sio_adapter_sharded_counts counts;
   int closing;
-  int outstanding; /* reqs not yet freed, the sweep timer, the driver */
+  int outstanding; /* while closing: the requests, the sweep timer, the
+                    * driver */
   void (*done)(void *arg);
   void *done_arg;
 };
@@ -149,7 +124,8 @@ static int random_id(char out[ID_LEN + 1]) {
 }
 
 static rns *rns_of(sio_adapter_sharded *a, sio_namespace *ns) {
-  return sio_map_get(&a->by_nsp, sio_namespace_name(ns), strlen(sio_namespace_name(ns)));
+  return sio_map_get(&a->by_nsp, sio_namespace_name(ns),
+                     strlen(sio_namespace_name(ns)));
 }
 
 /* SPUBLISHes msg on channel, counting it. */
@@ -196,219 +172,55 @@ static void opts_from(sio_broadcast_opts *o, const sio_redis_opts *ro) {
 
 /* ------------------------------------------------------------- requests */
 
-static void final_step(sio_adapter_sharded *a);
-
-static void req_closed(uv_handle_t *h) {
-  req *q = sio_container_of((uv_timer_t *)h, req, timer);
-  sio_adapter_sharded *a = q->a;
-  json_object_put(q->acc);
-  sio_buf_deinit(&q->msg);
-  sio_free(q);
-  a->outstanding--;
-  final_step(a);
+/* the requests are counted with SHARDNUMSUB on, and published to, the
+ * namespace channel */
+static int req_count(void *ud, void *ctx, sio_pubsub_count_cb cb, void *cb_ud) {
+  sio_adapter_sharded *a = ud;
+  rns *r = ctx;
+  return a->ops->shardnumsub(a->drv, r->chan, cb, cb_ud);
 }
 
-static void req_maybe_free(req *q) {
-  if (!q->done || q->holds > 0 || q->closing)
-    return;
-  q->closing = 1;
-  sio_queue_remove(&q->link);
-  uv_close((uv_handle_t *)&q->timer, req_closed);
+static int req_publish(void *ud, void *ctx, const sio_buf *msg) {
+  return publish(ud, ((rns *)ctx)->chan, msg);
 }
 
-/* Fires q's callback once with status and what was collected. */
-static void req_finish(req *q, int status) {
-  sio_adapter_sharded *a = q->a;
-  sio_namespace *ns = q->r->ns;
-  if (q->done)
-    return;
-  q->done = 1;
-  uv_timer_stop(&q->timer);
-  if (q->in_map) {
-    sio_map_remove(&a->by_id, q->id, ID_LEN);
-    q->in_map = 0;
-  }
-  switch (q->kind) {
-  case REQ_FETCH: {
-    size_t n = json_object_array_length(q->acc), i, k = 0;
-    sio_socket_info *infos = n ? sio_calloc(n, sizeof(*infos)) : NULL;
-    const char ***rooms = n ? sio_calloc(n, sizeof(*rooms)) : NULL;
-    if (n && (!infos || !rooms)) {
-      if (!status)
-        status = SIO_ERR_NOMEM;
-      n = 0;
-    }
-    for (i = 0; i < n; i++)
-      if (sio_adapter_info_from_json(json_object_array_get_idx(q->acc, i),
-                                     &infos[k], &rooms[k]) == 0)
-        k++;
-    q->cb.fetch(ns, status, infos, k, q->ud);
-    for (i = 0; rooms && i < k; i++)
-      sio_adapter_free_rooms(rooms[i]);
-    sio_free(rooms);
-    sio_free(infos);
-    break;
-  }
-  case REQ_COUNT:
-    q->cb.count(ns, status, status ? 0 : (size_t)q->expected, q->ud);
-    break;
-  case REQ_SSE:
-    q->cb.sse(ns, status, q->acc, q->ud);
-    break;
-  case REQ_BACK:
-    q->sink->done(q->ud);
-    break;
-  }
-  req_maybe_free(q);
-}
+static const sio_adapter_req_ops req_ops = {req_count, req_publish, random_id};
 
-static void req_timeout(uv_timer_t *t) {
-  req *q = sio_container_of(t, req, timer);
-  req_finish(q, q->kind == REQ_BACK ? 0 : SIO_ERR_TIMEOUT);
-}
-
-static req *req_new(sio_adapter_sharded *a, rns *r, int kind) {
-  req *q = sio_calloc(1, sizeof(*q));
-  int tries;
-  if (!q)
-    return NULL;
-  q->a = a;
-  q->r = r;
-  q->kind = kind;
-  sio_buf_init(&q->msg);
-  if (kind != REQ_COUNT) {
-    q->acc = json_object_new_array();
-    if (!q->acc)
-      goto fail;
-    for (tries = 0; tries < 8; tries++) {
-      int rv;
-      if (random_id(q->id))
-        goto fail;
-      rv = sio_map_put(&a->by_id, q->id, ID_LEN, q);
-      if (rv == 0)
-        break;
-      if (rv != SIO_ERR_EXISTS)
-        goto fail;
-    }
-    if (tries == 8)
-      goto fail;
-    q->in_map = 1;
-  }
-  uv_timer_init(a->loop, &q->timer);
-  sio_queue_insert_tail(&a->reqs, &q->link);
-  a->outstanding++;
-  return q;
-fail:
-  if (q->in_map)
-    sio_map_remove(&a->by_id, q->id, ID_LEN);
-  json_object_put(q->acc);
-  sio_free(q);
-  return NULL;
-}
-
-/* Frees a request whose registration failed: nothing fires. */
-static void req_abort(req *q) {
-  q->done = 1;
-  if (q->in_map) {
-    sio_map_remove(&q->a->by_id, q->id, ID_LEN);
-    q->in_map = 0;
-  }
-  req_maybe_free(q);
-}
-
-static void on_count(void *ud, int status, int64_t count) {
-  req *q = ud;
-  q->holds--;
-  if (q->done) {
-    req_maybe_free(q);
-    return;
-  }
-  if (status) {
-    req_finish(q, status == SIO_ERR_CANCELED ? status : SIO_ERR_CLOSED);
-    return;
-  }
-  if (q->kind == REQ_COUNT) {
-    q->expected = count > 0 ? (long)count : 1;
-    req_finish(q, 0);
-    return;
-  }
-  /* every other server answers once (we are one of count) */
-  q->expected = (long)count - 1;
-  if (q->expected <= 0) {
-    req_finish(q, 0);
-    return;
-  }
-  if (publish(q->a, q->r->chan, &q->msg)) {
-    req_finish(q, SIO_ERR_CLOSED);
-    return;
-  }
-  sio_buf_deinit(&q->msg);
-  sio_buf_init(&q->msg);
-}
-
-/* Starts a counted request: SHARDNUMSUB first, the request after. encoded
- * is what encoding q->msg returned: an error frees q and is returned. */
-static int req_start(req *q, int encoded) {
-  sio_adapter_sharded *a = q->a;
-  int rv;
-  if (encoded) {
-    req_abort(q);
-    return encoded;
-  }
-  q->holds = 1;
-  rv = a->ops->shardnumsub(a->drv, q->r->chan, on_count, q);
-  if (rv) {
-    q->holds = 0;
-    req_abort(q);
-    return rv;
-  }
-  uv_timer_start(&q->timer, req_timeout, a->requests_timeout, 0);
-  return 0;
+static sio_adapter_req *req_new(sio_adapter_sharded *a, rns *r, int kind,
+                                sio_adapter_req_cb cb, void *ud) {
+  return sio_adapter_req_new(&a->reqs, kind, r->ns, r, cb, ud);
 }
 
 /* ----------------------------------------------------------- responses */
 
 static void on_response(sio_adapter_sharded *a, sio_redis_cluster_msg *m) {
-  req *q = m->request_id
-               ? sio_map_get(&a->by_id, m->request_id, strlen(m->request_id))
-               : NULL;
-  size_t i, n;
-  if (!q || q->done) {
+  sio_adapter_req *q = sio_adapter_req_find(&a->reqs, m->request_id);
+  int kind;
+  if (!q) {
     a->counts.ignored++; /* late, or someone else's */
     return;
   }
+  kind = sio_adapter_req_kind(q);
   switch (m->type) {
   case SIO_REDIS_CLUSTER_BROADCAST_CLIENT_COUNT:
-    if (q->kind != REQ_BACK)
+    if (kind != SIO_ADAPTER_REQ_BACK)
       break;
-    q->sink->count(q->ud, (size_t)m->client_count);
+    sio_adapter_req_ack_count(q, (size_t)m->client_count);
     return;
   case SIO_REDIS_CLUSTER_BROADCAST_ACK:
-    if (q->kind != REQ_BACK)
+    if (kind != SIO_ADAPTER_REQ_BACK)
       break;
-    q->sink->response(q->ud, m->answer, m->root.bins, m->root.nbins);
+    sio_adapter_req_ack(q, m->answer, m->root.bins, m->root.nbins);
     return;
   case SIO_REDIS_CLUSTER_FETCH_SOCKETS_RESPONSE:
-    if (q->kind != REQ_FETCH)
+    if (kind != SIO_ADAPTER_REQ_FETCH)
       break;
-    q->got++;
-    n = json_object_array_length(m->sockets);
-    for (i = 0; i < n; i++) {
-      json_object *it = json_object_array_get_idx(m->sockets, i);
-      if (json_object_array_add(q->acc, json_object_get(it)))
-        json_object_put(it);
-    }
-    if (q->got >= q->expected && q->expected > 0)
-      req_finish(q, 0);
+    sio_adapter_req_answer(q, m->sockets);
     return;
   case SIO_REDIS_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
-    if (q->kind != REQ_SSE)
+    if (kind != SIO_ADAPTER_REQ_SSE)
       break;
-    q->got++;
-    if (json_object_array_add(q->acc, json_object_get(m->answer)))
-      json_object_put(m->answer);
-    if (q->got >= q->expected && q->expected > 0)
-      req_finish(q, 0);
+    sio_adapter_req_answer(q, m->answer);
     return;
   default:
     break;
@@ -435,9 +247,10 @@ static void rback_ack(sio_socket *s, int status, json_object *args,
     sio_adapter_sharded *a = b->a;
     json_object *first = args ? json_object_array_get_idx(args, 0) : NULL;
     sio_buf_reset(&a->scratch);
-    if (sio_redis_encode_cluster_answer(
-            &a->scratch, SIO_REDIS_CLUSTER_BROADCAST_ACK, a->uid,
-            sio_namespace_name(b->r->ns), b->request_id, first, bins, nbins) == 0)
+    if (sio_redis_encode_cluster_answer(&a->scratch,
+                                        SIO_REDIS_CLUSTER_BROADCAST_ACK, a->uid,
+                                        sio_namespace_name(b->r->ns),
+                                        b->request_id, first, bins, nbins) == 0)
       publish(a, b->to, &a->scratch);
   }
   rback_put(b);
@@ -473,12 +286,13 @@ static void serve_broadcast(sio_adapter_sharded *a, rns *r,
                 ? (uint32_t)m->opts.timeout
                 : a->requests_timeout;
   n = sio_adapter_broadcast_local_ack(r->ns, &o, m->packet.event,
-                                        m->packet.args, m->root.bins,
-                                        m->root.nbins, timeout, rback_ack, b);
+                                      m->packet.args, m->root.bins,
+                                      m->root.nbins, timeout, rback_ack, b);
   if (n >= 0) {
     b->refs += n;
     sio_buf_reset(&a->scratch);
-    if (sio_redis_encode_cluster_client_count(&a->scratch, a->uid, sio_namespace_name(r->ns),
+    if (sio_redis_encode_cluster_client_count(&a->scratch, a->uid,
+                                              sio_namespace_name(r->ns),
                                               m->request_id, (uint64_t)n) == 0)
       publish(a, b->to, &a->scratch);
   }
@@ -498,9 +312,8 @@ static void serve(sio_adapter_sharded *a, rns *r, sio_redis_cluster_msg *m) {
       return;
     }
     o.flags |= SIO_BCAST_LOCAL;
-    if (sio_namespace_broadcast(r->ns, &o, m->packet.event,
-                                      m->packet.args, m->root.bins,
-                                      m->root.nbins) < 0)
+    if (sio_namespace_broadcast(r->ns, &o, m->packet.event, m->packet.args,
+                                m->root.bins, m->root.nbins) < 0)
       SIO_LOGD("sharded: broadcast %s on %s not delivered", m->packet.event,
                sio_namespace_name(r->ns));
     return;
@@ -640,8 +453,8 @@ static void room_subscribe(sio_adapter_sharded *a, rns *r, const char *room) {
     }
   }
   if (rv)
-    SIO_LOGW("sharded: room %s of %s not subscribed: %s", room, sio_namespace_name(r->ns),
-             sio_err_name(rv));
+    SIO_LOGW("sharded: room %s of %s not subscribed: %s", room,
+             sio_namespace_name(r->ns), sio_err_name(rv));
 }
 
 /* Ends the subscription of an emptied room (kept when the driver cannot
@@ -755,14 +568,17 @@ static int ad_nsp_open(void *ad, sio_namespace *ns) {
   sio_map_init(&r->rooms);
   sio_buf_reset(&a->chan);
   r->chan =
-      chan_copy(&a->chan, sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), NULL));
-  r->resp_chan = chan_copy(
-      &a->chan, sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), a->uid));
+      chan_copy(&a->chan, sio_redis_channel(&a->chan, a->key,
+                                            sio_namespace_name(ns), NULL));
+  r->resp_chan =
+      chan_copy(&a->chan, sio_redis_channel(&a->chan, a->key,
+                                            sio_namespace_name(ns), a->uid));
   if (!r->chan || !r->resp_chan) {
     rns_free(r);
     return SIO_ERR_NOMEM;
   }
-  rv = sio_map_put(&a->by_nsp, sio_namespace_name(ns), strlen(sio_namespace_name(ns)), r);
+  rv = sio_map_put(&a->by_nsp, sio_namespace_name(ns),
+                   strlen(sio_namespace_name(ns)), r);
   if (rv) {
     rns_free(r);
     return rv;
@@ -787,8 +603,9 @@ static int ad_broadcast(void *ad, sio_namespace *ns,
   if (!r)
     return SIO_ERR_STATE;
   sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_cluster_bcast(&a->scratch, a->uid, sio_namespace_name(ns), NULL,
-                                      event, args, bins, nbins, o, -1);
+  rv = sio_redis_encode_cluster_bcast(&a->scratch, a->uid,
+                                      sio_namespace_name(ns), NULL, event, args,
+                                      bins, nbins, o, -1);
   if (rv)
     return rv;
   channel = r->chan;
@@ -797,7 +614,8 @@ static int ad_broadcast(void *ad, sio_namespace *ns,
        (a->mode == SIO_SHARDED_DYNAMIC &&
         js_length(o->rooms[0]) != SOCKET_ID_LEN))) {
     sio_buf_reset(&a->chan);
-    rv = sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns), o->rooms[0]);
+    rv = sio_redis_channel(&a->chan, a->key, sio_namespace_name(ns),
+                           o->rooms[0]);
     if (rv)
       return rv;
     channel = a->chan.data;
@@ -812,30 +630,23 @@ static int ad_broadcast_ack(void *ad, sio_namespace *ns,
                             const sio_adapter_ack_sink *sink, void *ud) {
   sio_adapter_sharded *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
-  int rv;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
   if (!a->ops->ready(a->drv))
     return SIO_ERR_CLOSED;
-  q = req_new(a, r, REQ_BACK);
+  q = req_new(a, r, SIO_ADAPTER_REQ_BACK, (sio_adapter_req_cb){.sink = sink},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->sink = sink;
-  q->ud = ud;
-  sio_buf_reset(&a->scratch);
   /* always the namespace channel: the server count covers every server,
    * not only those with members in the room */
-  rv = sio_redis_encode_cluster_bcast(&a->scratch, a->uid, sio_namespace_name(ns), q->id,
-                                      event, args, bins, nbins, o, timeout_ms);
-  if (!rv)
-    rv = publish(a, r->chan, &a->scratch);
-  if (rv) {
-    req_abort(q);
-    return rv;
-  }
-  uv_timer_start(&q->timer, req_timeout, timeout_ms, 0);
-  return 0;
+  return sio_adapter_req_send(q,
+                              sio_redis_encode_cluster_bcast(
+                                  sio_adapter_req_msg(q), a->uid,
+                                  sio_namespace_name(ns), sio_adapter_req_id(q),
+                                  event, args, bins, nbins, o, timeout_ms),
+                              timeout_ms);
 }
 
 static int rooms_op(sio_adapter_sharded *a, sio_namespace *ns, int type,
@@ -846,8 +657,8 @@ static int rooms_op(sio_adapter_sharded *a, sio_namespace *ns, int type,
   if (!r)
     return SIO_ERR_STATE;
   sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_cluster_rooms(&a->scratch, type, a->uid, sio_namespace_name(ns), o,
-                                      rooms, nrooms);
+  rv = sio_redis_encode_cluster_rooms(&a->scratch, type, a->uid,
+                                      sio_namespace_name(ns), o, rooms, nrooms);
   return rv ? rv : publish(a, r->chan, &a->scratch);
 }
 
@@ -872,8 +683,8 @@ static int ad_disconnect_sockets(void *ad, sio_namespace *ns,
   if (!r)
     return SIO_ERR_STATE;
   sio_buf_reset(&a->scratch);
-  rv = sio_redis_encode_cluster_disconnect(&a->scratch, a->uid, sio_namespace_name(ns), o,
-                                           close_transport);
+  rv = sio_redis_encode_cluster_disconnect(
+      &a->scratch, a->uid, sio_namespace_name(ns), o, close_transport);
   return rv ? rv : publish(a, r->chan, &a->scratch);
 }
 
@@ -882,31 +693,31 @@ static int ad_fetch_sockets(void *ad, sio_namespace *ns,
                             void *ud) {
   sio_adapter_sharded *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
-  q = req_new(a, r, REQ_FETCH);
+  q = req_new(a, r, SIO_ADAPTER_REQ_FETCH, (sio_adapter_req_cb){.fetch = cb},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.fetch = cb;
-  q->ud = ud;
-  return req_start(
-      q, sio_redis_encode_cluster_fetch(&q->msg, a->uid, sio_namespace_name(ns), q->id, o));
+  return sio_adapter_req_start(
+      q, sio_redis_encode_cluster_fetch(sio_adapter_req_msg(q), a->uid,
+                                        sio_namespace_name(ns),
+                                        sio_adapter_req_id(q), o));
 }
 
 static int ad_server_count(void *ad, sio_namespace *ns, sio_count_cb cb,
                            void *ud) {
   sio_adapter_sharded *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   if (!r)
     return SIO_ERR_STATE;
-  q = req_new(a, r, REQ_COUNT);
+  q = req_new(a, r, SIO_ADAPTER_REQ_COUNT, (sio_adapter_req_cb){.count = cb},
+              ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.count = cb;
-  q->ud = ud;
-  return req_start(q, 0);
+  return sio_adapter_req_start(q, 0);
 }
 
 static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
@@ -914,23 +725,23 @@ static int ad_server_side_emit(void *ad, sio_namespace *ns, const char *event,
                                void *ud) {
   sio_adapter_sharded *a = ad;
   rns *r = rns_of(a, ns);
-  req *q;
+  sio_adapter_req *q;
   int rv;
   if (!r)
     return SIO_ERR_STATE;
   if (!cb) {
     sio_buf_reset(&a->scratch);
-    rv = sio_redis_encode_cluster_sse(&a->scratch, a->uid, sio_namespace_name(ns), NULL,
-                                      event, args);
+    rv = sio_redis_encode_cluster_sse(
+        &a->scratch, a->uid, sio_namespace_name(ns), NULL, event, args);
     return rv ? rv : publish(a, r->chan, &a->scratch);
   }
-  q = req_new(a, r, REQ_SSE);
+  q = req_new(a, r, SIO_ADAPTER_REQ_SSE, (sio_adapter_req_cb){.sse = cb}, ud);
   if (!q)
     return SIO_ERR_NOMEM;
-  q->cb.sse = cb;
-  q->ud = ud;
-  return req_start(q, sio_redis_encode_cluster_sse(&q->msg, a->uid, sio_namespace_name(ns),
-                                                   q->id, event, args));
+  return sio_adapter_req_start(
+      q, sio_redis_encode_cluster_sse(sio_adapter_req_msg(q), a->uid,
+                                      sio_namespace_name(ns),
+                                      sio_adapter_req_id(q), event, args));
 }
 
 static void ad_stats(void *ad, sio_adapter_stats *out) {
@@ -953,7 +764,6 @@ static void final_step(sio_adapter_sharded *a) {
     rns_free(e->val);
   sio_map_deinit(&a->by_nsp);
   sio_map_deinit(&a->by_channel);
-  sio_map_deinit(&a->by_id);
   sio_buf_deinit(&a->scratch);
   sio_buf_deinit(&a->chan);
   sio_free(a->key);
@@ -964,7 +774,8 @@ static void final_step(sio_adapter_sharded *a) {
     done(arg);
 }
 
-static void drv_closed(void *arg) {
+/* the requests or the driver, closed */
+static void part_closed(void *arg) {
   sio_adapter_sharded *a = arg;
   a->outstanding--;
   final_step(a);
@@ -978,16 +789,14 @@ static void sweep_closed(uv_handle_t *h) {
 
 static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   sio_adapter_sharded *a = ad;
-  sio_queue *q, *n;
   if (a->closing)
     return;
   a->closing = 1;
   a->done = done;
   a->done_arg = arg;
   a->outstanding++; /* held while starting */
-  sio_queue_foreach_safe(q, n, &a->reqs) {
-    req_finish(sio_container_of(q, req, link), SIO_ERR_CANCELED);
-  }
+  a->outstanding++; /* the requests, canceled */
+  sio_adapter_req_table_close(&a->reqs, part_closed, a);
   while (!sio_queue_empty(&a->rbacks)) {
     rback *b = sio_container_of(sio_queue_head(&a->rbacks), rback, link);
     sio_queue_remove(&b->link);
@@ -996,7 +805,7 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   a->outstanding++; /* the sweep timer */
   uv_close((uv_handle_t *)&a->sweep_timer, sweep_closed);
   a->outstanding++; /* the driver: its subscriptions end with it */
-  a->ops->close(a->drv, drv_closed, a);
+  a->ops->close(a->drv, part_closed, a);
   a->outstanding--;
   final_step(a);
 }
@@ -1060,8 +869,8 @@ int sio_adapter_sharded_install(sio_server *srv, const sio_pubsub_ops *ops,
                             : DEFAULT_REQUESTS_TIMEOUT;
   sio_map_init(&a->by_nsp);
   sio_map_init(&a->by_channel);
-  sio_map_init(&a->by_id);
-  sio_queue_init(&a->reqs);
+  sio_adapter_req_table_init(&a->reqs, a->loop, &req_ops, a, ID_LEN,
+                             a->requests_timeout);
   sio_queue_init(&a->rbacks);
   sio_buf_init(&a->scratch);
   sio_buf_init(&a->chan);
