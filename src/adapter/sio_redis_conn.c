@@ -24,6 +24,7 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_queue.h"
+#include "sio_redis_reply.h"
 
 enum { RC_DIALING, RC_HANDSHAKE, RC_READY, RC_DEAD };
 
@@ -291,31 +292,15 @@ static void become_ready(sio_redis_conn *c) {
     c->h.ready(c->ud, c);
 }
 
-static int is_str(const redisReply *r, const char *s) {
-  size_t n = strlen(s);
-  return r && (r->type == REDIS_REPLY_STRING ||
-               r->type == REDIS_REPLY_STATUS) &&
-         r->len == n && strncasecmp(r->str, s, n) == 0;
-}
-
 /* Messages, and an sunsubscribe no command asked for. */
 static int is_push(const sio_redis_conn *c, const redisReply *r) {
-  const redisReply *t;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-    return 0;
-  t = r->element[0];
-  if (is_str(t, "message") || is_str(t, "smessage") ||
-      (is_str(t, "pmessage") && r->elements == 4))
-    return 1;
-  if (is_str(t, "sunsubscribe")) {
-    const rc_cmd *k;
-    if (sio_queue_empty(&c->pending))
-      return 1;
-    k = sio_container_of(sio_queue_head((sio_queue *)&c->pending), rc_cmd,
-                         link);
-    return k->kind != K_UNSUB;
+  int oldest_is_unsub = 0;
+  if (!sio_queue_empty(&c->pending)) {
+    const rc_cmd *k = sio_container_of(
+        sio_queue_head((sio_queue *)&c->pending), rc_cmd, link);
+    oldest_is_unsub = k->kind == K_UNSUB;
   }
-  return 0;
+  return sio_redis_push_classify(r, oldest_is_unsub) != SIO_REDIS_PUSH_NONE;
 }
 
 /* Returns 0, or -1 once the connection ended. */
