@@ -48,7 +48,8 @@ struct sio_redis_conn {
   sio_net *net;
   sio_redis_conn_handler h;
   void *ud;
-  redisReader *reader;
+  sio_redis_reader reader;
+  int reader_open;
   uv_timer_t timer;
   int timer_open;
   int state;
@@ -120,9 +121,9 @@ static void timer_closed(uv_handle_t *h) {
 }
 
 static void rc_release(sio_redis_conn *c) {
-  if (c->reader) {
-    redisReaderFree(c->reader);
-    c->reader = NULL;
+  if (c->reader_open) {
+    sio_redis_reader_deinit(&c->reader);
+    c->reader_open = 0;
   }
   if (c->hs_wire) {
     redisFreeCommand(c->hs_wire);
@@ -356,16 +357,22 @@ static int dispatch(sio_redis_conn *c, redisReply *r) {
 
 static void rc_on_read(sio_conn *sc, const uint8_t *data, size_t len) {
   sio_redis_conn *c = (sio_redis_conn *)sc;
-  if (c->state == RC_DEAD || !c->reader)
+  if (c->state == RC_DEAD || !c->reader_open)
     return;
-  if (redisReaderFeed(c->reader, (const char *)data, len) != REDIS_OK) {
+  if (sio_redis_reader_feed(&c->reader, data, len)) {
     rc_end(c, SIO_ERR_NOMEM, "out of memory", 1);
     return;
   }
   for (;;) {
-    void *reply = NULL;
-    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
-      rc_end(c, SIO_ERR_PROTO, "reply does not parse", 1);
+    redisReply *reply;
+    int rv = sio_redis_reader_get(&c->reader, &reply);
+    if (rv) {
+      char why[64];
+      if (rv == SIO_ERR_TOOBIG)
+        snprintf(why, sizeof(why), "a reply over %zu bytes",
+                 c->reader.max_reply_bytes);
+      rc_end(c, rv == SIO_ERR_NOMEM ? SIO_ERR_PROTO : rv,
+             rv == SIO_ERR_TOOBIG ? why : "reply does not parse", 1);
       return;
     }
     if (!reply)
@@ -507,8 +514,9 @@ int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
   c->connect_timeout_ms = connect_ms;
   sio_queue_init(&c->pending);
   sio_queue_init(&c->held);
-  c->reader = redisReaderCreate();
-  if (!c->reader || format_handshake(c, t)) {
+  if (sio_redis_reader_init(&c->reader, o ? o->max_reply_bytes : 0) == 0)
+    c->reader_open = 1;
+  if (!c->reader_open || format_handshake(c, t)) {
     rc_release(c);
     sio_free(c);
     return SIO_ERR_NOMEM;

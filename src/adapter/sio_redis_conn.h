@@ -48,6 +48,7 @@ typedef struct sio_redis_conn_opts {
   uint32_t connect_timeout_ms; /* dial + AUTH/SELECT, 0: 5000 */
   uint32_t command_timeout_ms; /* a reply, 0: 5000 */
   uint32_t max_pending;        /* commands awaiting replies, 0: 10000 */
+  size_t max_reply_bytes; /* one reply's size (sio_redis_reader), 0: 512 MiB */
 } sio_redis_conn_opts;
 
 /* A command's outcome: status 0 with the reply (borrowed for the call;
@@ -64,7 +65,8 @@ typedef struct sio_redis_conn_handler {
   void (*push)(void *ud, sio_redis_conn *c, const redisReply *r);
   /* The connection failed (status from sio_dial, SIO_ERR_FORBIDDEN when
    * AUTH was refused, SIO_ERR_PROTO for another handshake error or a
-   * reply that does not parse, SIO_ERR_TIMEOUT) or ended (SIO_ERR_IO).
+   * reply that does not parse, SIO_ERR_TOOBIG for a reply over
+   * max_reply_bytes, SIO_ERR_TIMEOUT) or ended (SIO_ERR_IO).
    * why is a short text for the log. Every pending command has already
    * reported. The connection frees itself afterwards: forget c. */
   void (*lost)(void *ud, sio_redis_conn *c, int status, const char *why);

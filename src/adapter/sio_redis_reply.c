@@ -336,3 +336,89 @@ int sio_redis_push_parse(const redisReply *r, sio_redis_push *out) {
   }
   return 0;
 }
+
+/* ---------------------------------------------------- the bounded reader */
+
+/* The reply objects hiredis builds are counted before they are made: the
+ * reader's own functions, wrapped. */
+static int charge(const redisReadTask *t, size_t extra) {
+  sio_redis_reader *r = t->privdata;
+  size_t c = sizeof(redisReply) + extra;
+  if (r->over || c > r->max_reply_bytes - r->cost) {
+    r->over = 1;
+    return -1; /* hiredis reports out of memory and frees the reply */
+  }
+  r->cost += c;
+  return 0;
+}
+
+static const redisReplyObjectFunctions *base(const redisReadTask *t) {
+  return ((sio_redis_reader *)t->privdata)->base;
+}
+
+static void *b_string(const redisReadTask *t, char *s, size_t len) {
+  return charge(t, len + 1) ? NULL : base(t)->createString(t, s, len);
+}
+
+static void *b_array(const redisReadTask *t, int elements) {
+  size_t n = elements > 0 ? (size_t)elements : 0;
+  return charge(t, n * sizeof(redisReply *)) ? NULL
+                                             : base(t)->createArray(t, elements);
+}
+
+static void *b_integer(const redisReadTask *t, long long v) {
+  return charge(t, 0) ? NULL : base(t)->createInteger(t, v);
+}
+
+static void *b_nil(const redisReadTask *t) {
+  return charge(t, 0) ? NULL : base(t)->createNil(t);
+}
+
+/* freeReplyObject: a reply outlives its reader */
+static redisReplyObjectFunctions bounded_fn = {b_string, b_array, b_integer,
+                                               b_nil, freeReplyObject};
+
+int sio_redis_reader_init(sio_redis_reader *r, size_t max_reply_bytes) {
+  memset(r, 0, sizeof(*r));
+  r->max_reply_bytes = max_reply_bytes ? max_reply_bytes : SIO_REDIS_MAX_REPLY;
+  r->rd = redisReaderCreate();
+  if (!r->rd)
+    return SIO_ERR_NOMEM;
+  r->base = r->rd->fn; /* hiredis's own, which make redisReply */
+  r->rd->fn = &bounded_fn;
+  r->rd->privdata = r;
+  return 0;
+}
+
+void sio_redis_reader_deinit(sio_redis_reader *r) {
+  if (r->rd)
+    redisReaderFree(r->rd);
+  r->rd = NULL;
+}
+
+int sio_redis_reader_feed(sio_redis_reader *r, const void *data, size_t len) {
+  return redisReaderFeed(r->rd, data, len) == REDIS_OK ? 0 : SIO_ERR_NOMEM;
+}
+
+int sio_redis_reader_get(sio_redis_reader *r, redisReply **out) {
+  void *reply = NULL;
+  *out = NULL;
+  if (r->over)
+    return SIO_ERR_TOOBIG;
+  if (redisReaderGetReply(r->rd, &reply) != REDIS_OK)
+    return r->over ? SIO_ERR_TOOBIG
+           : r->rd->err == REDIS_ERR_OOM ? SIO_ERR_NOMEM
+                                         : SIO_ERR_PROTO;
+  if (reply) {
+    r->cost = 0;
+    *out = reply;
+    return 0;
+  }
+  /* incomplete: what is buffered for it counts too (a bulk string is made
+   * only once all its bytes are in) */
+  if (r->rd->len - r->rd->pos > r->max_reply_bytes - r->cost) {
+    r->over = 1;
+    return SIO_ERR_TOOBIG;
+  }
+  return 0;
+}

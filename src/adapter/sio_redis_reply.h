@@ -116,4 +116,32 @@ typedef struct sio_redis_push {
  * or SIO_ERR_PROTO with out->kind still set (NONE: no push at all). */
 int sio_redis_push_parse(const redisReply *r, sio_redis_push *out);
 
+/* A redisReader that refuses a reply whose size goes over a bound:
+ * hiredis 0.14 allocates an array of the length a header declares
+ * ("*2147483647\r\n": 16 GiB for 13 bytes) and buffers a bulk string of
+ * any declared length until it is complete, so a hostile server could
+ * otherwise take the process's memory. The size of a reply is what its
+ * objects take (sizeof(redisReply) each, plus string bytes and element
+ * tables) plus, while it is incomplete, the bytes buffered for it.
+ * The struct must stay where it is between init and deinit. */
+typedef struct sio_redis_reader {
+  redisReader *rd;
+  const redisReplyObjectFunctions *base;
+  size_t max_reply_bytes;
+  size_t cost; /* of the reply being read */
+  int over;
+} sio_redis_reader;
+
+/* Returns 0 or SIO_ERR_NOMEM. max_reply_bytes 0: SIO_REDIS_MAX_REPLY. */
+#define SIO_REDIS_MAX_REPLY ((size_t)512 << 20) /* Redis's own bulk cap */
+int sio_redis_reader_init(sio_redis_reader *r, size_t max_reply_bytes);
+void sio_redis_reader_deinit(sio_redis_reader *r);
+/* Returns 0 or SIO_ERR_NOMEM. */
+int sio_redis_reader_feed(sio_redis_reader *r, const void *data, size_t len);
+/* The next complete reply (the caller frees it with freeReplyObject), or
+ * *out NULL when more bytes are needed. Returns 0, SIO_ERR_TOOBIG (over
+ * the bound), SIO_ERR_PROTO (not RESP) or SIO_ERR_NOMEM; after an error
+ * the reader stays failed. */
+int sio_redis_reader_get(sio_redis_reader *r, redisReply **out);
+
 #endif
