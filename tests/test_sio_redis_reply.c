@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_suites.h"
 #include "sio/sio_errno.h"
@@ -196,6 +197,42 @@ START_TEST(test_slots_many_owners) {
     ck_assert(host_is(&m->owners[m->slot[i]], host));
     ck_assert_int_eq(m->owners[m->slot[i]].port, 2);
   }
+  sio_redis_slot_map_free(m);
+  freeReplyObject(r);
+}
+END_TEST
+
+/* 200000 entries each naming every slot: the last wins, and the work is
+ * bounded by entries + slots (applying each range in full, as the driver
+ * once did, is 3.3e9 writes: seconds of a blocked loop per refresh). */
+START_TEST(test_slots_overlaps_cost) {
+  static const char unit[] = "*3\r\n:0\r\n:16383\r\n*2\r\n$1\r\na\r\n:1\r\n";
+  static const char last[] = "*3\r\n:0\r\n:16383\r\n*2\r\n$1\r\nz\r\n:9\r\n";
+  size_t n = 200000, ul = sizeof(unit) - 1, len, i;
+  char *text = malloc(32 + n * ul);
+  redisReply *r;
+  sio_redis_slot_map *m;
+  struct timespec t0, t1;
+  double ms;
+  ck_assert_ptr_nonnull(text);
+  len = (size_t)snprintf(text, 32, "*%zu\r\n", n);
+  for (i = 0; i + 1 < n; i++, len += ul)
+    memcpy(text + len, unit, ul);
+  memcpy(text + len, last, ul);
+  len += ul;
+  r = resp(text, len);
+  free(text);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  ck_assert_int_eq(sio_redis_slots_parse(r, &m), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  ck_assert_uint_eq(m->nowners, 1);
+  ck_assert(host_is(&m->owners[0], "z"));
+  ck_assert_int_eq(m->owners[0].port, 9);
+  ck_assert_uint_eq(m->slot[0], 0);
+  ck_assert_uint_eq(m->slot[16383], 0);
+  ck_assert_msg(ms < 1000, "CLUSTER SLOTS of %zu entries took %.0f ms", n, ms);
   sio_redis_slot_map_free(m);
   freeReplyObject(r);
 }
@@ -490,6 +527,7 @@ Suite *sio_redis_reply_suite(void) {
   tcase_add_test(tc, test_slots_map);
   tcase_add_test(tc, test_slots_gaps_overlaps);
   tcase_add_test(tc, test_slots_many_owners);
+  tcase_add_test(tc, test_slots_overlaps_cost);
   tcase_add_test(tc, test_redirect);
   tcase_add_test(tc, test_switch_master);
   tcase_add_test(tc, test_master_addr);

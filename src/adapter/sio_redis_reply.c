@@ -114,8 +114,22 @@ static int cand_by_addr(const void *x, const void *y) {
   return addr_cmp(&((const cand *)x)->addr, &((const cand *)y)->addr);
 }
 
+/* The first free slot at or after j (next[j] == j: free), compressing the
+ * path walked. */
+static size_t free_slot(uint32_t *next, size_t j) {
+  size_t root = j, n;
+  while (next[root] != root)
+    root = next[root];
+  while (next[j] != root) {
+    n = next[j];
+    next[j] = (uint32_t)root;
+    j = n;
+  }
+  return root;
+}
+
 int sio_redis_slots_parse(const redisReply *r, sio_redis_slot_map **out) {
-  uint32_t *range = NULL; /* per slot: the entry that owns it last */
+  uint32_t *range = NULL, *next; /* per slot: the entry that owns it */
   cand *c = NULL;
   sio_redis_slot_map *m = NULL;
   size_t i, j, nc = 0;
@@ -123,20 +137,35 @@ int sio_redis_slots_parse(const redisReply *r, sio_redis_slot_map **out) {
   *out = NULL;
   if (!is_type(r, REDIS_REPLY_ARRAY) || r->elements == 0)
     return SIO_ERR_NOTFOUND;
-  range = sio_malloc(SIO_REDIS_NSLOTS * sizeof(*range));
-  if (!range)
-    return SIO_ERR_NOMEM;
-  memset(range, 0xff, SIO_REDIS_NSLOTS * sizeof(*range));
-  /* every entry is checked, even one a later entry overrides */
+  /* every entry is checked, even one a later entry overrides, before
+   * anything is allocated */
   for (i = 0; i < r->elements; i++) {
     sio_redis_addr a;
     unsigned s, t;
-    if (slot_entry(r->element[i], &s, &t, &a)) {
-      rv = SIO_ERR_PROTO;
-      goto out;
-    }
-    for (j = s; j <= t; j++)
+    if (slot_entry(r->element[i], &s, &t, &a))
+      return SIO_ERR_PROTO;
+  }
+  /* range[] and, past it, next[]: the last entry naming a slot owns it,
+   * so entries are applied from the last, each to the slots still free
+   * only (next[j]: a free slot at or after j), which bounds the work by
+   * entries + slots however many entries overlap */
+  range = sio_malloc((2 * SIO_REDIS_NSLOTS + 1) * sizeof(*range));
+  if (!range)
+    return SIO_ERR_NOMEM;
+  next = range + SIO_REDIS_NSLOTS;
+  for (j = 0; j < SIO_REDIS_NSLOTS; j++) {
+    range[j] = UINT32_MAX;
+    next[j] = (uint32_t)j;
+  }
+  next[SIO_REDIS_NSLOTS] = SIO_REDIS_NSLOTS;
+  for (i = r->elements; i-- > 0;) {
+    sio_redis_addr a;
+    unsigned s, t;
+    slot_entry(r->element[i], &s, &t, &a);
+    for (j = free_slot(next, s); j <= t; j = free_slot(next, j)) {
       range[j] = (uint32_t)i;
+      next[j] = (uint32_t)j + 1;
+    }
   }
   /* the entries still owning a slot (at most one per slot), then their
    * distinct addresses, sorted, so that a hostile reply with many owners
