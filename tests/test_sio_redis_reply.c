@@ -2,6 +2,7 @@
  * (sio_redis_reply.h). Replies are written as the RESP bytes a server
  * sends and read with hiredis's own reader, as on a connection. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -204,7 +205,7 @@ END_TEST
 
 /* 200000 entries each naming every slot: the last wins, and the work is
  * bounded by entries + slots (applying each range in full, as the driver
- * once did, is 3.3e9 writes: seconds of a blocked loop per refresh). */
+ * once did, is 3.3e9 writes: 0.8 s of a blocked loop at -O2, per refresh). */
 START_TEST(test_slots_overlaps_cost) {
   static const char unit[] = "*3\r\n:0\r\n:16383\r\n*2\r\n$1\r\na\r\n:1\r\n";
   static const char last[] = "*3\r\n:0\r\n:16383\r\n*2\r\n$1\r\nz\r\n:9\r\n";
@@ -232,7 +233,8 @@ START_TEST(test_slots_overlaps_cost) {
   ck_assert_int_eq(m->owners[0].port, 9);
   ck_assert_uint_eq(m->slot[0], 0);
   ck_assert_uint_eq(m->slot[16383], 0);
-  ck_assert_msg(ms < 1000, "CLUSTER SLOTS of %zu entries took %.0f ms", n, ms);
+  fprintf(stderr, "CLUSTER SLOTS of %zu overlapping entries: %.1f ms\n", n, ms);
+  ck_assert_msg(ms < 400, "CLUSTER SLOTS of %zu entries took %.0f ms", n, ms);
   sio_redis_slot_map_free(m);
   freeReplyObject(r);
 }
