@@ -3,7 +3,8 @@
 
 /* One Redis connection we own (DESIGN §25). hiredis is the codec only:
  * commands are formatted with redisFormatCommandArgv and replies parsed
- * with a redisReader; the bytes travel over src/net (sio_dial: TCP or a
+ * with a redisReader, bounded (sio_redis_reader: a reply over
+ * max_reply_bytes ends the connection); the bytes travel over src/net (sio_dial: TCP or a
  * unix socket, TLS, one deadline for resolve + connect + handshake), so
  * plain, TLS, Sentinel and Cluster connections share this one path.
  *
