@@ -40,6 +40,7 @@
   X(sio_redis_msg)                                                             \
   X(sio_redis_url)                                                             \
   X(sio_redis_conn)                                                            \
+  X(sio_redis_reply)                                                           \
   X(sio_redis_cluster)                                                         \
   X(sio_cluster)                                                               \
   X(sio_adapter_req)                                                           \

@@ -20,7 +20,14 @@
 /* ------------------------------------------------------------ the fake */
 
 /* What the fake answers to everything it reads. */
-enum { F_SILENT, F_GARBAGE, F_UNSOLICITED, F_PUSH_THEN_REPLY, F_SUB2 };
+enum {
+  F_SILENT,
+  F_GARBAGE,
+  F_UNSOLICITED,
+  F_PUSH_THEN_REPLY,
+  F_SUB2,
+  F_SCRIPT /* writes fake.script once */
+};
 
 typedef struct fake {
   uv_tcp_t server;
@@ -29,6 +36,7 @@ typedef struct fake {
   int mode;
   int port;
   size_t bytes_in;
+  const char *script;
 } fake;
 
 static void fake_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
@@ -65,6 +73,11 @@ static void fake_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     fake_write(f, "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
                   "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
                   "*3\r\n$12\r\nsunsubscribe\r\n$1\r\nc\r\n:1\r\n");
+    break;
+  case F_SCRIPT:
+    if (f->script)
+      fake_write(f, f->script);
+    f->script = NULL;
     break;
   default:
     break;
@@ -179,8 +192,9 @@ static int run_until(env *e, const int *flag, int want, uint32_t ms) {
   return *flag >= want;
 }
 
-static sio_redis_conn *open_fake(env *e, fake *f, owner *o,
-                                 uint32_t command_timeout_ms) {
+static sio_redis_conn *open_fake_max(env *e, fake *f, owner *o,
+                                     uint32_t command_timeout_ms,
+                                     size_t max_reply_bytes) {
   sio_redis_target t;
   sio_redis_conn_opts co;
   sio_redis_conn *c;
@@ -190,8 +204,14 @@ static sio_redis_conn *open_fake(env *e, fake *f, owner *o,
   t.port = f->port;
   co.command_timeout_ms = command_timeout_ms;
   co.max_pending = 4;
+  co.max_reply_bytes = max_reply_bytes;
   ck_assert_int_eq(sio_redis_conn_open(&c, &e->net, &t, &co, &handler, o), 0);
   return c;
+}
+
+static sio_redis_conn *open_fake(env *e, fake *f, owner *o,
+                                 uint32_t command_timeout_ms) {
+  return open_fake_max(e, f, o, command_timeout_ms, 0);
 }
 
 static void ping(sio_redis_conn *c, owner *o) {
@@ -308,6 +328,80 @@ START_TEST(test_subscribe_counts_confirmations) {
   ck_assert(run_until(&e, &o.freed, 1, 3000));
   fake_stop(&f);
   env_done(&e);
+}
+END_TEST
+
+/* The reply script sent to a PING on a connection bounded at max bytes
+ * per reply: the lost() status (0: none) and the PING's outcome. */
+static void big_reply(const char *script, size_t max, int want_lost,
+                      owner *o) {
+  env e;
+  fake f;
+  sio_redis_conn *c;
+  env_init(&e);
+  fake_start(&f, &e.loop, F_SCRIPT);
+  f.script = script;
+  c = open_fake_max(&e, &f, o, 2000, max);
+  ck_assert(run_until(&e, &o->ready, 1, 3000));
+  ping(c, o);
+  ck_assert(run_until(&e, &o->replies, 1, 3000));
+  if (want_lost) {
+    ck_assert(run_until(&e, &o->freed, 1, 3000));
+    ck_assert_int_eq(o->lost, 1);
+    ck_assert_int_eq(o->lost_status, want_lost);
+    ck_assert_int_eq(o->last_status, SIO_ERR_IO);
+  } else {
+    ck_assert_int_eq(o->lost, 0);
+    sio_redis_conn_close(c);
+    ck_assert(run_until(&e, &o->freed, 1, 3000));
+  }
+  fake_stop(&f);
+  env_done(&e);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n,
+                    const char *tail) {
+  size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+  char *s = malloc(hl + ul * n + tl + 1);
+  ck_assert_ptr_nonnull(s);
+  memcpy(s, head, hl);
+  for (i = 0; i < n; i++)
+    memcpy(s + hl + i * ul, unit, ul);
+  memcpy(s + hl + n * ul, tail, tl + 1);
+  return s;
+}
+
+/* hiredis 0.14 would allocate what a header declares: 16 GiB for this
+ * array, and a bulk string's bytes for as long as they come. */
+START_TEST(test_oversized_replies_are_refused) {
+  owner o1 = {0}, o2 = {0}, o3 = {0}, o4 = {0}, o5 = {0};
+  char *s, *u;
+  /* the default bound (512 MiB) refuses the 16 GiB table at once */
+  big_reply("*2147483647\r\n", 0, SIO_ERR_TOOBIG, &o1);
+  /* a bulk string still arriving, past the bound */
+  s = repeat("$100000\r\n", "x", 8192, "");
+  big_reply(s, 4096, SIO_ERR_TOOBIG, &o2);
+  free(s);
+  /* many small elements: their objects count, not only their bytes */
+  s = repeat("*1000\r\n", ":1\r\n", 1000, "");
+  big_reply(s, 4096, SIO_ERR_TOOBIG, &o3);
+  free(s);
+  /* under the bound: the reply is the PING's */
+  s = repeat("$1000\r\n", "x", 1000, "\r\n");
+  big_reply(s, 4096, 0, &o4);
+  free(s);
+  ck_assert_int_eq(o4.last_status, 0);
+  ck_assert_int_eq(o4.last_type, REDIS_REPLY_STRING);
+  ck_assert_uint_eq(strlen(o4.last_reply), 1000);
+  /* the bound is per reply: many replies under it pass */
+  u = repeat("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$500\r\n", "x", 500,
+             "\r\n");
+  s = repeat("", u, 20, "+PONG\r\n");
+  free(u);
+  big_reply(s, 4096, 0, &o5);
+  free(s);
+  ck_assert_int_eq(o5.pushes, 20);
+  ck_assert_str_eq(o5.last_reply, "PONG");
 }
 END_TEST
 
@@ -566,6 +660,7 @@ Suite *sio_redis_conn_suite(void) {
   tcase_add_test(tc, test_silent_server_times_out);
   tcase_add_test(tc, test_push_between_replies);
   tcase_add_test(tc, test_subscribe_counts_confirmations);
+  tcase_add_test(tc, test_oversized_replies_are_refused);
   tcase_add_test(tc, test_close_cancels_pending_and_limits);
   tcase_add_test(tc, test_close_while_dialing);
   tcase_add_test(tc, test_refused_is_seen_at_once);

@@ -45,6 +45,7 @@
 #include "sio_mem.h"
 #include "sio_redis_cluster.h"
 #include "sio_redis_conn.h"
+#include "sio_redis_reply.h"
 #include "sio_tls.h"
 
 enum { R_DOWN, R_CONNECTING, R_READY };
@@ -275,9 +276,7 @@ static void on_role(void *ud, int status, const redisReply *rep) {
   sio_redis *r = ro->r;
   if (status || r->closing)
     return;
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-      rep->element[0]->type != REDIS_REPLY_STRING ||
-      strcmp(rep->element[0]->str, "master") != 0) {
+  if (sio_redis_role_parse(rep)) {
     role_lost(ro, "the server the sentinels named is not a master", 0);
     sentinel_requery(r);
     return;
@@ -314,35 +313,24 @@ fail:
   role_lost(ro, "cannot send the handshake", 0);
 }
 
-static void deliver(sio_redis *r, const redisReply *rep) {
-  const redisReply *t = rep->element[0];
-  size_t i;
-  for (i = 1; i < rep->elements; i++)
-    if (rep->element[i]->type != REDIS_REPLY_STRING)
-      return;
-  if (!r->h.message)
-    return;
-  if (strcmp(t->str, "pmessage") == 0)
-    r->h.message(r->ud, rep->element[1]->str, rep->element[2]->str,
-                 (const uint8_t *)rep->element[3]->str, rep->element[3]->len);
-  else if (strcmp(t->str, "message") == 0 || strcmp(t->str, "smessage") == 0)
-    r->h.message(r->ud, NULL, rep->element[1]->str,
-                 (const uint8_t *)rep->element[2]->str, rep->element[2]->len);
-}
-
 static void on_push(void *ud, sio_redis_conn *c, const redisReply *rep) {
   role *ro = ud;
   sio_redis *r = ro->r;
+  sio_redis_push p;
+  int rv;
   (void)c;
   if (r->closing)
     return;
-  if (strcmp(rep->element[0]->str, "sunsubscribe") == 0) {
+  rv = sio_redis_push_parse(rep, &p);
+  if (p.kind == SIO_REDIS_PUSH_SUNSUBSCRIBE) {
     /* The slot moved (a cluster node's doing): one standalone server has
      * no slots to move, so this only means the subscription is gone. */
     role_lost(ro, "the server dropped a sharded subscription", 1);
     return;
   }
-  deliver(r, rep);
+  if (rv == 0 && r->h.message)
+    r->h.message(r->ud, p.pattern, p.channel, (const uint8_t *)p.payload,
+                 p.payload_len);
 }
 
 static void on_conn_lost(void *ud, sio_redis_conn *c, int status,
@@ -373,28 +361,26 @@ static const sio_redis_conn_handler role_handler = {
 
 /* ------------------------------------------------------------ Sentinel */
 
-static void set_master(sio_redis *r, const char *host, const char *port) {
-  char *p_end;
-  long pn = strtol(port, &p_end, 10);
+static void set_master(sio_redis *r, const sio_redis_addr *a) {
   int i;
-  if (*p_end || pn < 1 || pn > 65535)
-    return;
-  if (r->master_host && strcmp(r->master_host, host) == 0 &&
-      r->master_port == (int)pn) {
+  if (r->master_host && strlen(r->master_host) == a->hostlen &&
+      memcmp(r->master_host, a->host, a->hostlen) == 0 &&
+      r->master_port == a->port) {
     for (i = 0; i < 2; i++) /* known, and a role waits for it */
       if (r->roles[i].state == R_DOWN && !r->roles[i].rc && r->roles[i].attempt)
         uv_timer_start(&r->roles[i].timer, role_timer, 0, 0);
     return;
   }
   {
-    char *h = sio_strdup(host);
+    char *h = sio_strndup(a->host, a->hostlen);
     if (!h)
       return;
     sio_free(r->master_host);
     r->master_host = h;
-    r->master_port = (int)pn;
+    r->master_port = a->port;
   }
-  SIO_LOGI("redis: master %s is at %s:%d", r->url.master_name, host, (int)pn);
+  SIO_LOGI("redis: master %s is at %s:%d", r->url.master_name, r->master_host,
+           r->master_port);
   for (i = 0; i < 2; i++) {
     role *ro = &r->roles[i];
     if (ro->rc || ro->state != R_DOWN)
@@ -409,18 +395,22 @@ static void set_master(sio_redis *r, const char *host, const char *port) {
 static void on_master_addr(void *ud, int status, const redisReply *rep) {
   role *ro = ud;
   sio_redis *r = ro->r;
+  sio_redis_addr a;
+  int rv;
   if (status || r->closing)
     return;
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-      rep->element[0]->type != REDIS_REPLY_STRING ||
-      rep->element[1]->type != REDIS_REPLY_STRING) {
+  rv = sio_redis_master_addr_parse(rep, &a);
+  if (rv == SIO_ERR_NOTFOUND) {
     char why[200];
     snprintf(why, sizeof(why), "no master named %s", r->url.master_name);
     ro->sentinel_idx++;
     role_lost(ro, why, 0);
     return;
   }
-  set_master(r, rep->element[0]->str, rep->element[1]->str);
+  /* a malformed address is ignored, as the announcement that fixes it
+   * would be taken */
+  if (rv == 0)
+    set_master(r, &a);
   confirmed(ro);
 }
 
@@ -444,20 +434,15 @@ static void on_sentinel_push(void *ud, sio_redis_conn *c,
                              const redisReply *rep) {
   role *ro = ud;
   sio_redis *r = ro->r;
-  char buf[512], *f[5], *save = NULL;
-  int n = 0;
+  sio_redis_push p;
+  sio_redis_addr a;
   (void)c;
-  if (r->closing || strcmp(rep->element[0]->str, "message") != 0 ||
-      rep->element[2]->type != REDIS_REPLY_STRING ||
-      rep->element[2]->len >= sizeof(buf))
+  if (r->closing || sio_redis_push_parse(rep, &p) ||
+      p.kind != SIO_REDIS_PUSH_MESSAGE)
     return;
-  memcpy(buf, rep->element[2]->str, rep->element[2]->len);
-  buf[rep->element[2]->len] = 0;
-  for (char *t = strtok_r(buf, " ", &save); t && n < 5;
-       t = strtok_r(NULL, " ", &save))
-    f[n++] = t;
-  if (n == 5 && strcmp(f[0], r->url.master_name) == 0)
-    set_master(r, f[3], f[4]);
+  if (sio_redis_switch_master_parse(p.payload, p.payload_len,
+                                    r->url.master_name, &a) == 0)
+    set_master(r, &a);
 }
 
 static void on_sentinel_lost(void *ud, sio_redis_conn *c, int status,
@@ -641,10 +626,7 @@ static void on_count(void *ud, int status, const redisReply *rep) {
   int64_t n = 0;
   if (status)
     status = q->r->closing ? SIO_ERR_CANCELED : status;
-  else if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
-           rep->element[1]->type == REDIS_REPLY_INTEGER)
-    n = rep->element[1]->integer;
-  else
+  else if (sio_redis_numsub_parse(rep, &n))
     status = SIO_ERR_IO;
   q->cb(q->ud, status, n);
   sio_free(q);

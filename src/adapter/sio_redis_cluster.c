@@ -32,10 +32,11 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_redis_conn.h"
+#include "sio_redis_reply.h"
 #include "sio_redis_url.h"
 #include "sio_tls.h"
 
-#define NSLOTS 16384
+#define NSLOTS SIO_REDIS_NSLOTS
 #define MAX_REDIRECTS 3
 /* the map is read again this often even when nothing says it changed */
 #define REFRESH_INTERVAL_MS 5000
@@ -147,12 +148,13 @@ unsigned sio_redis_key_slot(const char *key, size_t len) {
 
 /* ---------------------------------------------------------------- nodes */
 
-static cnode *node_find(sio_redis_cluster *k, const char *host, int port,
-                        int create) {
+static cnode *node_find(sio_redis_cluster *k, const char *host, size_t hostlen,
+                        int port, int create) {
   cnode *n, **nn;
   size_t i;
   for (i = 0; i < k->nnodes; i++)
-    if (k->nodes[i]->port == port && strcmp(k->nodes[i]->host, host) == 0)
+    if (k->nodes[i]->port == port && strlen(k->nodes[i]->host) == hostlen &&
+        memcmp(k->nodes[i]->host, host, hostlen) == 0)
       return k->nodes[i];
   if (!create)
     return NULL;
@@ -163,7 +165,7 @@ static cnode *node_find(sio_redis_cluster *k, const char *host, int port,
   n = sio_calloc(1, sizeof(*n));
   if (!n)
     return NULL;
-  n->host = sio_strdup(host);
+  n->host = sio_strndup(host, hostlen);
   if (!n->host) {
     sio_free(n);
     return NULL;
@@ -297,24 +299,17 @@ static csub *sub_find(sio_redis_cluster *k, const char *name, size_t len) {
 static void on_push(void *ud, sio_redis_conn *c, const redisReply *rep) {
   link *l = ud;
   sio_redis_cluster *k = l->k;
-  const char *t = rep->element[0]->str;
-  size_t i;
+  sio_redis_push p;
   (void)c;
-  if (k->closing)
+  if (k->closing || sio_redis_push_parse(rep, &p))
     return;
-  for (i = 1; i < rep->elements; i++)
-    if (rep->element[i]->type != REDIS_REPLY_STRING &&
-        rep->element[i]->type != REDIS_REPLY_INTEGER)
-      return;
-  if (strcmp(t, "smessage") == 0 &&
-      rep->element[2]->type == REDIS_REPLY_STRING) {
+  if (p.kind == SIO_REDIS_PUSH_SMESSAGE) {
     if (k->h.message)
-      k->h.message(k->ud, NULL, rep->element[1]->str,
-                   (const uint8_t *)rep->element[2]->str, rep->element[2]->len);
-  } else if (strcmp(t, "sunsubscribe") == 0 &&
-             rep->element[1]->type == REDIS_REPLY_STRING) {
+      k->h.message(k->ud, NULL, p.channel, (const uint8_t *)p.payload,
+                   p.payload_len);
+  } else if (p.kind == SIO_REDIS_PUSH_SUNSUBSCRIBE) {
     /* the slot migrated away: place it again once the map says where */
-    csub *s = sub_find(k, rep->element[1]->str, rep->element[1]->len);
+    csub *s = sub_find(k, p.channel, p.channel_len);
     if (s && s->node == l->node) {
       SIO_LOGI("redis cluster: %s moved away from %s:%d", s->name,
                l->node->host, l->node->port);
@@ -362,72 +357,54 @@ static void link_open(link *l, const char *host, int port) {
 
 /* --------------------------------------------------------- the slot map */
 
-static int reply_is(const redisReply *r, int type) {
-  return r && r->type == type;
-}
-
 static void on_slots(void *ud, int status, const redisReply *rep) {
   link *l = ud;
   sio_redis_cluster *k = l->k;
-  cnode *map[NSLOTS];
-  size_t i, j;
-  int ok = 1;
+  sio_redis_slot_map *m;
+  cnode **owner;
+  size_t i;
+  int rv;
   if (status || k->closing)
     return; /* lost: link_failed asks again */
   k->refreshing = 0;
   k->last_refresh = uv_now(k->loop);
-  if (!reply_is(rep, REDIS_REPLY_ARRAY) || rep->elements == 0) {
+  rv = sio_redis_slots_parse(rep, &m);
+  if (rv == SIO_ERR_NOTFOUND) {
     SIO_LOGW("redis cluster: CLUSTER SLOTS: %s",
              sio_redis_reply_str(rep) ? sio_redis_reply_str(rep) : "no slots");
     link_failed(l, "no slot map");
     return;
   }
-  memset(map, 0, sizeof(map));
-  for (i = 0; i < rep->elements && ok; i++) {
-    const redisReply *e = rep->element[i], *m;
-    const char *host;
-    cnode *n;
-    long long a, b;
-    if (!reply_is(e, REDIS_REPLY_ARRAY) || e->elements < 3 ||
-        !reply_is(e->element[0], REDIS_REPLY_INTEGER) ||
-        !reply_is(e->element[1], REDIS_REPLY_INTEGER) ||
-        !reply_is(e->element[2], REDIS_REPLY_ARRAY)) {
-      ok = 0;
-      break;
-    }
-    a = e->element[0]->integer;
-    b = e->element[1]->integer;
-    m = e->element[2];
-    if (a < 0 || b >= NSLOTS || a > b || m->elements < 2 ||
-        !reply_is(m->element[0], REDIS_REPLY_STRING) ||
-        !reply_is(m->element[1], REDIS_REPLY_INTEGER) ||
-        m->element[1]->integer < 1 || m->element[1]->integer > 65535) {
-      ok = 0;
-      break;
-    }
-    host = m->element[0]->str;
-    /* "" or "?": the node's address is the one we asked on */
-    if (!*host || strcmp(host, "?") == 0)
+  owner = rv ? NULL : sio_calloc(m->nowners, sizeof(*owner));
+  for (i = 0; owner && i < m->nowners; i++) {
+    const sio_redis_addr *a = &m->owners[i];
+    const char *host = a->host;
+    size_t hostlen = a->hostlen;
+    if (!host) { /* the node asked */
       host = k->control_node ? k->control_node->host
                              : k->url.nodes[k->next_seed % k->url.nnodes].host;
-    n = node_find(k, host, (int)m->element[1]->integer, 1);
-    if (!n) {
-      ok = 0;
-      break;
+      hostlen = strlen(host);
     }
-    for (j = (size_t)a; j <= (size_t)b; j++)
-      map[j] = n;
+    owner[i] = node_find(k, host, hostlen, a->port, 1);
+    if (!owner[i]) {
+      sio_free(owner);
+      owner = NULL;
+    }
   }
-  if (!ok) {
+  if (!owner) {
+    sio_redis_slot_map_free(m);
     link_failed(l, "the slot map does not parse");
     return;
   }
   for (i = 0; i < k->nnodes; i++)
     k->nodes[i]->in_map = 0;
-  for (i = 0; i < NSLOTS; i++)
-    if (map[i])
-      map[i]->in_map = 1;
-  memcpy(k->slots, map, sizeof(map));
+  for (i = 0; i < NSLOTS; i++) {
+    k->slots[i] = m->slot[i] == SIO_REDIS_SLOT_NONE ? NULL : owner[m->slot[i]];
+    if (k->slots[i])
+      k->slots[i]->in_map = 1;
+  }
+  sio_free(owner);
+  sio_redis_slot_map_free(m);
   if (!k->have_map)
     SIO_LOGI("redis cluster: slot map loaded (%zu nodes)", k->nnodes);
   k->have_map = 1;
@@ -624,51 +601,29 @@ static void pings(sio_redis_cluster *k) {
 
 static int send_req(sio_redis_cluster *k, cnode *n, pubreq *q, int asking);
 
-/* "MOVED 3999 127.0.0.1:6381" / "ASK ..." -> the node, or NULL. */
-static cnode *redirect_target(sio_redis_cluster *k, const char *err) {
-  const char *sp = strchr(err, ' '), *addr, *colon;
-  char host[256];
-  long port;
-  if (!sp || !(addr = strchr(sp + 1, ' ')))
-    return NULL;
-  addr++;
-  colon = strrchr(addr, ':');
-  if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-    return NULL;
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = 0;
-  port = strtol(colon + 1, NULL, 10);
-  if (port < 1 || port > 65535)
-    return NULL;
-  return node_find(k, host, (int)port, 1);
-}
-
 static void on_published(void *ud, int status, const redisReply *rep) {
   pubreq *q = ud;
   sio_redis_cluster *k = q->k;
   if (!status && rep->type == REDIS_REPLY_ERROR && !k->closing &&
       q->redirects < MAX_REDIRECTS) {
-    int moved = strncmp(rep->str, "MOVED ", 6) == 0;
-    int ask = strncmp(rep->str, "ASK ", 4) == 0;
-    cnode *n = moved || ask ? redirect_target(k, rep->str) : NULL;
-    if (moved)
+    sio_redis_redirect to;
+    int rv = sio_redis_redirect_parse(rep->str, &to);
+    cnode *n =
+        rv ? NULL
+           : node_find(k, to.addr.host, to.addr.hostlen, to.addr.port, 1);
+    if (to.kind == SIO_REDIS_REDIRECT_MOVED)
       request_refresh(k);
     if (n) {
       q->redirects++;
-      if (send_req(k, n, q, ask) == 0)
+      if (send_req(k, n, q, to.kind == SIO_REDIS_REDIRECT_ASK) == 0)
         return; /* q lives on */
     }
   }
   if (q->is_count) {
     int64_t count = 0;
     int st = status ? (k->closing ? SIO_ERR_CANCELED : status) : 0;
-    if (!st) {
-      if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
-          rep->element[1]->type == REDIS_REPLY_INTEGER)
-        count = rep->element[1]->integer;
-      else
-        st = SIO_ERR_IO;
-    }
+    if (!st && sio_redis_numsub_parse(rep, &count))
+      st = SIO_ERR_IO;
     q->cb(q->ud, st, count);
   } else if (!status && rep->type == REDIS_REPLY_ERROR) {
     SIO_LOGD("redis cluster: SPUBLISH: %s", rep->str);

@@ -24,6 +24,7 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_queue.h"
+#include "sio_redis_reply.h"
 
 enum { RC_DIALING, RC_HANDSHAKE, RC_READY, RC_DEAD };
 
@@ -47,7 +48,8 @@ struct sio_redis_conn {
   sio_net *net;
   sio_redis_conn_handler h;
   void *ud;
-  redisReader *reader;
+  sio_redis_reader reader;
+  int reader_open;
   uv_timer_t timer;
   int timer_open;
   int state;
@@ -119,9 +121,9 @@ static void timer_closed(uv_handle_t *h) {
 }
 
 static void rc_release(sio_redis_conn *c) {
-  if (c->reader) {
-    redisReaderFree(c->reader);
-    c->reader = NULL;
+  if (c->reader_open) {
+    sio_redis_reader_deinit(&c->reader);
+    c->reader_open = 0;
   }
   if (c->hs_wire) {
     redisFreeCommand(c->hs_wire);
@@ -290,31 +292,15 @@ static void become_ready(sio_redis_conn *c) {
     c->h.ready(c->ud, c);
 }
 
-static int is_str(const redisReply *r, const char *s) {
-  size_t n = strlen(s);
-  return r &&
-         (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-         r->len == n && strncasecmp(r->str, s, n) == 0;
-}
-
 /* Messages, and an sunsubscribe no command asked for. */
 static int is_push(const sio_redis_conn *c, const redisReply *r) {
-  const redisReply *t;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-    return 0;
-  t = r->element[0];
-  if (is_str(t, "message") || is_str(t, "smessage") ||
-      (is_str(t, "pmessage") && r->elements == 4))
-    return 1;
-  if (is_str(t, "sunsubscribe")) {
-    const rc_cmd *k;
-    if (sio_queue_empty(&c->pending))
-      return 1;
-    k = sio_container_of(sio_queue_head((sio_queue *)&c->pending), rc_cmd,
-                         link);
-    return k->kind != K_UNSUB;
+  int oldest_is_unsub = 0;
+  if (!sio_queue_empty(&c->pending)) {
+    const rc_cmd *k = sio_container_of(sio_queue_head((sio_queue *)&c->pending),
+                                       rc_cmd, link);
+    oldest_is_unsub = k->kind == K_UNSUB;
   }
-  return 0;
+  return sio_redis_push_classify(r, oldest_is_unsub) != SIO_REDIS_PUSH_NONE;
 }
 
 /* Returns 0, or -1 once the connection ended. */
@@ -372,16 +358,22 @@ static int dispatch(sio_redis_conn *c, redisReply *r) {
 
 static void rc_on_read(sio_conn *sc, const uint8_t *data, size_t len) {
   sio_redis_conn *c = (sio_redis_conn *)sc;
-  if (c->state == RC_DEAD || !c->reader)
+  if (c->state == RC_DEAD || !c->reader_open)
     return;
-  if (redisReaderFeed(c->reader, (const char *)data, len) != REDIS_OK) {
+  if (sio_redis_reader_feed(&c->reader, data, len)) {
     rc_end(c, SIO_ERR_NOMEM, "out of memory", 1);
     return;
   }
   for (;;) {
-    void *reply = NULL;
-    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
-      rc_end(c, SIO_ERR_PROTO, "reply does not parse", 1);
+    redisReply *reply;
+    int rv = sio_redis_reader_get(&c->reader, &reply);
+    if (rv) {
+      char why[64];
+      if (rv == SIO_ERR_TOOBIG)
+        snprintf(why, sizeof(why), "a reply over %zu bytes",
+                 c->reader.max_reply_bytes);
+      rc_end(c, rv == SIO_ERR_NOMEM ? SIO_ERR_PROTO : rv,
+             rv == SIO_ERR_TOOBIG ? why : "reply does not parse", 1);
       return;
     }
     if (!reply)
@@ -522,8 +514,9 @@ int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
   c->connect_timeout_ms = connect_ms;
   sio_queue_init(&c->pending);
   sio_queue_init(&c->held);
-  c->reader = redisReaderCreate();
-  if (!c->reader || format_handshake(c, t)) {
+  if (sio_redis_reader_init(&c->reader, o ? o->max_reply_bytes : 0) == 0)
+    c->reader_open = 1;
+  if (!c->reader_open || format_handshake(c, t)) {
     rc_release(c);
     sio_free(c);
     return SIO_ERR_NOMEM;

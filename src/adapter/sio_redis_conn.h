@@ -3,7 +3,8 @@
 
 /* One Redis connection we own (DESIGN §25). hiredis is the codec only:
  * commands are formatted with redisFormatCommandArgv and replies parsed
- * with a redisReader; the bytes travel over src/net (sio_dial: TCP or a
+ * with a redisReader, bounded (sio_redis_reader: a reply over
+ * max_reply_bytes ends the connection); the bytes travel over src/net (sio_dial: TCP or a
  * unix socket, TLS, one deadline for resolve + connect + handshake), so
  * plain, TLS, Sentinel and Cluster connections share this one path.
  *
@@ -48,6 +49,7 @@ typedef struct sio_redis_conn_opts {
   uint32_t connect_timeout_ms; /* dial + AUTH/SELECT, 0: 5000 */
   uint32_t command_timeout_ms; /* a reply, 0: 5000 */
   uint32_t max_pending;        /* commands awaiting replies, 0: 10000 */
+  size_t max_reply_bytes; /* one reply's size (sio_redis_reader), 0: 512 MiB */
 } sio_redis_conn_opts;
 
 /* A command's outcome: status 0 with the reply (borrowed for the call;
@@ -64,7 +66,8 @@ typedef struct sio_redis_conn_handler {
   void (*push)(void *ud, sio_redis_conn *c, const redisReply *r);
   /* The connection failed (status from sio_dial, SIO_ERR_FORBIDDEN when
    * AUTH was refused, SIO_ERR_PROTO for another handshake error or a
-   * reply that does not parse, SIO_ERR_TIMEOUT) or ended (SIO_ERR_IO).
+   * reply that does not parse, SIO_ERR_TOOBIG for a reply over
+   * max_reply_bytes, SIO_ERR_TIMEOUT) or ended (SIO_ERR_IO).
    * why is a short text for the log. Every pending command has already
    * reported. The connection frees itself afterwards: forget c. */
   void (*lost)(void *ud, sio_redis_conn *c, int status, const char *why);

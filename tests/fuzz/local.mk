@@ -80,3 +80,22 @@ tests_fuzz_fuzz_recovery_CFLAGS = $(FUZZ_COMPILE_FLAGS) -I$(top_srcdir)/include 
 tests_fuzz_fuzz_recovery_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_recovery_LDADD = $(FUZZ_LINK_LIBS) $(LIBUV_LIBS) $(OPENSSL_LIBS)
 endif
+
+# The Redis URL forms (redis.url in the configuration).
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_url
+tests_fuzz_fuzz_redis_url_SOURCES = tests/fuzz/fuzz_redis_url.c
+tests_fuzz_fuzz_redis_url_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_redis_url_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_redis_url_LDADD = $(FUZZ_LINK_LIBS)
+endif
+
+# Replies of a hostile Redis, Sentinel or Cluster node, through the
+# bounded reader and sio_redis_reply.
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_reply
+tests_fuzz_fuzz_redis_reply_SOURCES = tests/fuzz/fuzz_redis_reply.c
+tests_fuzz_fuzz_redis_reply_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(HIREDIS_CFLAGS)
+tests_fuzz_fuzz_redis_reply_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_redis_reply_LDADD = $(FUZZ_LINK_LIBS) $(HIREDIS_LIBS)
+endif
