@@ -13,7 +13,9 @@ import {
   absent, ack, closeClients, connectAs, daemonPath, once, publish, request, sleep,
   startDaemon, stopAllDaemons, token,
 } from "./daemon-harness.mjs";
-import { haveRedisCli, haveRedisServer, startCluster, startRedis } from "./redis-harness.mjs";
+import {
+  haveRedisCli, haveRedisServer, redisCli, startCluster, startRedis,
+} from "./redis-harness.mjs";
 import {
   closePeerClients, clusterPair, eventually, missing, peerClient, redisOptions, redisPair,
   startNodePeer,
@@ -40,9 +42,13 @@ async function startConnected(env) {
   }
 }
 
-async function crossBoth(d, peer) {
+async function crossBoth(d, peer, roomReady) {
   const { socket: onDaemon } = await connectAs(d, token("alice"));
   const onPeer = await peerClient(peer);
+  // Both servers subscribe a room's channel when its first local member
+  // joins, asynchronously (in Node as here): publishing before both are in
+  // place would test that race, not delivery.
+  if (roomReady) await roomReady("global");
   const toPeer = once(onPeer, "project.updated", 5000);
   const res = await publish(d, { rooms: ["global"], event: "project.updated", data: { from: "daemon" } });
   assert.equal(res.status, 202);
@@ -71,7 +77,7 @@ function fleetTests(ctx) {
   });
 
   it("broadcasts cross both ways", async () => {
-    await crossBoth(ctx.daemon(), ctx.peer);
+    await crossBoth(ctx.daemon(), ctx.peer, ctx.roomReady);
   });
 
   it("room broadcasts reach the room's members on both servers and nobody else", async () => {
@@ -135,6 +141,14 @@ function fleetTests(ctx) {
     return started.d;
   };
   const ctx = { daemon, counted: "SHARDNUMSUB on every master" };
+  // both servers subscribed to the room's channel, on the master owning it
+  ctx.roomReady = async (room) => {
+    const chan = `socket.io#/#${room}#`;
+    const node = await cluster.owner(await cluster.keyslot(chan));
+    await eventually(async () =>
+      /(^|\n)2\s*$/.test(await cluster.cli(node, "PUBSUB", "SHARDNUMSUB", chan)), 5000,
+    `two subscribers on ${chan}`);
+  };
 
   before(async () => {
     cluster = await startCluster();
@@ -250,7 +264,12 @@ function fleetTests(ctx) {
 
   it("speaks createShardedAdapter's protocol: broadcasts both ways, serverCount 2", async () => {
     if (started.error) throw started.error;
-    await crossBoth(started.d, peer);
+    await crossBoth(started.d, peer, async (room) => {
+      const chan = `socket.io#/#${room}#`;
+      await eventually(async () => /(^|\n)2\s*$/.test(
+        await redisCli(["-u", redis.url, "PUBSUB", "SHARDNUMSUB", chan])), 5000,
+      `two subscribers on ${chan}`);
+    });
     assert.equal(await peer.io.of("/").adapter.serverCount(), 2);
   });
 });
