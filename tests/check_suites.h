@@ -36,6 +36,7 @@
   X(app_metrics)                                                               \
   X(app_ratelimit)                                                             \
   X(app_sdnotify)                                                              \
+  X(app_cluster)                                                               \
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
   X(sio_redis_url)                                                             \
@@ -44,7 +45,7 @@
   X(sio_redis_cluster)                                                         \
   X(sio_cluster)                                                               \
   X(sio_adapter_req)                                                           \
-  X(sio_adapter)                                                               \
+  X(sio_adapter_redis)                                                         \
   X(sio_adapter_sharded)                                                       \
   X(sio_redis)
 

@@ -21,7 +21,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_url.c src/adapter/sio_redis_url.h \
 	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
-	tests/test_sio_adapter.c \
+	tests/test_sio_adapter_redis.c \
 	tests/test_sio_adapter_sharded.c \
 	tests/test_sio_redis.c tests/test_sio_redis_url.c \
 	tests/test_sio_redis_conn.c tests/test_sio_redis_cluster.c \

@@ -10,7 +10,8 @@ libsio_app_la_SOURCES = \
 	src/app/app_events.c src/app/app_events.h \
 	src/app/app_metrics.c src/app/app_metrics.h \
 	src/app/app_ratelimit.c src/app/app_ratelimit.h \
-	src/app/app_sdnotify.c src/app/app_sdnotify.h
+	src/app/app_sdnotify.c src/app/app_sdnotify.h \
+	src/app/app_cluster.c src/app/app_log.c src/app/app_log.h
 APP_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include \
 	-I$(top_builddir)/include -I$(top_srcdir)/src/app \
 	$(JSONC_CFLAGS) $(LIBJWT_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS)
@@ -34,15 +35,13 @@ EXTRA_DIST += packaging/sio-server.conf
 check_sources += tests/test_app_config.c tests/test_app_auth.c \
 	tests/test_app_policy.c tests/test_app_events.c \
 	tests/test_app_metrics.c tests/test_app_ratelimit.c \
-	tests/test_app_sdnotify.c
+	tests/test_app_sdnotify.c tests/test_app_cluster.c
 
 # The daemon: the application modules above plus the parts that run the
 # server; it links the shared libsio, through its public API only.
 bin_PROGRAMS += sio-server
 sio_server_SOURCES = src/app/main.c src/app/app_daemon.h \
-	src/app/app_commands.c src/app/app_http_api.c src/app/app_signals.c \
-	src/app/app_cluster.c \
-	src/app/app_log.c src/app/app_log.h
+	src/app/app_commands.c src/app/app_http_api.c src/app/app_signals.c
 nodist_sio_server_SOURCES = src/app/app_dashboard_html.c
 BUILT_SOURCES += src/app/app_dashboard_html.c
 CLEANFILES += src/app/app_dashboard_html.c

@@ -2,7 +2,7 @@
 #define SIO_STEPS_H
 
 /* Test steps shared by the suites that run servers and WebSocket clients
- * on one loop (test_sio_adapter.c, test_sio_cluster.c). Each fails the
+ * on one loop (test_sio_adapter_redis.c, test_sio_cluster.c). Each fails the
  * running Check test when the step does not happen within STEPS_T ms.
  * Only public libsio headers: usable by a suite that proves the public
  * API is enough. */

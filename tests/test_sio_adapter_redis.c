@@ -1,4 +1,4 @@
-/* test_sio_adapter.c: the cluster calls (sio_adapter.c) and the Redis
+/* test_sio_adapter_redis.c: the cluster calls (sio_cluster.c) and the Redis
  * adapter protocol (sio_adapter_redis.c) with three sio_servers in one
  * process, each on its own stub driver of one in-memory bus
  * (tests/helpers/pubsub_stub.c), and raw WebSocket clients
@@ -779,8 +779,8 @@ START_TEST(test_in_memory) {
 }
 END_TEST
 
-Suite *sio_adapter_suite(void) {
-  Suite *s = suite_create("sio_adapter");
+Suite *sio_adapter_redis_suite(void) {
+  Suite *s = suite_create("sio_adapter_redis");
   TCase *tc = tcase_create("stub bus");
   tcase_add_test(tc, test_broadcast_everywhere);
   tcase_add_test(tc, test_broadcast_rooms_except_binary);
