@@ -8,19 +8,28 @@
 #   FUZZ_SECONDS=300 tests/fuzz/run.sh fuzz_sio_packet
 #
 # Environment: FUZZ_SECONDS (default 30), FUZZ_BUILDDIR (default
-# ${TMPDIR:-/tmp}/sio-fuzz-build), CC (default clang), FUZZ_JOBS for make
-# (default 2). New corpus entries go to the build directory, never into the
+# ${TMPDIR:-/tmp}/sio-fuzz-build-<checksum of the source path>), CC (default
+# clang), FUZZ_JOBS for make (default 2). New corpus entries go to the build directory, never into the
 # source tree; the seeds under tests/fuzz/corpus/ are only read.
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=${FUZZ_BUILDDIR:-${TMPDIR:-/tmp}/sio-fuzz-build}
+# the default is per source tree, so two checkouts never share one
+builddir=${FUZZ_BUILDDIR:-${TMPDIR:-/tmp}/sio-fuzz-build-$(printf %s "$srcdir" | cksum | cut -d' ' -f1)}
 seconds=${FUZZ_SECONDS:-30}
 cc=${CC:-clang}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 mkdir -p "$builddir"
 cd "$builddir"
+# a build directory configured from another checkout names a source tree
+# that may be gone, and its dependency files name that tree's headers:
+# empty it and configure afresh for this one
+if [ -f config.status ] &&
+   [ "$(sed -n 's/^abs_top_srcdir = //p' Makefile 2>/dev/null)" != "$srcdir" ]; then
+  echo "run.sh: $builddir was configured for another source tree; rebuilding" >&2
+  find . -mindepth 1 -delete
+fi
 if [ ! -f Makefile ]; then
   "$srcdir/configure" -q --enable-fuzz CC="$cc" \
     CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $san" \
