@@ -8,14 +8,13 @@
 #   FUZZ_SECONDS=300 tests/fuzz/run.sh fuzz_sio_packet
 #
 # Environment: FUZZ_SECONDS (default 30), FUZZ_BUILDDIR (default
-# ${TMPDIR:-/tmp}/sio-fuzz-build-<checksum of the source path>), CC (default
-# clang), FUZZ_JOBS for make (default 2). New corpus entries go to the build directory, never into the
+# ${TMPDIR:-/tmp}/sio-fuzz-build), CC (default clang), FUZZ_JOBS for make
+# (default 2). New corpus entries go to the build directory, never into the
 # source tree; the seeds under tests/fuzz/corpus/ are only read.
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-# the default is per source tree, so two checkouts never share one
-builddir=${FUZZ_BUILDDIR:-${TMPDIR:-/tmp}/sio-fuzz-build-$(printf %s "$srcdir" | cksum | cut -d' ' -f1)}
+builddir=${FUZZ_BUILDDIR:-${TMPDIR:-/tmp}/sio-fuzz-build}
 seconds=${FUZZ_SECONDS:-30}
 cc=${CC:-clang}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
