@@ -34,6 +34,25 @@ typedef struct sio_pubsub_handler {
  * SIO_ERR_CANCELED (the driver is closing). */
 typedef void (*sio_pubsub_count_cb)(void *ud, int status, int64_t count);
 
+struct redisReply;
+/* A command's outcome: status 0 with the reply (borrowed for the call; it
+ * may be an error reply, REDIS_REPLY_ERROR), or SIO_ERR_TIMEOUT,
+ * SIO_ERR_IO (connection lost) or SIO_ERR_CANCELED (the driver is
+ * closing) with rep NULL. A Cluster's MOVED and ASK are followed by the
+ * driver, never reported. */
+typedef void (*sio_pubsub_reply_cb)(void *ud, int status,
+                                    const struct redisReply *rep);
+
+/* command's lanes */
+enum {
+  /* the publisher's connection: ordered with publish and spublish */
+  SIO_PUBSUB_LANE_PUB = 0,
+  /* a connection of its own, opened on first use, for commands that wait
+   * in Redis (XREAD BLOCK): they never hold up publishes, and their
+   * deadline is the timeout given plus the driver's command timeout */
+  SIO_PUBSUB_LANE_BLOCKING = 1
+};
+
 typedef struct sio_pubsub_ops {
   /* h copied, ud borrowed until close. */
   void (*set_handler)(void *drv, const sio_pubsub_handler *h, void *ud);
@@ -63,6 +82,17 @@ typedef struct sio_pubsub_ops {
                   size_t len);
   int (*shardnumsub)(void *drv, const char *channel, sio_pubsub_count_cb cb,
                      void *ud);
+  /* Any command (argv[i] of lens[i] bytes, copied) on lane. key is the
+   * index in argv of the key a Redis Cluster routes it by (0: none, any
+   * node; commands whose keys are all in one hash slot only). timeout_ms
+   * is what a BLOCKING command waits in Redis (0 on LANE_PUB). Returns 0
+   * (cb fires once, later), SIO_ERR_CLOSED (not ready), SIO_ERR_LIMIT
+   * (too many commands waiting), SIO_ERR_INVAL or SIO_ERR_NOMEM (cb never
+   * fires). May be NULL: a driver without commands (the streams adapter
+   * and the Redis history need one). */
+  int (*command)(void *drv, int lane, int argc, const char **argv,
+                 const size_t *lens, int key, uint32_t timeout_ms,
+                 sio_pubsub_reply_cb cb, void *ud);
   int (*ready)(void *drv);
   /* Round trip of the last PING answered, in microseconds; 0 before the
    * first. May be NULL (a driver without a server to ping). */
