@@ -24,6 +24,7 @@
   X(sio_http_cors)                                                             \
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \
+  X(sio_history)                                                               \
   X(sio_client)                                                                \
   X(sio_socket)                                                                \
   X(sio_rooms)                                                                 \

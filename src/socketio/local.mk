@@ -17,6 +17,7 @@ check_sources += tests/test_sio_server.c \
 	tests/helpers/ws_client.c tests/helpers/ws_client.h
 libsio_core_la_SOURCES += src/socketio/sio_server_http.c
 check_sources += tests/test_sio_server_http.c
-libsio_core_la_SOURCES += src/socketio/sio_recovery.c src/socketio/sio_recovery.h
-check_sources += tests/test_sio_recovery.c tests/test_sio_client.c \
+libsio_core_la_SOURCES += src/socketio/sio_recovery.c src/socketio/sio_recovery.h \
+	src/socketio/sio_history.c src/socketio/sio_history.h
+check_sources += tests/test_sio_recovery.c tests/test_sio_history.c tests/test_sio_client.c \
 	tests/test_sio_socket.c

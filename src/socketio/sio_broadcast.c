@@ -77,6 +77,24 @@ fail:
   return SIO_ERR_NOMEM;
 }
 
+int sio_outpkt_copy_ref(sio_outpkt *dst, const sio_outpkt *src) {
+  size_t i;
+  *dst = *src;
+  if (src->natts > SIO_ARRLEN(dst->inline_atts)) {
+    dst->atts = sio_malloc(src->natts * sizeof(*dst->atts));
+    if (!dst->atts) {
+      outpkt_zero(dst);
+      return SIO_ERR_NOMEM;
+    }
+  } else {
+    dst->atts = dst->inline_atts;
+  }
+  sio_rcbuf_ref(dst->head);
+  for (i = 0; i < src->natts; i++)
+    dst->atts[i] = sio_rcbuf_ref(src->atts[i]);
+  return 0;
+}
+
 int sio_outpkt_event(sio_outpkt *p, sio_buf *scratch, const char *nsp,
                      int64_t id, const char *event, json_object *args,
                      const sio_bin *bins, size_t nbins) {

@@ -48,6 +48,10 @@ int sio_outpkt_ack(sio_outpkt *p, sio_buf *scratch, const char *nsp, int64_t id,
 /* CONNECT, DISCONNECT or CONNECT_ERROR with optional data. */
 int sio_outpkt_control(sio_outpkt *p, sio_buf *scratch, sio_packet_type type,
                        const char *nsp, json_object *data);
+/* Makes dst a second holder of src's buffers (its own references; an
+ * attachment array of its own when src's is not inline). Returns 0 or
+ * SIO_ERR_NOMEM (dst owns nothing). */
+int sio_outpkt_copy_ref(sio_outpkt *dst, const sio_outpkt *src);
 /* Drops p's references. NULL-safe fields; p may be reused after. */
 void sio_outpkt_release(sio_outpkt *p);
 

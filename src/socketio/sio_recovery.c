@@ -141,25 +141,6 @@ void sio_recovery_next_offset(sio_recovery *r, char out[SIO_OFFSET_MAX]) {
  * array is its inline one or its own allocation, so dst must not move
  * afterwards (an array of copies is sized once). Returns 0 or
  * SIO_ERR_NOMEM (dst owns nothing). */
-static int outpkt_copy_ref(sio_outpkt *dst, const sio_outpkt *src) {
-  size_t i;
-  *dst = *src;
-  if (src->natts > SIO_ARRLEN(dst->inline_atts)) {
-    dst->atts = sio_malloc(src->natts * sizeof(*dst->atts));
-    if (!dst->atts) {
-      memset(dst, 0, sizeof(*dst));
-      dst->atts = dst->inline_atts;
-      return SIO_ERR_NOMEM;
-    }
-  } else {
-    dst->atts = dst->inline_atts;
-  }
-  sio_rcbuf_ref(dst->head);
-  for (i = 0; i < src->natts; i++)
-    dst->atts[i] = sio_rcbuf_ref(src->atts[i]);
-  return 0;
-}
-
 int sio_recovery_store(sio_recovery *r, const char *offset,
                        const sio_outpkt *pkt, const sio_broadcast_opts *o,
                        uint64_t now_ms) {
@@ -186,7 +167,7 @@ int sio_recovery_store(sio_recovery *r, const char *offset,
     sio_free(p);
     return SIO_ERR_NOMEM;
   }
-  if (outpkt_copy_ref(&p->pkt, pkt)) {
+  if (sio_outpkt_copy_ref(&p->pkt, pkt)) {
     sio_map_remove(&r->by_offset, p->offset, strlen(p->offset));
     strv_free(p->rooms, p->nrooms + p->nexcept);
     sio_free(p);
@@ -350,7 +331,7 @@ int sio_recovery_restore(sio_recovery *r, const char *pid, const char *offset,
     rec_packet *p = sio_container_of(q, rec_packet, q);
     if (!selects(p, s->rooms, nkept))
       continue;
-    if (outpkt_copy_ref(&out->missed[out->nmissed], &p->pkt)) {
+    if (sio_outpkt_copy_ref(&out->missed[out->nmissed], &p->pkt)) {
       sio_recovered_release(out);
       return SIO_ERR_NOMEM;
     }
