@@ -25,6 +25,7 @@
   X(sio_map)                                                                   \
   X(sio_recovery)                                                              \
   X(sio_history)                                                               \
+  X(sio_replay)                                                                \
   X(sio_client)                                                                \
   X(sio_socket)                                                                \
   X(sio_rooms)                                                                 \

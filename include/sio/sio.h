@@ -169,6 +169,9 @@ typedef struct sio_stats {
   uint64_t redis_latency_us;   /* round trip of the last Redis PING, 0
                                   before the first */
   uint64_t close_timeouts;     /* closes cut short by close_timeout_ms */
+  uint64_t replayed;           /* events sent by sio_socket_replay */
+  uint64_t replay_overflows;   /* clients closed: too many broadcasts
+                                  arrived while a replay was pending */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);
@@ -276,6 +279,33 @@ SIO_EXTERN void sio_namespace_set_recovery_filter(sio_namespace *ns,
                                                   sio_recovery_room_cb cb,
                                                   void *ud);
 
+/* Room history, for replay from the last event id (SPEC §3; not the
+ * socket.io recovery above, and nothing is appended to the events): every
+ * event broadcast through rooms (not volatile, without acknowledgements)
+ * that id_of names is kept in each of those rooms, already encoded: at
+ * most max_events per room (0: 1000), for max_age_ms (0: 300000); an id
+ * offered twice (every path that delivers an event may offer it) is kept
+ * once. id_of(event, args, ud) returns the event's id, borrowed from args,
+ * or NULL (not kept); it runs once per broadcast and must only read.
+ * Except rooms are not kept: a replay serves everyone in the rooms. Set it
+ * once, before clients connect; ud is borrowed until the server is
+ * closed. Returns 0, SIO_ERR_INVAL (id_of NULL), SIO_ERR_STATE (set
+ * already) or SIO_ERR_NOMEM. */
+typedef const char *(*sio_history_id_cb)(const char *event, json_object *args,
+                                         void *ud);
+typedef struct sio_history_config {
+  uint32_t max_events;
+  uint32_t max_age_ms;
+  sio_history_id_cb id_of;
+  void *ud;
+} sio_history_config;
+SIO_EXTERN int sio_namespace_set_history(sio_namespace *ns,
+                                         const sio_history_config *cfg);
+/* The namespace's kept events and their encoded bytes (0 without a
+ * history), after dropping the expired ones. */
+SIO_EXTERN void sio_namespace_history_stats(sio_namespace *ns, size_t *events,
+                                            size_t *bytes);
+
 /* --------------------------------------------------------------- sockets */
 
 SIO_EXTERN const char *sio_socket_id(const sio_socket *s);
@@ -334,6 +364,29 @@ SIO_EXTERN int sio_socket_emit_ack(sio_socket *s, const char *event,
 SIO_EXTERN int sio_socket_ack(sio_socket *s, int64_t ack_id,
                               json_object *args, const sio_bin *bins,
                               size_t nbins);
+/* Replays to s the events its namespace's history keeps in rooms[0..n)
+ * (copied) after the event named since (copied): each once, in publish
+ * order, before any event newer than them. From the call on, broadcasts
+ * to s are held (up to 1024 packets or 1 MiB: past that s's client is
+ * closed as a consumer that stopped reading, and reconnects); once the
+ * history is read, cb(s, SIO_REPLAY_FOUND, status, n, complete, ud) runs
+ * (status 0, or the error that left the history unread: then n is 0 and
+ * complete 0), where the application may emit what must precede the
+ * events; then the n events are sent, cb(..., SIO_REPLAY_DONE, ...)
+ * runs, and the held broadcasts the replay did not contain follow.
+ * complete 0 means events after since may be missing (since unknown or
+ * aged out, or a room's count bound dropped newer ones): the client
+ * should refetch its state. Replays of one socket run one after the other
+ * (at most 8 waiting), never from inside this call; none fires once s
+ * disconnected. Returns 0, SIO_ERR_INVAL, SIO_ERR_CLOSED (s not
+ * connected), SIO_ERR_STATE (no history on the namespace), SIO_ERR_LIMIT
+ * (8 replays waiting) or SIO_ERR_NOMEM. */
+enum { SIO_REPLAY_FOUND = 0, SIO_REPLAY_DONE = 1 };
+typedef void (*sio_replay_cb)(sio_socket *s, int stage, int status,
+                              size_t replayed, int complete, void *ud);
+SIO_EXTERN int sio_socket_replay(sio_socket *s, const char *const *rooms,
+                                 size_t nrooms, const char *since,
+                                 sio_replay_cb cb, void *ud);
 /* Room membership. room is copied. join returns 0 (also when already a
  * member), SIO_ERR_CLOSED (disconnected) or SIO_ERR_NOMEM; leave returns 0
  * or SIO_ERR_NOTFOUND. Joining is allowed inside on_authorize. */

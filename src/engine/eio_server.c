@@ -727,6 +727,11 @@ void eio_server_abort_closes(eio_server *srv) {
   sio_net_abort_closes(&srv->net);
 }
 
+void eio_server_defer(eio_server *srv, sio_defer *d,
+                      void (*fn)(sio_defer *d)) {
+  sio_net_defer(&srv->net, d, fn);
+}
+
 void eio_server_reap(eio_server *srv) {
   if (!sio_map_count(&srv->sessions)) {
     /* The last session is gone: its connections close once flushed. */

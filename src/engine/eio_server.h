@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sio_conn.h"
 #include "sio_rcbuf.h"
 
 typedef struct eio_server eio_server;
@@ -88,6 +89,9 @@ size_t eio_server_session_count(const eio_server *srv);
 /* Ends the graceful closes still waiting for slow peers now (a second
  * SIGTERM during a drain). */
 void eio_server_abort_closes(eio_server *srv);
+/* Runs d->fn(d) at the end of this loop iteration, before output is
+ * flushed (sio_net_defer on the server's network). */
+void eio_server_defer(eio_server *srv, sio_defer *d, void (*fn)(sio_defer *d));
 
 typedef struct eio_stats {
   uint64_t bytes_in;   /* TCP bytes read / written, TLS records included */

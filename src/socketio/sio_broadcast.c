@@ -23,7 +23,9 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_history.h"
 #include "sio_namespace.h"
+#include "sio_replay.h"
 #include "sio_server.h"
 #include "sio_socket.h"
 
@@ -151,7 +153,9 @@ int sio_outpkt_send(const sio_outpkt *p, eio_socket *es, int *partial) {
 
 typedef struct bcast_ctx {
   const sio_outpkt *pkt;
+  const char *history_id; /* the event's id in the room history, or NULL */
   int is_volatile;
+  int to_self; /* sio_socket_emit: not a room broadcast */
   size_t sent;
   /* with acknowledgements */
   sio_ack_cb cb;
@@ -172,6 +176,9 @@ static void bcast_visit(sio_room_member *m, void *ud) {
   int partial, rv;
   if (s->state != SIO_SOCKET_CONNECTED || !es)
     return;
+  if (s->replay && !ctx->cb &&
+      sio_replay_hold(s, ctx->pkt, ctx->history_id, ctx->is_volatile))
+    return;
   if (ctx->is_volatile && !eio_socket_writable(es))
     return;
   if (ctx->cb && sio_ack_table_add(&s->acks, ctx->loop, ctx->id,
@@ -185,6 +192,30 @@ static void bcast_visit(sio_room_member *m, void *ud) {
   sio_client_send_failed(s->client, rv, partial);
   if (ctx->cb)
     sio_ack_table_discard(&s->acks, ctx->id); /* its cb never fires */
+}
+
+/* Keeps the event in its rooms' history. With recovery on, pkt carries an
+ * offset that means nothing to a replay: the history gets its own
+ * encoding without it. A failure costs only the event's replay. */
+static void keep(sio_namespace *ns, const sio_broadcast_opts *o,
+                 const char *id, const char *event, json_object *args,
+                 const sio_bin *bins, size_t nbins, const sio_outpkt *pkt) {
+  sio_outpkt plain;
+  uint64_t now = uv_now(ns->srv->loop);
+  int rv;
+  if (!ns->recovery) {
+    rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, pkt, now);
+  } else {
+    rv = sio_outpkt_event(&plain, sio_server_scratch(ns->srv), ns->name, -1,
+                          event, args, bins, nbins);
+    if (!rv) {
+      rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, &plain,
+                              now);
+      sio_outpkt_release(&plain);
+    }
+  }
+  if (rv && rv != SIO_ERR_EXISTS)
+    SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));
 }
 
 static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
@@ -231,6 +262,13 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
     if (rv)
       return rv;
   }
+  ctx->history_id = NULL;
+  if (ns->history && ctx->id < 0 && !ctx->is_volatile && !ctx->to_self &&
+      o->nrooms) {
+    ctx->history_id = ns->history_id(event, args, ns->history_ud);
+    if (ctx->history_id)
+      keep(ns, o, ctx->history_id, event, args, bins, nbins, &pkt);
+  }
   ctx->pkt = &pkt;
   ctx->sent = 0;
   sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
@@ -250,6 +288,16 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
   bcast_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
   ctx.id = -1;
+  return bcast(ns, o, event, args, bins, nbins, &ctx);
+}
+
+int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,
+                          const char *event, json_object *args,
+                          const sio_bin *bins, size_t nbins) {
+  bcast_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.id = -1;
+  ctx.to_self = 1;
   return bcast(ns, o, event, args, bins, nbins, &ctx);
 }
 

@@ -69,6 +69,11 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
                                   const sio_broadcast_opts *o,
                                   const char *event, json_object *args,
                                   const sio_bin *bins, size_t nbins);
+/* The same for sio_socket_emit with recovery on (o names the socket's id
+ * room): never kept in the room history, as no room was addressed. */
+int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,
+                          const char *event, json_object *args,
+                          const sio_bin *bins, size_t nbins);
 /* sio_adapter_broadcast_local_ack, the same asking each recipient for an
  * acknowledgement, is public: <sio/adapter.h>. */
 

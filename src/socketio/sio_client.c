@@ -387,6 +387,13 @@ int sio_client_send(sio_client *c, const sio_outpkt *p) {
   return rv;
 }
 
+void sio_client_close_slow(sio_client *c) {
+  if (!c || c->closing || !c->es)
+    return;
+  set_closing(c);
+  eio_socket_close(c->es, "transport error");
+}
+
 void sio_client_send_failed(sio_client *c, int rv, int partial) {
   if (c->closing || !c->es)
     return;

@@ -68,5 +68,8 @@ int sio_client_send(sio_client *c, const sio_outpkt *p);
  * was left half queued, closes the session. For senders that write to a
  * socket's session directly (broadcasts). */
 void sio_client_send_failed(sio_client *c, int rv, int partial);
+/* Closes c's session as one whose output could not be kept: "transport
+ * error" on the server, a reconnection for the client. NULL-safe. */
+void sio_client_close_slow(sio_client *c);
 
 #endif

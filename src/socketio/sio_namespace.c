@@ -28,6 +28,7 @@
 
 #include "sio_broadcast.h"
 #include "sio_client.h"
+#include "sio_history.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -76,6 +77,7 @@ void sio_namespace_del(sio_namespace *ns) {
     sio_recovery_deinit(ns->recovery);
     sio_free(ns->recovery);
   }
+  sio_history_free(ns->history);
   sio_rooms_deinit(&ns->rooms);
   sio_free(ns->name);
   sio_free(ns);
@@ -229,6 +231,33 @@ void sio_namespace_set_recovery_filter(sio_namespace *ns,
                                        sio_recovery_room_cb cb, void *ud) {
   ns->recovery_filter = cb;
   ns->recovery_filter_ud = ud;
+}
+
+int sio_namespace_set_history(sio_namespace *ns,
+                              const sio_history_config *cfg) {
+  sio_history_limits lim;
+  if (!ns || !cfg || !cfg->id_of)
+    return SIO_ERR_INVAL;
+  if (ns->history)
+    return SIO_ERR_STATE;
+  lim.max_events = cfg->max_events;
+  lim.max_age_ms = cfg->max_age_ms;
+  ns->history = sio_history_new(&lim);
+  if (!ns->history)
+    return SIO_ERR_NOMEM;
+  ns->history_id = cfg->id_of;
+  ns->history_ud = cfg->ud;
+  return 0;
+}
+
+void sio_namespace_history_stats(sio_namespace *ns, size_t *events,
+                                 size_t *bytes) {
+  if (ns && ns->history)
+    sio_history_expire(ns->history, uv_now(ns->srv->loop));
+  if (events)
+    *events = ns ? sio_history_events(ns->history) : 0;
+  if (bytes)
+    *bytes = ns ? sio_history_bytes(ns->history) : 0;
 }
 
 const char *sio_namespace_name(const sio_namespace *ns) { return ns->name; }

@@ -33,6 +33,9 @@ struct sio_namespace {
   sio_recovery *recovery; /* NULL unless connection state recovery is on */
   sio_recovery_room_cb recovery_filter; /* may be NULL: keep every room */
   void *recovery_filter_ud;
+  struct sio_history *history; /* NULL unless sio_namespace_set_history */
+  sio_history_id_cb history_id;
+  void *history_ud;
   sio_server_event_cb server_event_cb; /* other instances' server events */
   void *server_event_ud;
 };

@@ -51,6 +51,8 @@ typedef struct sio_counters {
   uint64_t acks_resolved; /* server-asked acks answered by a client */
   uint64_t acks_sent;     /* acks the server sent for client events */
   uint64_t parse_errors;  /* sessions closed for a bad packet */
+  uint64_t replayed;      /* events sent by replays from a last event id */
+  uint64_t replay_overflows; /* clients closed: too much held in a replay */
 } sio_counters;
 
 /* An asynchronous cluster call in flight (sio_cluster.c): the server

@@ -125,6 +125,8 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
   out->broadcasts = s->stats.broadcasts;
   out->acks = s->stats.acks_resolved + s->stats.acks_sent;
   out->parse_errors = s->stats.parse_errors;
+  out->replayed = s->stats.replayed;
+  out->replay_overflows = s->stats.replay_overflows;
   if (s->has_adapter) {
     sio_adapter_stats as;
     memset(&as, 0, sizeof(as));

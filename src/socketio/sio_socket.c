@@ -35,6 +35,7 @@
 #include "sio_log.h"
 #include "sio_mem.h"
 #include "sio_namespace.h"
+#include "sio_replay.h"
 #include "sio_server.h"
 
 int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c,
@@ -160,6 +161,7 @@ void sio_socket_refuse(sio_socket *s) {
   sio_rooms_remove_member(&s->ns->rooms, &s->member);
   s->state = SIO_SOCKET_CLOSED;
   s->out = NULL;
+  sio_replay_cancel(s);
   s->client = NULL;
   sio_socket_unref(s);
 }
@@ -354,7 +356,7 @@ int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
     memset(&o, 0, sizeof(o));
     o.rooms = &room;
     o.nrooms = 1;
-    rv = sio_namespace_broadcast_local(s->ns, &o, event, args, bins, nbins);
+    rv = sio_broadcast_to_self(s->ns, &o, event, args, bins, nbins);
     return rv < 0 ? rv : rv == 0 ? SIO_ERR_CLOSED : 0;
   }
   return emit_id(s, event, args, bins, nbins, -1);

@@ -45,6 +45,7 @@ struct sio_socket {
   json_object *jdata; /* socket.data for the cluster (owned) */
   sio_queue client_link;
   sio_ack_table acks;
+  struct sio_replay *replay; /* while a replay is pending (sio_replay.c) */
 };
 
 /* Creates a PENDING socket of ns on client c with a fresh random id, already

@@ -1,0 +1,409 @@
+/* test_sio_replay.c: the room history and replays from the last event id
+ * (sio_history.c behind sio_namespace_set_history, sio_replay.c behind
+ * sio_socket_replay) over loopback: what a WebSocket client receives, in
+ * which order, and what the callbacks see. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "sio/sio.h"
+#include "ws_client.h"
+
+#define WS_PATH "/socket.io/?EIO=4&transport=websocket"
+#define T 2000
+
+typedef struct fixture {
+  uv_loop_t loop;
+  sio_server *srv;
+  sio_namespace *ns;
+  int port;
+  int recovery;
+  uint32_t max_events;
+  sio_socket *sock; /* referenced */
+  int found, done, disconnects;
+  int status;
+  size_t replayed;
+  int complete;
+  int emit_in_found; /* FOUND emits "hello", DONE emits "bye" */
+  int publish_in_found; /* FOUND broadcasts e-live to room a */
+} fixture;
+
+/* The event's id: its first argument's "id". */
+static const char *id_of(const char *event, json_object *args, void *ud) {
+  json_object *first, *id;
+  (void)event;
+  (void)ud;
+  if (!args || json_object_array_length(args) < 1)
+    return NULL;
+  first = json_object_array_get_idx(args, 0);
+  if (!json_object_object_get_ex(first, "id", &id))
+    return NULL;
+  return json_object_get_string(id);
+}
+
+static void on_connection(sio_socket *s, void *ud) {
+  fixture *f = ud;
+  sio_socket_ref(s);
+  f->sock = s;
+  sio_socket_join(s, "a");
+  sio_socket_join(s, "b");
+}
+
+static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
+  fixture *f = ud;
+  (void)s;
+  (void)reason;
+  f->disconnects++;
+}
+
+static void publish(fixture *f, const char *room, const char *id, int flags) {
+  char text[128];
+  json_object *args;
+  sio_broadcast_opts o;
+  memset(&o, 0, sizeof(o));
+  o.rooms = &room;
+  o.nrooms = room ? 1 : 0;
+  o.flags = flags;
+  snprintf(text, sizeof(text), "[{\"id\":\"%s\"}]", id);
+  args = json_tokener_parse(text);
+  ck_assert_int_ge(sio_namespace_broadcast(f->ns, &o, "ev", args, NULL, 0), 0);
+  json_object_put(args);
+}
+
+static void on_replay(sio_socket *s, int stage, int status, size_t replayed,
+                      int complete, void *ud) {
+  fixture *f = ud;
+  f->status = status;
+  f->replayed = replayed;
+  f->complete = complete;
+  if (stage == SIO_REPLAY_FOUND) {
+    /* DONE has not run yet */
+    ck_assert_int_eq(f->done, f->found);
+    f->found++;
+    if (f->emit_in_found)
+      ck_assert_int_eq(sio_socket_emit(s, "hello", NULL, NULL, 0), 0);
+    if (f->publish_in_found)
+      publish(f, "a", "e-live", 0);
+  } else {
+    f->done++;
+    if (f->emit_in_found)
+      ck_assert_int_eq(sio_socket_emit(s, "bye", NULL, NULL, 0), 0);
+  }
+}
+
+static void fixture_start(fixture *f) {
+  static const sio_namespace_handlers h = {NULL, on_connection, NULL,
+                                           on_disconnect};
+  sio_history_config hc = {0};
+  sio_options *o;
+  ck_assert_int_eq(uv_loop_init(&f->loop), 0);
+  ck_assert_int_eq(sio_options_new(&o), 0);
+  sio_options_set_ping(o, 20000, 20000);
+  if (f->recovery)
+    sio_options_set_recovery(o, 1, 60000);
+  ck_assert_int_eq(sio_server_new(&f->srv, &f->loop, o), 0);
+  sio_options_del(o);
+  f->ns = sio_server_of(f->srv, "/");
+  sio_namespace_set_handlers(f->ns, &h, f);
+  hc.max_events = f->max_events;
+  hc.id_of = id_of;
+  ck_assert_int_eq(sio_namespace_set_history(f->ns, &hc), 0);
+  ck_assert_int_eq(sio_namespace_set_history(f->ns, &hc), SIO_ERR_STATE);
+  ck_assert_int_eq(sio_server_listen(f->srv, "127.0.0.1:0"), 0);
+  f->port = sio_server_port(f->srv, 0);
+}
+
+static void fixture_stop(fixture *f, ws_client *c) {
+  if (f->sock)
+    sio_socket_unref(f->sock);
+  sio_server_close(f->srv, NULL, NULL);
+  if (c)
+    ws_client_close(c);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&f->loop), 0);
+}
+
+static void connect_root(fixture *f, ws_client *c) {
+  const ws_msg *m;
+  ck_assert_int_eq(ws_client_open(c, &f->loop, f->port, WS_PATH), 0);
+  m = ws_client_recv(c, T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(ws_client_send_text(c, "40"), 0);
+  m = ws_client_recv(c, T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(m->data[0], '4');
+  ck_assert_ptr_nonnull(f->sock);
+}
+
+static void expect_ev(ws_client *c, const char *id) {
+  char want[64];
+  snprintf(want, sizeof(want), "42[\"ev\",{\"id\":\"%s\"}]", id);
+  ck_assert_msg(ws_client_expect(c, want, T), "wanted %s", want);
+}
+
+static void replay(fixture *f, const char *r1, const char *r2,
+                   const char *since) {
+  const char *rooms[2] = {r1, r2};
+  ck_assert_int_eq(
+      sio_socket_replay(f->sock, rooms, r2 ? 2 : 1, since, on_replay, f), 0);
+}
+
+static void wait_done(fixture *f, int n) {
+  int i;
+  for (i = 0; i < 2000 && f->done < n; i++)
+    uv_run(&f->loop, UV_RUN_NOWAIT), uv_sleep(1);
+  ck_assert_int_eq(f->done, n);
+}
+
+/* Events of the socket's rooms after the id come in order, each once,
+ * between what FOUND and DONE emit; another room's events do not; what is
+ * published while the replay waits comes once, after, in order. */
+START_TEST(replays_in_order_between_found_and_done_then_held) {
+  fixture f = {0};
+  ws_client c;
+  f.emit_in_found = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "b", "e2", 0);
+  publish(&f, "z", "e3", 0); /* not the socket's */
+  publish(&f, "a", "e4", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  expect_ev(&c, "e4");
+  replay(&f, "a", "b", "e1");
+  /* while it waits: an event both kept and held, and a broadcast to every
+   * socket that is not kept (no room) but held */
+  publish(&f, "b", "e5", 0);
+  publish(&f, NULL, "e6", 0);
+  ck_assert_int_eq(f.found, 0); /* never from inside the call */
+  ck_assert(ws_client_expect(&c, "42[\"hello\"]", T));
+  expect_ev(&c, "e2");
+  expect_ev(&c, "e4");
+  expect_ev(&c, "e5");
+  ck_assert(ws_client_expect(&c, "42[\"bye\"]", T));
+  expect_ev(&c, "e6"); /* held, not replayed; e5 not again */
+  wait_done(&f, 1);
+  ck_assert_int_eq(f.status, 0);
+  ck_assert_uint_eq(f.replayed, 3);
+  ck_assert_int_eq(f.complete, 1);
+  /* and the socket is live again */
+  publish(&f, "a", "e7", 0);
+  expect_ev(&c, "e7");
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* An id the history does not know: nothing replayed, incomplete. So is an
+ * id the room's count bound dropped. */
+START_TEST(unknown_or_dropped_id_is_incomplete) {
+  fixture f = {0};
+  ws_client c;
+  f.max_events = 2;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  replay(&f, "a", NULL, "never-seen");
+  wait_done(&f, 1);
+  ck_assert_int_eq(f.complete, 0);
+  ck_assert_uint_eq(f.replayed, 0);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "a", "e2", 0);
+  publish(&f, "a", "e3", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  expect_ev(&c, "e3");
+  replay(&f, "a", NULL, "e1"); /* e1 went with the bound */
+  wait_done(&f, 2);
+  ck_assert_int_eq(f.complete, 0);
+  replay(&f, "a", NULL, "e2");
+  wait_done(&f, 3);
+  ck_assert_int_eq(f.complete, 1);
+  ck_assert_uint_eq(f.replayed, 1);
+  expect_ev(&c, "e3");
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* A broadcast published from inside FOUND goes out at once, before the
+ * replayed events (it is what the application emits there), and is not
+ * replayed again. */
+START_TEST(broadcast_from_found_is_not_held) {
+  fixture f = {0};
+  ws_client c;
+  f.publish_in_found = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "a", "e2", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  replay(&f, "a", NULL, "e1");
+  expect_ev(&c, "e-live");
+  expect_ev(&c, "e2");
+  wait_done(&f, 1);
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* Replays of one socket run one after the other, held packets wait for
+ * the last; a ninth waiting one is refused; bad calls are refused. */
+START_TEST(queued_replays_and_refusals) {
+  fixture f = {0};
+  ws_client c;
+  const char *room = "a";
+  int i;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "b", "e2", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  replay(&f, "b", NULL, "e1"); /* e2 */
+  replay(&f, "a", NULL, "e1"); /* nothing after e1 in a */
+  publish(&f, "a", "e3", 0);   /* held, and in a by the time the second
+                                  runs: it comes once, replayed */
+  for (i = 2; i < 8; i++)
+    replay(&f, "z", NULL, "e1");
+  ck_assert_int_eq(sio_socket_replay(f.sock, &room, 1, "e1", on_replay, &f),
+                   SIO_ERR_LIMIT);
+  ck_assert_int_eq(sio_socket_replay(f.sock, &room, 1, NULL, on_replay, &f),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_socket_replay(f.sock, &room, 1, "e1", NULL, &f),
+                   SIO_ERR_INVAL);
+  expect_ev(&c, "e2");
+  expect_ev(&c, "e3");
+  wait_done(&f, 8);
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* The client goes while its replay waits: no callback, nothing leaks
+ * (ASan), and the server closes cleanly. */
+START_TEST(disconnect_cancels_without_callbacks) {
+  fixture f = {0};
+  ws_client c;
+  int i;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "a", "e2", 0);
+  replay(&f, "a", NULL, "e1");
+  publish(&f, "a", "e3", 0); /* held */
+  sio_socket_disconnect(f.sock, 1);
+  for (i = 0; i < 200 && !f.disconnects; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(1);
+  ck_assert_int_eq(f.disconnects, 1);
+  ws_client_pump(&c, 50);
+  ck_assert_int_eq(f.found + f.done, 0);
+  ck_assert_int_eq(sio_socket_replay(f.sock, NULL, 0, "e1", on_replay, &f),
+                   SIO_ERR_CLOSED);
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* More arrives while a replay waits than the hold may keep: the client is
+ * closed (it reconnects with its last id), counted, never given a gap. */
+START_TEST(hold_overflow_closes_the_client) {
+  fixture f = {0};
+  ws_client c;
+  sio_stats st;
+  char id[16];
+  int i;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  replay(&f, "a", NULL, "e0");
+  for (i = 0; i < 1100; i++) {
+    snprintf(id, sizeof(id), "x%d", i);
+    publish(&f, "a", id, 0);
+  }
+  for (i = 0; i < 2000 && !f.disconnects; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(1);
+  ck_assert_int_eq(f.disconnects, 1);
+  ck_assert_int_eq(f.found + f.done, 0);
+  sio_server_stats(f.srv, &st);
+  ck_assert_uint_eq(st.replay_overflows, 1);
+  ck_assert(ws_client_wait_closed(&c, T));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* Volatile broadcasts are dropped while held; the history keeps neither
+ * them nor events without an id nor, with recovery on, the socket's own
+ * emits; history events carry no recovery offset. */
+START_TEST(what_is_kept) {
+  fixture f = {0};
+  ws_client c;
+  size_t events = 9, bytes = 9;
+  json_object *args;
+  const ws_msg *m;
+  f.recovery = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "a", "v1", SIO_BCAST_VOLATILE);
+  args = json_tokener_parse("[{\"id\":\"self\"}]");
+  ck_assert_int_eq(sio_socket_emit(f.sock, "ev", args, NULL, 0), 0);
+  json_object_put(args);
+  args = json_tokener_parse("[{\"no\":\"id\"}]");
+  ck_assert_int_ge(sio_namespace_broadcast(f.ns, NULL, "ev", args, NULL, 0),
+                   0);
+  json_object_put(args);
+  publish(&f, "a", "e2", 0);
+  sio_namespace_history_stats(f.ns, &events, &bytes);
+  ck_assert_uint_eq(events, 2);
+  ck_assert_uint_gt(bytes, 0);
+  for (;;) { /* drain the live copies (with offsets) */
+    m = ws_client_recv(&c, 200);
+    if (!m)
+      break;
+  }
+  replay(&f, "a", NULL, "e1");
+  publish(&f, "a", "v2", SIO_BCAST_VOLATILE);
+  expect_ev(&c, "e2"); /* the history's copy: no offset after it */
+  wait_done(&f, 1);
+  ck_assert_uint_eq(f.replayed, 1);
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+START_TEST(no_history_is_refused) {
+  uv_loop_t loop;
+  sio_server *srv;
+  size_t ev = 1;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(sio_server_new(&srv, &loop, NULL), 0);
+  sio_namespace_history_stats(sio_server_of(srv, "/"), &ev, NULL);
+  ck_assert_uint_eq(ev, 0);
+  ck_assert_int_eq(sio_namespace_set_history(sio_server_of(srv, "/"), NULL),
+                   SIO_ERR_INVAL);
+  sio_server_close(srv, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+Suite *sio_replay_suite(void) {
+  Suite *s = suite_create("sio_replay");
+  TCase *tc = tcase_create("replay");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, replays_in_order_between_found_and_done_then_held);
+  tcase_add_test(tc, unknown_or_dropped_id_is_incomplete);
+  tcase_add_test(tc, broadcast_from_found_is_not_held);
+  tcase_add_test(tc, queued_replays_and_refusals);
+  tcase_add_test(tc, disconnect_cancels_without_callbacks);
+  tcase_add_test(tc, hold_overflow_closes_the_client);
+  tcase_add_test(tc, what_is_kept);
+  tcase_add_test(tc, no_history_is_refused);
+  suite_add_tcase(s, tc);
+  return s;
+}
