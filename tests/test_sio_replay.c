@@ -87,6 +87,8 @@ static void on_replay(sio_socket *s, int stage, int status, size_t replayed,
     if (f->publish_in_found)
       publish(f, "a", "e-live", 0);
   } else {
+    if (status == SIO_ERR_CANCELED)
+      ck_assert_int_eq(f->disconnects, 1); /* after on_disconnect */
     f->done++;
     if (f->emit_in_found)
       ck_assert_int_eq(sio_socket_emit(s, "bye", NULL, NULL, 0), 0);
@@ -285,8 +287,8 @@ START_TEST(queued_replays_and_refusals) {
 }
 END_TEST
 
-/* The client goes while its replay waits: no callback, nothing leaks
- * (ASan), and the server closes cleanly. */
+/* The client goes while its replay waits: DONE says cancelled, after
+ * on_disconnect, nothing leaks (ASan), the server closes cleanly. */
 START_TEST(disconnect_cancels_without_callbacks) {
   fixture f = {0};
   ws_client c;
@@ -302,7 +304,9 @@ START_TEST(disconnect_cancels_without_callbacks) {
     uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(1);
   ck_assert_int_eq(f.disconnects, 1);
   ws_client_pump(&c, 50);
-  ck_assert_int_eq(f.found + f.done, 0);
+  ck_assert_int_eq(f.found, 0);
+  ck_assert_int_eq(f.done, 1);
+  ck_assert_int_eq(f.status, SIO_ERR_CANCELED);
   ck_assert_int_eq(sio_socket_replay(f.sock, NULL, 0, "e1", on_replay, &f),
                    SIO_ERR_CLOSED);
   fixture_stop(&f, &c);
@@ -327,7 +331,9 @@ START_TEST(hold_overflow_closes_the_client) {
   for (i = 0; i < 2000 && !f.disconnects; i++)
     uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(1);
   ck_assert_int_eq(f.disconnects, 1);
-  ck_assert_int_eq(f.found + f.done, 0);
+  ck_assert_int_eq(f.found, 0);
+  ck_assert_int_eq(f.done, 1);
+  ck_assert_int_eq(f.status, SIO_ERR_CANCELED);
   sio_server_stats(f.srv, &st);
   ck_assert_uint_eq(st.replay_overflows, 1);
   ck_assert(ws_client_wait_closed(&c, T));

@@ -377,8 +377,10 @@ SIO_EXTERN int sio_socket_ack(sio_socket *s, int64_t ack_id,
  * complete 0 means events after since may be missing (since unknown or
  * aged out, or a room's count bound dropped newer ones): the client
  * should refetch its state. Replays of one socket run one after the other
- * (at most 8 waiting), never from inside this call; none fires once s
- * disconnected. Returns 0, SIO_ERR_INVAL, SIO_ERR_CLOSED (s not
+ * (at most 8 waiting), never from inside this call. DONE comes exactly
+ * once per replay accepted: when s disconnects first, with status
+ * SIO_ERR_CANCELED, after on_disconnect (FOUND may or may not have
+ * come). Returns 0, SIO_ERR_INVAL, SIO_ERR_CLOSED (s not
  * connected), SIO_ERR_STATE (no history on the namespace), SIO_ERR_LIMIT
  * (8 replays waiting) or SIO_ERR_NOMEM. */
 enum { SIO_REPLAY_FOUND = 0, SIO_REPLAY_DONE = 1 };

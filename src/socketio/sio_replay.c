@@ -17,9 +17,10 @@
  * before the events, an ack after them).
  *
  * The sio_replay holds a reference to its socket. A socket that
- * disconnects cancels it (sio_socket_close): held packets are dropped and
- * no callback runs; nor does one once the socket's client started closing
- * (its close follows). */
+ * disconnects cancels it (sio_socket_close, after on_disconnect, as
+ * pending acks are): held packets are dropped and every request still
+ * waiting gets its DONE with SIO_ERR_CANCELED. Once the socket's client
+ * started closing nothing more runs: its close follows. */
 #include "sio_replay.h"
 
 #include <string.h>
@@ -80,20 +81,26 @@ static void held_free(held_pkt *h) {
   sio_free(h);
 }
 
-/* Frees rp and detaches it from its socket; what is queued is dropped. */
+/* Frees rp and detaches it from its socket; what is queued is dropped,
+ * each request still waiting told SIO_ERR_CANCELED. */
 static void replay_free(sio_replay *rp) {
-  sio_queue *q, *n;
+  sio_queue *q;
   sio_defer_cancel(&rp->defer);
-  sio_queue_foreach_safe(q, n, &rp->reqs) {
+  rp->s->replay = NULL; /* a callback replaying again is refused */
+  while (!sio_queue_empty(&rp->reqs)) {
+    replay_req *r;
+    q = sio_queue_head(&rp->reqs);
     sio_queue_remove(q);
-    req_free(sio_container_of(q, replay_req, q));
+    r = sio_container_of(q, replay_req, q);
+    r->cb(rp->s, SIO_REPLAY_DONE, SIO_ERR_CANCELED, 0, 0, r->ud);
+    req_free(r);
   }
-  sio_queue_foreach_safe(q, n, &rp->held) {
+  while (!sio_queue_empty(&rp->held)) {
+    q = sio_queue_head(&rp->held);
     sio_queue_remove(q);
     held_free(sio_container_of(q, held_pkt, q));
   }
   sio_map_deinit(&rp->replayed);
-  rp->s->replay = NULL;
   sio_socket_unref(rp->s);
   sio_free(rp);
 }

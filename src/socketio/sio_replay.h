@@ -18,7 +18,7 @@ typedef struct sio_replay sio_replay;
  * sending). id is the event's history id or NULL; pkt borrowed. */
 int sio_replay_hold(sio_socket *s, const sio_outpkt *pkt, const char *id,
                     int is_volatile);
-/* s disconnects: its replays end without callbacks. */
+/* s disconnected: its waiting replays end with SIO_ERR_CANCELED. */
 void sio_replay_cancel(sio_socket *s);
 
 #endif

@@ -161,7 +161,6 @@ void sio_socket_refuse(sio_socket *s) {
   sio_rooms_remove_member(&s->ns->rooms, &s->member);
   s->state = SIO_SOCKET_CLOSED;
   s->out = NULL;
-  sio_replay_cancel(s);
   s->client = NULL;
   sio_socket_unref(s);
 }
@@ -222,6 +221,7 @@ void sio_socket_close(sio_socket *s, const char *reason) {
   if (ns->h.on_disconnect)
     ns->h.on_disconnect(s, reason, ns->ud);
   sio_ack_table_cancel_all(&s->acks);
+  sio_replay_cancel(s);
   s->client = NULL;
   sio_socket_unref(s); /* the connection's */
   sio_socket_unref(s); /* ours */
