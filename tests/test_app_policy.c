@@ -252,6 +252,53 @@ START_TEST(batch_bound) {
 }
 END_TEST
 
+/* subscribe's "since": copied into the result when it is an event id, a
+ * bad_request otherwise; unsubscribe and the other shapes never have one. */
+START_TEST(subscribe_since) {
+  static const char *bad[] = {
+      "{\"room\":\"project:42\",\"since\":5}",
+      "{\"room\":\"project:42\",\"since\":\"\"}",
+      "{\"room\":\"project:42\",\"since\":[\"a\"]}",
+      "{\"room\":\"project:42\",\"since\":{}}",
+  };
+  struct cmd k;
+  struct app_policy_result r;
+  json_object *p;
+  char big[APP_POLICY_SINCE_MAX + 40];
+  size_t i;
+  cmd_init(&k, 100);
+  p = json_tokener_parse(
+      "{\"rooms\":[\"project:42\"],\"since\":\"e-1\"}");
+  ck_assert_int_eq(app_policy_subscribe(&k.ctx, p, &r), 0);
+  ck_assert_str_eq(json_text(r.ack), "{\"ok\":true,\"rooms\":[\"project:42\"]}");
+  ck_assert_str_eq(r.since, "e-1");
+  app_policy_result_deinit(&r);
+  ck_assert_ptr_null(r.since);
+  json_object_put(p);
+  /* null: no since; a forbidden room with since: no since either */
+  p = json_tokener_parse("{\"room\":\"project:42\",\"since\":null}");
+  ck_assert_int_eq(app_policy_subscribe(&k.ctx, p, &r), 0);
+  ck_assert_ptr_null(r.since);
+  app_policy_result_deinit(&r);
+  json_object_put(p);
+  p = json_tokener_parse("{\"room\":\"project:5\",\"since\":\"e-1\"}");
+  ck_assert_int_eq(app_policy_subscribe(&k.ctx, p, &r), 0);
+  ck_assert_ptr_null(r.since);
+  app_policy_result_deinit(&r);
+  json_object_put(p);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    run_err(&k, 1, bad[i], "bad_request");
+  snprintf(big, sizeof(big), "{\"room\":\"global\",\"since\":\"%0*d\"}",
+           APP_POLICY_SINCE_MAX + 1, 0);
+  run_err(&k, 1, big, "bad_request");
+  p = json_tokener_parse("{\"room\":\"project:42\",\"since\":\"e-1\"}");
+  ck_assert_int_eq(app_policy_unsubscribe(&k.ctx, p, &r), 0);
+  ck_assert_ptr_null(r.since);
+  app_policy_result_deinit(&r);
+  json_object_put(p);
+}
+END_TEST
+
 START_TEST(room_limit) {
   struct cmd k;
   cmd_init(&k, 2); /* sid, global and user:u1 are not counted */
@@ -328,6 +375,7 @@ Suite *app_policy_suite(void) {
   tcase_add_test(tc, subscribe_errors_all_or_nothing);
   tcase_add_test(tc, bad_payloads);
   tcase_add_test(tc, batch_bound);
+  tcase_add_test(tc, subscribe_since);
   tcase_add_test(tc, room_limit);
   tcase_add_test(tc, unsubscribe);
   tcase_add_test(tc, ping_and_acks);

@@ -177,8 +177,10 @@ class Client:
             self.connect_error = args[0] if args else None
             self.cond.notify_all()
 
-    def connect(self, d, transport, token=None, wait_timeout=5):
-        self.sio.connect(d.url, auth={"token": token} if token else None,
+    def connect(self, d, transport, token=None, wait_timeout=5, **auth):
+        if token:
+            auth["token"] = token
+        self.sio.connect(d.url, auth=auth or None,
                          transports=[transport], wait_timeout=wait_timeout)
 
     def wait_event(self, name, timeout=5):
@@ -310,6 +312,59 @@ def make_tests(d):
         check_envelope(got[0], "project.updated")
         assert got[0]["event_id"] == body["event_id"], got
 
+    def replay_with_one_argument_handlers():
+        # SPEC 3: reconnect with last_event_id, get global, user: and (via
+        # subscribe since) project: events missed, in order, each through
+        # an ordinary def on_event(env) handler
+        tok = make_token("py-replay", projects=["11"])
+        first = new_client()
+        first.connect(d, "websocket", tok)
+        first.wait_event("connection.established")
+        res = first.sio.call("subscribe", {"room": "project:11"}, timeout=5)
+        assert res["ok"] is True, res
+        status, body = publish(d, {"rooms": ["project:11"],
+                                   "event": "project.updated",
+                                   "data": {"n": 0}})
+        assert status == 202, (status, body)
+        last_id = first.wait_event("project.updated")["event_id"]
+        first.close()
+        sent = []
+        for n, room in enumerate(["global", "user:py-replay", "project:11",
+                                  "user:py-someone-else", "global",
+                                  "project:11", "user:py-replay"], 1):
+            status, body = publish(d, {"rooms": [room],
+                                       "event": "issue.updated",
+                                       "data": {"n": n}})
+            assert status == 202, (status, body)
+            sent.append((room, n))
+        got = []
+        cond = threading.Condition()
+        c = new_client()
+
+        @c.sio.on("issue.updated")
+        def on_event(env):
+            with cond:
+                got.append(env["data"]["n"])
+                cond.notify_all()
+
+        c.connect(d, "websocket", tok, last_event_id=last_id)
+        est = c.wait_event("connection.established")
+        auto = [n for room, n in sent
+                if room in ("global", "user:py-replay")]
+        assert est["data"]["replayed"] == len(auto), est
+        assert est["data"]["complete"] is True, est
+        with cond:
+            deadline = time.time() + 5
+            while len(got) < len(auto) and time.time() < deadline:
+                cond.wait(deadline - time.time())
+        assert got == auto, (got, auto)
+        res = c.sio.call("subscribe", {"room": "project:11",
+                                       "since": last_id}, timeout=5)
+        proj = [n for room, n in sent if room == "project:11"]
+        assert res["ok"] is True and res["replayed"] == len(proj) and \
+            res["complete"] is True, res
+        assert got == auto + proj, "project events before the ack: %r" % got
+
     def cleanup():
         for c in clients:
             c.close()
@@ -335,6 +390,9 @@ def make_tests(d):
         ("defaults: a fixed-arity def on_event(env) handler gets the event "
          "(no trailing recovery offset)",
          fixed_arity_handler_with_defaults),
+        ("replay: reconnect with last_event_id, one-argument handlers get "
+         "the missed global, user: and subscribed project: events in order",
+         replay_with_one_argument_handlers),
     ]
     return tests, cleanup
 

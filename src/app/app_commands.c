@@ -18,6 +18,7 @@
 #include "app_events.h"
 #include "app_log.h"
 #include "app_policy.h"
+#include "app_replay.h"
 #include "app_util.h"
 
 static void list_add(struct app_daemon *d, struct app_sock *as) {
@@ -119,12 +120,16 @@ static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
   as->d = d;
   as->s = s;
   as->claims = claims;
+  as->since_given = app_replay_pick_since(
+                        auth, sio_socket_query(s, "last_event_id"),
+                        &as->since) != 0;
   app_bucket_init(&as->bucket, &d->event_rate, app_now_ms());
   /* Recovery resumes a session only for the user that made it. */
   if (sio_socket_set_owner(s, claims.sub) ||
       sio_socket_join(s, "global") || sio_socket_join(s, as->user_room)) {
     app_keytab_release(d->users, claims.sub, app_now_ms());
     app_claims_deinit(&as->claims);
+    free(as->since);
     free(as);
     *err = NULL;
     return -1;
@@ -172,12 +177,12 @@ static void on_connection(sio_socket *s, void *ud) {
   data = app_event_established_data(sio_socket_id(s), as->claims.sub, named,
                                     n, d->server_id);
   if (data)
-    app_emit_envelope(s, APP_EVENT_CONNECTION_ESTABLISHED, data);
+    app_replay_established(as, data);
   APP_LOGD("socket %s connected (user %s, %s)", sio_socket_id(s),
            as->claims.sub, sio_socket_transport(s));
 }
 
-static void send_ack(sio_socket *s, int64_t ack_id, json_object *payload) {
+void app_send_ack(sio_socket *s, int64_t ack_id, json_object *payload) {
   json_object *args;
   if (!payload)
     return;
@@ -211,7 +216,7 @@ static void run_room_command(struct app_daemon *d, struct app_sock *as,
   memset(&res, 0, sizeof(res));
   if ((subscribe ? app_policy_subscribe(&ctx, payload, &res)
                  : app_policy_unsubscribe(&ctx, payload, &res)) != 0) {
-    send_ack(as->s, ack_id,
+    app_send_ack(as->s, ack_id,
              app_policy_error_ack("bad_request", "server out of memory"));
     return;
   }
@@ -229,7 +234,10 @@ static void run_room_command(struct app_daemon *d, struct app_sock *as,
         json_object_object_get_ex(err, "code", &code) &&
         strcmp(json_object_get_string(code), "limit") == 0)
       app_metrics_inc(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_ROOMS);
-    send_ack(as->s, ack_id, json_object_get(res.ack));
+    if (subscribe && res.since && ok && json_object_get_boolean(ok))
+      app_replay_subscribe(as, res.since, json_object_get(res.ack), ack_id);
+    else
+      app_send_ack(as->s, ack_id, json_object_get(res.ack));
   }
   app_policy_result_deinit(&res);
 }
@@ -253,7 +261,7 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
                                 "too many events; slow down and reconnect");
       return;
     }
-    send_ack(s, ack_id,
+    app_send_ack(s, ack_id,
              app_policy_error_ack("rate_limited", "too many events"));
     return;
   }
@@ -266,7 +274,7 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
   } else if (strcmp(event, "unsubscribe") == 0) {
     run_room_command(d, as, 0, payload, ack_id);
   } else if (strcmp(event, "ping") == 0) {
-    send_ack(s, ack_id, app_policy_ping_ack((int64_t)app_now_ms()));
+    app_send_ack(s, ack_id, app_policy_ping_ack((int64_t)app_now_ms()));
   } else {
     APP_LOGD("socket %s: unknown event ignored", sio_socket_id(s));
   }
@@ -282,6 +290,7 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
   list_remove(d, as);
   app_keytab_release(d->users, as->claims.sub, app_now_ms());
   app_claims_deinit(&as->claims);
+  free(as->since);
   free(as);
 }
 

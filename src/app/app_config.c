@@ -535,6 +535,18 @@ const struct app_config_key app_config_keys[] = {
      .help = "How long missed events are kept for a disconnected client "
              "(maxDisconnectionDuration)."},
 
+    /* [replay] */
+    {KEY(replay, enabled, BOOL), .def = "true",
+     .help = "Replay from the last event id: every event delivered through "
+             "a room is kept in that room's bounded history, and a client "
+             "reconnecting with auth {last_event_id} (or subscribing with "
+             "since) gets what it missed. Nothing is appended to the "
+             "events, so every client library works."},
+    {KEY(replay, max_events, INT), .def = "1000", .min = 1, .max = 1000000,
+     .help = "Events kept per room; older ones are dropped first."},
+    {KEY(replay, max_age_s, INT), .def = "300", .min = 1, .max = 86400,
+     .help = "Seconds an event stays in the history."},
+
     /* [tls] */
     {KEY(tls, cert_file, STRING), .def = "", .cli = "tls-cert",
      .metavar = "FILE",
@@ -1816,6 +1828,7 @@ static const char *section_blurb(const char *section) {
       {"cors", "Cross-origin access (also the WebSocket Origin check)."},
       {"limits", "Abuse limits; every hit is counted in /metrics."},
       {"recovery", "Connection state recovery (socket.io 4.6+)."},
+      {"replay", "Replay from the last event id, for any client (SPEC 3)."},
       {"tls", "Native HTTPS/WSS. Leave empty when a proxy terminates TLS."},
       {"log", "Logging to stderr (journald under systemd)."},
       {"metrics", "Prometheus metrics."},

@@ -159,6 +159,10 @@ struct app_config {
   /* [recovery] */
   bool recovery_enabled;                 /* true */
   int64_t recovery_max_disconnection_ms; /* 120000 */
+  /* [replay] */
+  bool replay_enabled;       /* true */
+  int64_t replay_max_events; /* 1000 */
+  int64_t replay_max_age_s;  /* 300 */
   /* [tls] */
   char *tls_cert_file;
   char *tls_key_file;

@@ -59,6 +59,8 @@ struct app_sock {
   struct app_bucket bucket;
   uint32_t rejected; /* events refused in a row by the rate limit */
   char user_room[160];
+  char *since;      /* the last event id presented, until connected */
+  bool since_given; /* one was presented (since NULL: not a valid id) */
   struct app_sock *prev, *next;
 };
 
@@ -67,6 +69,9 @@ void app_commands_install(struct app_daemon *d);
 /* Sends connection.error {code, message} to s, then disconnects it. */
 void app_sock_close_with_error(struct app_sock *as, const char *code,
                                const char *message);
+/* Sends payload (taken; NULL: nothing) as the ack ack_id of s (< 0: no
+ * ack asked, payload dropped). */
+void app_send_ack(sio_socket *s, int64_t ack_id, json_object *payload);
 /* Emits the envelope of a catalog event to one socket. Returns 0 or -1. */
 int app_emit_envelope(sio_socket *s, const char *type, json_object *data);
 

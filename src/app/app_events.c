@@ -175,7 +175,13 @@ const struct app_event_type app_event_types[] = {
          {"sid", "string", REQ, "the socket id"},
          {"user_id", "string", REQ, "the token's sub"},
          {"rooms", "array", REQ, "rooms the socket is in (global, user:<sub>)"},
-         {"server_id", "string", REQ, "the instance (server.id)"})},
+         {"server_id", "string", REQ, "the instance (server.id)"},
+         {"replayed", "integer", OPT,
+          "when the client presented a last_event_id: the missed events "
+          "that follow this one"},
+         {"complete", "boolean", OPT,
+          "with replayed: false when events may be missing (the id is no "
+          "longer in the history): refetch your state"})},
     {.name = APP_EVENT_CONNECTION_ERROR,
      .summary = "Sent by the server before it closes a socket for a reason "
                 "the client should see.",
@@ -498,6 +504,30 @@ char *app_events_markdown(void) {
       "type;\n"
       "rooms are described in the specification (`global`, `user:<sub>`,\n"
       "`project:<id>`, `agent:<id>`).\n"
+      "\n"
+      "## Replay from the last event id\n"
+      "\n"
+      "Every event delivered through a room is kept in that room's bounded\n"
+      "history (`[replay]` in the configuration). Remember the `event_id` "
+      "of\n"
+      "the last event you handled; reconnect with\n"
+      "`auth: {token, last_event_id}` (or `?last_event_id=`) and the events "
+      "of\n"
+      "`global` and `user:<sub>` published after it arrive right after\n"
+      "`connection.established`, in publish order, before anything newer.\n"
+      "`subscribe` takes `{\"room\": \"project:42\", \"since\": "
+      "\"<event_id>\"}` and\n"
+      "replays that room before its ack. `connection.established`'s data and "
+      "the\n"
+      "ack say `\"replayed\": N` and `\"complete\"`: false when the id is "
+      "no\n"
+      "longer in the history (too old, pushed out, or never delivered "
+      "through a\n"
+      "room, like connection.established's own): refetch your state then. "
+      "Events\n"
+      "are sent as they were published, nothing is appended, so every "
+      "client\n"
+      "library and fixed-arity handlers work.\n"
       "\n"
       "## Summary\n"
       "\n"

@@ -224,6 +224,15 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
                   (double)st.connections_refused);
   app_metrics_set(d->metrics, APP_M_CLOSE_TIMEOUTS, NULL,
                   (double)st.close_timeouts);
+  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_REPLAY_BACKLOG,
+                  (double)st.replay_overflows);
+  app_metrics_set(d->metrics, APP_M_REPLAYED, NULL, (double)st.replayed);
+  {
+    size_t events = 0, bytes = 0;
+    sio_namespace_history_stats(d->ns, &events, &bytes);
+    app_metrics_set(d->metrics, APP_M_REPLAY_EVENTS, NULL, (double)events);
+    app_metrics_set(d->metrics, APP_M_REPLAY_BYTES, NULL, (double)bytes);
+  }
   app_process_stats_read(&ps);
   text = app_metrics_render(d->metrics, &ps, &len);
   if (!text) {
@@ -241,7 +250,7 @@ static void handle_config(struct app_daemon *d, sio_http_req *r) {
   json_object *ev = json_object_new_array();
   json_object *o = json_object_new_object(), *t = json_object_new_array(),
               *l = json_object_new_object(), *a = json_object_new_object(),
-              *rc = json_object_new_object();
+              *rc = json_object_new_object(), *rp = json_object_new_object();
   char **items = NULL;
   size_t n = 0, i;
   if (app_list_split(d->cfg.engine_transports, &items, &n) == 0) {
@@ -283,6 +292,13 @@ static void handle_config(struct app_daemon *d, sio_http_req *r) {
       rc, "max_disconnection_ms",
       json_object_new_int64(d->cfg.recovery_max_disconnection_ms));
   json_object_object_add(o, "recovery", rc);
+  json_object_object_add(rp, "enabled",
+                         json_object_new_boolean(d->cfg.replay_enabled));
+  json_object_object_add(rp, "max_events",
+                         json_object_new_int64(d->cfg.replay_max_events));
+  json_object_object_add(rp, "max_age_s",
+                         json_object_new_int64(d->cfg.replay_max_age_s));
+  json_object_object_add(o, "replay", rp);
   for (i = 0; i < app_event_ntypes; i++)
     if (!app_event_types[i].server_only)
       json_object_array_add(ev,

@@ -121,7 +121,7 @@ void app_metrics_del(struct app_metrics *m) {
 int app_metrics_new(struct app_metrics **out) {
   static const struct {
     enum app_metric id;
-    const char *labels[9];
+    const char *labels[12];
   } presets[] = {
       {APP_M_CONNECTIONS, {"polling", "websocket"}},
       {APP_M_AUTH_FAILURES,
@@ -131,7 +131,8 @@ int app_metrics_new(struct app_metrics **out) {
        {APP_LIMIT_MAX_PAYLOAD, APP_LIMIT_EVENT_RATE,
         APP_LIMIT_CONNECTIONS_PER_USER, APP_LIMIT_HANDSHAKE_RATE,
         APP_LIMIT_MAX_CONNECTIONS, APP_LIMIT_SLOW_CONSUMER, APP_LIMIT_ORIGIN,
-        APP_LIMIT_ROOMS}},
+        APP_LIMIT_ROOMS, APP_LIMIT_REPLAY_BACKLOG}},
+      {APP_M_REPLAYS, {"true", "false"}},
       {APP_M_REDIS_MESSAGES, {"in", "out"}},
       {APP_M_PUBLISH_REJECTED,
        {APP_PUBLISH_UNAUTHORIZED, APP_PUBLISH_BAD_REQUEST}},

@@ -48,6 +48,14 @@
     "Redis adapter messages, by direction (in, out).")                         \
   X(APP_M_REDIS_LATENCY, "sio_redis_latency_seconds", "gauge", NULL,           \
     "Round-trip time of the last Redis PING.")                                 \
+  X(APP_M_REPLAY_EVENTS, "sio_replay_events", "gauge", NULL,                  \
+    "Events kept in the rooms' replay history.")                               \
+  X(APP_M_REPLAY_BYTES, "sio_replay_bytes", "gauge", NULL,                    \
+    "Encoded bytes of the events kept for replay.")                            \
+  X(APP_M_REPLAYS, "sio_replays_total", "counter", "complete",                 \
+    "Replays from a last event id, by whether nothing was missing.")          \
+  X(APP_M_REPLAYED, "sio_replayed_events_total", "counter", NULL,             \
+    "Events sent by replays from a last event id.")                            \
   X(APP_M_EVENT_LOOP_LAG, "sio_event_loop_lag_seconds", "gauge", NULL,         \
     "Delay of the last event-loop tick behind its schedule.")
 
@@ -68,6 +76,9 @@ enum app_metric {
 #define APP_LIMIT_SLOW_CONSUMER "slow_consumer"
 #define APP_LIMIT_ORIGIN "origin"
 #define APP_LIMIT_ROOMS "rooms_per_socket"
+/* too many broadcasts arrived while a replay was read: the client is
+ * closed and reconnects */
+#define APP_LIMIT_REPLAY_BACKLOG "replay_backlog"
 /* sio_publish_rejected_total reasons */
 #define APP_PUBLISH_UNAUTHORIZED "unauthorized"
 #define APP_PUBLISH_BAD_REQUEST "bad_request"

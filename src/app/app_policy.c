@@ -161,6 +161,7 @@ void app_policy_result_deinit(struct app_policy_result *r) {
     return;
   json_object_put(r->ack);
   app_strv_free(r->rooms);
+  free(r->since);
   memset(r, 0, sizeof(*r));
 }
 
@@ -292,6 +293,7 @@ int app_policy_subscribe(const struct app_policy_ctx *ctx, json_object *payload,
                          struct app_policy_result *out) {
   struct request req;
   const char **apply = NULL;
+  json_object *since = NULL;
   char msg[320];
   size_t i, n_apply = 0, have = 0;
   int rc;
@@ -302,6 +304,20 @@ int app_policy_subscribe(const struct app_policy_ctx *ctx, json_object *payload,
     return -1;
   if (rc == -1)
     return finish_error(out, "bad_request", msg);
+  if (json_object_is_type(payload, json_type_object) &&
+      json_object_object_get_ex(payload, "since", &since) &&
+      !json_object_is_type(since, json_type_null) &&
+      (!json_object_is_type(since, json_type_string) ||
+       json_object_get_string_len(since) == 0 ||
+       json_object_get_string_len(since) > APP_POLICY_SINCE_MAX)) {
+    free(req.v);
+    snprintf(msg, sizeof(msg),
+             "since must be an event id (1 to %d bytes)",
+             APP_POLICY_SINCE_MAX);
+    return finish_error(out, "bad_request", msg);
+  }
+  if (json_object_is_type(since, json_type_null))
+    since = NULL;
 
   for (i = 0; i < req.n; i++) {
     enum app_policy_verdict v = app_policy_may_join(ctx->claims, req.v[i]);
@@ -342,6 +358,11 @@ int app_policy_subscribe(const struct app_policy_ctx *ctx, json_object *payload,
     }
   }
   rc = finish_ok(out, &req, apply, n_apply);
+  if (rc == 0 && since) {
+    out->since = strdup(json_object_get_string(since));
+    if (!out->since)
+      rc = -1;
+  }
 done:
   free(apply);
   free(req.v);

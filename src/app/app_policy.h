@@ -28,6 +28,8 @@
  *                per-socket limit would be passed, nothing is joined and the
  *                ack is {"ok": false, "error": {"code": "invalid_room" |
  *                "forbidden" | "limit", "message": "..."}}.
+ *                An object may add "since": "<event id>" (result.since):
+ *                the rooms' missed events are replayed before the ack.
  *   unsubscribe  same shapes -> {"ok": true, "rooms": [requested rooms]}
  *                (leaving a room the socket is not in is not an error); the
  *                own user: room (and the socket's id room) cannot be left:
@@ -45,6 +47,7 @@
 
 #define APP_ROOM_MAX 128          /* longest room name, in bytes */
 #define APP_POLICY_MAX_BATCH 1000 /* most rooms in one command */
+#define APP_POLICY_SINCE_MAX 128  /* longest "since" event id, in bytes */
 
 /* True when s[0..n) is a valid room name: 1..APP_ROOM_MAX bytes of
  * [A-Za-z0-9_.:-]. s is borrowed. */
@@ -93,6 +96,8 @@ struct app_policy_result {
   char **rooms;     /* owned, NULL-terminated: rooms to join (subscribe) or
                        leave (unsubscribe) now; empty on failure */
   size_t n_rooms;
+  char *since; /* owned, subscribe only: the payload's "since" event id
+                  (replay what the rooms got after it), or NULL */
 };
 
 /* Runs subscribe / unsubscribe. payload is borrowed (may be NULL: then the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app_daemon.h"
+#include "app_replay.h"
 #include "app_log.h"
 #include "app_sdnotify.h"
 #include "app_util.h"
@@ -154,6 +155,8 @@ static int build_server(struct app_daemon *d) {
   }
   d->ns = sio_server_of(d->srv, "/");
   if (!d->ns)
+    return -1;
+  if (app_replay_install(d) != 0)
     return -1;
   app_commands_install(d);
   app_http_install(d);
