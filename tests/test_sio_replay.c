@@ -8,13 +8,36 @@
 #include <string.h>
 
 #include "check_suites.h"
+#include "sio/adapter.h"
 #include "sio/sio.h"
 #include "ws_client.h"
 
 #define WS_PATH "/socket.io/?EIO=4&transport=websocket"
 #define T 2000
 
+/* An adapter that keeps the history for "the cluster" (a list here) and
+ * answers reads only when the test says so, as Redis answers later. */
+typedef struct kept_ev {
+  char id[32];
+  char rooms[4][16];
+  size_t nrooms;
+  char pkt[128];
+  size_t len;
+} kept_ev;
+
+typedef struct test_cluster {
+  kept_ev ev[64];
+  size_t n, offers;
+  sio_adapter_history_cb cb; /* the read waiting for an answer */
+  void *cb_ud;
+  char since[32];
+  char rooms[4][16];
+  size_t nrooms;
+} test_cluster;
+
 typedef struct fixture {
+  test_cluster tc;
+  int cluster; /* install the test_cluster adapter */
   uv_loop_t loop;
   sio_server *srv;
   sio_namespace *ns;
@@ -95,6 +118,90 @@ static void on_replay(sio_socket *s, int stage, int status, size_t replayed,
   }
 }
 
+static int tc_broadcast(void *ad, sio_namespace *ns,
+                        const sio_broadcast_opts *o, const char *event,
+                        json_object *args, const sio_bin *bins, size_t nbins) {
+  (void)ad, (void)ns, (void)o, (void)event, (void)args, (void)bins,
+      (void)nbins;
+  return 0;
+}
+
+static void tc_close(void *ad, void (*done)(void *arg), void *arg) {
+  test_cluster *tc = ad;
+  if (tc->cb) { /* the rules: pending callbacks fire, cancelled */
+    sio_adapter_history_cb cb = tc->cb;
+    tc->cb = NULL;
+    cb(tc->cb_ud, SIO_ERR_CANCELED, NULL, 0, 0);
+  }
+  done(arg);
+}
+
+static int tc_append(void *ad, sio_namespace *ns, const char *id,
+                     const char *const *rooms, size_t nrooms,
+                     const uint8_t *pkt, size_t len, uint32_t max_events,
+                     uint32_t max_age_ms) {
+  test_cluster *tc = ad;
+  kept_ev *e;
+  size_t i;
+  (void)ns;
+  ck_assert_uint_eq(max_events, 1000); /* the defaults, resolved */
+  ck_assert_uint_eq(max_age_ms, 300000);
+  tc->offers++;
+  for (i = 0; i < tc->n; i++)
+    if (strcmp(tc->ev[i].id, id) == 0)
+      return 0;
+  ck_assert_uint_lt(tc->n, 64);
+  e = &tc->ev[tc->n++];
+  snprintf(e->id, sizeof(e->id), "%s", id);
+  for (i = 0; i < nrooms && i < 4; i++)
+    snprintf(e->rooms[i], sizeof(e->rooms[i]), "%s", rooms[i]);
+  e->nrooms = i;
+  ck_assert_uint_lt(len, sizeof(e->pkt));
+  memcpy(e->pkt, pkt, len);
+  e->len = len;
+  return 0;
+}
+
+static int tc_read(void *ad, sio_namespace *ns, const char *const *rooms,
+                   size_t nrooms, const char *since, uint32_t max_events,
+                   uint32_t max_age_ms, sio_adapter_history_cb cb, void *ud) {
+  test_cluster *tc = ad;
+  size_t i;
+  (void)ns, (void)max_events, (void)max_age_ms;
+  ck_assert_ptr_null(tc->cb); /* one read at a time per socket */
+  tc->cb = cb;
+  tc->cb_ud = ud;
+  snprintf(tc->since, sizeof(tc->since), "%s", since);
+  for (i = 0; i < nrooms && i < 4; i++)
+    snprintf(tc->rooms[i], sizeof(tc->rooms[i]), "%s", rooms[i]);
+  tc->nrooms = i;
+  return 0;
+}
+
+/* Answers the waiting read from the list (status 0) or with status. */
+static void tc_answer(test_cluster *tc, int status) {
+  sio_adapter_history_event out[64];
+  sio_adapter_history_cb cb = tc->cb;
+  size_t i, j, k, n = 0, from = tc->n;
+  ck_assert_ptr_nonnull(cb);
+  tc->cb = NULL;
+  for (i = 0; i < tc->n; i++)
+    if (strcmp(tc->ev[i].id, tc->since) == 0)
+      from = i + 1;
+  for (i = from; !status && i < tc->n; i++) {
+    int in = 0;
+    for (j = 0; j < tc->ev[i].nrooms; j++)
+      for (k = 0; k < tc->nrooms; k++)
+        in |= strcmp(tc->ev[i].rooms[j], tc->rooms[k]) == 0;
+    if (in) {
+      out[n].id = tc->ev[i].id;
+      out[n].pkt = (const uint8_t *)tc->ev[i].pkt;
+      out[n++].len = tc->ev[i].len;
+    }
+  }
+  cb(tc->cb_ud, status, out, n, !status && from <= tc->n && from > 0);
+}
+
 static void fixture_start(fixture *f) {
   static const sio_namespace_handlers h = {NULL, on_connection, NULL,
                                            on_disconnect};
@@ -113,6 +220,15 @@ static void fixture_start(fixture *f) {
   hc.id_of = id_of;
   ck_assert_int_eq(sio_namespace_set_history(f->ns, &hc), 0);
   ck_assert_int_eq(sio_namespace_set_history(f->ns, &hc), SIO_ERR_STATE);
+  if (f->cluster) {
+    sio_adapter_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    ops.broadcast = tc_broadcast;
+    ops.close = tc_close;
+    ops.history_append = tc_append;
+    ops.history_read = tc_read;
+    ck_assert_int_eq(sio_server_set_adapter(f->srv, &ops, &f->tc), 0);
+  }
   ck_assert_int_eq(sio_server_listen(f->srv, "127.0.0.1:0"), 0);
   f->port = sio_server_port(f->srv, 0);
 }
@@ -382,6 +498,122 @@ START_TEST(what_is_kept) {
 }
 END_TEST
 
+static void pump_until_read(fixture *f) {
+  int i;
+  for (i = 0; i < 2000 && !f->tc.cb; i++)
+    uv_run(&f->loop, UV_RUN_NOWAIT), uv_sleep(1);
+  ck_assert_ptr_nonnull(f->tc.cb);
+}
+
+/* An adapter that keeps the history for the cluster gets every event with
+ * an id (its text packet, offered by each delivery) instead of the local
+ * store; a replay waits for its read, holding what arrives meanwhile, and
+ * sends each event once, in order. */
+START_TEST(cluster_history_read_later_in_order_once) {
+  fixture f = {0};
+  ws_client c;
+  size_t events = 9;
+  f.cluster = 1;
+  f.emit_in_found = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "b", "e2", 0);
+  publish(&f, "z", "e3", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  ck_assert_uint_eq(f.tc.n, 3);
+  ck_assert_str_eq(f.tc.ev[1].pkt, "42[\"ev\",{\"id\":\"e2\"}]");
+  ck_assert_str_eq(f.tc.ev[1].rooms[0], "b");
+  sio_namespace_history_stats(f.ns, &events, NULL);
+  ck_assert_uint_eq(events, 0); /* nothing kept here */
+  replay(&f, "a", "b", "e1");
+  pump_until_read(&f);
+  ck_assert_str_eq(f.tc.since, "e1");
+  ck_assert_uint_eq(f.tc.nrooms, 2);
+  publish(&f, "a", "e4", 0); /* held, and in the answer: once */
+  publish(&f, NULL, "e5", 0); /* held, no room: not in the answer */
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0)); /* all held */
+  ck_assert_int_eq(f.found, 0);
+  tc_answer(&f.tc, 0);
+  ck_assert(ws_client_expect(&c, "42[\"hello\"]", T));
+  expect_ev(&c, "e2");
+  expect_ev(&c, "e4");
+  ck_assert(ws_client_expect(&c, "42[\"bye\"]", T));
+  expect_ev(&c, "e5");
+  wait_done(&f, 1);
+  ck_assert_uint_eq(f.replayed, 2);
+  ck_assert_int_eq(f.complete, 1);
+  publish(&f, "a", "e6", 0);
+  expect_ev(&c, "e6");
+  ws_client_pump(&c, 50);
+  ck_assert_ptr_null(ws_client_recv(&c, 0));
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* The cluster's read fails: FOUND and DONE say so (nothing replayed,
+ * incomplete: the client refetches), and what was held follows. */
+START_TEST(cluster_history_read_error) {
+  fixture f = {0};
+  ws_client c;
+  f.cluster = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  expect_ev(&c, "e1");
+  replay(&f, "a", NULL, "e1");
+  pump_until_read(&f);
+  publish(&f, "a", "e2", 0);
+  tc_answer(&f.tc, SIO_ERR_IO);
+  wait_done(&f, 1);
+  ck_assert_int_eq(f.status, SIO_ERR_IO);
+  ck_assert_int_eq(f.complete, 0);
+  ck_assert_uint_eq(f.replayed, 0);
+  expect_ev(&c, "e2");
+  fixture_stop(&f, &c);
+}
+END_TEST
+
+/* The client goes while the cluster's read is out: DONE says cancelled
+ * once; the late answer finds nothing to serve (ASan: no use after free);
+ * events with attachments are never offered to the cluster. */
+START_TEST(cluster_history_late_answer_and_binaries) {
+  fixture f = {0};
+  ws_client c;
+  sio_bin bin = {(const uint8_t *)"xyz", 3};
+  const char *room = "a";
+  sio_broadcast_opts o;
+  json_object *args;
+  int i;
+  f.cluster = 1;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  memset(&o, 0, sizeof(o));
+  o.rooms = &room;
+  o.nrooms = 1;
+  args = json_tokener_parse("[{\"id\":\"bin1\"},{\"_placeholder\":true,"
+                            "\"num\":0}]");
+  ck_assert_int_ge(sio_namespace_broadcast(f.ns, &o, "ev", args, &bin, 1), 0);
+  json_object_put(args);
+  ck_assert_uint_eq(f.tc.offers, 0);
+  publish(&f, "a", "e1", 0);
+  ck_assert_uint_eq(f.tc.offers, 1);
+  replay(&f, "a", NULL, "e1");
+  pump_until_read(&f);
+  sio_socket_disconnect(f.sock, 1);
+  for (i = 0; i < 200 && !f.disconnects; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(1);
+  ck_assert_int_eq(f.done, 1);
+  ck_assert_int_eq(f.status, SIO_ERR_CANCELED);
+  tc_answer(&f.tc, 0);
+  ck_assert_int_eq(f.done, 1);
+  ck_assert_int_eq(f.found, 0);
+  fixture_stop(&f, &c);
+}
+END_TEST
+
 START_TEST(no_history_is_refused) {
   uv_loop_t loop;
   sio_server *srv;
@@ -410,6 +642,9 @@ Suite *sio_replay_suite(void) {
   tcase_add_test(tc, hold_overflow_closes_the_client);
   tcase_add_test(tc, what_is_kept);
   tcase_add_test(tc, no_history_is_refused);
+  tcase_add_test(tc, cluster_history_read_later_in_order_once);
+  tcase_add_test(tc, cluster_history_read_error);
+  tcase_add_test(tc, cluster_history_late_answer_and_binaries);
   suite_add_tcase(s, tc);
   return s;
 }

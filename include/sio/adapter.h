@@ -61,6 +61,21 @@ typedef struct sio_adapter_stats {
   uint64_t latency_us;   /* round trip to the bus (Redis PING), 0: unknown */
 } sio_adapter_stats;
 
+/* One event of a room history kept by the cluster: its id and its encoded
+ * Socket.IO packet text (as sio_namespace_broadcast sends it, without a
+ * recovery offset), both borrowed for the callback. */
+typedef struct sio_adapter_history_event {
+  const char *id;
+  const uint8_t *pkt;
+  size_t len;
+} sio_adapter_history_event;
+/* history_read's answer: status 0 with the n events after since in
+ * publish order, each once, and complete (see sio_socket_replay); or an
+ * error (SIO_ERR_IO, SIO_ERR_TIMEOUT, SIO_ERR_CANCELED...) with n 0. */
+typedef void (*sio_adapter_history_cb)(void *ud, int status,
+                                       const sio_adapter_history_event *ev,
+                                       size_t n, int complete);
+
 typedef struct sio_adapter_ops {
   /* A namespace exists (those created before installation are announced
    * at installation). An error is logged; the namespace stays local. */
@@ -102,6 +117,21 @@ typedef struct sio_adapter_ops {
   void (*disconnected)(void *ad, sio_socket *s);
   /* Fills out (may be NULL). */
   void (*stats)(void *ad, sio_adapter_stats *out);
+  /* The room history behind sio_socket_replay, kept for the whole cluster
+   * (both NULL: each instance keeps its own, in memory). history_append
+   * offers an event this instance delivered through rooms (pkt as above,
+   * borrowed; events with attachments are never offered): every instance
+   * that delivers an event offers it, and it is kept once, in the order
+   * of the first offers, for max_age_ms and at most max_events per room.
+   * history_read answers through cb (the rules above). */
+  int (*history_append)(void *ad, sio_namespace *ns, const char *id,
+                        const char *const *rooms, size_t nrooms,
+                        const uint8_t *pkt, size_t len, uint32_t max_events,
+                        uint32_t max_age_ms);
+  int (*history_read)(void *ad, sio_namespace *ns, const char *const *rooms,
+                      size_t nrooms, const char *since, uint32_t max_events,
+                      uint32_t max_age_ms, sio_adapter_history_cb cb,
+                      void *ud);
   /* See the rules above. */
   void (*close)(void *ad, void (*done)(void *arg), void *arg);
 } sio_adapter_ops;

@@ -79,6 +79,15 @@ fail:
   return SIO_ERR_NOMEM;
 }
 
+int sio_outpkt_from_text(sio_outpkt *p, const uint8_t *text, size_t len) {
+  outpkt_zero(p);
+  p->head = sio_rcbuf_new_copy(text, len);
+  if (!p->head)
+    return SIO_ERR_NOMEM;
+  p->bytes = len;
+  return 0;
+}
+
 int sio_outpkt_copy_ref(sio_outpkt *dst, const sio_outpkt *src) {
   size_t i;
   *dst = *src;
@@ -194,25 +203,35 @@ static void bcast_visit(sio_room_member *m, void *ud) {
     sio_ack_table_discard(&s->acks, ctx->id); /* its cb never fires */
 }
 
-/* Keeps the event in its rooms' history. With recovery on, pkt carries an
- * offset that means nothing to a replay: the history gets its own
- * encoding without it. A failure costs only the event's replay. */
+/* Keeps the event in its rooms' history: the adapter's, shared by the
+ * cluster, when it keeps one (events without attachments only), else this
+ * instance's. With recovery on, pkt carries an offset that means nothing
+ * to a replay: the history gets its own encoding without it. A failure
+ * costs only the event's replay. */
 static void keep(sio_namespace *ns, const sio_broadcast_opts *o,
                  const char *id, const char *event, json_object *args,
                  const sio_bin *bins, size_t nbins, const sio_outpkt *pkt) {
+  sio_server *srv = ns->srv;
   sio_outpkt plain;
-  uint64_t now = uv_now(ns->srv->loop);
-  int rv;
-  if (!ns->recovery) {
-    rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, pkt, now);
-  } else {
-    rv = sio_outpkt_event(&plain, sio_server_scratch(ns->srv), ns->name, -1,
+  const sio_outpkt *kept = pkt;
+  int rv = 0;
+  if (srv->has_adapter && srv->adapter.history_append && nbins)
+    return; /* the cluster's history keeps text packets only */
+  if (ns->recovery) {
+    rv = sio_outpkt_event(&plain, sio_server_scratch(srv), ns->name, -1,
                           event, args, bins, nbins);
-    if (!rv) {
-      rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, &plain,
-                              now);
+    kept = &plain;
+  }
+  if (!rv) {
+    if (srv->has_adapter && srv->adapter.history_append)
+      rv = srv->adapter.history_append(
+          srv->adapter_ud, ns, id, o->rooms, o->nrooms, kept->head->data,
+          kept->head->len, ns->history_max_events, ns->history_max_age_ms);
+    else
+      rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, kept,
+                              uv_now(srv->loop));
+    if (kept == &plain)
       sio_outpkt_release(&plain);
-    }
   }
   if (rv && rv != SIO_ERR_EXISTS)
     SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));

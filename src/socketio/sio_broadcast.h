@@ -48,6 +48,9 @@ int sio_outpkt_ack(sio_outpkt *p, sio_buf *scratch, const char *nsp, int64_t id,
 /* CONNECT, DISCONNECT or CONNECT_ERROR with optional data. */
 int sio_outpkt_control(sio_outpkt *p, sio_buf *scratch, sio_packet_type type,
                        const char *nsp, json_object *data);
+/* A text packet already encoded (the Engine.IO message, "4" prefix
+ * included), copied: a kept event read back from a cluster history. */
+int sio_outpkt_from_text(sio_outpkt *p, const uint8_t *text, size_t len);
 /* Makes dst a second holder of src's buffers (its own references; an
  * attachment array of its own when src's is not inline). Returns 0 or
  * SIO_ERR_NOMEM (dst owns nothing). */

@@ -247,6 +247,8 @@ int sio_namespace_set_history(sio_namespace *ns,
     return SIO_ERR_NOMEM;
   ns->history_id = cfg->id_of;
   ns->history_ud = cfg->ud;
+  ns->history_max_events = cfg->max_events ? cfg->max_events : 1000;
+  ns->history_max_age_ms = cfg->max_age_ms ? cfg->max_age_ms : 300000;
   return 0;
 }
 

@@ -36,6 +36,8 @@ struct sio_namespace {
   struct sio_history *history; /* NULL unless sio_namespace_set_history */
   sio_history_id_cb history_id;
   void *history_ud;
+  uint32_t history_max_events; /* the limits, defaults resolved, for an */
+  uint32_t history_max_age_ms; /* adapter that keeps the history */
   sio_server_event_cb server_event_cb; /* other instances' server events */
   void *server_event_ud;
 };

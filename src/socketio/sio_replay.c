@@ -16,6 +16,10 @@
  * out: they are what the application emits there (connection.established
  * before the events, an ack after them).
  *
+ * The history is the namespace's own (sio_history, read at once) or, when
+ * the adapter keeps one for the cluster, the adapter's: then the read is
+ * asynchronous and the socket's broadcasts stay held until it answers.
+ *
  * The sio_replay holds a reference to its socket. A socket that
  * disconnects cancels it (sio_socket_close, after on_disconnect, as
  * pending acks are): held packets are dropped and every request still
@@ -55,8 +59,15 @@ typedef struct held_pkt {
   char *id; /* NULL: not in any history */
 } held_pkt;
 
+/* A read the adapter has not answered yet; outlives its replay when that
+ * is cancelled first (rp NULL then). */
+typedef struct replay_read {
+  sio_replay *rp;
+} replay_read;
+
 struct sio_replay {
   sio_socket *s; /* referenced */
+  replay_read *reading;
   sio_queue reqs;
   size_t nreqs;
   sio_queue held;
@@ -86,6 +97,8 @@ static void held_free(held_pkt *h) {
 static void replay_free(sio_replay *rp) {
   sio_queue *q;
   sio_defer_cancel(&rp->defer);
+  if (rp->reading)
+    rp->reading->rp = NULL;
   rp->s->replay = NULL; /* a callback replaying again is refused */
   while (!sio_queue_empty(&rp->reqs)) {
     replay_req *r;
@@ -145,33 +158,33 @@ static void release_held(sio_replay *rp) {
   replay_free(rp);
 }
 
-static void run(sio_defer *d) {
-  sio_replay *rp = sio_container_of(d, sio_replay, defer);
+/* The head request's history is read (rv 0 with *res, or the error that
+ * left it unread): FOUND, the events, DONE, then the next request or the
+ * held broadcasts. Takes res. */
+static void deliver(sio_replay *rp, int rv, sio_history_result *res) {
   sio_socket *s = rp->s;
   replay_req *r = sio_container_of(sio_queue_head(&rp->reqs), replay_req, q);
-  sio_history_result res;
   size_t i, sent = 0;
-  int rv;
-  if (!still_here(s, rp))
+  if (!still_here(s, rp)) {
+    sio_history_result_release(res);
     return; /* going away: its close cancels rp */
+  }
   sio_socket_ref(s); /* the callbacks may disconnect it */
-  rv = sio_history_read(s->ns->history, (const char *const *)r->rooms,
-                        r->nrooms, r->since, uv_now(s->ns->srv->loop), &res);
   rp->sending = 1;
-  r->cb(s, SIO_REPLAY_FOUND, rv, res.n, rv ? 0 : res.complete, r->ud);
-  for (i = 0; i < res.n && still_here(s, rp); i++) {
-    if (send_to(s, &res.ev[i].pkt) != 0)
+  r->cb(s, SIO_REPLAY_FOUND, rv, res->n, rv ? 0 : res->complete, r->ud);
+  for (i = 0; i < res->n && still_here(s, rp); i++) {
+    if (send_to(s, &res->ev[i].pkt) != 0)
       break;
     sent++;
-    if (sio_map_put(&rp->replayed, res.ev[i].id, strlen(res.ev[i].id), rp) ==
-        SIO_ERR_NOMEM)
+    if (sio_map_put(&rp->replayed, res->ev[i].id, strlen(res->ev[i].id),
+                    rp) == SIO_ERR_NOMEM)
       SIO_LOGW("socket %s: replay may repeat an event (out of memory)",
                s->id);
   }
   s->ns->srv->stats.replayed += sent;
   if (still_here(s, rp))
-    r->cb(s, SIO_REPLAY_DONE, rv, res.n, rv ? 0 : res.complete, r->ud);
-  sio_history_result_release(&res);
+    r->cb(s, SIO_REPLAY_DONE, rv, res->n, rv ? 0 : res->complete, r->ud);
+  sio_history_result_release(res);
   if (still_here(s, rp)) {
     rp->sending = 0;
     sio_queue_remove(&r->q);
@@ -183,6 +196,74 @@ static void run(sio_defer *d) {
       release_held(rp);
   }
   sio_socket_unref(s);
+}
+
+/* The adapter's answer, copied into a result (the packets get buffers of
+ * their own, as the broadcasts' do). */
+static void read_done(void *ud, int status, const sio_adapter_history_event *ev,
+                      size_t n, int complete) {
+  replay_read *rr = ud;
+  sio_replay *rp = rr->rp;
+  sio_history_result res;
+  size_t i;
+  sio_free(rr);
+  if (!rp)
+    return; /* cancelled meanwhile */
+  rp->reading = NULL;
+  memset(&res, 0, sizeof(res));
+  if (!status && n) {
+    res.ev = sio_calloc(n, sizeof(*res.ev));
+    for (i = 0; res.ev && i < n; i++, res.n++) {
+      res.ev[i].id = sio_strdup(ev[i].id);
+      if (!res.ev[i].id ||
+          sio_outpkt_from_text(&res.ev[i].pkt, ev[i].pkt, ev[i].len)) {
+        sio_free(res.ev[i].id);
+        break;
+      }
+    }
+    if (res.n < n) {
+      sio_history_result_release(&res);
+      status = SIO_ERR_NOMEM;
+    }
+  }
+  res.complete = !status && complete;
+  deliver(rp, status, &res);
+}
+
+static void run(sio_defer *d) {
+  sio_replay *rp = sio_container_of(d, sio_replay, defer);
+  sio_socket *s = rp->s;
+  sio_namespace *ns = s->ns;
+  sio_server *srv = ns->srv;
+  replay_req *r = sio_container_of(sio_queue_head(&rp->reqs), replay_req, q);
+  sio_history_result res;
+  replay_read *rr;
+  int rv;
+  if (!still_here(s, rp))
+    return; /* going away: its close cancels rp */
+  memset(&res, 0, sizeof(res));
+  if (!(srv->has_adapter && srv->adapter.history_read)) {
+    rv = sio_history_read(ns->history, (const char *const *)r->rooms,
+                          r->nrooms, r->since, uv_now(srv->loop), &res);
+    deliver(rp, rv, &res);
+    return;
+  }
+  rr = sio_calloc(1, sizeof(*rr));
+  if (!rr) {
+    deliver(rp, SIO_ERR_NOMEM, &res);
+    return;
+  }
+  rr->rp = rp;
+  rp->reading = rr;
+  rv = srv->adapter.history_read(srv->adapter_ud, ns,
+                                 (const char *const *)r->rooms, r->nrooms,
+                                 r->since, ns->history_max_events,
+                                 ns->history_max_age_ms, read_done, rr);
+  if (rv) {
+    rp->reading = NULL;
+    sio_free(rr);
+    deliver(rp, rv, &res);
+  }
 }
 
 int sio_replay_hold(sio_socket *s, const sio_outpkt *pkt, const char *id,
