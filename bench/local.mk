@@ -17,6 +17,12 @@ EXTRA_DIST += bench/compare bench/node-server.js bench/node-daemon.js \
 	bench/publisher.js bench/package.json \
 	bench/package-lock.json
 
+# What replay's room history costs per broadcast and per kept event.
+noinst_PROGRAMS += bench/history_cost
+bench_history_cost_SOURCES = bench/history_cost.c
+bench_history_cost_LDADD = libsio_core.la $(LIBUV_LIBS) $(JSONC_LIBS) \
+	$(OPENSSL_LIBS)
+
 # The kernel's floor: one write() per delivery and nothing else.
 noinst_PROGRAMS += bench/floor_server
 bench_floor_server_SOURCES = bench/floor_server.c

@@ -267,10 +267,10 @@ START_TEST(subscribe_since) {
   char big[APP_POLICY_SINCE_MAX + 40];
   size_t i;
   cmd_init(&k, 100);
-  p = json_tokener_parse(
-      "{\"rooms\":[\"project:42\"],\"since\":\"e-1\"}");
+  p = json_tokener_parse("{\"rooms\":[\"project:42\"],\"since\":\"e-1\"}");
   ck_assert_int_eq(app_policy_subscribe(&k.ctx, p, &r), 0);
-  ck_assert_str_eq(json_text(r.ack), "{\"ok\":true,\"rooms\":[\"project:42\"]}");
+  ck_assert_str_eq(json_text(r.ack),
+                   "{\"ok\":true,\"rooms\":[\"project:42\"]}");
   ck_assert_str_eq(r.since, "e-1");
   app_policy_result_deinit(&r);
   ck_assert_ptr_null(r.since);

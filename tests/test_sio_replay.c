@@ -49,7 +49,7 @@ typedef struct fixture {
   int status;
   size_t replayed;
   int complete;
-  int emit_in_found; /* FOUND emits "hello", DONE emits "bye" */
+  int emit_in_found;    /* FOUND emits "hello", DONE emits "bye" */
   int publish_in_found; /* FOUND broadcasts e-live to room a */
 } fixture;
 
@@ -121,8 +121,7 @@ static void on_replay(sio_socket *s, int stage, int status, size_t replayed,
 static int tc_broadcast(void *ad, sio_namespace *ns,
                         const sio_broadcast_opts *o, const char *event,
                         json_object *args, const sio_bin *bins, size_t nbins) {
-  (void)ad, (void)ns, (void)o, (void)event, (void)args, (void)bins,
-      (void)nbins;
+  (void)ad, (void)ns, (void)o, (void)event, (void)args, (void)bins, (void)nbins;
   return 0;
 }
 
@@ -475,8 +474,7 @@ START_TEST(what_is_kept) {
   ck_assert_int_eq(sio_socket_emit(f.sock, "ev", args, NULL, 0), 0);
   json_object_put(args);
   args = json_tokener_parse("[{\"no\":\"id\"}]");
-  ck_assert_int_ge(sio_namespace_broadcast(f.ns, NULL, "ev", args, NULL, 0),
-                   0);
+  ck_assert_int_ge(sio_namespace_broadcast(f.ns, NULL, "ev", args, NULL, 0), 0);
   json_object_put(args);
   publish(&f, "a", "e2", 0);
   sio_namespace_history_stats(f.ns, &events, &bytes);
@@ -531,7 +529,7 @@ START_TEST(cluster_history_read_later_in_order_once) {
   pump_until_read(&f);
   ck_assert_str_eq(f.tc.since, "e1");
   ck_assert_uint_eq(f.tc.nrooms, 2);
-  publish(&f, "a", "e4", 0); /* held, and in the answer: once */
+  publish(&f, "a", "e4", 0);  /* held, and in the answer: once */
   publish(&f, NULL, "e5", 0); /* held, no room: not in the answer */
   ws_client_pump(&c, 50);
   ck_assert_ptr_null(ws_client_recv(&c, 0)); /* all held */

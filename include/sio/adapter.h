@@ -130,8 +130,7 @@ typedef struct sio_adapter_ops {
                         uint32_t max_age_ms);
   int (*history_read)(void *ad, sio_namespace *ns, const char *const *rooms,
                       size_t nrooms, const char *since, uint32_t max_events,
-                      uint32_t max_age_ms, sio_adapter_history_cb cb,
-                      void *ud);
+                      uint32_t max_age_ms, sio_adapter_history_cb cb, void *ud);
   /* See the rules above. */
   void (*close)(void *ad, void (*done)(void *arg), void *arg);
 } sio_adapter_ops;
@@ -226,6 +225,12 @@ SIO_EXTERN json_object *sio_adapter_local_rooms(sio_namespace *ns);
  * broadcast to a room nobody here is in. */
 SIO_EXTERN int sio_adapter_room_has_members(const sio_namespace *ns,
                                             const char *room, size_t len);
+/* 1 when another instance's broadcast to room[0..len) matters here: a
+ * local socket is in it, or ns keeps a room history (sio_namespace_set_
+ * history: every room's events are kept for replay, members here or not,
+ * so that a client reconnecting to this instance misses nothing). */
+SIO_EXTERN int sio_adapter_room_wanted(const sio_namespace *ns,
+                                       const char *room, size_t len);
 /* The connected local socket of ns whose id is sid (NUL-terminated), or
  * NULL: the target of another instance's remoteJoin, remoteLeave or
  * remoteDisconnect. Borrowed: valid until it disconnects (take a

@@ -369,11 +369,11 @@ static void on_broadcast(sio_adapter_redis *a, rns *r, const char *channel,
   if (clen < r->prefix_len || memcmp(channel, r->prefix, r->prefix_len) != 0)
     return;
   if (clen > r->prefix_len) {
-    /* "<prefix><room>#": nobody here is in room, nothing to do */
+    /* "<prefix><room>#": nobody here is in room and no history keeps
+     * it, nothing to do */
     const char *room = channel + r->prefix_len;
     size_t rlen = clen - r->prefix_len - 1;
-    if (channel[clen - 1] != '#' ||
-        !sio_adapter_room_has_members(r->ns, room, rlen))
+    if (channel[clen - 1] != '#' || !sio_adapter_room_wanted(r->ns, room, rlen))
       return;
   }
   if (sio_redis_bcast_decode(&m, data, len, NULL)) {

@@ -311,8 +311,7 @@ int app_policy_subscribe(const struct app_policy_ctx *ctx, json_object *payload,
        json_object_get_string_len(since) == 0 ||
        json_object_get_string_len(since) > APP_POLICY_SINCE_MAX)) {
     free(req.v);
-    snprintf(msg, sizeof(msg),
-             "since must be an event id (1 to %d bytes)",
+    snprintf(msg, sizeof(msg), "since must be an event id (1 to %d bytes)",
              APP_POLICY_SINCE_MAX);
     return finish_error(out, "bad_request", msg);
   }

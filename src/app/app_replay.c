@@ -22,8 +22,7 @@
 #include "app_events.h"
 #include "app_log.h"
 
-static const char *envelope_id(const char *event, json_object *args,
-                               void *ud) {
+static const char *envelope_id(const char *event, json_object *args, void *ud) {
   json_object *env, *id;
   size_t len;
   (void)event;

@@ -407,6 +407,12 @@ int sio_adapter_room_has_members(const sio_namespace *ns, const char *room,
   return ns && room && sio_rooms_room_size(&ns->rooms, room, len) > 0;
 }
 
+int sio_adapter_room_wanted(const sio_namespace *ns, const char *room,
+                            size_t len) {
+  return ns && room &&
+         (ns->history || sio_adapter_room_has_members(ns, room, len));
+}
+
 sio_socket *sio_adapter_find_socket(sio_namespace *ns, const char *sid) {
   sio_room_member *m;
   sio_socket *s;

@@ -176,10 +176,9 @@ static void deliver(sio_replay *rp, int rv, sio_history_result *res) {
     if (send_to(s, &res->ev[i].pkt) != 0)
       break;
     sent++;
-    if (sio_map_put(&rp->replayed, res->ev[i].id, strlen(res->ev[i].id),
-                    rp) == SIO_ERR_NOMEM)
-      SIO_LOGW("socket %s: replay may repeat an event (out of memory)",
-               s->id);
+    if (sio_map_put(&rp->replayed, res->ev[i].id, strlen(res->ev[i].id), rp) ==
+        SIO_ERR_NOMEM)
+      SIO_LOGW("socket %s: replay may repeat an event (out of memory)", s->id);
   }
   s->ns->srv->stats.replayed += sent;
   if (still_here(s, rp))
@@ -243,8 +242,8 @@ static void run(sio_defer *d) {
     return; /* going away: its close cancels rp */
   memset(&res, 0, sizeof(res));
   if (!(srv->has_adapter && srv->adapter.history_read)) {
-    rv = sio_history_read(ns->history, (const char *const *)r->rooms,
-                          r->nrooms, r->since, uv_now(srv->loop), &res);
+    rv = sio_history_read(ns->history, (const char *const *)r->rooms, r->nrooms,
+                          r->since, uv_now(srv->loop), &res);
     deliver(rp, rv, &res);
     return;
   }
@@ -255,10 +254,9 @@ static void run(sio_defer *d) {
   }
   rr->rp = rp;
   rp->reading = rr;
-  rv = srv->adapter.history_read(srv->adapter_ud, ns,
-                                 (const char *const *)r->rooms, r->nrooms,
-                                 r->since, ns->history_max_events,
-                                 ns->history_max_age_ms, read_done, rr);
+  rv = srv->adapter.history_read(
+      srv->adapter_ud, ns, (const char *const *)r->rooms, r->nrooms, r->since,
+      ns->history_max_events, ns->history_max_age_ms, read_done, rr);
   if (rv) {
     rp->reading = NULL;
     sio_free(rr);

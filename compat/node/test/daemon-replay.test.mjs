@@ -11,6 +11,10 @@ import {
   startDaemon, stopAllDaemons, closeClients, client, token, publish, once,
   ack, sleep, daemonPath, metrics, metric,
 } from "./daemon-harness.mjs";
+import { haveRedisServer, startRedis } from "./redis-harness.mjs";
+import { createClient } from "redis";
+import { Emitter } from "@socket.io/redis-emitter";
+import { randomUUID } from "node:crypto";
 
 // Every event a socket receives, in order, with its arguments.
 function recorder(socket) {
@@ -241,5 +245,64 @@ async function waitFor(pred, ms = 3000) {
       assert.deepEqual(c.rec.ns(), []);
       assert.equal(metric(await metrics(d), "sio_replay_events"), 0);
     });
+  });
+});
+
+const withRedis = daemonPath() && (await haveRedisServer());
+
+// Two daemons on one redis-server, each with its own in-memory history
+// (the classic adapter): an instance keeps every room's events, members
+// there or not, so a client that reconnects to the other one misses
+// nothing, whether the events came through the HTTP API of either
+// instance or from a backend's emitter.
+(withRedis ? describe : describe.skip)("daemon: replay across two instances (classic adapter)", function () {
+  this.timeout(60000);
+  let redis, a, b, em, emitter;
+  before(async () => {
+    redis = await startRedis();
+    const env = { SIO_REDIS_URL: redis.url };
+    a = await startDaemon({ ...env, SIO_SERVER_ID: "replay-a" });
+    b = await startDaemon({ ...env, SIO_SERVER_ID: "replay-b" });
+    for (const d of [a, b]) await d.waitStderr(/redis: connected/, 5000);
+    em = createClient({ url: redis.url });
+    await em.connect();
+    emitter = new Emitter(em);
+  });
+  afterEach(() => closeClients());
+  after(async () => {
+    if (em) await em.quit();
+    await stopAllDaemons();
+    if (redis) await redis.stop();
+  });
+
+  it("disconnect from A, events for the user's room via A's API and an emitter, reconnect to B with last_event_id: every one, in order, complete", async () => {
+    const tok = token("rpc-u", { projects: ["3"] });
+    const first = await connectRec(a, tok);
+    const got = once(first.socket, "issue.updated");
+    const id0 = await emit(a, ["user:rpc-u"], 0);
+    await got;
+    first.socket.disconnect();
+    await emit(a, ["user:rpc-u"], 1); // nobody of rpc-u is on B
+    const envelope = (n) => ({
+      event_id: randomUUID(), type: "issue.updated",
+      timestamp: new Date().toISOString(), data: { n },
+    });
+    emitter.to("user:rpc-u").emit("issue.updated", envelope(2));
+    await emit(b, ["global"], 3);
+    emitter.to("project:3").emit("issue.updated", envelope(97)); // not auto
+    await emit(a, ["user:rpc-u"], 4);
+    await sleep(300); // the emitter's messages reach both instances
+    const again = await connectRec(b, tok, { auth: { last_event_id: id0 } });
+    assert.equal(again.established.data.server_id, "replay-b");
+    await waitFor(() => again.rec.ns().length >= 4);
+    await sleep(100);
+    assert.deepEqual(again.rec.ns(), [1, 2, 3, 4]);
+    assert.equal(again.established.data.replayed, 4);
+    assert.equal(again.established.data.complete, true);
+    // and subscribe since on B replays the project room's emitter event
+    const res = await ack(again.socket, "subscribe", { room: "project:3", since: id0 });
+    assert.equal(res.ok, true);
+    assert.equal(res.replayed, 1);
+    assert.deepEqual(again.rec.ns(), [1, 2, 3, 4, 97]);
   });
 });
