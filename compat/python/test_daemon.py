@@ -6,7 +6,8 @@ Starts the daemon named by SIO_DAEMON (or the first argument) on a free
 transport: connects with a JWT signed here, gets connection.established,
 subscribes to a project room, and receives an event published through
 POST /api/v1/emit (urllib), which a socket outside the room does not get.
-Also: the refusals (missing/invalid token), a forbidden subscribe and the
+Also: replay from the last event id with one-argument handlers, on one
+instance and across two on a private redis-server; the refusals (missing/invalid token), a forbidden subscribe and the
 ping ack.
 
 Run with /usr/bin/python3 (python3-socketio, python3-requests for polling,
@@ -82,7 +83,7 @@ class Daemon:
     def start(self):
         env = {k: v for k, v in os.environ.items()
                if not re.match(r"^SIO_(SERVER|ENGINE|AUTH|REDIS|API|CORS|"
-                               r"LIMITS|RECOVERY|TLS|LOG|METRICS)_", k)}
+                               r"LIMITS|RECOVERY|REPLAY|TLS|LOG|METRICS)_", k)}
         for _ in range(3):
             self.port = free_port()
             env.update({
@@ -427,6 +428,153 @@ def make_recovery_tests(d):
              "offset", offset_appended)], cleanup
 
 
+class RedisServer(object):
+    """A private redis-server on a free loopback port, stopped by PID."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = "redis://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+             "--save", "", "--appendonly", "no"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_cluster_replay_tests(a, b):
+    """Two daemons on one redis-server, replay.max_age_s = 2."""
+    clients = []
+
+    def one_arg_client():
+        c = Client()
+        c.got_n = []
+        c.got_cond = threading.Condition()
+
+        @c.sio.on("issue.updated")
+        def on_event(env):
+            with c.got_cond:
+                c.got_n.append(env["data"]["n"])
+                c.got_cond.notify_all()
+
+        clients.append(c)
+        return c
+
+    def wait_n(c, count):
+        with c.got_cond:
+            deadline = time.time() + 5
+            while len(c.got_n) < count and time.time() < deadline:
+                c.got_cond.wait(deadline - time.time())
+        return list(c.got_n)
+
+    def another_instance():
+        tok = make_token("py-fleet", projects=["21"])
+        first = one_arg_client()
+        first.connect(a, "websocket", tok)
+        first.wait_event("connection.established")
+        res = first.sio.call("subscribe", {"room": "project:21"}, timeout=5)
+        assert res["ok"] is True, res
+        status, body = publish(a, {"rooms": ["project:21"],
+                                   "event": "issue.updated",
+                                   "data": {"n": 0}})
+        assert status == 202, (status, body)
+        assert wait_n(first, 1) == [0]
+        last_id = body["event_id"]
+        first.close()
+        sent = []
+        for n, (d, room) in enumerate([
+                (a, "user:py-fleet"), (b, "global"), (a, "project:21"),
+                (a, "user:py-stranger"), (b, "user:py-fleet"),
+                (a, "project:21"), (a, "global")], 1):
+            status, body = publish(d, {"rooms": [room],
+                                       "event": "issue.updated",
+                                       "data": {"n": n}})
+            assert status == 202, (status, body)
+            sent.append((room, n))
+        time.sleep(0.3)  # through Redis to the other instance
+        c = one_arg_client()
+        c.connect(b, "websocket", tok, last_event_id=last_id)
+        est = c.wait_event("connection.established")
+        assert est["data"]["server_id"] != a.server_id, est
+        auto = [n for room, n in sent if room in ("global", "user:py-fleet")]
+        assert est["data"]["replayed"] == len(auto), est
+        assert est["data"]["complete"] is True, est
+        assert wait_n(c, len(auto)) == auto, c.got_n
+        res = c.sio.call("subscribe", {"room": "project:21",
+                                       "since": last_id}, timeout=5)
+        proj = [n for room, n in sent if room == "project:21"]
+        assert res["ok"] is True and res["replayed"] == len(proj), res
+        assert list(c.got_n) == auto + proj, c.got_n
+        c.close()
+        # once the id has aged out (max_age_s = 2): complete false
+        time.sleep(2.5)
+        late = one_arg_client()
+        late.connect(b, "websocket", tok, last_event_id=last_id)
+        est = late.wait_event("connection.established")
+        assert est["data"]["complete"] is False, est
+        assert est["data"]["replayed"] == 0, est
+
+    def cleanup():
+        for c in clients:
+            c.close()
+        del clients[:]
+
+    return [("replay on another instance: one-argument handlers get the "
+             "missed global, user: and project: events in order; "
+             "complete false once aged out", another_instance)], cleanup
+
+
+def run_cluster(path):
+    if not shutil.which("redis-server"):
+        print("skip the two-instance tests: redis-server is not installed")
+        return 0, 0
+    redis = RedisServer()
+    passed = failed = 0
+    daemons = []
+    try:
+        for name in ("py-a", "py-b"):
+            d = Daemon(path, {"SIO_REDIS_URL": redis.url,
+                              "SIO_SERVER_ID": name,
+                              "SIO_REPLAY_MAX_AGE_S": "2"})
+            d.server_id = name
+            d.start()
+            daemons.append(d)
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(
+                "redis: connected" in d.stderr() for d in daemons):
+            time.sleep(0.05)
+        p, f = run_tests(*make_cluster_replay_tests(*daemons))
+        passed += p
+        failed += f
+    except Exception as exc:  # noqa: BLE001
+        print("FAIL start two daemons on redis: %s" % exc)
+        failed += 1
+    finally:
+        for d in daemons:
+            p, f = stop_daemon(d)
+            passed += p
+            failed += f
+        redis.stop()
+    return passed, failed
+
+
 def run_tests(tests, cleanup):
     passed = failed = 0
     for name, fn in tests:
@@ -482,6 +630,9 @@ def main():
             p, f = stop_daemon(d)
             passed += p
             failed += f
+    p, f = run_cluster(path)
+    passed += p
+    failed += f
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
