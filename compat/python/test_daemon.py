@@ -7,8 +7,8 @@ transport: connects with a JWT signed here, gets connection.established,
 subscribes to a project room, and receives an event published through
 POST /api/v1/emit (urllib), which a socket outside the room does not get.
 Also: replay from the last event id with one-argument handlers, on one
-instance and across two on a private redis-server; the refusals (missing/invalid token), a forbidden subscribe and the
-ping ack.
+instance and across two on a private redis-server; the refusals
+(missing/invalid token), a forbidden subscribe and the ping ack.
 
 Run with /usr/bin/python3 (python3-socketio, python3-requests for polling,
 python3-websocket for WebSocket). Prints one line per test and a closing
