@@ -37,7 +37,8 @@ typedef struct test_cluster {
 
 typedef struct fixture {
   test_cluster tc;
-  int cluster; /* install the test_cluster adapter */
+  int cluster; /* 1: the test_cluster adapter; 2: one without history
+                 that receives rooms on demand */
   uv_loop_t loop;
   sio_server *srv;
   sio_namespace *ns;
@@ -224,8 +225,12 @@ static void fixture_start(fixture *f) {
     memset(&ops, 0, sizeof(ops));
     ops.broadcast = tc_broadcast;
     ops.close = tc_close;
-    ops.history_append = tc_append;
-    ops.history_read = tc_read;
+    if (f->cluster == 1) {
+      ops.history_append = tc_append;
+      ops.history_read = tc_read;
+    } else {
+      ops.flags = SIO_ADAPTER_ROOMS_ON_DEMAND;
+    }
     ck_assert_int_eq(sio_server_set_adapter(f->srv, &ops, &f->tc), 0);
   }
   ck_assert_int_eq(sio_server_listen(f->srv, "127.0.0.1:0"), 0);
@@ -612,6 +617,27 @@ START_TEST(cluster_history_late_answer_and_binaries) {
 }
 END_TEST
 
+/* An adapter that receives rooms only while they have members here: the
+ * local history replays what it has but never calls it complete. */
+START_TEST(rooms_on_demand_never_complete) {
+  fixture f = {0};
+  ws_client c;
+  f.cluster = 2;
+  fixture_start(&f);
+  connect_root(&f, &c);
+  publish(&f, "a", "e1", 0);
+  publish(&f, "a", "e2", 0);
+  expect_ev(&c, "e1");
+  expect_ev(&c, "e2");
+  replay(&f, "a", NULL, "e1");
+  expect_ev(&c, "e2");
+  wait_done(&f, 1);
+  ck_assert_uint_eq(f.replayed, 1);
+  ck_assert_int_eq(f.complete, 0);
+  fixture_stop(&f, &c);
+}
+END_TEST
+
 START_TEST(no_history_is_refused) {
   uv_loop_t loop;
   sio_server *srv;
@@ -642,6 +668,7 @@ Suite *sio_replay_suite(void) {
   tcase_add_test(tc, no_history_is_refused);
   tcase_add_test(tc, cluster_history_read_later_in_order_once);
   tcase_add_test(tc, cluster_history_read_error);
+  tcase_add_test(tc, rooms_on_demand_never_complete);
   tcase_add_test(tc, cluster_history_late_answer_and_binaries);
   suite_add_tcase(s, tc);
   return s;

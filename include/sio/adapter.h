@@ -76,7 +76,14 @@ typedef void (*sio_adapter_history_cb)(void *ud, int status,
                                        const sio_adapter_history_event *ev,
                                        size_t n, int complete);
 
+/* sio_adapter_ops.flags: another instance's broadcast to a room reaches
+ * this one only while a local socket is in that room (the sharded
+ * adapter's subscriptions), so an in-memory history here may lack events:
+ * its replays are never called complete. */
+#define SIO_ADAPTER_ROOMS_ON_DEMAND 1u
+
 typedef struct sio_adapter_ops {
+  unsigned flags; /* SIO_ADAPTER_* */
   /* A namespace exists (those created before installation are announced
    * at installation). An error is logged; the namespace stays local. */
   int (*nsp_open)(void *ad, sio_namespace *ns);

@@ -811,6 +811,7 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
 }
 
 static const sio_adapter_ops sharded_ops = {
+    .flags = SIO_ADAPTER_ROOMS_ON_DEMAND,
     .nsp_open = ad_nsp_open,
     .broadcast = ad_broadcast,
     .broadcast_ack = ad_broadcast_ack,

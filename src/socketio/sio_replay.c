@@ -244,6 +244,8 @@ static void run(sio_defer *d) {
   if (!(srv->has_adapter && srv->adapter.history_read)) {
     rv = sio_history_read(ns->history, (const char *const *)r->rooms, r->nrooms,
                           r->since, uv_now(srv->loop), &res);
+    if (srv->has_adapter && (srv->adapter.flags & SIO_ADAPTER_ROOMS_ON_DEMAND))
+      res.complete = 0; /* what other instances sent may not be here */
     deliver(rp, rv, &res);
     return;
   }
