@@ -19,12 +19,13 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_conn.c src/adapter/sio_redis_conn.h \
 	src/adapter/sio_redis_reply.c src/adapter/sio_redis_reply.h \
 	src/adapter/sio_redis_url.c src/adapter/sio_redis_url.h \
+	src/adapter/sio_redis_history.c src/adapter/sio_redis_history.h \
 	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
 	tests/test_sio_adapter_redis.c \
 	tests/test_sio_adapter_sharded.c \
 	tests/test_sio_redis.c tests/test_sio_redis_url.c \
 	tests/test_sio_redis_conn.c tests/test_sio_redis_cluster.c \
-	tests/test_sio_redis_reply.c \
+	tests/test_sio_redis_reply.c tests/test_sio_redis_history.c \
 	tests/helpers/pubsub_stub.c tests/helpers/pubsub_stub.h \
 	tests/helpers/redis_proc.c tests/helpers/redis_proc.h

@@ -48,6 +48,7 @@
 #include "sio_map.h"
 #include "sio_mem.h"
 #include "sio_queue.h"
+#include "sio_redis_history.h"
 #include "sio_redis_msg.h"
 
 #define DEFAULT_REQUESTS_TIMEOUT 5000
@@ -712,6 +713,29 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   final_step(a);
 }
 
+/* The room history, kept in Redis for the fleet when the driver can run
+ * commands (sio_redis_history.c). */
+static int ad_history_append(void *ad, sio_namespace *ns, const char *id,
+                             const char *const *rooms, size_t nrooms,
+                             const uint8_t *pkt, size_t len,
+                             uint32_t max_events, uint32_t max_age_ms) {
+  sio_adapter_redis *a = ad;
+  return sio_redis_history_append(a->ops, a->drv, a->key,
+                                  sio_namespace_name(ns), id, rooms, nrooms,
+                                  pkt, len, max_events, max_age_ms);
+}
+
+static int ad_history_read(void *ad, sio_namespace *ns,
+                           const char *const *rooms, size_t nrooms,
+                           const char *since, uint32_t max_events,
+                           uint32_t max_age_ms, sio_adapter_history_cb cb,
+                           void *ud) {
+  sio_adapter_redis *a = ad;
+  return sio_redis_history_read(a->ops, a->drv, a->key,
+                                sio_namespace_name(ns), rooms, nrooms, since,
+                                max_events, max_age_ms, cb, ud);
+}
+
 static const sio_adapter_ops redis_ops = {
     .nsp_open = ad_nsp_open,
     .broadcast = ad_broadcast,
@@ -770,7 +794,14 @@ int sio_adapter_redis_install(sio_server *srv, const sio_pubsub_ops *ops,
     goto fail;
   }
   ops->set_handler(drv, &handler, a);
-  rv = sio_server_set_adapter(srv, &redis_ops, a);
+  {
+    sio_adapter_ops o = redis_ops;
+    if (ops->command) {
+      o.history_append = ad_history_append;
+      o.history_read = ad_history_read;
+    }
+    rv = sio_server_set_adapter(srv, &o, a);
+  }
   if (rv) {
     /* nothing was installed: close it all here */
     a->done = NULL;
