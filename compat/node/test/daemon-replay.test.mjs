@@ -288,6 +288,11 @@ const withRedis = daemonPath() && (await haveRedisServer());
       timestamp: new Date().toISOString(), data: { n },
     });
     emitter.to("user:rpc-u").emit("issue.updated", envelope(2));
+    // the emitter's PUBLISH is done once its connection answers a PING;
+    // give the instances a moment to take it before publishing the next
+    // (otherwise 3 and 2 race: both orders are "publish order")
+    await em.ping();
+    await sleep(150);
     await emit(b, ["global"], 3);
     emitter.to("project:3").emit("issue.updated", envelope(97)); // not auto
     await emit(a, ["user:rpc-u"], 4);
