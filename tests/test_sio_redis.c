@@ -677,6 +677,59 @@ END_TEST
 
 /* ------------------------------------------------------------ Sentinel */
 
+/* One command's outcome, as its callback saw it. */
+typedef struct creply {
+  int fired; /* callback calls: must end at 1 */
+  int status;
+  int type; /* REDIS_REPLY_*, -1 without a reply */
+  long long integer;
+  size_t elements, len;
+  char str[1024];
+  double at;
+} creply;
+
+static void on_reply(void *ud, int status, const redisReply *rep) {
+  creply *c = ud;
+  c->fired++;
+  c->status = status;
+  c->at = now_ms();
+  c->type = rep ? rep->type : -1;
+  if (status)
+    ck_assert_ptr_null(rep);
+  else
+    ck_assert_ptr_nonnull(rep);
+  if (rep && (rep->type == REDIS_REPLY_STRING ||
+              rep->type == REDIS_REPLY_STATUS ||
+              rep->type == REDIS_REPLY_ERROR)) {
+    c->len = rep->len;
+    size_t n = rep->len < sizeof(c->str) - 1 ? rep->len : sizeof(c->str) - 1;
+    memcpy(c->str, rep->str, n);
+    c->str[n] = 0;
+  }
+  if (rep && rep->type == REDIS_REPLY_INTEGER)
+    c->integer = rep->integer;
+  if (rep && rep->type == REDIS_REPLY_ARRAY)
+    c->elements = rep->elements;
+}
+
+static int fired(void *arg) { return ((creply *)arg)->fired > 0; }
+
+/* Sends argv (NULL-terminated, NUL-terminated strings) on lane. */
+static int cmd(sio_redis *d, int lane, uint32_t wait_ms, creply *c,
+               const char *const *argv) {
+  size_t lens[16];
+  int argc;
+  for (argc = 0; argv[argc]; argc++)
+    lens[argc] = strlen(argv[argc]);
+  memset(c, 0, sizeof(*c));
+  return sio_redis_pubsub_ops.command(d, lane, argc, (const char **)argv,
+                                      lens, argc > 1 ? 1 : 0, wait_ms,
+                                      on_reply, c);
+}
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+
 typedef struct sstream {
   sio_redis *d;
   int ready, pub_seq, refused, got, last_seq, back_seq;
@@ -755,6 +808,7 @@ static void sentinel_failover(int tls) {
   char args[64];
   int closed = 0;
   double back_ms;
+  creply bx;
   memset(&o, 0, sizeof(o));
   if (tls) {
     redis_init(&certs);
@@ -790,11 +844,34 @@ static void sentinel_failover(int tls) {
                    0);
   ck_assert(!run_until(&loop, ss_back, &s, 300));
   ck_assert_int_gt(s.got, 10);
+  /* the blocking connection, up and blocked in the old master */
+  ck_assert_int_eq(cmd(s.d, SIO_PUBSUB_LANE_BLOCKING, 0, &bx,
+                       ARGV("XADD", "bs", "*", "f", "old")),
+                   0);
+  ck_assert(run_until(&loop, fired, &bx, 3000));
+  ck_assert_int_eq(bx.type, REDIS_REPLY_STRING);
+  ck_assert_int_eq(cmd(s.d, SIO_PUBSUB_LANE_BLOCKING, 20000, &bx,
+                       ARGV("XREAD", "BLOCK", "20000", "STREAMS", "bs", "$")),
+                   0);
   snprintf(args, sizeof(args), "SENTINEL FAILOVER %s", g.name);
   ck_assert_int_eq(redis_cli(&g.sentinel[0], args, NULL, 0), 0);
   ck_assert_msg(run_until(&loop, ss_back, &s, 15000),
                 "not back on the new master (switched: %d)", s.switched);
   back_ms = (double)(s.t_back - s.t_switch) / 1e6;
+  /* the XREAD ended with the old master's role (lost, or the server's
+   * UNBLOCKED error, whichever came first); the blocking connection
+   * moved: a write on it is taken by the new master */
+  ck_assert(run_until(&loop, fired, &bx, 3000));
+  ck_assert_int_eq(bx.fired, 1);
+  ck_assert_msg(bx.status == SIO_ERR_IO ||
+                    (bx.status == 0 && bx.type == REDIS_REPLY_ERROR),
+                "status %d type %d %s", bx.status, bx.type, bx.str);
+  ck_assert_int_eq(cmd(s.d, SIO_PUBSUB_LANE_BLOCKING, 0, &bx,
+                       ARGV("XADD", "bs", "*", "f", "new")),
+                   0);
+  ck_assert(run_until(&loop, fired, &bx, 3000));
+  ck_assert_msg(bx.status == 0 && bx.type == REDIS_REPLY_STRING,
+                "status %d type %d %s", bx.status, bx.type, bx.str);
   run_until(&loop, ss_back, &s, 0);
   uv_timer_stop(&pub);
   sio_redis_conn_close(watch);
@@ -835,6 +912,413 @@ START_TEST(test_sentinel_failover_tls) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ commands */
+
+typedef struct cdrv {
+  sio_redis *d;
+  int ready, downs, closed;
+} cdrv;
+
+static void cd_state(void *ud, int ready) {
+  cdrv *v = ud;
+  v->ready = ready;
+  if (!ready)
+    v->downs++;
+}
+
+/* A driver on url with a 300 ms command timeout (a BLOCK of 500 ms or
+ * more outlasts it); max_pending as given (0: default). */
+static void cdrv_open(cdrv *v, uv_loop_t *loop, const char *url,
+                      uint32_t max_pending) {
+  static const sio_pubsub_handler h = {NULL, cd_state};
+  sio_redis_options o;
+  memset(v, 0, sizeof(*v));
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout_ms = 1000;
+  o.command_timeout_ms = 300;
+  o.reconnect_min_ms = 20;
+  o.reconnect_max_ms = 200;
+  o.ping_interval_ms = 60000; /* no PING in the way of the counts */
+  o.max_pending = max_pending;
+  ck_assert_int_eq(sio_redis_new(&v->d, loop, url, &o), 0);
+  sio_redis_pubsub_ops.set_handler(v->d, &h, v);
+}
+
+static int disconnected_drv(void *arg) { return ((cdrv *)arg)->ready == 0; }
+
+static void cdrv_close(cdrv *v, uv_loop_t *loop) {
+  sio_redis_pubsub_ops.close(v->d, ss_closed, &v->closed);
+  ck_assert(run_until(loop, ss_flag, &v->closed, 5000));
+}
+
+/* The number after "blocked_clients:" in INFO clients, asked on the
+ * publisher's lane (-1: no answer). */
+static int blocked_clients(uv_loop_t *loop, sio_redis *d) {
+  creply c;
+  const char *p;
+  if (cmd(d, SIO_PUBSUB_LANE_PUB, 0, &c, ARGV("INFO", "clients")) ||
+      !run_until(loop, fired, &c, 2000) || c.status)
+    return -1;
+  /* str holds the first 1023 bytes, which include the field */
+  p = strstr(c.str, "blocked_clients:");
+  return p ? atoi(p + 16) : -1;
+}
+
+typedef struct blocked_wait {
+  uv_loop_t *loop;
+  sio_redis *d;
+  int want;
+} blocked_wait;
+
+static int blocked_is(void *arg) {
+  blocked_wait *b = arg;
+  return blocked_clients(b->loop, b->d) == b->want;
+}
+
+static int wait_blocked(uv_loop_t *loop, sio_redis *d, int want) {
+  blocked_wait b = {loop, d, want};
+  return run_until(loop, blocked_is, &b, 3000);
+}
+
+/* Bad calls and a driver not ready first; then SET/GET (binary, through
+ * lens), an error reply (status 0), ordered with publish. */
+START_TEST(test_command_pub_lane) {
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v;
+  creply a, b, c, e;
+  const char *argv[3] = {"SET", "bin", "a\0b"};
+  size_t lens[3] = {3, 3, 3};
+  const sio_pubsub_ops *ops = &sio_redis_pubsub_ops;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 0);
+  ck_assert_ptr_nonnull(ops->command);
+  /* not ready yet (connecting): refused on either lane, no callback */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &a, ARGV("PING")),
+                   SIO_ERR_CLOSED);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 100, &b,
+                       ARGV("XREAD", "BLOCK", "100", "STREAMS", "s", "$")),
+                   SIO_ERR_CLOSED);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  ck_assert_int_eq(a.fired + b.fired, 0);
+  /* bad calls */
+  ck_assert_int_eq(ops->command(v.d, SIO_PUBSUB_LANE_PUB, 0, argv, lens, 0, 0,
+                                on_reply, &c),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(ops->command(v.d, SIO_PUBSUB_LANE_PUB, 3, argv, lens, 3, 0,
+                                on_reply, &c),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(ops->command(v.d, 7, 3, argv, lens, 1, 0, on_reply, &c),
+                   SIO_ERR_INVAL);
+  /* an error reply is a reply */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &e, ARGV("NOSUCHCMD", "x")),
+                   0);
+  ck_assert(run_until(&loop, fired, &e, 2000));
+  ck_assert_int_eq(e.status, 0);
+  ck_assert_int_eq(e.type, REDIS_REPLY_ERROR);
+  ck_assert_msg(strncmp(e.str, "ERR", 3) == 0, "%s", e.str);
+  /* SET (a NUL inside the value), a publish, GET: in order on one
+   * connection, so GET sees the value */
+  memset(&a, 0, sizeof(a));
+  ck_assert_int_eq(ops->command(v.d, SIO_PUBSUB_LANE_PUB, 3, argv, lens, 1, 0,
+                                on_reply, &a),
+                   0);
+  argv[1] = "gone"; /* arguments were copied */
+  ck_assert_int_eq(ops->publish(v.d, "chan", (const uint8_t *)"x", 1), 0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &b, ARGV("GET", "bin")), 0);
+  ck_assert(run_until(&loop, fired, &b, 2000));
+  ck_assert_int_eq(a.fired, 1);
+  ck_assert_int_eq(a.status, 0);
+  ck_assert_int_eq(a.type, REDIS_REPLY_STATUS);
+  ck_assert_str_eq(a.str, "OK");
+  ck_assert_int_eq(b.status, 0);
+  ck_assert_int_eq(b.type, REDIS_REPLY_STRING);
+  ck_assert_uint_eq(b.len, 3);
+  ck_assert_int_eq(memcmp(b.str, "a\0b", 3), 0);
+  /* INCR on that string: an error reply again, the connection fine */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &c, ARGV("INCR", "bin")), 0);
+  ck_assert(run_until(&loop, fired, &c, 2000));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_int_eq(c.type, REDIS_REPLY_ERROR);
+  ck_assert_int_eq(v.ready, 1);
+  ck_assert_int_eq(v.downs, 0);
+  cdrv_close(&v, &loop);
+  ck_assert_int_eq(a.fired + b.fired + c.fired + e.fired, 4);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* XREAD BLOCK on its own connection (command timeout 300 ms, shorter
+ * than the BLOCK): publishes and commands on the publisher go on while
+ * it waits in Redis; an XADD ends it with the entry; a BLOCK that runs
+ * out is a nil reply, not SIO_ERR_TIMEOUT, also for a second BLOCK
+ * pipelined behind a first (its reply can only come after). The driver's
+ * ready never depends on the blocking connection. */
+START_TEST(test_command_blocking_lane) {
+  /* Redis ends a BLOCK on its cron (hz): 10 ms late at most, not 100 */
+  static const char *const hz100[] = {"--hz", "100", NULL};
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v;
+  creply x, p, add, n1, n2;
+  double t0;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, hz100);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 0);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  ck_assert_int_eq(blocked_clients(&loop, v.d), 0);
+  /* the first blocking command opens the connection */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 800, &x,
+                       ARGV("XREAD", "BLOCK", "800", "STREAMS", "s", "$")),
+                   0);
+  ck_assert(wait_blocked(&loop, v.d, 1)); /* waiting in Redis */
+  ck_assert_int_eq(x.fired, 0);
+  /* the publisher's lane is free meanwhile */
+  ck_assert_int_eq(sio_redis_pubsub_ops.publish(v.d, "chan",
+                                                (const uint8_t *)"m", 1),
+                   0);
+  ck_assert_int_eq(
+      cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &p, ARGV("PUBLISH", "chan", "m")), 0);
+  ck_assert(run_until(&loop, fired, &p, 1000));
+  ck_assert_int_eq(p.status, 0);
+  ck_assert_int_eq(p.type, REDIS_REPLY_INTEGER);
+  ck_assert_int_eq(x.fired, 0); /* still blocked */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &add,
+                       ARGV("XADD", "s", "*", "f", "v")),
+                   0);
+  ck_assert(run_until(&loop, fired, &x, 1000));
+  ck_assert_int_eq(add.fired, 1);
+  ck_assert_int_eq(add.type, REDIS_REPLY_STRING);
+  ck_assert_int_eq(x.status, 0);
+  ck_assert_int_eq(x.type, REDIS_REPLY_ARRAY);
+  ck_assert_uint_eq(x.elements, 1); /* [[s, [[id, [f, v]]]]] */
+  /* nothing comes: nil after the BLOCK, twice in a row on one
+   * connection (the second one's reply comes 1 s after it was sent) */
+  t0 = now_ms();
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 500, &n1,
+                       ARGV("XREAD", "BLOCK", "500", "STREAMS", "s", "$")),
+                   0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 500, &n2,
+                       ARGV("XREAD", "BLOCK", "500", "STREAMS", "s", "$")),
+                   0);
+  ck_assert(run_until(&loop, fired, &n2, 3000));
+  fprintf(stderr, "two XREAD BLOCK 500 in a row: nil after %.0f and %.0f ms\n",
+          n1.at - t0, n2.at - t0);
+  ck_assert_int_eq(n1.fired, 1);
+  ck_assert_int_eq(n1.status, 0);
+  ck_assert_int_eq(n1.type, REDIS_REPLY_NIL);
+  ck_assert_int_eq(n2.status, 0);
+  ck_assert_int_eq(n2.type, REDIS_REPLY_NIL);
+  ck_assert(n1.at - t0 >= 450);
+  ck_assert(n2.at - t0 >= 950);
+  ck_assert_int_eq(v.ready, 1);
+  ck_assert_int_eq(v.downs, 0);
+  cdrv_close(&v, &loop);
+  ck_assert_int_eq(x.fired + p.fired + add.fired + n1.fired + n2.fired, 5);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* A Redis that stops answering: a command times out on either lane
+ * (SIO_ERR_TIMEOUT; the BLOCK after its wait plus the command timeout);
+ * Redis killed under a blocked XREAD and a pending GET: SIO_ERR_IO for
+ * both, then SIO_ERR_CLOSED once the driver knows. */
+START_TEST(test_command_timeout_and_loss) {
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v;
+  creply g, x, late;
+  double t0;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 0);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  /* open the blocking connection first */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &x, ARGV("PING")), 0);
+  ck_assert(run_until(&loop, fired, &x, 2000));
+  ck_assert_str_eq(x.str, "PONG");
+  kill(rp.pid, SIGSTOP);
+  t0 = now_ms();
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &g, ARGV("GET", "k")), 0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 200, &x,
+                       ARGV("XREAD", "BLOCK", "200", "STREAMS", "s", "$")),
+                   0);
+  ck_assert(run_until(&loop, fired, &x, 3000));
+  ck_assert(run_until(&loop, fired, &g, 3000));
+  fprintf(stderr, "stopped Redis: GET timed out after %.0f ms, XREAD BLOCK "
+                  "200 after %.0f ms\n",
+          g.at - t0, x.at - t0);
+  ck_assert_int_eq(g.status, SIO_ERR_TIMEOUT);
+  ck_assert_int_eq(x.status, SIO_ERR_TIMEOUT);
+  ck_assert(g.at - t0 >= 250 && g.at - t0 < 1000);
+  ck_assert(x.at - t0 >= 450 && x.at - t0 < 1200);
+  kill(rp.pid, SIGCONT);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 5000));
+  /* killed mid-command */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 5000, &x,
+                       ARGV("XREAD", "BLOCK", "5000", "STREAMS", "s", "$")),
+                   0);
+  ck_assert(wait_blocked(&loop, v.d, 1));
+  kill(rp.pid, SIGSTOP);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &g, ARGV("GET", "k")), 0);
+  redis_kill(&rp, SIGKILL);
+  ck_assert(run_until(&loop, fired, &x, 2000));
+  ck_assert(run_until(&loop, fired, &g, 2000));
+  ck_assert_int_eq(x.status, SIO_ERR_IO);
+  ck_assert_int_eq(g.status, SIO_ERR_IO);
+  ck_assert(run_until(&loop, disconnected_drv, &v, 2000));
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &late, ARGV("PING")),
+                   SIO_ERR_CLOSED);
+  cdrv_close(&v, &loop);
+  ck_assert_int_eq(x.fired + g.fired + late.fired, 2);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* The blocking connection cannot be opened (maxclients: the subscriber
+ * and the publisher take both): what waited for it fails with
+ * SIO_ERR_IO, the driver stays ready; room made, the next command opens
+ * it (after the backoff). */
+START_TEST(test_command_blocking_connect_fails) {
+  static const char *const two[] = {"--maxclients", "2", NULL};
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v;
+  creply a, b, c;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, two);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 0);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &a, ARGV("PING")), 0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &b, ARGV("PING")), 0);
+  ck_assert(run_until(&loop, fired, &b, 3000));
+  ck_assert_int_eq(a.fired, 1);
+  ck_assert_int_eq(a.status, SIO_ERR_IO);
+  ck_assert_int_eq(b.status, SIO_ERR_IO);
+  ck_assert_int_eq(v.ready, 1);
+  ck_assert_int_eq(v.downs, 0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &c,
+                       ARGV("CONFIG", "SET", "maxclients", "10")),
+                   0);
+  ck_assert(run_until(&loop, fired, &c, 2000));
+  ck_assert_str_eq(c.str, "OK");
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &a, ARGV("PING")), 0);
+  ck_assert(run_until(&loop, fired, &a, 3000));
+  ck_assert_int_eq(a.status, 0);
+  ck_assert_str_eq(a.str, "PONG");
+  cdrv_close(&v, &loop);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* close() with commands in every place: waiting for the blocking
+ * connection, blocked in Redis, pending on the publisher: each reports
+ * SIO_ERR_CANCELED once, nothing after. */
+START_TEST(test_command_close_cancels) {
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v, w;
+  creply x, q, g;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 0);
+  cdrv_open(&w, &loop, rp.url, 0);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  ck_assert(run_until(&loop, ss_flag, &w.ready, 3000));
+  /* v: blocked in Redis and a GET behind a stopped Redis */
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 5000, &x,
+                       ARGV("XREAD", "BLOCK", "5000", "STREAMS", "s", "$")),
+                   0);
+  ck_assert(wait_blocked(&loop, v.d, 1));
+  kill(rp.pid, SIGSTOP);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &g, ARGV("GET", "k")), 0);
+  /* w: waiting for its blocking connection (Redis cannot answer) */
+  ck_assert_int_eq(cmd(w.d, SIO_PUBSUB_LANE_BLOCKING, 0, &q, ARGV("PING")), 0);
+  run_until(&loop, ss_flag, (int[]){0}, 50);
+  ck_assert_int_eq(x.fired + g.fired + q.fired, 0);
+  sio_redis_pubsub_ops.close(v.d, ss_closed, &v.closed);
+  sio_redis_pubsub_ops.close(w.d, ss_closed, &w.closed);
+  ck_assert_int_eq(x.fired, 1); /* fired within close */
+  ck_assert_int_eq(g.fired, 1);
+  ck_assert_int_eq(q.fired, 1);
+  ck_assert_int_eq(x.status, SIO_ERR_CANCELED);
+  ck_assert_int_eq(g.status, SIO_ERR_CANCELED);
+  ck_assert_int_eq(q.status, SIO_ERR_CANCELED);
+  ck_assert(run_until(&loop, ss_flag, &v.closed, 5000));
+  ck_assert(run_until(&loop, ss_flag, &w.closed, 5000));
+  kill(rp.pid, SIGCONT);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(x.fired + g.fired + q.fired, 3);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
+/* max_pending 2: a third command waiting on a lane is refused
+ * (SIO_ERR_LIMIT, no callback); the two run. */
+START_TEST(test_command_limit) {
+  redis_proc rp;
+  uv_loop_t loop;
+  cdrv v;
+  creply c[3];
+  int i;
+  SKIP_WITHOUT_REDIS();
+  redis_init(&rp);
+  redis_start(&rp, 0, NULL);
+  snprintf(rp.url, sizeof(rp.url), "redis://127.0.0.1:%d", rp.port);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cdrv_open(&v, &loop, rp.url, 2);
+  ck_assert(run_until(&loop, ss_flag, &v.ready, 3000));
+  for (i = 0; i < 2; i++) /* the blocking connection is being opened */
+    ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &c[i],
+                         ARGV("ECHO", "b")),
+                     0);
+  ck_assert_int_eq(
+      cmd(v.d, SIO_PUBSUB_LANE_BLOCKING, 0, &c[2], ARGV("ECHO", "b")),
+      SIO_ERR_LIMIT);
+  ck_assert(run_until(&loop, fired, &c[1], 2000));
+  ck_assert_int_eq(c[0].status, 0);
+  ck_assert_int_eq(c[1].status, 0);
+  ck_assert_str_eq(c[1].str, "b");
+  for (i = 0; i < 2; i++) /* the publisher: both written, unanswered */
+    ck_assert_int_eq(
+        cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &c[i], ARGV("ECHO", "p")), 0);
+  ck_assert_int_eq(cmd(v.d, SIO_PUBSUB_LANE_PUB, 0, &c[2], ARGV("ECHO", "p")),
+                   SIO_ERR_LIMIT);
+  ck_assert_int_eq(
+      sio_redis_pubsub_ops.publish(v.d, "c", (const uint8_t *)"x", 1),
+      SIO_ERR_LIMIT);
+  ck_assert(run_until(&loop, fired, &c[1], 2000));
+  ck_assert_str_eq(c[0].str, "p");
+  ck_assert_str_eq(c[1].str, "p");
+  run_until(&loop, ss_flag, (int[]){0}, 50);
+  ck_assert_int_eq(c[2].fired, 0);
+  cdrv_close(&v, &loop);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cleanup(&rp);
+}
+END_TEST
+
 Suite *sio_redis_suite(void) {
   Suite *s = suite_create("sio_redis");
   TCase *tc = tcase_create("redis-server");
@@ -848,6 +1332,12 @@ Suite *sio_redis_suite(void) {
   tcase_add_test(tc, test_connect_timeout_blackhole);
   tcase_add_test(tc, test_sentinel_failover);
   tcase_add_test(tc, test_sentinel_failover_tls);
+  tcase_add_test(tc, test_command_pub_lane);
+  tcase_add_test(tc, test_command_blocking_lane);
+  tcase_add_test(tc, test_command_timeout_and_loss);
+  tcase_add_test(tc, test_command_blocking_connect_fails);
+  tcase_add_test(tc, test_command_close_cancels);
+  tcase_add_test(tc, test_command_limit);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   return s;

@@ -3,12 +3,16 @@
  * started here: sharded subscriptions spread over every master, SPUBLISH
  * routed to the owner, SHARDNUMSUB, and a slot migrated under a publish
  * stream (the subscription follows its slot, the publisher follows
- * MOVED/ASK). Every loop test ends with the loop closed cleanly. */
+ * MOVED/ASK); commands routed to their key's owner, following MOVED and
+ * ASK a bounded number of times, and XREAD BLOCK on a node's blocking
+ * connection. Every loop test ends with the loop closed cleanly. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <hiredis/hiredis.h>
 
 #include "check_suites.h"
 #include "redis_proc.h"
@@ -331,6 +335,353 @@ START_TEST(test_tls_cluster) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ commands */
+
+typedef struct creply {
+  int fired;
+  int status;
+  int type; /* REDIS_REPLY_*, -1 without a reply */
+  size_t elements;
+  char str[256];
+} creply;
+
+static int replies; /* every callback, any command */
+
+static void on_reply(void *ud, int status, const redisReply *rep) {
+  creply *c = ud;
+  replies++;
+  c->fired++;
+  c->status = status;
+  c->type = rep ? rep->type : -1;
+  if (status)
+    ck_assert_ptr_null(rep);
+  if (rep && rep->str) {
+    size_t n = rep->len < sizeof(c->str) - 1 ? rep->len : sizeof(c->str) - 1;
+    memcpy(c->str, rep->str, n);
+    c->str[n] = 0;
+  }
+  if (rep && rep->type == REDIS_REPLY_ARRAY)
+    c->elements = rep->elements;
+}
+
+/* argv NULL-terminated; key: its index (0: none). The tests block the
+ * loop in redis-cli: the loop's time is brought up to date first, or the
+ * command's deadline would start in the past. */
+static int cmd(uv_loop_t *loop, sio_redis_cluster *k, int lane,
+               uint32_t wait_ms, int key, creply *c,
+               const char *const *argv) {
+  size_t lens[16];
+  int argc;
+  uv_update_time(loop);
+  for (argc = 0; argv[argc]; argc++)
+    lens[argc] = strlen(argv[argc]);
+  memset(c, 0, sizeof(*c));
+  return sio_redis_cluster_pubsub_ops.command(
+      k, lane, argc, (const char **)argv, lens, key, wait_ms, on_reply, c);
+}
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* A driver whose command timeout (300 ms) is shorter than the BLOCKs. */
+static sio_redis_cluster *open_cmd_drv(uv_loop_t *loop, const char *url,
+                                       sink *s) {
+  sio_redis_cluster *k;
+  sio_redis_options o;
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout_ms = 2000;
+  o.command_timeout_ms = 300;
+  o.ping_interval_ms = 60000; /* no PING out while redis-cli blocks */
+  ck_assert_int_eq(sio_redis_cluster_new(&k, loop, url, &o), 0);
+  sio_redis_cluster_pubsub_ops.set_handler(k, &handler, s);
+  return k;
+}
+
+/* How many `command` calls node i refused with a redirection (INFO
+ * commandstats' rejected_calls; 0 when never called). */
+static int rejected(redis_cluster *rc, int i, const char *command) {
+  char out[16384], needle[64], *p, *e;
+  ck_assert_int_eq(redis_cli(&rc->node[i], "INFO commandstats", out,
+                             sizeof(out)),
+                   0);
+  snprintf(needle, sizeof(needle), "cmdstat_%s:", command);
+  p = strstr(out, needle);
+  if (!p)
+    return 0;
+  e = strchr(p, '\n');
+  if (e)
+    *e = 0;
+  p = strstr(p, "rejected_calls=");
+  ck_assert_ptr_nonnull(p);
+  return atoi(p + 15);
+}
+
+/* The keys in slot on node i (CLUSTER COUNTKEYSINSLOT). */
+static int keys_in_slot(redis_cluster *rc, int i, unsigned slot) {
+  char out[64], args[64];
+  snprintf(args, sizeof(args), "CLUSTER COUNTKEYSINSLOT %u", slot);
+  ck_assert_int_eq(redis_cli(&rc->node[i], args, out, sizeof(out)), 0);
+  return atoi(out);
+}
+
+static int blocked_on(redis_cluster *rc, int i) {
+  char out[4096], *p;
+  ck_assert_int_eq(redis_cli(&rc->node[i], "INFO clients", out, sizeof(out)),
+                   0);
+  p = strstr(out, "blocked_clients:");
+  return p ? atoi(p + 16) : -1;
+}
+
+/* Keys on all three masters: each command reaches its key's owner at
+ * once (no node refused one with MOVED), what SET wrote is on the owner,
+ * GET reads it back; key 0 goes to any master; an error reply is a reply;
+ * no map yet: SIO_ERR_CLOSED. */
+START_TEST(test_commands_on_three_masters) {
+  redis_cluster rc;
+  uv_loop_t loop;
+  sink s = {0};
+  sio_redis_cluster *k;
+  creply c[NCHAN], e;
+  int owners[3] = {0, 0, 0}, i, base;
+  char key[NCHAN][32], val[NCHAN][32], out[128], args[64];
+  SKIP_WITHOUT_REDIS();
+  redis_cluster_start(&rc, 3);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  k = open_cmd_drv(&loop, rc.url, &s);
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 0, &e, ARGV("PING")),
+                   SIO_ERR_CLOSED);
+  ck_assert_int_eq(cmd(&loop, k, 5, 0, 0, &e, ARGV("PING")), SIO_ERR_INVAL);
+  ck_assert(run_until(&loop, &s.ready, 1, 5000));
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 2, &e, ARGV("GET", "x")),
+                   SIO_ERR_INVAL);
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 0, &e, ARGV("PING")), 0);
+  ck_assert(run_until(&loop, &e.fired, 1, 2000));
+  ck_assert_int_eq(e.status, 0);
+  ck_assert_str_eq(e.str, "PONG");
+  base = replies;
+  for (i = 0; i < NCHAN; i++) {
+    snprintf(key[i], sizeof(key[i]), "key-%d", i);
+    snprintf(val[i], sizeof(val[i]), "val-%d", i);
+    owners[redis_cluster_owner(&rc,
+                               sio_redis_key_slot(key[i], strlen(key[i])))]++;
+    ck_assert_int_eq(
+        cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c[i], ARGV("SET", key[i], val[i])),
+        0);
+  }
+  ck_assert_int_gt(owners[0], 0);
+  ck_assert_int_gt(owners[1], 0);
+  ck_assert_int_gt(owners[2], 0);
+  /* from three nodes: in any order */
+  ck_assert(run_until(&loop, &replies, base + NCHAN, 3000));
+  for (i = 0; i < NCHAN; i++) {
+    int o = redis_cluster_owner(&rc, sio_redis_key_slot(key[i], strlen(key[i])));
+    ck_assert_int_eq(c[i].fired, 1);
+    ck_assert_int_eq(c[i].status, 0);
+    ck_assert_str_eq(c[i].str, "OK");
+    snprintf(args, sizeof(args), "GET %s", key[i]);
+    ck_assert_int_eq(redis_cli(&rc.node[o], args, out, sizeof(out)), 0);
+    out[strcspn(out, "\r\n")] = 0;
+    ck_assert_str_eq(out, val[i]);
+  }
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(rejected(&rc, i, "set"), 0);
+  base = replies;
+  for (i = 0; i < NCHAN; i++)
+    ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c[i],
+                         ARGV("GET", key[i])),
+                     0);
+  ck_assert(run_until(&loop, &replies, base + NCHAN, 3000));
+  for (i = 0; i < NCHAN; i++) {
+    ck_assert_int_eq(c[i].status, 0);
+    ck_assert_str_eq(c[i].str, val[i]);
+  }
+  /* several keys of one slot (a hash tag) */
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &e,
+                       ARGV("MSET", "{t}a", "1", "{t}b", "2")),
+                   0);
+  ck_assert(run_until(&loop, &e.fired, 1, 2000));
+  ck_assert_str_eq(e.str, "OK");
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &e, ARGV("INCR", key[0])),
+                   0);
+  ck_assert(run_until(&loop, &e.fired, 1, 2000));
+  ck_assert_int_eq(e.status, 0);
+  ck_assert_int_eq(e.type, REDIS_REPLY_ERROR);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(rejected(&rc, i, "get") + rejected(&rc, i, "mset"), 0);
+  close_drv(&loop, k);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cluster_cleanup(&rc);
+}
+END_TEST
+
+static int node_id_of(redis_cluster *rc, int i, char *id, size_t len) {
+  char out[128];
+  size_t n;
+  if (redis_cli(&rc->node[i], "CLUSTER MYID", out, sizeof(out)) != 0)
+    return -1;
+  n = strcspn(out, "\r\n");
+  ck_assert(n > 0 && n < len);
+  memcpy(id, out, n);
+  id[n] = 0;
+  return 0;
+}
+
+/* A slot moved after the driver read the map: MOVED (the old owner
+ * refuses once), the command lands on the new owner, and the next one
+ * goes there at once. A slot half migrated: ASK, answered with ASKING
+ * at the importing node. A slot that redirects in a circle (MIGRATING
+ * towards a node that is not IMPORTING): the last redirection is
+ * delivered after CMD_MAX_REDIRECTS (5) resends, as an error reply. */
+START_TEST(test_command_follows_moved_and_ask) {
+  redis_cluster rc;
+  uv_loop_t loop;
+  sink s = {0};
+  sio_redis_cluster *k;
+  creply c;
+  unsigned slot;
+  int from, to, r0, r1;
+  char ida[64], idb[64], args[160];
+  SKIP_WITHOUT_REDIS();
+  redis_cluster_start(&rc, 3);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  k = open_cmd_drv(&loop, rc.url, &s);
+  ck_assert(run_until(&loop, &s.ready, 1, 5000));
+  /* MOVED */
+  slot = sio_redis_key_slot("mv", 2);
+  from = redis_cluster_owner(&rc, slot);
+  to = (from + 1) % 3;
+  ck_assert_int_eq(redis_cluster_move_slot(&rc, slot, to), 0);
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c, ARGV("SET", "mv", "1")),
+                   0);
+  ck_assert(run_until(&loop, &c.fired, 1, 3000));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_str_eq(c.str, "OK");
+  ck_assert_int_eq(rejected(&rc, from, "set"), 1);
+  ck_assert_int_eq(keys_in_slot(&rc, to, slot), 1);
+  ck_assert_int_eq(
+      cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c, ARGV("APPEND", "mv", "2")), 0);
+  ck_assert(run_until(&loop, &c.fired, 1, 3000));
+  ck_assert_int_eq(c.type, REDIS_REPLY_INTEGER);
+  ck_assert_int_eq(rejected(&rc, from, "append"), 0);
+
+  /* ASK: the importing node takes a key the migrating one lacks */
+  slot = sio_redis_key_slot("ask", 3);
+  from = redis_cluster_owner(&rc, slot);
+  to = (from + 1) % 3;
+  ck_assert_int_eq(node_id_of(&rc, from, ida, sizeof(ida)), 0);
+  ck_assert_int_eq(node_id_of(&rc, to, idb, sizeof(idb)), 0);
+  snprintf(args, sizeof(args), "CLUSTER SETSLOT %u IMPORTING %s", slot, ida);
+  ck_assert_int_eq(redis_cli(&rc.node[to], args, NULL, 0), 0);
+  snprintf(args, sizeof(args), "CLUSTER SETSLOT %u MIGRATING %s", slot, idb);
+  ck_assert_int_eq(redis_cli(&rc.node[from], args, NULL, 0), 0);
+  ck_assert_int_eq(
+      cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c, ARGV("SET", "ask", "v")), 0);
+  ck_assert(run_until(&loop, &c.fired, 1, 3000));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_str_eq(c.str, "OK");
+  ck_assert_int_eq(keys_in_slot(&rc, to, slot), 1);
+  ck_assert_int_eq(keys_in_slot(&rc, from, slot), 0);
+  /* the migration completes: GET is MOVED there */
+  snprintf(args, sizeof(args), "CLUSTER SETSLOT %u NODE %s", slot, idb);
+  for (r0 = 0; r0 < 3; r0++)
+    ck_assert_int_eq(redis_cli(&rc.node[r0], args, NULL, 0), 0);
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c, ARGV("GET", "ask")),
+                   0);
+  ck_assert(run_until(&loop, &c.fired, 1, 3000));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_str_eq(c.str, "v");
+
+  /* a circle: from says ASK to, to (not importing) says MOVED from */
+  slot = sio_redis_key_slot("loop", 4);
+  from = redis_cluster_owner(&rc, slot);
+  to = (from + 1) % 3;
+  ck_assert_int_eq(node_id_of(&rc, to, idb, sizeof(idb)), 0);
+  snprintf(args, sizeof(args), "CLUSTER SETSLOT %u MIGRATING %s", slot, idb);
+  ck_assert_int_eq(redis_cli(&rc.node[from], args, NULL, 0), 0);
+  r0 = rejected(&rc, from, "strlen");
+  r1 = rejected(&rc, to, "strlen");
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &c, ARGV("STRLEN", "loop")),
+                   0);
+  ck_assert(run_until(&loop, &c.fired, 1, 3000));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_int_eq(c.type, REDIS_REPLY_ERROR);
+  ck_assert_msg(strncmp(c.str, "MOVED", 5) == 0, "%s", c.str);
+  /* sent 6 times: the first and 5 redirections */
+  ck_assert_int_eq(rejected(&rc, from, "strlen") - r0, 3);
+  ck_assert_int_eq(rejected(&rc, to, "strlen") - r1, 3);
+  snprintf(args, sizeof(args), "CLUSTER SETSLOT %u STABLE", slot);
+  ck_assert_int_eq(redis_cli(&rc.node[from], args, NULL, 0), 0);
+  ck_assert_int_eq(c.fired, 1);
+  close_drv(&loop, k);
+  ck_assert_int_eq(c.fired, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cluster_cleanup(&rc);
+}
+END_TEST
+
+/* XREAD BLOCK on a cluster key waits at its owner on that node's
+ * blocking connection: SPUBLISH and commands on the publisher lane go on
+ * meanwhile; an XADD ends it; a BLOCK that runs out (500 ms, the command
+ * timeout is 300) is a nil reply; close() cancels one still waiting,
+ * once. */
+START_TEST(test_command_blocking_xread) {
+  redis_cluster rc;
+  uv_loop_t loop;
+  sink s = {0};
+  sio_redis_cluster *k;
+  creply x, p, a;
+  int owner, i;
+  const char *sk = "{bs}stream";
+  SKIP_WITHOUT_REDIS();
+  redis_cluster_start(&rc, 3);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  k = open_cmd_drv(&loop, rc.url, &s);
+  ck_assert(run_until(&loop, &s.ready, 1, 5000));
+  owner = redis_cluster_owner(&rc, sio_redis_key_slot(sk, strlen(sk)));
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 2000, 4, &x,
+                       ARGV("XREAD", "BLOCK", "2000", "STREAMS", sk, "$")),
+                   0);
+  for (i = 0; i < 100 && blocked_on(&rc, owner) != 1; i++)
+    run_for(&loop, 20);
+  ck_assert_int_eq(blocked_on(&rc, owner), 1);
+  ck_assert_int_eq(x.fired, 0);
+  ck_assert_int_eq(sio_redis_cluster_pubsub_ops.spublish(
+                       k, sk, (const uint8_t *)"m", 1),
+                   0);
+  ck_assert_int_eq(
+      cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &p, ARGV("XLEN", sk)), 0);
+  ck_assert(run_until(&loop, &p.fired, 1, 1000));
+  ck_assert_int_eq(p.status, 0);
+  ck_assert_int_eq(p.type, REDIS_REPLY_INTEGER);
+  ck_assert_int_eq(x.fired, 0);
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 1, &a,
+                       ARGV("XADD", sk, "*", "f", "v")),
+                   0);
+  ck_assert(run_until(&loop, &x.fired, 1, 1000));
+  ck_assert_int_eq(x.status, 0);
+  ck_assert_int_eq(x.type, REDIS_REPLY_ARRAY);
+  ck_assert_uint_eq(x.elements, 1);
+  /* nothing comes */
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 500, 4, &x,
+                       ARGV("XREAD", "BLOCK", "500", "STREAMS", sk, "$")),
+                   0);
+  ck_assert(run_until(&loop, &x.fired, 1, 2000));
+  ck_assert_int_eq(x.status, 0);
+  ck_assert_int_eq(x.type, REDIS_REPLY_NIL);
+  /* close while one waits */
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 5000, 4, &x,
+                       ARGV("XREAD", "BLOCK", "5000", "STREAMS", sk, "$")),
+                   0);
+  for (i = 0; i < 100 && blocked_on(&rc, owner) != 1; i++)
+    run_for(&loop, 20);
+  ck_assert_int_eq(blocked_on(&rc, owner), 1);
+  close_drv(&loop, k);
+  ck_assert_int_eq(x.fired, 1);
+  ck_assert_int_eq(x.status, SIO_ERR_CANCELED);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  redis_cluster_cleanup(&rc);
+}
+END_TEST
+
 Suite *sio_redis_cluster_suite(void) {
   Suite *s = suite_create("sio_redis_cluster");
   TCase *tc = tcase_create("core");
@@ -340,6 +691,9 @@ Suite *sio_redis_cluster_suite(void) {
   tcase_add_test(tc, test_sharded_pubsub_on_three_masters);
   tcase_add_test(tc, test_slot_migration_under_a_stream);
   tcase_add_test(tc, test_tls_cluster);
+  tcase_add_test(tc, test_commands_on_three_masters);
+  tcase_add_test(tc, test_command_follows_moved_and_ask);
+  tcase_add_test(tc, test_command_blocking_xread);
   suite_add_tcase(s, tc);
   return s;
 }

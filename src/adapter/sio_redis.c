@@ -16,6 +16,18 @@
  * command deadline something to time when nothing else is sent. The driver
  * is ready when both roles are READY.
  *
+ * Commands (the command op): LANE_PUB goes out on the publisher, in order
+ * with publishes. LANE_BLOCKING has a role of its own, opened on the first
+ * blocking command and never part of `ready`: commands that come while it
+ * is DOWN or CONNECTING wait in the driver's queue (`bq`, max_pending
+ * long) and leave once it is READY, or fail with SIO_ERR_IO when the
+ * attempt fails. It sends no PING while READY (a PING behind an XREAD
+ * BLOCK would measure the BLOCK), so an idle blocking connection is only
+ * watched by the deadlines of the commands sent on it (their wait plus
+ * the command timeout). Once lost it stays DOWN until the next blocking
+ * command, which waits for the backoff delay when the last attempt
+ * failed.
+ *
  * Sentinel: the sentinel connection sends SENTINEL get-master-addr-by-name
  * and SUBSCRIBE +switch-master in one pipeline, so no switch can fall
  * between the answer and the subscription. A new address (from either)
@@ -49,7 +61,8 @@
 #include "sio_tls.h"
 
 enum { R_DOWN, R_CONNECTING, R_READY };
-enum { ROLE_SUB = 0, ROLE_PUB = 1, ROLE_SENTINEL = 2 };
+enum { ROLE_SUB = 0, ROLE_PUB = 1, ROLE_SENTINEL = 2, ROLE_BLOCK = 3 };
+#define NROLES 4
 
 typedef struct rsub {
   char *name;
@@ -76,7 +89,7 @@ struct sio_redis {
   sio_tls_client_ctx *tls;
   sio_redis_url url;
   sio_redis_options o;
-  role roles[3];     /* sub, pub, sentinel */
+  role roles[NROLES]; /* sub, pub, sentinel, blocking */
   char *master_host; /* Sentinel: the master's address, NULL until known */
   int master_port;
   rsub *subs;
@@ -90,7 +103,22 @@ struct sio_redis {
   void *done_arg;
   uint64_t rng;
   uint64_t latency_us; /* round trip of the last PING answered */
+  sio_queue bq;        /* cmd_reqs waiting for the blocking connection */
+  size_t nbq;
 };
+
+/* One command op call, until its callback. A request waiting in bq keeps
+ * a copy of its arguments (argv, lens) in the same allocation. */
+typedef struct cmd_req {
+  sio_queue link;
+  sio_redis *r;
+  sio_pubsub_reply_cb cb;
+  void *ud;
+  uint32_t wait_ms;
+  int argc;
+  const char **argv;
+  size_t *lens;
+} cmd_req;
 
 typedef struct count_req {
   sio_redis *r;
@@ -99,7 +127,8 @@ typedef struct count_req {
 } count_req;
 
 static const char *role_name(const role *ro) {
-  static const char *const names[3] = {"subscriber", "publisher", "sentinel"};
+  static const char *const names[NROLES] = {"subscriber", "publisher",
+                                            "sentinel", "blocking"};
   return names[ro->which];
 }
 
@@ -110,6 +139,12 @@ static int sentinel_mode(const sio_redis *r) {
 static void role_start(role *ro);
 static void role_timer(uv_timer_t *t);
 static void final_step(sio_redis *r);
+static void block_lost(sio_redis *r, int retry_now);
+
+/* The blocking role is only wanted while commands wait for it. */
+static int role_wanted(const role *ro) {
+  return ro->which != ROLE_BLOCK || ro->r->nbq > 0;
+}
 
 static void update_ready(sio_redis *r) {
   int ready = r->roles[ROLE_SUB].state == R_READY &&
@@ -172,6 +207,10 @@ static void role_lost(role *ro, const char *why, int retry_now) {
     SIO_LOGD("redis %s: %s", role_name(ro), why);
   ro->failed_once = 1;
   update_ready(r);
+  if (ro->which == ROLE_BLOCK) {
+    block_lost(r, retry_now);
+    return;
+  }
   if (retry_now) {
     ro->attempt = 0;
     uv_timer_start(&ro->timer, role_timer, 0, 0);
@@ -185,9 +224,13 @@ static void role_lost(role *ro, const char *why, int retry_now) {
 }
 
 static void arm_ping(role *ro) {
+  if (ro->which == ROLE_BLOCK) /* see the top of the file */
+    return;
   if (ro->state == R_READY && !ro->ping_out)
     uv_timer_start(&ro->timer, role_timer, ro->r->o.ping_interval_ms, 0);
 }
+
+static void block_flush(role *ro);
 
 static void set_ready(role *ro) {
   ro->state = R_READY;
@@ -198,6 +241,8 @@ static void set_ready(role *ro) {
   ro->failed_once = 0;
   arm_ping(ro);
   update_ready(ro->r);
+  if (ro->which == ROLE_BLOCK)
+    block_flush(ro);
 }
 
 /* A reply the role counts before READY (PING, ROLE, confirmations). */
@@ -366,9 +411,12 @@ static void set_master(sio_redis *r, const sio_redis_addr *a) {
   if (r->master_host && strlen(r->master_host) == a->hostlen &&
       memcmp(r->master_host, a->host, a->hostlen) == 0 &&
       r->master_port == a->port) {
-    for (i = 0; i < 2; i++) /* known, and a role waits for it */
-      if (r->roles[i].state == R_DOWN && !r->roles[i].rc && r->roles[i].attempt)
-        uv_timer_start(&r->roles[i].timer, role_timer, 0, 0);
+    for (i = 0; i < NROLES; i++) { /* known, and a role waits for it */
+      role *ro = &r->roles[i];
+      if (i != ROLE_SENTINEL && ro->state == R_DOWN && !ro->rc &&
+          ro->attempt && role_wanted(ro))
+        uv_timer_start(&ro->timer, role_timer, 0, 0);
+    }
     return;
   }
   {
@@ -381,11 +429,15 @@ static void set_master(sio_redis *r, const sio_redis_addr *a) {
   }
   SIO_LOGI("redis: master %s is at %s:%d", r->url.master_name, r->master_host,
            r->master_port);
-  for (i = 0; i < 2; i++) {
+  /* the blocking connection moves too: what waited on the old master
+   * fails (SIO_ERR_IO), what waits for the connection follows */
+  for (i = 0; i < NROLES; i++) {
     role *ro = &r->roles[i];
+    if (i == ROLE_SENTINEL)
+      continue;
     if (ro->rc || ro->state != R_DOWN)
       role_lost(ro, "the master moved", 1);
-    else {
+    else if (role_wanted(ro)) {
       ro->attempt = 0;
       uv_timer_start(&ro->timer, role_timer, 0, 0);
     }
@@ -529,7 +581,8 @@ static void role_timer(uv_timer_t *t) {
   if (ro->r->closing)
     return;
   if (ro->state == R_DOWN) {
-    role_start(ro);
+    if (role_wanted(ro))
+      role_start(ro);
   } else if (ro->state == R_CONNECTING) {
     char why[64];
     snprintf(why, sizeof(why), "not ready within %u ms",
@@ -662,6 +715,158 @@ static int op_shardnumsub(void *drv, const char *channel,
   return count_as(drv, "SHARDNUMSUB", channel, cb, ud);
 }
 
+/* ------------------------------------------------------------ command */
+
+/* A connection the driver dropped on purpose (the master moved, a PING
+ * refused) cancels its commands: for the caller that is a lost
+ * connection, unless the driver is closing. */
+static void on_cmd_reply(void *ud, int status, const redisReply *rep) {
+  cmd_req *q = ud;
+  if (status)
+    status = q->r->closing               ? SIO_ERR_CANCELED
+             : status == SIO_ERR_TIMEOUT ? SIO_ERR_TIMEOUT
+                                         : SIO_ERR_IO;
+  if (q->cb)
+    q->cb(q->ud, status, status ? NULL : rep);
+  sio_free(q);
+}
+
+/* Fails every command waiting for the blocking connection, in order. The
+ * queue is taken first: a callback may queue a new command. */
+static void bq_fail(sio_redis *r, int status) {
+  sio_queue q;
+  sio_queue_init(&q);
+  if (sio_queue_empty(&r->bq))
+    return;
+  /* move the whole list onto q */
+  q.next = r->bq.next;
+  q.prev = r->bq.prev;
+  q.next->prev = &q;
+  q.prev->next = &q;
+  sio_queue_init(&r->bq);
+  r->nbq = 0;
+  while (!sio_queue_empty(&q)) {
+    cmd_req *k = sio_container_of(sio_queue_head(&q), cmd_req, link);
+    sio_queue_remove(&k->link);
+    if (k->cb)
+      k->cb(k->ud, status, NULL);
+    sio_free(k);
+  }
+}
+
+/* The blocking role went DOWN (role_lost): a new master is connected to
+ * at once with what waits; otherwise what waits has failed with the
+ * attempt, and the role stays DOWN until the next command. */
+static void block_lost(sio_redis *r, int retry_now) {
+  role *ro = &r->roles[ROLE_BLOCK];
+  if (retry_now && r->nbq) {
+    ro->attempt = 0;
+    uv_timer_start(&ro->timer, role_timer, 0, 0);
+    return;
+  }
+  bq_fail(r, SIO_ERR_IO);
+}
+
+/* READY: the connect deadline is over (no PING follows) and what waited
+ * leaves, in order. */
+static void block_flush(role *ro) {
+  sio_redis *r = ro->r;
+  uv_timer_stop(&ro->timer);
+  while (!sio_queue_empty(&r->bq) && ro->rc && ro->state == R_READY) {
+    cmd_req *k = sio_container_of(sio_queue_head(&r->bq), cmd_req, link);
+    sio_queue_remove(&k->link);
+    r->nbq--;
+    if (sio_redis_conn_command_wait(ro->rc, k->argc, k->argv, k->lens,
+                                    k->wait_ms, on_cmd_reply, k)) {
+      if (k->cb)
+        k->cb(k->ud, SIO_ERR_IO, NULL);
+      sio_free(k);
+    }
+  }
+}
+
+/* A request; with copy, its arguments copied after it (for bq). */
+static cmd_req *cmd_req_new(sio_redis *r, int argc, const char **argv,
+                            const size_t *lens, int copy) {
+  size_t total = 0, off;
+  cmd_req *q;
+  char *p;
+  int i;
+  if (copy)
+    for (i = 0; i < argc; i++)
+      total += lens ? lens[i] : strlen(argv[i]);
+  q = sio_calloc(1, sizeof(*q) + (copy ? (size_t)argc * (sizeof(char *) +
+                                                         sizeof(size_t)) +
+                                             total
+                                       : 0));
+  if (!q)
+    return NULL;
+  q->r = r;
+  if (!copy)
+    return q;
+  q->argc = argc;
+  q->argv = (const char **)(q + 1);
+  q->lens = (size_t *)(q->argv + argc);
+  p = (char *)(q->lens + argc);
+  for (i = 0, off = 0; i < argc; i++) {
+    q->lens[i] = lens ? lens[i] : strlen(argv[i]);
+    memcpy(p + off, argv[i], q->lens[i]);
+    q->argv[i] = p + off;
+    off += q->lens[i];
+  }
+  return q;
+}
+
+/* One server: key routes nothing. The publisher must be READY on either
+ * lane (a blocking command would otherwise only fail later). */
+static int op_command(void *drv, int lane, int argc, const char **argv,
+                      const size_t *lens, int key, uint32_t timeout_ms,
+                      sio_pubsub_reply_cb cb, void *ud) {
+  sio_redis *r = drv;
+  role *pub = &r->roles[ROLE_PUB], *ro = &r->roles[ROLE_BLOCK];
+  cmd_req *q;
+  int rv;
+  if (argc < 1 || !argv || key < 0 || key >= argc ||
+      (lane != SIO_PUBSUB_LANE_PUB && lane != SIO_PUBSUB_LANE_BLOCKING))
+    return SIO_ERR_INVAL;
+  if (r->closing || pub->state != R_READY)
+    return SIO_ERR_CLOSED;
+  if (lane == SIO_PUBSUB_LANE_PUB || (ro->state == R_READY && ro->rc)) {
+    role *via = lane == SIO_PUBSUB_LANE_PUB ? pub : ro;
+    q = cmd_req_new(r, argc, argv, lens, 0);
+    if (!q)
+      return SIO_ERR_NOMEM;
+    q->cb = cb;
+    q->ud = ud;
+    rv = via->rc ? sio_redis_conn_command_wait(via->rc, argc, argv, lens,
+                                               timeout_ms, on_cmd_reply, q)
+                 : SIO_ERR_CLOSED;
+    if (rv)
+      sio_free(q);
+    return rv;
+  }
+  /* the blocking connection is not up: wait for it */
+  if (r->nbq >= r->o.max_pending)
+    return SIO_ERR_LIMIT;
+  q = cmd_req_new(r, argc, argv, lens, 1);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->cb = cb;
+  q->ud = ud;
+  q->wait_ms = timeout_ms;
+  sio_queue_insert_tail(&r->bq, &q->link);
+  r->nbq++;
+  /* started from the timer, so no callback fires inside this call; after
+   * a failed attempt, not before the backoff delay */
+  if (ro->state == R_DOWN && !uv_is_active((uv_handle_t *)&ro->timer)) {
+    if (ro->attempt == 0 && !ro->failed_once)
+      uv_timer_start(&ro->timer, role_timer, 0, 0);
+    else
+      schedule_retry(ro);
+  }
+  return 0;
+}
+
 static int op_ready(void *drv) { return ((sio_redis *)drv)->ready; }
 
 static uint64_t op_latency_us(void *drv) {
@@ -707,13 +912,14 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
   r->closing = 1;
   r->done = done;
   r->done_arg = arg;
-  for (i = 0; i < 3; i++) {
+  for (i = 0; i < NROLES; i++) {
     role *ro = &r->roles[i];
     role_forget(ro); /* pending commands report SIO_ERR_CANCELED */
     ro->state = R_DOWN;
     uv_timer_stop(&ro->timer);
     uv_close((uv_handle_t *)&ro->timer, timer_closed);
   }
+  bq_fail(r, SIO_ERR_CANCELED);
 }
 
 const sio_pubsub_ops sio_redis_pubsub_ops = {
@@ -724,6 +930,7 @@ const sio_pubsub_ops sio_redis_pubsub_ops = {
     .numsub = op_numsub,
     .spublish = op_spublish,
     .shardnumsub = op_shardnumsub,
+    .command = op_command,
     .ready = op_ready,
     .latency_us = op_latency_us,
     .close = op_close,
@@ -790,7 +997,8 @@ int sio_redis_new(sio_redis **out, uv_loop_t *loop, const char *url,
   /* a write on a connection Redis closed must not kill the process */
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
     signal(SIGPIPE, SIG_IGN);
-  for (i = 0; i < 3; i++) {
+  sio_queue_init(&r->bq);
+  for (i = 0; i < NROLES; i++) {
     role *ro = &r->roles[i];
     ro->r = r;
     ro->which = i;

@@ -11,10 +11,19 @@
  * answering is dropped after the command timeout (every connection PINGs
  * while idle).
  *
+ * Commands (sio_pubsub_ops.command): LANE_PUB on the publisher, in order
+ * with publishes; LANE_BLOCKING on a connection of its own, opened on the
+ * first blocking command (what comes meanwhile waits, max_pending at
+ * most), never PINGed and not part of ready. Either lane needs the
+ * publisher up (SIO_ERR_CLOSED otherwise). A command's deadline is its
+ * timeout_ms plus the command timeout, and a command behind it on the
+ * same connection waits that long too.
+ *
  * With Sentinel, a third connection asks the sentinels in turn for the
  * master's address (SENTINEL get-master-addr-by-name) and stays
- * subscribed to +switch-master: a failover moves both connections to the
- * new master at once; a connection that finds its server is not a master
+ * subscribed to +switch-master: a failover moves every connection to the
+ * new master at once (a blocking command waiting in the old one fails
+ * with SIO_ERR_IO); a connection that finds its server is not a master
  * (ROLE) asks again. */
 
 #include <stdint.h>

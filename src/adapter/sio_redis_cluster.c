@@ -18,7 +18,19 @@
  *
  * Publishing copies channel and payload into a request that lives until
  * the reply: MOVED and ASK replies resend it (ASK with ASKING first) to
- * the node they name, at most three times. */
+ * the node they name, at most three times.
+ *
+ * Commands (the command op) go to the master owning their key's slot (key
+ * 0: any master of the map), on the node's publisher (LANE_PUB) or on a
+ * third per-node link of their own (LANE_BLOCKING: opened on first use,
+ * never PINGed, so that an XREAD BLOCK holds up nothing and nothing is
+ * timed behind it but its own wait plus the command timeout). A command
+ * request keeps a copy of its arguments: MOVED updates the slot's owner
+ * in the map (and asks for a refresh) and resends it there, ASK resends it
+ * with ASKING first to the importing node, at most CMD_MAX_REDIRECTS
+ * times, after which the last error reply is delivered. Before its link
+ * is authenticated a command waits in the sio_redis_conn (max_pending
+ * long) and fails with it (SIO_ERR_IO). */
 #include "sio_redis_cluster.h"
 
 #include <signal.h>
@@ -38,10 +50,11 @@
 
 #define NSLOTS SIO_REDIS_NSLOTS
 #define MAX_REDIRECTS 3
+#define CMD_MAX_REDIRECTS 5
 /* the map is read again this often even when nothing says it changed */
 #define REFRESH_INTERVAL_MS 5000
 
-enum { L_SUB, L_PUB, L_CONTROL };
+enum { L_SUB, L_PUB, L_CONTROL, L_BLOCK };
 enum { S_UNSENT, S_SENT, S_CONFIRMED };
 
 typedef struct cnode cnode;
@@ -63,7 +76,7 @@ struct cnode {
   int port;
   int in_map;   /* owns slots in the current map */
   size_t nsubs; /* subscriptions placed here (SENT or CONFIRMED) */
-  link sub, pub;
+  link sub, pub, blk;
 };
 
 typedef struct csub {
@@ -118,6 +131,19 @@ typedef struct pubreq {
   char buf[]; /* channel, NUL, payload */
 } pubreq;
 
+/* A command op call until its callback; argv/lens/bytes follow it. */
+typedef struct cmdreq {
+  sio_redis_cluster *k;
+  int redirects;
+  int lane;
+  uint32_t wait_ms;
+  sio_pubsub_reply_cb cb;
+  void *ud;
+  int argc;
+  const char **argv;
+  size_t *lens;
+} cmdreq;
+
 static void kick(sio_redis_cluster *k);
 static void final_step(sio_redis_cluster *k);
 static void request_refresh(sio_redis_cluster *k);
@@ -171,10 +197,11 @@ static cnode *node_find(sio_redis_cluster *k, const char *host, size_t hostlen,
     return NULL;
   }
   n->port = port;
-  n->sub.k = n->pub.k = k;
-  n->sub.node = n->pub.node = n;
+  n->sub.k = n->pub.k = n->blk.k = k;
+  n->sub.node = n->pub.node = n->blk.node = n;
   n->sub.which = L_SUB;
   n->pub.which = L_PUB;
+  n->blk.which = L_BLOCK;
   k->nodes[k->nnodes++] = n;
   return n;
 }
@@ -233,9 +260,10 @@ static void link_forget(link *l) {
 }
 
 static const char *link_name(const link *l) {
-  return l->which == L_SUB   ? "subscriber"
-         : l->which == L_PUB ? "publisher"
-                             : "control";
+  return l->which == L_SUB     ? "subscriber"
+         : l->which == L_PUB   ? "publisher"
+         : l->which == L_BLOCK ? "blocking"
+                               : "control";
 }
 
 static void link_failed(link *l, const char *why) {
@@ -539,6 +567,8 @@ static void reconcile(sio_redis_cluster *k) {
     /* (a redirected publish may still wait on one) */
     if (n->pub.rc && !n->in_map && !sio_redis_conn_pending(n->pub.rc))
       link_forget(&n->pub);
+    if (n->blk.rc && !n->in_map && !sio_redis_conn_pending(n->blk.rc))
+      link_forget(&n->blk);
   }
   update_ready(k);
   pings(k);
@@ -695,6 +725,124 @@ static int submit(sio_redis_cluster *k, const char *channel,
   return rv;
 }
 
+/* ------------------------------------------------------------ commands */
+
+static int send_cmd(sio_redis_cluster *k, cnode *n, cmdreq *q, int asking);
+
+static void on_cmd_reply(void *ud, int status, const redisReply *rep) {
+  cmdreq *q = ud;
+  sio_redis_cluster *k = q->k;
+  if (!status && rep->type == REDIS_REPLY_ERROR && !k->closing &&
+      q->redirects < CMD_MAX_REDIRECTS) {
+    sio_redis_redirect to;
+    cnode *n = NULL;
+    if (sio_redis_redirect_parse(rep->str, &to) == 0) {
+      n = node_find(k, to.addr.host, to.addr.hostlen, to.addr.port, 1);
+      if (n && to.kind == SIO_REDIS_REDIRECT_MOVED && to.slot < NSLOTS) {
+        /* the node says so: later commands go there at once */
+        k->slots[to.slot] = n;
+        n->in_map = 1;
+        request_refresh(k);
+      }
+    }
+    if (n) {
+      q->redirects++;
+      if (send_cmd(k, n, q, to.kind == SIO_REDIS_REDIRECT_ASK) == 0)
+        return; /* q lives on */
+      status = SIO_ERR_IO; /* the node named cannot be reached */
+    }
+  }
+  /* a link the driver dropped cancels: lost, for the caller */
+  if (status)
+    status = k->closing                 ? SIO_ERR_CANCELED
+             : status == SIO_ERR_TIMEOUT ? SIO_ERR_TIMEOUT
+                                         : SIO_ERR_IO;
+  if (q->cb)
+    q->cb(q->ud, status, status ? NULL : rep);
+  sio_free(q);
+}
+
+/* Sends q on its lane's link at n (opened if needed; it waits in the
+ * sio_redis_conn until authenticated); ASKING first when asked to. */
+static int send_cmd(sio_redis_cluster *k, cnode *n, cmdreq *q, int asking) {
+  static const char *const ask_argv[1] = {"ASKING"};
+  link *l = q->lane == SIO_PUBSUB_LANE_BLOCKING ? &n->blk : &n->pub;
+  int rv;
+  if (!l->rc)
+    link_open(l, n->host, n->port);
+  if (!l->rc)
+    return SIO_ERR_CLOSED;
+  /* two slots: ASKING must be the command just before q's on the link */
+  if (asking && sio_redis_conn_pending(l->rc) + 2 > k->o.max_pending)
+    return SIO_ERR_LIMIT;
+  if (asking &&
+      (rv = sio_redis_conn_command(l->rc, 1, (const char **)ask_argv, NULL,
+                                   NULL, NULL)) != 0)
+    return rv;
+  return sio_redis_conn_command_wait(l->rc, q->argc, q->argv, q->lens,
+                                     q->wait_ms, on_cmd_reply, q);
+}
+
+/* key 0: a master of the map, the first found from a rotating start. */
+static cnode *any_master(sio_redis_cluster *k) {
+  size_t i;
+  for (i = 0; i < k->nnodes; i++) {
+    cnode *n = k->nodes[(i + k->next_seed) % k->nnodes];
+    if (n->in_map)
+      return n;
+  }
+  return NULL;
+}
+
+static int op_command(void *drv, int lane, int argc, const char **argv,
+                      const size_t *lens, int key, uint32_t timeout_ms,
+                      sio_pubsub_reply_cb cb, void *ud) {
+  sio_redis_cluster *k = drv;
+  size_t total = 0, off;
+  cnode *n;
+  cmdreq *q;
+  char *p;
+  int i, rv;
+  if (argc < 1 || !argv || key < 0 || key >= argc ||
+      (lane != SIO_PUBSUB_LANE_PUB && lane != SIO_PUBSUB_LANE_BLOCKING))
+    return SIO_ERR_INVAL;
+  if (k->closing || !k->have_map)
+    return SIO_ERR_CLOSED;
+  for (i = 0; i < argc; i++)
+    total += lens ? lens[i] : strlen(argv[i]);
+  if (key)
+    n = k->slots[sio_redis_key_slot(argv[key], lens ? lens[key]
+                                                    : strlen(argv[key]))];
+  else
+    n = any_master(k);
+  if (!n)
+    return SIO_ERR_CLOSED; /* the slot is not covered */
+  q = sio_malloc(sizeof(*q) +
+                 (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total);
+  if (!q)
+    return SIO_ERR_NOMEM;
+  q->k = k;
+  q->redirects = 0;
+  q->lane = lane;
+  q->wait_ms = timeout_ms;
+  q->cb = cb;
+  q->ud = ud;
+  q->argc = argc;
+  q->argv = (const char **)(q + 1);
+  q->lens = (size_t *)(q->argv + argc);
+  p = (char *)(q->lens + argc);
+  for (i = 0, off = 0; i < argc; i++) {
+    q->lens[i] = lens ? lens[i] : strlen(argv[i]);
+    memcpy(p + off, argv[i], q->lens[i]);
+    q->argv[i] = p + off;
+    off += q->lens[i];
+  }
+  rv = send_cmd(k, n, q, 0);
+  if (rv)
+    sio_free(q);
+  return rv;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 static void op_set_handler(void *drv, const sio_pubsub_handler *h, void *ud) {
@@ -817,6 +965,7 @@ static void op_close(void *drv, void (*done)(void *arg), void *arg) {
   for (i = 0; i < k->nnodes; i++) {
     link_forget(&k->nodes[i]->sub);
     link_forget(&k->nodes[i]->pub);
+    link_forget(&k->nodes[i]->blk); /* commands: SIO_ERR_CANCELED */
   }
   uv_timer_stop(&k->tick);
   uv_close((uv_handle_t *)&k->tick, tick_closed);
@@ -828,6 +977,7 @@ const sio_pubsub_ops sio_redis_cluster_pubsub_ops = {
     .unsubscribe = op_unsubscribe,
     .spublish = op_spublish,
     .shardnumsub = op_shardnumsub,
+    .command = op_command,
     .ready = op_ready,
     .latency_us = op_latency_us,
     .close = op_close,

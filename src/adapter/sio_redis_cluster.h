@@ -16,7 +16,13 @@
  * subscription whose slot changed owner. A publish answered with ASK (its
  * slot is migrating) is sent again to the importing node with ASKING, and
  * one answered with MOVED to the new owner, so a slot migration loses
- * nothing on the publishing side. */
+ * nothing on the publishing side.
+ *
+ * Commands (sio_pubsub_ops.command) go to the master owning their key's
+ * slot (key 0: any master), LANE_PUB on its publisher connection,
+ * LANE_BLOCKING on a third connection per master, opened on first use;
+ * MOVED (which also corrects the map) and ASK are followed up to 5 times,
+ * then the last redirection is delivered as the error reply it is. */
 
 #include <stdint.h>
 #include <uv.h>

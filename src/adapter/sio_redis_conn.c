@@ -10,7 +10,11 @@
  *
  * The pending FIFO holds every command written and not answered, oldest
  * first, each with the uv_now() deadline of its reply; one timer armed for
- * the head serves them all, as replies come in order. */
+ * the head serves them all, as replies come in order. A command that may
+ * wait in Redis (XREAD BLOCK: wait_ms) delays every reply behind it, so a
+ * deadline is the later of its own command timeout and the deadline of
+ * the command ahead, plus its own wait: deadlines stay in FIFO order and
+ * the head's is the earliest. */
 #include "sio_redis_conn.h"
 
 #include <hiredis/hiredis.h>
@@ -34,6 +38,7 @@ enum { K_PLAIN, K_SUB, K_UNSUB, K_HANDSHAKE };
 typedef struct rc_cmd {
   sio_queue link;
   uint64_t deadline;
+  uint32_t wait_ms; /* what it may wait in Redis beyond the timeout */
   int kind;
   size_t replies_left; /* K_SUB / K_UNSUB: confirmations still due */
   sio_redis_reply_cb cb;
@@ -192,10 +197,18 @@ static void on_timer(uv_timer_t *t) {
 
 static int write_cmd(sio_redis_conn *c, rc_cmd *k, const char *wire,
                      size_t len) {
+  uint64_t due = uv_now(c->net->loop) + c->command_timeout_ms;
   int rv = sio_conn_write(&c->conn, wire, len);
   if (rv)
     return rv;
-  k->deadline = uv_now(c->net->loop) + c->command_timeout_ms;
+  if (!sio_queue_empty(&c->pending)) {
+    /* behind a command that waits in Redis, this one waits too */
+    const rc_cmd *tail =
+        sio_container_of(sio_queue_tail(&c->pending), rc_cmd, link);
+    if (tail->kind != K_HANDSHAKE && tail->deadline > due)
+      due = tail->deadline;
+  }
+  k->deadline = due + k->wait_ms;
   sio_queue_insert_tail(&c->pending, &k->link);
   c->npending++;
   if (c->npending == 1 && c->state == RC_READY)
@@ -225,6 +238,12 @@ static int cmd_kind(int argc, const char **argv, const size_t *lens) {
 int sio_redis_conn_command(sio_redis_conn *c, int argc, const char **argv,
                            const size_t *lens, sio_redis_reply_cb cb,
                            void *ud) {
+  return sio_redis_conn_command_wait(c, argc, argv, lens, 0, cb, ud);
+}
+
+int sio_redis_conn_command_wait(sio_redis_conn *c, int argc, const char **argv,
+                                const size_t *lens, uint32_t wait_ms,
+                                sio_redis_reply_cb cb, void *ud) {
   rc_cmd *k;
   char *wire = NULL;
   int len, rv;
@@ -244,6 +263,7 @@ int sio_redis_conn_command(sio_redis_conn *c, int argc, const char **argv,
   }
   k->kind = cmd_kind(argc, argv, lens);
   k->replies_left = k->kind == K_PLAIN ? 1 : (size_t)(argc - 1);
+  k->wait_ms = wait_ms;
   k->cb = cb;
   k->ud = ud;
   if (c->state != RC_READY) {

@@ -22,7 +22,9 @@
  *
  * Every pending command has a deadline (command_timeout_ms): a Redis that
  * stops answering is dropped (lost with SIO_ERR_TIMEOUT), which is also
- * how a dead peer behind a silent network is noticed. */
+ * how a dead peer behind a silent network is noticed. A command that
+ * waits in Redis (sio_redis_conn_command_wait) extends its own deadline
+ * and those of the commands behind it by its wait. */
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
@@ -91,6 +93,14 @@ int sio_redis_conn_open(sio_redis_conn **out, sio_net *net,
  * SIO_ERR_NOMEM; cb never fires on error. */
 int sio_redis_conn_command(sio_redis_conn *c, int argc, const char **argv,
                            const size_t *lens, sio_redis_reply_cb cb, void *ud);
+
+/* sio_redis_conn_command for a command that may wait wait_ms in Redis
+ * before answering (XREAD BLOCK wait_ms): its deadline is the command
+ * timeout plus wait_ms, and a command pipelined behind it gets wait_ms
+ * more too, as its reply can only follow. wait_ms 0: the plain command. */
+int sio_redis_conn_command_wait(sio_redis_conn *c, int argc, const char **argv,
+                                const size_t *lens, uint32_t wait_ms,
+                                sio_redis_reply_cb cb, void *ud);
 
 /* Commands sent and not yet answered. */
 size_t sio_redis_conn_pending(const sio_redis_conn *c);
