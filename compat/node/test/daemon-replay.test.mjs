@@ -250,10 +250,11 @@ async function waitFor(pred, ms = 3000) {
 
 const withRedis = daemonPath() && (await haveRedisServer());
 
-// Two daemons on one redis-server, each with its own in-memory history
-// (the classic adapter): an instance keeps every room's events, members
-// there or not, so a client that reconnects to the other one misses
-// nothing, whether the events came through the HTTP API of either
+// Two daemons on one redis-server (the classic adapter): the history is
+// the fleet's, in Redis (every instance offers every room's events it
+// receives, members there or not; each is kept once), so a client that
+// reconnects to the other instance, or to one started after the events,
+// misses nothing, whether they came through the HTTP API of either
 // instance or from a backend's emitter.
 (withRedis ? describe : describe.skip)("daemon: replay across two instances (classic adapter)", function () {
   this.timeout(60000);
@@ -309,5 +310,27 @@ const withRedis = daemonPath() && (await haveRedisServer());
     assert.equal(res.ok, true);
     assert.equal(res.replayed, 1);
     assert.deepEqual(again.rec.ns(), [1, 2, 3, 4, 97]);
+    // kept in Redis, once, not in the instances' memory
+    const len = await em.xLen("socket.io-history{/}:r:user:rpc-u");
+    assert.equal(len, 4, "e0, 1, 2 and 4, each once though both instances offered them");
+    assert.equal(metric(await metrics(b), "sio_replay_events"), 0);
+  });
+
+  it("an instance started after the events serves them from Redis", async () => {
+    const tok = token("rpc-late");
+    const first = await connectRec(a, tok);
+    const got = once(first.socket, "issue.updated");
+    const id0 = await emit(a, ["user:rpc-late"], 0);
+    await got;
+    first.socket.disconnect();
+    await emit(a, ["user:rpc-late"], 1);
+    await emit(a, ["user:rpc-late"], 2);
+    const c = await startDaemon({ SIO_REDIS_URL: redis.url, SIO_SERVER_ID: "replay-c" });
+    await c.waitStderr(/redis: connected/, 5000);
+    const again = await connectRec(c, tok, { auth: { last_event_id: id0 } });
+    assert.equal(again.established.data.replayed, 2);
+    assert.equal(again.established.data.complete, true);
+    await waitFor(() => again.rec.ns().length >= 2);
+    assert.deepEqual(again.rec.ns(), [1, 2]);
   });
 });
