@@ -233,7 +233,11 @@ static void keep(sio_namespace *ns, const sio_broadcast_opts *o,
     if (kept == &plain)
       sio_outpkt_release(&plain);
   }
-  if (rv && rv != SIO_ERR_EXISTS)
+  /* the cluster's bus down is reported by the adapter, once: not here
+   * for every event it costs */
+  if (rv == SIO_ERR_CLOSED)
+    SIO_LOGD("event %s not kept for replay: %s", id, sio_strerror(rv));
+  else if (rv && rv != SIO_ERR_EXISTS)
     SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));
 }
 
