@@ -266,12 +266,13 @@ const withRedis = daemonPath() && (await haveRedisServer());
     b = await startDaemon({ ...env, SIO_SERVER_ID: "replay-b" });
     for (const d of [a, b]) await d.waitStderr(/redis: connected/, 5000);
     em = createClient({ url: redis.url });
+    em.on("error", () => {}); // the last test stops Redis under it
     await em.connect();
     emitter = new Emitter(em);
   });
   afterEach(() => closeClients());
   after(async () => {
-    if (em) await em.quit();
+    if (em) await em.disconnect().catch(() => {});
     await stopAllDaemons();
     if (redis) await redis.stop();
   });
@@ -332,5 +333,26 @@ const withRedis = daemonPath() && (await haveRedisServer());
     assert.equal(again.established.data.complete, true);
     await waitFor(() => again.rec.ns().length >= 2);
     assert.deepEqual(again.rec.ns(), [1, 2]);
+  });
+
+  // last: it stops the shared redis-server
+  it("Redis down: the client still connects, is told complete false (refetch), and live events still arrive", async () => {
+    const tok = token("rpc-down");
+    const first = await connectRec(b, tok);
+    const got = once(first.socket, "issue.updated");
+    const id0 = await emit(b, ["user:rpc-down"], 0);
+    await got;
+    first.socket.disconnect();
+    await redis.stop();
+    redis = null;
+    await sleep(300);
+    const again = await connectRec(b, tok, { auth: { last_event_id: id0 } });
+    assert.equal(again.established.data.replayed, 0);
+    assert.equal(again.established.data.complete, false);
+    const live = once(again.socket, "issue.updated");
+    await emit(b, ["user:rpc-down"], 1); // local delivery goes on
+    const [env] = await live;
+    assert.equal(env.data.n, 1);
+    assert.equal(metric(await metrics(b), "sio_replays_total", { complete: "false" }) >= 1, true);
   });
 });
