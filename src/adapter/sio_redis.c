@@ -788,32 +788,15 @@ static void block_flush(role *ro) {
 /* A request; with copy, its arguments copied after it (for bq). */
 static cmd_req *cmd_req_new(sio_redis *r, int argc, const char **argv,
                             const size_t *lens, int copy) {
-  size_t total = 0, off;
-  cmd_req *q;
-  char *p;
-  int i;
-  if (copy)
-    for (i = 0; i < argc; i++)
-      total += lens ? lens[i] : strlen(argv[i]);
-  q = sio_calloc(1, sizeof(*q) + (copy ? (size_t)argc * (sizeof(char *) +
-                                                         sizeof(size_t)) +
-                                             total
-                                       : 0));
+  cmd_req *q = sio_calloc(
+      1, sizeof(*q) + (copy ? sio_redis_argv_bytes(argc, argv, lens) : 0));
   if (!q)
     return NULL;
   q->r = r;
   if (!copy)
     return q;
   q->argc = argc;
-  q->argv = (const char **)(q + 1);
-  q->lens = (size_t *)(q->argv + argc);
-  p = (char *)(q->lens + argc);
-  for (i = 0, off = 0; i < argc; i++) {
-    q->lens[i] = lens ? lens[i] : strlen(argv[i]);
-    memcpy(p + off, argv[i], q->lens[i]);
-    q->argv[i] = p + off;
-    off += q->lens[i];
-  }
+  sio_redis_argv_copy(q + 1, argc, argv, lens, &q->argv, &q->lens);
   return q;
 }
 

@@ -798,18 +798,14 @@ static int op_command(void *drv, int lane, int argc, const char **argv,
                       const size_t *lens, int key, uint32_t timeout_ms,
                       sio_pubsub_reply_cb cb, void *ud) {
   sio_redis_cluster *k = drv;
-  size_t total = 0, off;
   cnode *n;
   cmdreq *q;
-  char *p;
-  int i, rv;
+  int rv;
   if (argc < 1 || !argv || key < 0 || key >= argc ||
       (lane != SIO_PUBSUB_LANE_PUB && lane != SIO_PUBSUB_LANE_BLOCKING))
     return SIO_ERR_INVAL;
   if (k->closing || !k->have_map)
     return SIO_ERR_CLOSED;
-  for (i = 0; i < argc; i++)
-    total += lens ? lens[i] : strlen(argv[i]);
   if (key)
     n = k->slots[sio_redis_key_slot(argv[key], lens ? lens[key]
                                                     : strlen(argv[key]))];
@@ -817,8 +813,7 @@ static int op_command(void *drv, int lane, int argc, const char **argv,
     n = any_master(k);
   if (!n)
     return SIO_ERR_CLOSED; /* the slot is not covered */
-  q = sio_malloc(sizeof(*q) +
-                 (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total);
+  q = sio_malloc(sizeof(*q) + sio_redis_argv_bytes(argc, argv, lens));
   if (!q)
     return SIO_ERR_NOMEM;
   q->k = k;
@@ -828,15 +823,7 @@ static int op_command(void *drv, int lane, int argc, const char **argv,
   q->cb = cb;
   q->ud = ud;
   q->argc = argc;
-  q->argv = (const char **)(q + 1);
-  q->lens = (size_t *)(q->argv + argc);
-  p = (char *)(q->lens + argc);
-  for (i = 0, off = 0; i < argc; i++) {
-    q->lens[i] = lens ? lens[i] : strlen(argv[i]);
-    memcpy(p + off, argv[i], q->lens[i]);
-    q->argv[i] = p + off;
-    off += q->lens[i];
-  }
+  sio_redis_argv_copy(q + 1, argc, argv, lens, &q->argv, &q->lens);
   rv = send_cmd(k, n, q, 0);
   if (rv)
     sio_free(q);

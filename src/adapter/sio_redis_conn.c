@@ -575,3 +575,28 @@ void sio_redis_conn_close(sio_redis_conn *c) {
   if (c)
     rc_end(c, SIO_ERR_CANCELED, "closed", 0);
 }
+
+size_t sio_redis_argv_bytes(int argc, const char **argv, const size_t *lens) {
+  size_t total = (size_t)argc * (sizeof(char *) + sizeof(size_t));
+  int i;
+  for (i = 0; i < argc; i++)
+    total += lens ? lens[i] : strlen(argv[i]);
+  return total;
+}
+
+void sio_redis_argv_copy(void *mem, int argc, const char **argv,
+                         const size_t *lens, const char ***argv_out,
+                         size_t **lens_out) {
+  const char **av = mem;
+  size_t *lv = (size_t *)(av + argc), off = 0;
+  char *p = (char *)(lv + argc);
+  int i;
+  for (i = 0; i < argc; i++) {
+    lv[i] = lens ? lens[i] : strlen(argv[i]);
+    memcpy(p + off, argv[i], lv[i]);
+    av[i] = p + off;
+    off += lv[i];
+  }
+  *argv_out = av;
+  *lens_out = lv;
+}

@@ -117,4 +117,13 @@ void sio_redis_conn_close(sio_redis_conn *c);
  * otherwise (reply NULL included). */
 const char *sio_redis_reply_str(const redisReply *r);
 
+/* A command's arguments copied in one block: sio_redis_argv_bytes is its
+ * size (the pointers, the lengths and the text; lens NULL: NUL-terminated
+ * arguments), sio_redis_argv_copy fills mem and points *argv_out and
+ * *lens_out into it. */
+size_t sio_redis_argv_bytes(int argc, const char **argv, const size_t *lens);
+void sio_redis_argv_copy(void *mem, int argc, const char **argv,
+                         const size_t *lens, const char ***argv_out,
+                         size_t **lens_out);
+
 #endif
