@@ -382,14 +382,17 @@ static int cmd(uv_loop_t *loop, sio_redis_cluster *k, int lane,
 
 #define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* A driver whose command timeout (300 ms) is shorter than the BLOCKs. */
+/* A driver with the command timeout given. A cluster node fsyncs
+ * nodes.conf on every config change while the cluster settles, which on
+ * a busy disk stalls it for hundreds of ms: only the test of BLOCKs that
+ * outlast the timeout uses a short one. */
 static sio_redis_cluster *open_cmd_drv(uv_loop_t *loop, const char *url,
-                                       sink *s) {
+                                       sink *s, uint32_t command_timeout_ms) {
   sio_redis_cluster *k;
   sio_redis_options o;
   memset(&o, 0, sizeof(o));
   o.connect_timeout_ms = 2000;
-  o.command_timeout_ms = 300;
+  o.command_timeout_ms = command_timeout_ms;
   o.ping_interval_ms = 60000; /* no PING out while redis-cli blocks */
   ck_assert_int_eq(sio_redis_cluster_new(&k, loop, url, &o), 0);
   sio_redis_cluster_pubsub_ops.set_handler(k, &handler, s);
@@ -446,7 +449,7 @@ START_TEST(test_commands_on_three_masters) {
   SKIP_WITHOUT_REDIS();
   redis_cluster_start(&rc, 3);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
-  k = open_cmd_drv(&loop, rc.url, &s);
+  k = open_cmd_drv(&loop, rc.url, &s, 2000);
   ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_PUB, 0, 0, &e, ARGV("PING")),
                    SIO_ERR_CLOSED);
   ck_assert_int_eq(cmd(&loop, k, 5, 0, 0, &e, ARGV("PING")), SIO_ERR_INVAL);
@@ -543,7 +546,7 @@ START_TEST(test_command_follows_moved_and_ask) {
   SKIP_WITHOUT_REDIS();
   redis_cluster_start(&rc, 3);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
-  k = open_cmd_drv(&loop, rc.url, &s);
+  k = open_cmd_drv(&loop, rc.url, &s, 2000);
   ck_assert(run_until(&loop, &s.ready, 1, 5000));
   /* MOVED */
   slot = sio_redis_key_slot("mv", 2);
@@ -620,8 +623,8 @@ END_TEST
 
 /* XREAD BLOCK on a cluster key waits at its owner on that node's
  * blocking connection: SPUBLISH and commands on the publisher lane go on
- * meanwhile; an XADD ends it; a BLOCK that runs out (500 ms, the command
- * timeout is 300) is a nil reply; close() cancels one still waiting,
+ * meanwhile; an XADD ends it; a BLOCK that runs out (1500 ms, the command
+ * timeout is 1000) is a nil reply; close() cancels one still waiting,
  * once. */
 START_TEST(test_command_blocking_xread) {
   redis_cluster rc;
@@ -634,7 +637,7 @@ START_TEST(test_command_blocking_xread) {
   SKIP_WITHOUT_REDIS();
   redis_cluster_start(&rc, 3);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
-  k = open_cmd_drv(&loop, rc.url, &s);
+  k = open_cmd_drv(&loop, rc.url, &s, 1000);
   ck_assert(run_until(&loop, &s.ready, 1, 5000));
   owner = redis_cluster_owner(&rc, sio_redis_key_slot(sk, strlen(sk)));
   ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 2000, 4, &x,
@@ -661,10 +664,10 @@ START_TEST(test_command_blocking_xread) {
   ck_assert_int_eq(x.type, REDIS_REPLY_ARRAY);
   ck_assert_uint_eq(x.elements, 1);
   /* nothing comes */
-  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 500, 4, &x,
-                       ARGV("XREAD", "BLOCK", "500", "STREAMS", sk, "$")),
+  ck_assert_int_eq(cmd(&loop, k, SIO_PUBSUB_LANE_BLOCKING, 1500, 4, &x,
+                       ARGV("XREAD", "BLOCK", "1500", "STREAMS", sk, "$")),
                    0);
-  ck_assert(run_until(&loop, &x.fired, 1, 2000));
+  ck_assert(run_until(&loop, &x.fired, 1, 3000));
   ck_assert_int_eq(x.status, 0);
   ck_assert_int_eq(x.type, REDIS_REPLY_NIL);
   /* close while one waits */
