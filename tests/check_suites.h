@@ -26,6 +26,7 @@
   X(sio_recovery)                                                              \
   X(sio_history)                                                               \
   X(sio_replay)                                                                \
+  X(sio_restore)                                                               \
   X(sio_client)                                                                \
   X(sio_socket)                                                                \
   X(sio_rooms)                                                                 \

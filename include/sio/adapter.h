@@ -81,6 +81,49 @@ typedef void (*sio_adapter_history_cb)(void *ud, int status,
  * adapter's subscriptions), so an in-memory history here may lack events:
  * its replays are never called complete. */
 #define SIO_ADAPTER_ROOMS_ON_DEMAND 1u
+/* sio_adapter_ops.flags: the adapter keeps connection state recovery for
+ * the whole cluster (the streams adapter). With recovery on, a broadcast
+ * recovery would keep (no acknowledgement, not volatile, not
+ * SIO_BCAST_LOCAL, sio_socket_emit included) is not delivered here at
+ * once: it goes to broadcast() only, and the adapter numbers it and
+ * delivers it on every instance, this one too, with sio_adapter_deliver,
+ * so every instance gives its sockets the cluster's events in one order
+ * under one offset. Sessions go to persist_session, restore_session and
+ * drop_session (all three required) instead of this instance's memory. */
+#define SIO_ADAPTER_RECOVERY 2u
+
+/* A recovery session: pid and sid as the CONNECT reply gave them, owner
+ * (NULL: none; see sio_socket_set_owner) and the socket's rooms, its id
+ * room included. All borrowed for the call. */
+typedef struct sio_adapter_session {
+  const char *pid;
+  const char *sid;
+  const char *owner;
+  const char *const *rooms;
+  size_t nrooms;
+} sio_adapter_session;
+
+/* One event a restored session missed: its offset, the broadcast as it
+ * was made (event, args without the offset, attachments, and the rooms
+ * and except-rooms it was sent to in o). Borrowed for the callback. libsio
+ * replays those the restored rooms select, in the order given. */
+typedef struct sio_adapter_missed {
+  const char *offset;
+  const char *event;
+  json_object *args;
+  const sio_bin *bins;
+  size_t nbins;
+  const sio_broadcast_opts *o;
+} sio_adapter_missed;
+
+/* restore_session's answer: status 0 with the session and what it missed
+ * after the offset presented, oldest first; SIO_ERR_NOTFOUND (no such
+ * session, expired, or the offset is no longer known: the client gets a
+ * fresh session) or another error (the same, logged). */
+typedef void (*sio_adapter_restore_cb)(void *ud, int status,
+                                       const sio_adapter_session *sess,
+                                       const sio_adapter_missed *missed,
+                                       size_t nmissed);
 
 typedef struct sio_adapter_ops {
   unsigned flags; /* SIO_ADAPTER_* */
@@ -138,6 +181,19 @@ typedef struct sio_adapter_ops {
   int (*history_read)(void *ad, sio_namespace *ns, const char *const *rooms,
                       size_t nrooms, const char *since, uint32_t max_events,
                       uint32_t max_age_ms, sio_adapter_history_cb cb, void *ud);
+  /* SIO_ADAPTER_RECOVERY: keeps sess for ttl_ms (replacing one of the
+   * same pid); a socket that went away for a recoverable reason, every
+   * connected one at sio_server_persist_sessions, and periodically. */
+  int (*persist_session)(void *ad, sio_namespace *ns,
+                         const sio_adapter_session *sess, uint32_t ttl_ms);
+  /* Takes the session of pid (it is handed out once) and the events after
+   * offset; cb fires once, later (the rules above). A session of another
+   * owner (owner NULL: none) is neither handed out nor spent. */
+  int (*restore_session)(void *ad, sio_namespace *ns, const char *pid,
+                         const char *offset, const char *owner,
+                         sio_adapter_restore_cb cb, void *ud);
+  /* Forgets the session of pid: its socket left on purpose. */
+  int (*drop_session)(void *ad, sio_namespace *ns, const char *pid);
   /* See the rules above. */
   void (*close)(void *ad, void (*done)(void *arg), void *arg);
 } sio_adapter_ops;
@@ -182,6 +238,19 @@ sio_adapter_broadcast_local_ack(sio_namespace *ns, const sio_broadcast_opts *o,
                                 const char *event, json_object *args,
                                 const sio_bin *bins, size_t nbins,
                                 uint32_t timeout_ms, sio_ack_cb cb, void *ud);
+
+/* Delivers a broadcast to this instance's selected sockets, encoded once,
+ * with offset (NUL-terminated, copied into the packet) appended to its
+ * arguments as connection state recovery does, or as it is when offset is
+ * NULL (the cluster's log is unreachable: the event cannot be recovered,
+ * but it is not lost for the sockets connected now). How an adapter with
+ * SIO_ADAPTER_RECOVERY delivers every broadcast, its own included.
+ * Returns the number of recipients or SIO_ERR_INVAL / SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_adapter_deliver(sio_namespace *ns,
+                                   const sio_broadcast_opts *o,
+                                   const char *event, json_object *args,
+                                   const sio_bin *bins, size_t nbins,
+                                   const char *offset);
 
 /* Makes the selected local sockets join (leave = 0) or leave rooms
  * (socketsJoin / socketsLeave from another instance). Returns the number

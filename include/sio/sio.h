@@ -104,6 +104,13 @@ SIO_EXTERN void sio_options_set_listen_backlog(sio_options *o, uint32_t n);
  * smaller); otherwise the client gets a fresh session and refetches. */
 SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
                                          uint32_t max_disconnection_ms);
+/* With recovery on and an adapter that keeps it for the cluster
+ * (SIO_ADAPTER_RECOVERY, <sio/adapter.h>): hands the session of every
+ * connected socket to the adapter, as if each had just lost its
+ * connection, so that a client whose instance stops (a drain) or dies
+ * resumes on another one. Call it when a drain starts. Returns the number
+ * of sessions handed over (0 without such an adapter). */
+SIO_EXTERN size_t sio_server_persist_sessions(sio_server *s);
 
 /* Native TLS: PEM certificate (may include the chain), private key and an
  * optional extra chain file (NULL). Files are read by sio_server_new.
@@ -431,7 +438,9 @@ typedef struct sio_broadcast_opts {
  * deliver it to theirs (a publish that fails while the cluster is
  * unreachable is counted as dropped, see sio_stats, and is no error).
  * Returns the number of local recipients, SIO_ERR_INVAL (event NULL or
- * reserved) or SIO_ERR_NOMEM. */
+ * reserved) or SIO_ERR_NOMEM. With recovery on and an adapter that keeps
+ * it (SIO_ADAPTER_RECOVERY) a broadcast recovery keeps is delivered here
+ * too once the cluster numbered it, later: then 0. */
 SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
                                        const sio_broadcast_opts *o,
                                        const char *event, json_object *args,

@@ -19,7 +19,9 @@ libsio_core_la_SOURCES += src/socketio/sio_server_http.c
 check_sources += tests/test_sio_server_http.c
 libsio_core_la_SOURCES += src/socketio/sio_recovery.c src/socketio/sio_recovery.h \
 	src/socketio/sio_history.c src/socketio/sio_history.h \
-	src/socketio/sio_replay.c src/socketio/sio_replay.h
+	src/socketio/sio_replay.c src/socketio/sio_replay.h \
+	src/socketio/sio_restore.c src/socketio/sio_restore.h
 check_sources += tests/test_sio_recovery.c tests/test_sio_history.c \
+	tests/test_sio_restore.c \
 	tests/test_sio_replay.c tests/test_sio_client.c \
 	tests/test_sio_socket.c

@@ -165,6 +165,10 @@ typedef struct bcast_ctx {
   const char *history_id; /* the event's id in the room history, or NULL */
   int is_volatile;
   int to_self; /* sio_socket_emit: not a room broadcast */
+  /* the adapter keeps recovery (SIO_ADAPTER_RECOVERY): offset is the one
+   * it gave (NULL: none could be had), nothing is stored here */
+  int adapter_offset;
+  const char *offset;
   size_t sent;
   /* with acknowledgements */
   sio_ack_cb cb;
@@ -241,6 +245,31 @@ static void keep(sio_namespace *ns, const sio_broadcast_opts *o,
     SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));
 }
 
+int sio_outpkt_event_offset(sio_outpkt *pkt, sio_buf *scratch,
+                            const char *nsp, const char *event,
+                            json_object *args, const sio_bin *bins,
+                            size_t nbins, const char *offset) {
+  json_object *tagged = json_object_new_array();
+  size_t i, n = args ? json_object_array_length(args) : 0;
+  int rv = tagged ? 0 : SIO_ERR_NOMEM;
+  for (i = 0; i < n && !rv; i++)
+    rv = json_object_array_add(
+             tagged, json_object_get(json_object_array_get_idx(args, i)))
+             ? SIO_ERR_NOMEM
+             : 0;
+  if (!rv) {
+    json_object *off = json_object_new_string(offset);
+    if (!off || json_object_array_add(tagged, off)) {
+      json_object_put(off);
+      rv = SIO_ERR_NOMEM;
+    }
+  }
+  if (!rv)
+    rv = sio_outpkt_event(pkt, scratch, nsp, -1, event, tagged, bins, nbins);
+  json_object_put(tagged);
+  return rv;
+}
+
 static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
                  const char *event, json_object *args, const sio_bin *bins,
                  size_t nbins, bcast_ctx *ctx) {
@@ -254,28 +283,22 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   if ((o->nrooms && !o->rooms) || (o->nexcept && !o->except))
     return SIO_ERR_INVAL;
   ctx->is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
-  if (ns->recovery && ctx->id < 0 && !ctx->is_volatile) {
+  if (ctx->adapter_offset && ctx->offset) {
+    rv = sio_outpkt_event_offset(&pkt, sio_server_scratch(ns->srv), ns->name,
+                                 event, args, bins, nbins, ctx->offset);
+    if (rv)
+      return rv;
+  } else if (ns->recovery && !ctx->adapter_offset &&
+             !sio_server_adapter_recovery(ns->srv) && ctx->id < 0 &&
+             !ctx->is_volatile) {
     /* Connection state recovery: the event carries an offset as its last
      * argument (what the client reports on reconnection) and is kept,
      * encoded, for the clients that miss it. Packets with an ack are not
      * kept, as in the reference: the ack could not be honoured later. */
     char offset[SIO_OFFSET_MAX];
-    json_object *tagged = json_object_new_array();
-    size_t i, n = args ? json_object_array_length(args) : 0;
     sio_recovery_next_offset(ns->recovery, offset);
-    rv = tagged ? 0 : SIO_ERR_NOMEM;
-    for (i = 0; i < n && !rv; i++)
-      rv = json_object_array_add(tagged,
-                                 json_object_get(json_object_array_get_idx(
-                                     args, i)))
-               ? SIO_ERR_NOMEM
-               : 0;
-    if (!rv && json_object_array_add(tagged, json_object_new_string(offset)))
-      rv = SIO_ERR_NOMEM;
-    if (!rv)
-      rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name, -1,
-                            event, tagged, bins, nbins);
-    json_object_put(tagged);
+    rv = sio_outpkt_event_offset(&pkt, sio_server_scratch(ns->srv), ns->name,
+                                 event, args, bins, nbins, offset);
     if (rv)
       return rv;
     sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
@@ -311,6 +334,18 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
   bcast_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
   ctx.id = -1;
+  return bcast(ns, o, event, args, bins, nbins, &ctx);
+}
+
+int sio_adapter_deliver(sio_namespace *ns, const sio_broadcast_opts *o,
+                        const char *event, json_object *args,
+                        const sio_bin *bins, size_t nbins,
+                        const char *offset) {
+  bcast_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.id = -1;
+  ctx.adapter_offset = 1;
+  ctx.offset = offset;
   return bcast(ns, o, event, args, bins, nbins, &ctx);
 }
 

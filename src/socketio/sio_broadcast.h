@@ -42,6 +42,12 @@ typedef struct sio_outpkt {
 int sio_outpkt_event(sio_outpkt *p, sio_buf *scratch, const char *nsp,
                      int64_t id, const char *event, json_object *args,
                      const sio_bin *bins, size_t nbins);
+/* The same for a broadcast event with offset appended to its arguments
+ * (connection state recovery's form; no acknowledgement id). */
+int sio_outpkt_event_offset(sio_outpkt *pkt, sio_buf *scratch,
+                            const char *nsp, const char *event,
+                            json_object *args, const sio_bin *bins,
+                            size_t nbins, const char *offset);
 /* ACK or, with nbins > 0, BINARY_ACK carrying args (NULL means []). */
 int sio_outpkt_ack(sio_outpkt *p, sio_buf *scratch, const char *nsp, int64_t id,
                    json_object *args, const sio_bin *bins, size_t nbins);
@@ -79,5 +85,17 @@ int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,
                           const sio_bin *bins, size_t nbins);
 /* sio_adapter_broadcast_local_ack, the same asking each recipient for an
  * acknowledgement, is public: <sio/adapter.h>. */
+
+/* With SIO_ADAPTER_RECOVERY in force (sio_server_adapter_recovery) and a
+ * broadcast recovery keeps (not local, not volatile): hands it to the
+ * adapter, which delivers it here later with its offset (or delivers it
+ * here at once without one when the adapter refuses it), sets *result (0,
+ * the local count of that fallback, or SIO_ERR_INVAL) and returns 1.
+ * Otherwise returns 0 and does nothing. (sio_cluster.c) */
+int sio_cluster_recovery_broadcast(sio_namespace *ns,
+                                   const sio_broadcast_opts *o,
+                                   const char *event, json_object *args,
+                                   const sio_bin *bins, size_t nbins,
+                                   int *result);
 
 #endif

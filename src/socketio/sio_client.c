@@ -33,6 +33,7 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_restore.h"
 #include "sio_namespace.h"
 #include "sio_server.h"
 #include "sio_socket.h"
@@ -107,6 +108,7 @@ int sio_client_new(sio_client **out, sio_server *srv, eio_socket *es) {
       c->issued_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
   }
   sio_queue_init(&c->sockets);
+  sio_queue_init(&c->restoring);
   if (srv->opts.connect_timeout) {
     sio_connect_timer *tm = sio_malloc(sizeof(*tm));
     if (!tm) {
@@ -160,6 +162,7 @@ void sio_client_on_close(sio_client *c, const char *reason) {
   set_closing(c);
   timer_release(c);
   close_sockets(c, reason);
+  sio_restore_cancel(c);
   reader_drop(c);
   sio_queue_remove(&c->link);
   c->srv->stats.clients--;
@@ -258,9 +261,13 @@ out:
 static void dispatch(sio_client *c, sio_packet *pkt, const sio_bin *bins,
                      size_t nbins) {
   sio_socket *s = sio_client_find_socket(c, pkt->nsp, pkt->nsp_len);
+  sio_namespace *ns =
+      s ? NULL : sio_server_find_nsp(c->srv, pkt->nsp, pkt->nsp_len);
+  /* a CONNECT still being answered (sio_restore.c) is a socket that is
+   * not connected yet: nothing more may come for it */
+  int restoring = ns && sio_restore_pending(c, ns);
   c->srv->stats.packets_in++;
-  if (!s && pkt->type == SIO_PACKET_CONNECT) {
-    sio_namespace *ns = sio_server_find_nsp(c->srv, pkt->nsp, pkt->nsp_len);
+  if (!s && !restoring && pkt->type == SIO_PACKET_CONNECT) {
     int rv = ns ? sio_namespace_connect(ns, c, pkt->data)
                 : invalid_namespace(c, pkt->nsp, pkt->nsp_len);
     if (rv) {

@@ -23,6 +23,8 @@ struct sio_client {
   eio_socket *es;            /* NULL once the session ended */
   sio_queue link;            /* in srv->clients */
   sio_queue sockets;         /* connected sockets (sio_socket.client_link) */
+  sio_queue restoring;       /* sockets waiting for the adapter's session
+                                (sio_restore.c; same link) */
   sio_binary_reader *reader; /* allocated while a binary packet is open */
   sio_connect_timer *timer;  /* until the first namespace connects */
   uint32_t busy;             /* depth of our frames on the stack */

@@ -648,10 +648,42 @@ static int call_started(call *c, int rv, int fatal) {
 
 /* ----------------------------------------------------------- broadcast */
 
+int sio_cluster_recovery_broadcast(sio_namespace *ns,
+                                   const sio_broadcast_opts *o,
+                                   const char *event, json_object *args,
+                                   const sio_bin *bins, size_t nbins,
+                                   int *result) {
+  sio_server *srv = ns ? ns->srv : NULL;
+  int rv;
+  if (!srv || !sio_server_adapter_recovery(srv) || !remote_wanted(ns, o) ||
+      (o && (o->flags & SIO_BCAST_VOLATILE)))
+    return 0;
+  if (!event || (nbins && !bins) ||
+      sio_event_name_reserved(event, strlen(event)) || !opts_ok(o)) {
+    *result = SIO_ERR_INVAL;
+    return 1;
+  }
+  /* the adapter delivers it here too once the cluster's log numbered it */
+  rv = srv->adapter.broadcast(srv->adapter_ud, ns, o, event, args, bins,
+                              nbins);
+  if (rv == 0) {
+    *result = 0;
+    return 1;
+  }
+  SIO_LOGD("broadcast %s on %s not logged by the cluster (%s): delivered "
+           "here without an offset",
+           event, ns->name, sio_err_name(rv));
+  *result = sio_adapter_deliver(ns, o, event, args, bins, nbins, NULL);
+  return 1;
+}
+
 int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
                             const char *event, json_object *args,
                             const sio_bin *bins, size_t nbins) {
-  int n = sio_namespace_broadcast_local(ns, o, event, args, bins, nbins);
+  int n;
+  if (sio_cluster_recovery_broadcast(ns, o, event, args, bins, nbins, &n))
+    return n;
+  n = sio_namespace_broadcast_local(ns, o, event, args, bins, nbins);
   if (n < 0 || !remote_wanted(ns, o))
     return n;
   {

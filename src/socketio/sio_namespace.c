@@ -32,6 +32,7 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_restore.h"
 #include "sio_server.h"
 #include "sio_socket.h"
 
@@ -130,7 +131,7 @@ typedef struct keep_ctx {
 
 static int keep_room(const char *room, void *ud) {
   keep_ctx *k = ud;
-  return k->ns->recovery_filter(k->s, room, k->ns->recovery_filter_ud) == 1;
+  return sio_namespace_keeps_room(k->ns, k->s, room);
 }
 
 /* Resumes the session of pid for s, already authorized (so its owner is
@@ -167,7 +168,6 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
   const char *pid = NULL, *offset = NULL;
   sio_recovered rec;
   int rv;
-  size_t i;
   memset(&rec, 0, sizeof(rec));
   rv = sio_socket_new(&s, ns, c, NULL);
   if (rv)
@@ -197,23 +197,40 @@ int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth) {
   }
   /* Recovery comes after authorization: the session is resumed only for
    * its owner, and the room rules apply before anything is replayed. */
-  if (recovery_request(ns, auth, &pid, &offset))
-    try_recover(ns, s, pid, offset, &rec);
-  rv = sio_socket_accept(s);
-  if (rv) {
-    sio_recovered_release(&rec);
-    return rv; /* the caller closes the session, which closes s */
+  if (recovery_request(ns, auth, &pid, &offset)) {
+    if (sio_server_adapter_recovery(ns->srv)) {
+      if (sio_restore_start(ns, s, pid, offset))
+        return 0; /* the connect completes when the adapter answers */
+    } else {
+      try_recover(ns, s, pid, offset, &rec);
+    }
   }
-  /* the events missed while away, in order, before anything new */
-  for (i = 0; i < rec.nmissed && s->client; i++)
-    sio_client_send(s->client, &rec.missed[i]);
+  rv = sio_namespace_accept(ns, s, rec.missed, rec.nmissed);
   sio_recovered_release(&rec);
+  return rv;
+}
+
+int sio_namespace_accept(sio_namespace *ns, sio_socket *s,
+                         const sio_outpkt *missed, size_t nmissed) {
+  size_t i;
+  int rv = sio_socket_accept(s);
+  if (rv)
+    return rv; /* the caller closes the session, which closes s */
+  /* the events missed while away, in order, before anything new */
+  for (i = 0; i < nmissed && s->client; i++)
+    sio_client_send(s->client, &missed[i]);
   if (ns->h.on_connection) {
     sio_socket_ref(s);
     ns->h.on_connection(s, ns->ud);
     sio_socket_unref(s);
   }
   return 0;
+}
+
+int sio_namespace_keeps_room(sio_namespace *ns, sio_socket *s,
+                             const char *room) {
+  return !ns->recovery_filter ||
+         ns->recovery_filter(s, room, ns->recovery_filter_ud) == 1;
 }
 
 /* ------------------------------------------------------------ public API */

@@ -52,5 +52,13 @@ void sio_namespace_del(sio_namespace *ns);
  * CONNECT had no payload). Returns 0, or SIO_ERR_NOMEM when nothing could
  * be answered (the caller closes the session). */
 int sio_namespace_connect(sio_namespace *ns, sio_client *c, json_object *auth);
+/* Accepts PENDING s (CONNECT reply), queues missed[0..nmissed) (borrowed)
+ * to it in order, then runs on_connection. Returns 0 or SIO_ERR_NOMEM (the
+ * caller closes the session). */
+int sio_namespace_accept(sio_namespace *ns, sio_socket *s,
+                         const sio_outpkt *missed, size_t nmissed);
+/* 1 when a resumed session of s keeps room (the recovery filter's say). */
+int sio_namespace_keeps_room(sio_namespace *ns, sio_socket *s,
+                             const char *room);
 
 #endif

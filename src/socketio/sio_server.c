@@ -449,6 +449,9 @@ int sio_server_set_adapter(sio_server *s, const sio_adapter_ops *ops,
   const sio_map_entry *e;
   if (!s || !ops || !ops->broadcast || !ops->close)
     return SIO_ERR_INVAL;
+  if ((ops->flags & SIO_ADAPTER_RECOVERY) &&
+      (!ops->persist_session || !ops->restore_session || !ops->drop_session))
+    return SIO_ERR_INVAL;
   if (s->has_adapter || s->closing)
     return SIO_ERR_STATE;
   s->adapter = *ops;

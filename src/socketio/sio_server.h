@@ -96,6 +96,12 @@ sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
 void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud);
 int sio_server_on_handshake(sio_conn *c, const sio_http_request *req,
                             const char **message, void *ud);
+/* 1 when recovery is on and the adapter keeps it for the cluster
+ * (SIO_ADAPTER_RECOVERY): sessions and offsets are the adapter's. */
+static inline int sio_server_adapter_recovery(const sio_server *s) {
+  return s->opts.recovery && s->has_adapter &&
+         (s->adapter.flags & SIO_ADAPTER_RECOVERY);
+}
 /* The shared encode buffer, emptied. Shrinks it first when a large packet
  * left it big, so one huge emit does not pin memory. */
 sio_buf *sio_server_scratch(sio_server *s);

@@ -36,6 +36,7 @@
 #include "sio_mem.h"
 #include "sio_namespace.h"
 #include "sio_replay.h"
+#include "sio_restore.h"
 #include "sio_server.h"
 
 int sio_socket_new(sio_socket **out, sio_namespace *ns, sio_client *c,
@@ -206,7 +207,9 @@ void sio_socket_close(sio_socket *s, const char *reason) {
     return;
   SIO_LOGD("socket %s on %s closing: %s", s->id, ns->name, reason);
   sio_socket_ref(s);
-  if (ns->recovery && s->pid[0] && recoverable(reason))
+  if (sio_server_adapter_recovery(ns->srv))
+    sio_restore_on_close(s, recoverable(reason));
+  else if (ns->recovery && s->pid[0] && recoverable(reason))
     persist(s);
   s->state = SIO_SOCKET_CLOSED;
   s->out = NULL;
@@ -356,6 +359,9 @@ int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
     memset(&o, 0, sizeof(o));
     o.rooms = &room;
     o.nrooms = 1;
+    if (sio_cluster_recovery_broadcast(s->ns, &o, event, args, bins, nbins,
+                                       &rv))
+      return rv < 0 ? rv : 0; /* it comes back numbered by the cluster */
     rv = sio_broadcast_to_self(s->ns, &o, event, args, bins, nbins);
     return rv < 0 ? rv : rv == 0 ? SIO_ERR_CLOSED : 0;
   }
