@@ -339,7 +339,7 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
   snprintf(F->reason, sizeof(F->reason), "%s", reason);
 }
 
-static void start(fx *f) {
+static void start_with(fx *f, uint32_t persist_ms) {
   static const sio_namespace_handlers h = {on_authorize, on_connection,
                                            on_event, on_disconnect};
   int i;
@@ -354,6 +354,7 @@ static void start(fx *f) {
     ck_assert_int_eq(sio_options_new(&o), 0);
     sio_options_set_ping(o, 20000, 20000);
     sio_options_set_recovery(o, 1, 60000);
+    sio_options_set_recovery_persist_interval(o, persist_ms);
     ck_assert_int_eq(sio_server_new(&f->s[i], &f->loop, o), 0);
     sio_options_del(o);
     sio_namespace_set_handlers(sio_server_of(f->s[i], "/"), &h, f);
@@ -365,6 +366,8 @@ static void start(fx *f) {
     f->port[i] = sio_server_port(f->s[i], 0);
   }
 }
+
+static void start(fx *f) { start_with(f, 0); }
 
 static void stop(fx *f, ws_client *cs, int n) {
   size_t i;
@@ -674,6 +677,37 @@ START_TEST(clean_leave_drops_and_persist_covers_a_crash) {
 }
 END_TEST
 
+/* Sessions of connected sockets are copied to the adapter each interval
+ * when new or changed, not otherwise: a client of an instance that was
+ * killed resumes with the rooms it had one interval before. */
+START_TEST(periodic_copies_of_changed_sessions) {
+  fx f;
+  ws_client c[3];
+  session a, b, a2;
+  char off0[32];
+  start_with(&f, 50);
+  connect_as(&f, &c[0], 0, "{\"user\":\"alice\"}", &a);
+  connect_as(&f, &c[1], 0, "{\"user\":\"bob\"}", &b);
+  steps_pump(&f.loop, 130);
+  ck_assert_int_eq(f.b.persists, 2);
+  steps_pump(&f.loop, 130);
+  ck_assert_int_eq(f.b.persists, 2); /* nothing changed */
+  join(&c[0], "room1");
+  publish(&f, 0, NULL, NULL, 0);
+  snprintf(off0, sizeof(off0), "%s", expect_e(&c[0], 0));
+  expect_e(&c[1], 0);
+  steps_pump(&f.loop, 130);
+  ck_assert_int_eq(f.b.persists, 3);
+  publish(&f, 1, "room1", NULL, 1);
+  expect_e(&c[0], 1);
+  resume_as(&f, &c[2], 1, "alice", &a, off0, &a2);
+  ck_assert_str_eq(a2.sid, a.sid);
+  expect_e(&c[2], 1);
+  expect_only_mark(&f, &c[2], "alice");
+  stop(&f, c, 3);
+}
+END_TEST
+
 /* More missed events than one restore replays: a fresh session. */
 START_TEST(too_many_missed_gives_fresh) {
   fx f;
@@ -726,6 +760,7 @@ Suite *sio_restore_suite(void) {
   tcase_add_test(tc, log_down_delivers_without_offset);
   tcase_add_test(tc, clean_leave_drops_and_persist_covers_a_crash);
   tcase_add_test(tc, too_many_missed_gives_fresh);
+  tcase_add_test(tc, periodic_copies_of_changed_sessions);
   tcase_add_test(tc, recovery_adapter_needs_its_session_ops);
   suite_add_tcase(s, tc);
   return s;

@@ -111,6 +111,12 @@ SIO_EXTERN void sio_options_set_recovery(sio_options *o, int enabled,
  * resumes on another one. Call it when a drain starts. Returns the number
  * of sessions handed over (0 without such an adapter). */
 SIO_EXTERN size_t sio_server_persist_sessions(sio_server *s);
+/* With such an adapter, the sessions of connected sockets are also handed
+ * over every interval_ms (0: 10000) when they are new or changed rooms,
+ * and before their copy expires: a client whose instance was killed
+ * resumes with the rooms it had at most interval_ms before. */
+SIO_EXTERN void sio_options_set_recovery_persist_interval(sio_options *o,
+                                                          uint32_t interval_ms);
 
 /* Native TLS: PEM certificate (may include the chain), private key and an
  * optional extra chain file (NULL). Files are read by sio_server_new.

@@ -534,6 +534,13 @@ const struct app_config_key app_config_keys[] = {
      .max = 86400000,
      .help = "How long missed events are kept for a disconnected client "
              "(maxDisconnectionDuration)."},
+    {KEY(recovery, persist_interval_ms, DURATION), .def = "10000", .min = 100,
+     .max = 3600000,
+     .help = "With redis.adapter = streams: how often the sessions of "
+             "connected clients that are new or changed rooms are copied to "
+             "Redis, so that the clients of a killed instance resume on "
+             "another with the rooms they had at most this long before "
+             "(all are copied when a drain starts)."},
 
     /* [replay] */
     {KEY(replay, enabled, BOOL), .def = "true",

@@ -159,6 +159,7 @@ struct app_config {
   /* [recovery] */
   bool recovery_enabled;                 /* true */
   int64_t recovery_max_disconnection_ms; /* 120000 */
+  int64_t recovery_persist_interval_ms;  /* 10000 */
   /* [replay] */
   bool replay_enabled;       /* true */
   int64_t replay_max_events; /* 1000 */

@@ -291,6 +291,9 @@ static void handle_config(struct app_daemon *d, sio_http_req *r) {
   json_object_object_add(
       rc, "max_disconnection_ms",
       json_object_new_int64(d->cfg.recovery_max_disconnection_ms));
+  json_object_object_add(
+      rc, "persist_interval_ms",
+      json_object_new_int64(d->cfg.recovery_persist_interval_ms));
   json_object_object_add(o, "recovery", rc);
   json_object_object_add(rp, "enabled",
                          json_object_new_boolean(d->cfg.replay_enabled));

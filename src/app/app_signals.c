@@ -69,6 +69,9 @@ void app_daemon_drain(struct app_daemon *d) {
            (long long)d->cfg.server_drain_timeout_ms);
   sd_status(d, "STOPPING=1\n");
   sio_server_stop_listening(d->srv);
+  /* a client of ours that resumes elsewhere gets its rooms back even if
+   * this process is killed before its socket closes (streams adapter) */
+  sio_server_persist_sessions(d->srv);
   for (as = d->socks; as; as = as->next) {
     data = app_event_error_data("server_shutdown",
                                 "server is shutting down; reconnect");

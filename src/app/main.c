@@ -141,6 +141,8 @@ static int build_server(struct app_daemon *d) {
   sio_options_set_listen_backlog(o, (uint32_t)c->server_backlog);
   sio_options_set_recovery(o, c->recovery_enabled,
                            (uint32_t)c->recovery_max_disconnection_ms);
+  sio_options_set_recovery_persist_interval(
+      o, (uint32_t)c->recovery_persist_interval_ms);
   if (!rv && *c->tls_cert_file)
     rv = sio_options_set_tls(o, c->tls_cert_file, c->tls_key_file,
                              c->tls_chain_file);

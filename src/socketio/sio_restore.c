@@ -244,6 +244,28 @@ static int persist(sio_socket *s) {
                                       srv->opts.max_disconnection_ms);
 }
 
+void sio_restore_refresh(sio_server *srv, uint32_t period_ms) {
+  sio_queue *cq, *sq;
+  /* ticks a copy may age before it is renewed: half its TTL */
+  uint32_t renew =
+      srv->opts.max_disconnection_ms / 2 / (period_ms ? period_ms : 1);
+  sio_queue_foreach(cq, &srv->clients) {
+    sio_client *c = sio_container_of(cq, sio_client, link);
+    sio_queue_foreach(sq, &c->sockets) {
+      sio_socket *s = sio_container_of(sq, sio_socket, client_link);
+      if (s->state != SIO_SOCKET_CONNECTED || !s->pid[0])
+        continue;
+      if (!s->persist_dirty &&
+          srv->recovery_ticks - s->persisted_tick < (renew ? renew : 1))
+        continue;
+      if (persist(s) == 0) {
+        s->persist_dirty = 0;
+        s->persisted_tick = srv->recovery_ticks;
+      }
+    }
+  }
+}
+
 size_t sio_server_persist_sessions(sio_server *srv) {
   sio_queue *cq, *sq;
   size_t n = 0;
@@ -253,8 +275,11 @@ size_t sio_server_persist_sessions(sio_server *srv) {
     sio_client *c = sio_container_of(cq, sio_client, link);
     sio_queue_foreach(sq, &c->sockets) {
       sio_socket *s = sio_container_of(sq, sio_socket, client_link);
-      if (s->state == SIO_SOCKET_CONNECTED && s->pid[0] && persist(s) == 0)
+      if (s->state == SIO_SOCKET_CONNECTED && s->pid[0] && persist(s) == 0) {
+        s->persist_dirty = 0;
+        s->persisted_tick = srv->recovery_ticks;
         n++;
+      }
     }
   }
   return n;

@@ -24,6 +24,12 @@ int sio_restore_pending(const sio_client *c, const sio_namespace *ns);
 /* c's session ended: its waiting sockets are refused; the adapter's
  * answers for them are dropped when they come. */
 void sio_restore_cancel(sio_client *c);
+/* The default of sio_options_set_recovery_persist_interval. */
+#define SIO_PERSIST_INTERVAL_MS 10000
+/* A recovery tick (period_ms apart): hands the adapter the sessions of
+ * connected sockets that are new or changed rooms since their last copy,
+ * and of those whose copy is half-way to its TTL. */
+void sio_restore_refresh(sio_server *srv, uint32_t period_ms);
 /* s goes away for reason (recoverable or not): its session is persisted
  * in the adapter, or dropped there. */
 void sio_restore_on_close(sio_socket *s, int recoverable);

@@ -17,6 +17,7 @@
  * runs right after. Nothing is freed inside sio_server_close itself, so it
  * may be called from any callback. */
 #include "sio_server.h"
+#include "sio_restore.h"
 
 #include <string.h>
 
@@ -110,6 +111,11 @@ void sio_options_set_recovery(sio_options *o, int enabled,
   o->recovery = enabled != 0;
   o->max_disconnection_ms =
       max_disconnection_ms ? max_disconnection_ms : 120000;
+}
+
+void sio_options_set_recovery_persist_interval(sio_options *o,
+                                               uint32_t interval_ms) {
+  o->persist_interval_ms = interval_ms;
 }
 
 int sio_options_set_tls(sio_options *o, const char *cert_file,
@@ -254,6 +260,14 @@ static void server_release(sio_server *s) {
 
 static void recovery_tick(uv_timer_t *t);
 
+/* The recovery timer's period: 10 s, or the session refresh interval
+ * when that is shorter. */
+static uint32_t recovery_period(const sio_server *s) {
+  uint32_t p = s->opts.persist_interval_ms ? s->opts.persist_interval_ms
+                                           : SIO_PERSIST_INTERVAL_MS;
+  return p < 10000 ? p : 10000;
+}
+
 int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   sio_server *s;
   struct sio_options defaults;
@@ -315,7 +329,8 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   if (s->opts.recovery) {
     uv_timer_init(loop, &s->recovery_timer);
     s->recovery_timer.data = s;
-    uv_timer_start(&s->recovery_timer, recovery_tick, 10000, 10000);
+    uv_timer_start(&s->recovery_timer, recovery_tick, recovery_period(s),
+                   recovery_period(s));
     uv_unref((uv_handle_t *)&s->recovery_timer);
   }
   *out = s;
@@ -358,12 +373,18 @@ static void on_adapter_closed(void *ud) { close_step(ud); }
 
 static void on_recovery_timer_closed(uv_handle_t *h) { close_step(h->data); }
 
-/* Every 10 s: forget recovery sessions and packets past their time. */
+/* Every period: forget recovery sessions and packets past their time;
+ * with the adapter keeping them, refresh its copies instead. */
 static void recovery_tick(uv_timer_t *t) {
   sio_server *s = t->data;
   size_t it = 0;
   const sio_map_entry *e;
   uint64_t now = uv_now(s->loop);
+  s->recovery_ticks++;
+  if (sio_server_adapter_recovery(s)) {
+    sio_restore_refresh(s, recovery_period(s));
+    return;
+  }
   while (sio_map_next(&s->nsps, &it, &e)) {
     sio_namespace *ns = e->val;
     if (ns->recovery)

@@ -30,6 +30,7 @@ struct sio_options {
   uint32_t backlog; /* 0: 511 */
   int recovery;                  /* connection state recovery on */
   uint32_t max_disconnection_ms; /* how long a session can be recovered */
+  uint32_t persist_interval_ms;  /* adapter recovery: session refresh */
   char *tls_cert; /* owned; NULL: plain TCP */
   char *tls_key;
   char *tls_chain;
@@ -73,6 +74,7 @@ struct sio_server {
   sio_buf scratch;   /* encode buffer shared by every emit */
   sio_counters stats;
   uv_timer_t recovery_timer; /* expires recovery stores (when enabled) */
+  uint32_t recovery_ticks;   /* recovery_timer runs so far */
   sio_http_cb http_cb;
   void *http_ud;
   sio_handshake_cb handshake_cb;

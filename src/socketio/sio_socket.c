@@ -126,6 +126,7 @@ int sio_socket_accept(sio_socket *s) {
   json_object *data, *sid;
   int rv;
   s->state = SIO_SOCKET_CONNECTED;
+  s->persist_dirty = 1;
   s->out = s->client->closing ? NULL : s->client->es;
   /* the id room was joined at creation, before the socket counted: an
    * adapter hears of it now (the sharded adapter's dynamic-private mode
@@ -432,6 +433,7 @@ int sio_socket_join(sio_socket *s, const char *room) {
   if (s->state == SIO_SOCKET_CLOSED)
     return SIO_ERR_CLOSED;
   rv = sio_rooms_join(&s->ns->rooms, &s->member, room, strlen(room));
+  s->persist_dirty = 1;
   srv = s->ns->srv;
   if (rv == 0 && srv->has_adapter && srv->adapter.joined)
     srv->adapter.joined(srv->adapter_ud, s, room);
@@ -444,6 +446,7 @@ int sio_socket_leave(sio_socket *s, const char *room) {
   if (!room || s->state == SIO_SOCKET_CLOSED)
     return SIO_ERR_NOTFOUND;
   rv = sio_rooms_leave(&s->ns->rooms, &s->member, room, strlen(room));
+  s->persist_dirty = 1;
   srv = s->ns->srv;
   if (rv == 0 && srv->has_adapter && srv->adapter.left)
     srv->adapter.left(srv->adapter_ud, s, room);

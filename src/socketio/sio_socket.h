@@ -32,6 +32,8 @@ struct sio_socket {
   sio_room_member member;
   uint8_t state;
   uint8_t recovered; /* resumed an earlier session */
+  uint8_t persist_dirty; /* the adapter's copy of the session is behind */
+  uint32_t persisted_tick; /* the server's recovery tick of that copy */
   eio_socket *out;   /* the client's session while this socket is connected
                         and its client is not closing, else NULL */
   uint32_t refcnt;
