@@ -42,6 +42,7 @@
   X(app_cluster)                                                               \
   X(sio_util)                                                                  \
   X(sio_redis_msg)                                                             \
+  X(sio_redis_streams)                                                         \
   X(sio_redis_url)                                                             \
   X(sio_redis_history)                                                         \
   X(sio_redis_conn)                                                            \

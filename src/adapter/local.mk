@@ -15,6 +15,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_adapter_sharded.c src/adapter/sio_adapter_sharded.h \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \
+	src/adapter/sio_redis_streams.c src/adapter/sio_redis_streams.h \
 	src/adapter/sio_redis.c src/adapter/sio_redis.h \
 	src/adapter/sio_redis_conn.c src/adapter/sio_redis_conn.h \
 	src/adapter/sio_redis_reply.c src/adapter/sio_redis_reply.h \
@@ -22,6 +23,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_history.c src/adapter/sio_redis_history.h \
 	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
+	tests/test_sio_redis_streams.c \
 	tests/test_sio_adapter_redis.c \
 	tests/test_sio_adapter_sharded.c \
 	tests/test_sio_redis.c tests/test_sio_redis_url.c \

@@ -99,3 +99,14 @@ tests_fuzz_fuzz_redis_reply_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(HIREDIS_CFLAGS)
 tests_fuzz_fuzz_redis_reply_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_redis_reply_LDADD = $(FUZZ_LINK_LIBS) $(HIREDIS_LIBS)
 endif
+
+# The Redis streams adapter's codec: XREAD / XRANGE replies of a hostile
+# Redis through the bounded reader, their entries, stored sessions and
+# entry ids.
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_streams
+tests_fuzz_fuzz_redis_streams_SOURCES = tests/fuzz/fuzz_redis_streams.c
+tests_fuzz_fuzz_redis_streams_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(HIREDIS_CFLAGS)
+tests_fuzz_fuzz_redis_streams_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_redis_streams_LDADD = $(FUZZ_LINK_LIBS) $(HIREDIS_LIBS)
+endif
