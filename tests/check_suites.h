@@ -52,6 +52,7 @@
   X(sio_adapter_req)                                                           \
   X(sio_adapter_redis)                                                         \
   X(sio_adapter_sharded)                                                       \
+  X(sio_adapter_streams)                                                       \
   X(sio_redis)
 
 #define CHECK_SUITE_DECL(name) Suite *name##_suite(void);

@@ -817,7 +817,7 @@ START_TEST(redis_adapter_and_tls_keys) {
     app_msgs_deinit(&m);
   }
   expect_error(NULL, env_bad_adapter, NULL,
-               "redis.adapter: \"cluster\" is not one of classic, sharded "
+               "redis.adapter: \"cluster\" is not one of classic, sharded, streams "
                "(from SIO_REDIS_ADAPTER)");
   {
     /* a Cluster with the classic protocol is refused before any start */

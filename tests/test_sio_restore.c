@@ -394,23 +394,7 @@ static void stop(fx *f, ws_client *cs, int n) {
   F = NULL;
 }
 
-typedef struct session {
-  char sid[32], pid[32];
-} session;
-
-static void field(const char *text, const char *key, char *out, size_t n) {
-  char pat[32];
-  const char *p, *q;
-  out[0] = 0;
-  snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-  p = strstr(text, pat);
-  if (!p)
-    return;
-  p += strlen(pat);
-  q = strchr(p, '"');
-  if (q && (size_t)(q - p) < n)
-    snprintf(out, n, "%.*s", (int)(q - p), p);
-}
+typedef steps_session session;
 
 static void open_ws(fx *f, ws_client *c, int i) {
   const ws_msg *m;
@@ -420,30 +404,14 @@ static void open_ws(fx *f, ws_client *c, int i) {
   ck_assert_msg(m->data[0] == '0', "open packet: %s", m->data);
 }
 
-/* Connects "/" on server i with auth (JSON text); fills *out. */
 static void connect_as(fx *f, ws_client *c, int i, const char *auth,
                        session *out) {
-  const ws_msg *m;
-  char pkt[256];
-  open_ws(f, c, i);
-  snprintf(pkt, sizeof(pkt), "40%s", auth);
-  ck_assert_int_eq(ws_client_send_text(c, pkt), 0);
-  m = ws_client_recv(c, T);
-  ck_assert_ptr_nonnull(m);
-  ck_assert_msg(strncmp(m->data, "40{", 3) == 0, "reply: %s", m->data);
-  field(m->data, "sid", out->sid, sizeof(out->sid));
-  field(m->data, "pid", out->pid, sizeof(out->pid));
-  ck_assert_uint_eq(strlen(out->sid), 20);
-  ck_assert_uint_eq(strlen(out->pid), 20);
+  steps_connect_auth(c, &f->loop, f->port[i], auth, out);
 }
 
 static void resume_as(fx *f, ws_client *c, int i, const char *user,
                       const session *old, const char *offset, session *out) {
-  char auth[192];
-  snprintf(auth, sizeof(auth),
-           "{\"user\":\"%s\",\"pid\":\"%s\",\"offset\":\"%s\"}", user, old->pid,
-           offset);
-  connect_as(f, c, i, auth, out);
+  steps_resume(c, &f->loop, f->port[i], user, old, offset, out);
 }
 
 static void drop(fx *f, ws_client *c) {
@@ -480,20 +448,8 @@ static void publish(fx *f, int i, const char *room, const char *except, int n) {
   json_object_put(args);
 }
 
-/* The next message of c is "e" [n, offset]; returns the offset. */
 static const char *expect_e(ws_client *c, int n) {
-  static char off[32];
-  char want[64];
-  const ws_msg *m = ws_client_recv(c, T);
-  const char *q;
-  ck_assert_ptr_nonnull(m);
-  snprintf(want, sizeof(want), "42[\"e\",%d,\"", n);
-  ck_assert_msg(strncmp(m->data, want, strlen(want)) == 0, "want %s..., got %s",
-                want, m->data);
-  q = m->data + strlen(want);
-  snprintf(off, sizeof(off), "%.*s", (int)strcspn(q, "\""), q);
-  ck_assert_msg(strchr(off, '-') != NULL, "offset %s", off);
-  return off;
+  return steps_expect_e(c, n);
 }
 
 static void expect_only_mark(fx *f, ws_client *c, const char *user) {

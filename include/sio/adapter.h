@@ -221,6 +221,10 @@ SIO_EXTERN uv_loop_t *sio_server_loop(const sio_server *s);
 SIO_EXTERN int sio_server_closing(const sio_server *s);
 /* 1 when an adapter is installed on s, else 0 (0 for NULL). */
 SIO_EXTERN int sio_server_has_adapter(const sio_server *s);
+/* 1 when connection state recovery is on for s (sio_options_set_recovery),
+ * else 0: an adapter with SIO_ADAPTER_RECOVERY then numbers and delivers
+ * the broadcasts it is given. */
+SIO_EXTERN int sio_server_recovery(const sio_server *s);
 
 /* Delivers event with args (an array or NULL) and its attachments to
  * this instance's selected sockets, encoded once, asking each recipient

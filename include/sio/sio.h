@@ -573,9 +573,13 @@ SIO_EXTERN int sio_namespace_broadcast_ack(sio_namespace *ns,
 typedef enum sio_redis_adapter {
   SIO_REDIS_ADAPTER_CLASSIC = 0, /* @socket.io/redis-adapter createAdapter:
                                     PUBLISH / PSUBSCRIBE */
-  SIO_REDIS_ADAPTER_SHARDED = 1  /* createShardedAdapter: Redis 7 sharded
+  SIO_REDIS_ADAPTER_SHARDED = 1, /* createShardedAdapter: Redis 7 sharded
                                     pub/sub (SPUBLISH / SSUBSCRIBE), the
                                     one for a Redis Cluster */
+  SIO_REDIS_ADAPTER_STREAMS = 2  /* @socket.io/redis-streams-adapter 0.3:
+                                    a Redis stream (the key) and classic
+                                    pub/sub; keeps connection state
+                                    recovery for the whole fleet */
 } sio_redis_adapter;
 
 typedef struct sio_redis_config {

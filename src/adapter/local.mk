@@ -14,6 +14,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_adapter_req.c src/adapter/sio_adapter_req.h \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_adapter_sharded.c src/adapter/sio_adapter_sharded.h \
+	src/adapter/sio_adapter_streams.c src/adapter/sio_adapter_streams.h \
 	src/adapter/sio_redis_msg.c src/adapter/sio_redis_msg.h \
 	src/adapter/sio_redis_streams.c src/adapter/sio_redis_streams.h \
 	src/adapter/sio_redis.c src/adapter/sio_redis.h \
@@ -25,7 +26,7 @@ libsio_core_la_SOURCES += \
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
 	tests/test_sio_redis_streams.c \
 	tests/test_sio_adapter_redis.c \
-	tests/test_sio_adapter_sharded.c \
+	tests/test_sio_adapter_sharded.c tests/test_sio_adapter_streams.c \
 	tests/test_sio_redis.c tests/test_sio_redis_url.c \
 	tests/test_sio_redis_conn.c tests/test_sio_redis_cluster.c \
 	tests/test_sio_redis_reply.c tests/test_sio_redis_history.c \

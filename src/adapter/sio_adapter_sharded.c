@@ -100,6 +100,8 @@ struct sio_adapter_sharded {
   sio_buf chan;
   sio_adapter_stats stats;
   sio_adapter_sharded_counts counts;
+  sio_adapter_streams *st; /* the streams mode's stream, else NULL */
+  int plain_pubsub;        /* PUBLISH / SUBSCRIBE / NUMSUB */
   int closing;
   int outstanding; /* while closing: the requests, the sweep timer, the
                     * driver */
@@ -123,6 +125,27 @@ static int random_id(char out[ID_LEN + 1]) {
   return 0;
 }
 
+static int sub_kind(const sio_adapter_sharded *a) {
+  return a->plain_pubsub ? SIO_PUBSUB_CHANNEL : SIO_PUBSUB_SHARD;
+}
+
+/* The streams mode: a non-ephemeral message goes on the stream. With
+ * recovery on, a broadcast libsio left to us (not volatile) must reach
+ * this instance's sockets even when the append fails. */
+static int to_stream(sio_adapter_sharded *a, sio_namespace *ns,
+                     const sio_broadcast_opts *o) {
+  int ours = ns && sio_server_recovery(a->srv) &&
+             !(o && (o->flags & SIO_BCAST_VOLATILE));
+  int rv = sio_adapter_streams_append(a->st, &a->scratch, ours ? ns : NULL);
+  if (rv == 0) {
+    a->stats.messages_out++;
+  } else {
+    a->stats.dropped++;
+    SIO_LOGD("streams: append dropped: %s", sio_err_name(rv));
+  }
+  return rv;
+}
+
 static rns *rns_of(sio_adapter_sharded *a, sio_namespace *ns) {
   return sio_map_get(&a->by_nsp, sio_namespace_name(ns),
                      strlen(sio_namespace_name(ns)));
@@ -131,8 +154,8 @@ static rns *rns_of(sio_adapter_sharded *a, sio_namespace *ns) {
 /* SPUBLISHes msg on channel, counting it. */
 static int publish(sio_adapter_sharded *a, const char *channel,
                    const sio_buf *msg) {
-  int rv =
-      a->ops->spublish(a->drv, channel, (const uint8_t *)msg->data, msg->len);
+  int rv = (a->plain_pubsub ? a->ops->publish : a->ops->spublish)(
+      a->drv, channel, (const uint8_t *)msg->data, msg->len);
   if (rv == 0) {
     a->stats.messages_out++;
   } else {
@@ -177,7 +200,8 @@ static void opts_from(sio_broadcast_opts *o, const sio_redis_opts *ro) {
 static int req_count(void *ud, void *ctx, sio_pubsub_count_cb cb, void *cb_ud) {
   sio_adapter_sharded *a = ud;
   rns *r = ctx;
-  return a->ops->shardnumsub(a->drv, r->chan, cb, cb_ud);
+  return (a->plain_pubsub ? a->ops->numsub : a->ops->shardnumsub)(
+      a->drv, r->chan, cb, cb_ud);
 }
 
 static int req_publish(void *ud, void *ctx, const sio_buf *msg) {
@@ -374,6 +398,37 @@ static void serve(sio_adapter_sharded *a, rns *r, sio_redis_cluster_msg *m) {
   a->counts.ignored++;
 }
 
+/* An entry of the stream (streams mode), in the stream's order. With
+ * recovery on, broadcasts are delivered with their entry id as offset,
+ * ours too (libsio left them to the stream); otherwise ours were
+ * delivered when made, as the rest of our own messages were applied. */
+static void on_entry(void *ud, const char *id, sio_redis_cluster_msg *m) {
+  sio_adapter_sharded *a = ud;
+  int own = m->uid && strcmp(m->uid, a->uid) == 0;
+  rns *r;
+  if (a->closing)
+    return;
+  a->stats.messages_in++;
+  r = m->nsp ? sio_map_get(&a->by_nsp, m->nsp, strlen(m->nsp)) : NULL;
+  if (!r) {
+    a->counts.ignored++; /* a namespace this server does not serve */
+    return;
+  }
+  if (m->type == SIO_REDIS_CLUSTER_BROADCAST && !m->request_id &&
+      sio_server_recovery(a->srv) &&
+      !(m->opts.flags & SIO_BCAST_VOLATILE)) {
+    sio_broadcast_opts o;
+    opts_from(&o, &m->opts);
+    if (sio_adapter_deliver(r->ns, &o, m->packet.event, m->packet.args,
+                            m->root.bins, m->root.nbins, id) < 0)
+      SIO_LOGD("streams: broadcast %s on %s not delivered", m->packet.event,
+               sio_namespace_name(r->ns));
+    return;
+  }
+  if (!own)
+    serve(a, r, m);
+}
+
 static void drv_message(void *ud, const char *pattern, const char *channel,
                         const uint8_t *data, size_t len) {
   sio_adapter_sharded *a = ud;
@@ -404,6 +459,8 @@ static void drv_message(void *ud, const char *pattern, const char *channel,
 
 static void drv_state(void *ud, int ready) {
   sio_adapter_sharded *a = ud;
+  if (a->st && !a->closing)
+    sio_adapter_streams_state(a->st, ready);
   if (a->stats.connected == ready)
     return;
   a->stats.connected = ready;
@@ -587,9 +644,9 @@ static int ad_nsp_open(void *ad, sio_namespace *ns) {
   if (sio_map_put(&a->by_channel, r->chan, strlen(r->chan), r) ||
       sio_map_put(&a->by_channel, r->resp_chan, strlen(r->resp_chan), r))
     return SIO_ERR_NOMEM; /* freed with the adapter through by_nsp */
-  rv = a->ops->subscribe(a->drv, r->chan, SIO_PUBSUB_SHARD);
+  rv = a->ops->subscribe(a->drv, r->chan, sub_kind(a));
   if (!rv)
-    rv = a->ops->subscribe(a->drv, r->resp_chan, SIO_PUBSUB_SHARD);
+    rv = a->ops->subscribe(a->drv, r->resp_chan, sub_kind(a));
   return rv;
 }
 
@@ -608,6 +665,8 @@ static int ad_broadcast(void *ad, sio_namespace *ns,
                                       bins, nbins, o, -1);
   if (rv)
     return rv;
+  if (a->st)
+    return to_stream(a, ns, o);
   channel = r->chan;
   if (o && o->nrooms == 1 &&
       (a->mode == SIO_SHARDED_DYNAMIC_PRIVATE ||
@@ -659,6 +718,8 @@ static int rooms_op(sio_adapter_sharded *a, sio_namespace *ns, int type,
   sio_buf_reset(&a->scratch);
   rv = sio_redis_encode_cluster_rooms(&a->scratch, type, a->uid,
                                       sio_namespace_name(ns), o, rooms, nrooms);
+  if (!rv && a->st)
+    return to_stream(a, NULL, NULL);
   return rv ? rv : publish(a, r->chan, &a->scratch);
 }
 
@@ -685,6 +746,8 @@ static int ad_disconnect_sockets(void *ad, sio_namespace *ns,
   sio_buf_reset(&a->scratch);
   rv = sio_redis_encode_cluster_disconnect(
       &a->scratch, a->uid, sio_namespace_name(ns), o, close_transport);
+  if (!rv && a->st)
+    return to_stream(a, NULL, NULL);
   return rv ? rv : publish(a, r->chan, &a->scratch);
 }
 
@@ -766,6 +829,7 @@ static void final_step(sio_adapter_sharded *a) {
   sio_map_deinit(&a->by_channel);
   sio_buf_deinit(&a->scratch);
   sio_buf_deinit(&a->chan);
+  sio_adapter_streams_free(a->st);
   sio_free(a->key);
   done = a->done;
   arg = a->done_arg;
@@ -804,11 +868,53 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   }
   a->outstanding++; /* the sweep timer */
   uv_close((uv_handle_t *)&a->sweep_timer, sweep_closed);
+  if (a->st) {
+    a->outstanding++; /* the stream's retry timer */
+    sio_adapter_streams_close(a->st, part_closed, a);
+  }
   a->outstanding++; /* the driver: its subscriptions end with it */
   a->ops->close(a->drv, part_closed, a);
   a->outstanding--;
   final_step(a);
 }
+
+static int ad_persist(void *ad, sio_namespace *ns,
+                      const sio_adapter_session *sess, uint32_t ttl_ms) {
+  return sio_adapter_streams_persist(((sio_adapter_sharded *)ad)->st, ns, sess,
+                                     ttl_ms);
+}
+
+static int ad_restore(void *ad, sio_namespace *ns, const char *pid,
+                      const char *offset, const char *owner,
+                      sio_adapter_restore_cb cb, void *ud) {
+  return sio_adapter_streams_restore(((sio_adapter_sharded *)ad)->st, ns, pid,
+                                     offset, owner, cb, ud);
+}
+
+static int ad_drop(void *ad, sio_namespace *ns, const char *pid) {
+  return sio_adapter_streams_drop(((sio_adapter_sharded *)ad)->st, ns, pid);
+}
+
+/* The streams mode: every instance reads every entry, so nothing is
+ * received on demand, and the stream keeps recovery for the fleet. */
+static const sio_adapter_ops streams_ops = {
+    .flags = SIO_ADAPTER_RECOVERY,
+    .nsp_open = ad_nsp_open,
+    .broadcast = ad_broadcast,
+    .broadcast_ack = ad_broadcast_ack,
+    .sockets_join = ad_sockets_join,
+    .sockets_leave = ad_sockets_leave,
+    .disconnect_sockets = ad_disconnect_sockets,
+    .fetch_sockets = ad_fetch_sockets,
+    .all_rooms = NULL,
+    .server_count = ad_server_count,
+    .server_side_emit = ad_server_side_emit,
+    .stats = ad_stats,
+    .persist_session = ad_persist,
+    .restore_session = ad_restore,
+    .drop_session = ad_drop,
+    .close = ad_close,
+};
 
 static const sio_adapter_ops sharded_ops = {
     .flags = SIO_ADAPTER_ROOMS_ON_DEMAND,
@@ -844,7 +950,15 @@ int sio_adapter_sharded_install(sio_server *srv, const sio_pubsub_ops *ops,
       ops->close(drv, drv_discarded, NULL);
     return SIO_ERR_INVAL;
   }
-  if (!ops->spublish || !ops->shardnumsub) {
+  if (cfg && cfg->streams) {
+    mode = SIO_SHARDED_STATIC; /* the streams adapter's channels */
+    if (!ops->command ||
+        (cfg->sharded_pubsub ? !ops->spublish || !ops->shardnumsub
+                             : !ops->publish || !ops->numsub)) {
+      rv = SIO_ERR_UNSUPPORTED;
+      goto fail;
+    }
+  } else if (!ops->spublish || !ops->shardnumsub) {
     rv = SIO_ERR_UNSUPPORTED;
     goto fail;
   }
@@ -884,8 +998,18 @@ int sio_adapter_sharded_install(sio_server *srv, const sio_pubsub_ops *ops,
   }
   uv_timer_init(a->loop, &a->sweep_timer);
   a->sweep_timer.data = a;
+  if (cfg && cfg->streams) {
+    a->plain_pubsub = !cfg->sharded_pubsub;
+    rv = sio_adapter_streams_new(&a->st, a->loop, ops, drv, cfg->streams,
+                                 on_entry, a);
+    if (rv) {
+      a->done = NULL;
+      ad_close(a, NULL, NULL);
+      return rv;
+    }
+  }
   ops->set_handler(drv, &handler, a);
-  rv = sio_server_set_adapter(srv, &sharded_ops, a);
+  rv = sio_server_set_adapter(srv, a->st ? &streams_ops : &sharded_ops, a);
   if (rv) {
     /* nothing was installed: close it all here */
     a->done = NULL;

@@ -11,6 +11,7 @@
 
 #include "sio/adapter.h"
 #include "sio/sio.h"
+#include "sio_adapter_streams.h"
 #include "sio_pubsub.h"
 
 typedef struct sio_adapter_sharded sio_adapter_sharded;
@@ -32,6 +33,15 @@ typedef struct sio_adapter_sharded_config {
   uint32_t requests_timeout_ms; /* 0: 5000 */
   sio_adapter_sharded **handle; /* when not NULL, receives the adapter
                                    (tests; valid until the server closed) */
+  /* Not NULL: the streams adapter (@socket.io/redis-streams-adapter 0.3),
+   * a mode of this one: "static" channels, on classic pub/sub (PUBLISH,
+   * SUBSCRIBE, NUMSUB) unless sharded_pubsub (its useShardedPubSub), for
+   * the ephemeral messages; broadcasts without acknowledgements,
+   * socketsJoin/Leave and disconnectSockets on the stream instead
+   * (sio_adapter_streams.h), which also keeps connection state recovery
+   * for the fleet (SIO_ADAPTER_RECOVERY). Needs the driver's command op. */
+  const sio_adapter_streams_config *streams;
+  int sharded_pubsub;
 } sio_adapter_sharded_config;
 
 /* Messages received and not acted on, for tests and diagnostics. */

@@ -1026,8 +1026,10 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   ro.tls_ca_file = cfg->tls_ca_file;
   ro.tls_cert_file = cfg->tls_cert_file;
   ro.tls_key_file = cfg->tls_key_file;
-  if (cfg->adapter == SIO_REDIS_ADAPTER_SHARDED) {
+  if (cfg->adapter == SIO_REDIS_ADAPTER_SHARDED ||
+      cfg->adapter == SIO_REDIS_ADAPTER_STREAMS) {
     sio_adapter_sharded_config scfg;
+    sio_adapter_streams_config stcfg;
     const sio_pubsub_ops *ops = &sio_redis_pubsub_ops;
     void *d;
     if (is_cluster_url(cfg->url)) {
@@ -1044,6 +1046,14 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
     memset(&scfg, 0, sizeof(scfg));
     scfg.key = cfg->key;
     scfg.requests_timeout_ms = cfg->requests_timeout_ms;
+    if (cfg->adapter == SIO_REDIS_ADAPTER_STREAMS) {
+      /* the stream is named by the key, as streamName and channelPrefix
+       * both default to "socket.io"; a Cluster takes sharded pub/sub */
+      memset(&stcfg, 0, sizeof(stcfg));
+      stcfg.stream = cfg->key;
+      scfg.streams = &stcfg;
+      scfg.sharded_pubsub = is_cluster_url(cfg->url);
+    }
     return sio_adapter_sharded_install(s, ops, d, &scfg);
   }
   if (cfg->adapter != SIO_REDIS_ADAPTER_CLASSIC)

@@ -60,6 +60,8 @@ int app_cluster_install(struct app_daemon *d) {
   rc.connect_timeout_ms = (uint32_t)d->cfg.redis_connect_timeout_ms;
   rc.adapter = strcmp(d->cfg.redis_adapter, "sharded") == 0
                    ? SIO_REDIS_ADAPTER_SHARDED
+               : strcmp(d->cfg.redis_adapter, "streams") == 0
+                   ? SIO_REDIS_ADAPTER_STREAMS
                    : SIO_REDIS_ADAPTER_CLASSIC;
   /* "" leaves each at its default (sio.h): system CAs, no client cert. */
   rc.tls_ca_file = d->cfg.redis_tls_ca_file;

@@ -449,13 +449,16 @@ const struct app_config_key app_config_keys[] = {
              "the connect to the first PING answered, before it is given "
              "up and retried (a refused connect is retried at once, with "
              "backoff from 100 ms to 500 ms)."},
-    {KEY(redis, adapter, ENUM), .def = "classic", .choices = "classic|sharded",
+    {KEY(redis, adapter, ENUM), .def = "classic", .choices = "classic|sharded|streams",
      .cli = "redis-adapter", .metavar = "PROTOCOL",
      .help = "The adapter protocol, as the Node servers of the fleet use: "
              "classic is @socket.io/redis-adapter's createAdapter "
              "(PUBLISH/PSUBSCRIBE), sharded its createShardedAdapter "
              "(Redis 7 sharded pub/sub, SPUBLISH/SSUBSCRIBE), needed on a "
-             "Redis Cluster and usable on a single Redis 7."},
+             "Redis Cluster and usable on a single Redis 7; streams is "
+             "@socket.io/redis-streams-adapter 0.3 (a Redis stream named by "
+             "redis.key), with which connection state recovery works across "
+             "instances (recovery.enabled)."},
     {KEY(redis, tls_ca_file, STRING), .def = "", .metavar = "FILE",
      .help = "rediss: PEM bundle of the CAs the Redis server's certificate "
              "must chain to (its name is checked against the URL's host). "
@@ -1347,16 +1350,17 @@ static void validate_redis(const struct app_config *cfg,
                  "rediss+sentinel:// or rediss+cluster://) (%s)",
                  tls_key, where_of(cfg, "redis", tls_key, st, sizeof(st)));
   if (sch >= 0 && redis_schemes[sch].kind == REDIS_CLUSTER &&
-      strcmp(cfg->redis_adapter, "sharded") != 0)
+      strcmp(cfg->redis_adapter, "classic") == 0)
     app_msgs_add(msgs, APP_MSG_ERROR,
                  "redis.adapter: a Redis Cluster needs redis.adapter sharded "
-                 "(the classic protocol's PUBLISH/PSUBSCRIBE want one Redis) "
+                 "or streams (the classic protocol's PUBLISH/PSUBSCRIBE want "
+                 "one Redis) "
                  "(%s)",
                  where_of(cfg, "redis", "adapter", st, sizeof(st)));
-  if (strcmp(cfg->redis_adapter, "sharded") == 0 && !*cfg->redis_url)
+  if (strcmp(cfg->redis_adapter, "classic") != 0 && !*cfg->redis_url)
     app_msgs_add(msgs, APP_MSG_WARN,
-                 "redis.adapter: sharded has no effect without redis.url "
-                 "(%s)",
+                 "redis.adapter: %s has no effect without redis.url (%s)",
+                 cfg->redis_adapter,
                  where_of(cfg, "redis", "adapter", st, sizeof(st)));
 }
 

@@ -493,6 +493,8 @@ int sio_server_closing(const sio_server *s) { return s && s->closing; }
 
 int sio_server_has_adapter(const sio_server *s) { return s && s->has_adapter; }
 
+int sio_server_recovery(const sio_server *s) { return s && s->opts.recovery; }
+
 sio_namespace *sio_server_find_nsp(const sio_server *s, const char *name,
                                    size_t len) {
   return sio_map_get(&s->nsps, name, len);

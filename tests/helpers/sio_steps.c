@@ -78,6 +78,65 @@ void steps_expect_nothing(ws_client *c, uint32_t ms) {
   ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
 }
 
+/* Copies the string value of "key":"..." in text into out. */
+static void field(const char *text, const char *key, char *out, size_t n) {
+  char pat[32];
+  const char *p, *q;
+  out[0] = 0;
+  snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+  p = strstr(text, pat);
+  if (!p)
+    return;
+  p += strlen(pat);
+  q = strchr(p, '"');
+  if (q && (size_t)(q - p) < n)
+    snprintf(out, n, "%.*s", (int)(q - p), p);
+}
+
+void steps_connect_auth(ws_client *c, uv_loop_t *loop, int port,
+                        const char *auth, steps_session *out) {
+  const ws_msg *m;
+  char pkt[256];
+  ck_assert_int_eq(ws_client_open(c, loop, port, STEPS_WS_PATH), 0);
+  m = ws_client_recv(c, STEPS_T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_msg(m->data[0] == '0', "open packet: %s", m->data);
+  snprintf(pkt, sizeof(pkt), "40%s", auth);
+  ck_assert_int_eq(ws_client_send_text(c, pkt), 0);
+  m = ws_client_recv(c, STEPS_T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_msg(strncmp(m->data, "40{", 3) == 0, "reply: %s", m->data);
+  field(m->data, "sid", out->sid, sizeof(out->sid));
+  field(m->data, "pid", out->pid, sizeof(out->pid));
+  ck_assert_uint_eq(strlen(out->sid), 20);
+  ck_assert_uint_eq(strlen(out->pid), 20);
+}
+
+void steps_resume(ws_client *c, uv_loop_t *loop, int port, const char *user,
+                  const steps_session *old, const char *offset,
+                  steps_session *out) {
+  char auth[192];
+  snprintf(auth, sizeof(auth),
+           "{\"user\":\"%s\",\"pid\":\"%s\",\"offset\":\"%s\"}", user, old->pid,
+           offset);
+  steps_connect_auth(c, loop, port, auth, out);
+}
+
+const char *steps_expect_e(ws_client *c, int n) {
+  static char off[48];
+  char want[64];
+  const ws_msg *m = ws_client_recv(c, STEPS_T);
+  const char *q;
+  ck_assert_ptr_nonnull(m);
+  snprintf(want, sizeof(want), "42[\"e\",%d,\"", n);
+  ck_assert_msg(strncmp(m->data, want, strlen(want)) == 0, "want %s..., got %s",
+                want, m->data);
+  q = m->data + strlen(want);
+  snprintf(off, sizeof(off), "%.*s", (int)strcspn(q, "\""), q);
+  ck_assert_msg(strchr(off, '-') != NULL, "offset %s", off);
+  return off;
+}
+
 json_object *steps_json(const char *s) {
   json_object *o = NULL;
   ck_assert_int_eq(sio_json_parse(s, strlen(s), 0, &o), 0);

@@ -59,6 +59,24 @@ sio_socket *steps_connect_kept(ws_client *c, uv_loop_t *loop, int port,
 void steps_expect(ws_client *c, const char *want);
 /* Nothing (but pings) arrives on c within ms. */
 void steps_expect_nothing(ws_client *c, uint32_t ms);
+/* A session as the CONNECT reply named it. */
+typedef struct steps_session {
+  char sid[32], pid[32];
+} steps_session;
+
+/* Opens c on port (waiting for the open packet), sends CONNECT "/" with
+ * auth (JSON text), checks the reply accepts it with a 20-character sid
+ * and pid (recovery on), and fills *out. */
+void steps_connect_auth(ws_client *c, uv_loop_t *loop, int port,
+                        const char *auth, steps_session *out);
+/* The same presenting old's pid and offset, as user (auth.user). */
+void steps_resume(ws_client *c, uv_loop_t *loop, int port, const char *user,
+                  const steps_session *old, const char *offset,
+                  steps_session *out);
+/* The next message of c is event "e" [n, offset]; returns the offset
+ * (static storage). */
+const char *steps_expect_e(ws_client *c, int n);
+
 /* The JSON text s parsed (sio_json_parse); owned by the caller. */
 json_object *steps_json(const char *s);
 
