@@ -465,9 +465,10 @@ static void drv_state(void *ud, int ready) {
     return;
   a->stats.connected = ready;
   if (ready)
-    SIO_LOGI("sharded: connected, cluster delivery on");
+    SIO_LOGI("%s: connected, cluster delivery on", a->st ? "streams" : "sharded");
   else
-    SIO_LOGW("sharded: connection lost, local delivery only until it returns");
+    SIO_LOGW("%s: connection lost, local delivery only until it returns",
+             a->st ? "streams" : "sharded");
 }
 
 /* ---------------------------------------------------------- room channels */
