@@ -72,6 +72,14 @@ static void chunk_free(sio_net *net, sio_chunk *ch) {
   sio_free(ch);
 }
 
+/* The nets of this thread dirtied from inside another net's flush (its
+ * deferred work: an Engine.IO message handled there that writes to Redis,
+ * whose net is another): libuv runs the prepare handles in an order of
+ * its own, so theirs may have run already, and their output would wait
+ * for the next poll to return, up to a timer's period. */
+static _Thread_local sio_net *late_nets;
+static _Thread_local int flush_depth;
+
 static void flush_cb(uv_prepare_t *h);
 static void mark_dirty(sio_conn *c);
 
@@ -205,6 +213,15 @@ void sio_net_close(sio_net *net, void (*cb)(uv_handle_t *h)) {
   net->close_cb = cb;
   /* the owner may have repointed flush.data for cb: no more flushes */
   uv_prepare_stop(&net->flush);
+  if (net->late) {
+    sio_net **p;
+    for (p = &late_nets; *p; p = &(*p)->late_next)
+      if (*p == net) {
+        *p = net->late_next;
+        break;
+      }
+    net->late = 0;
+  }
   net->close_timer.data = net;
   uv_close((uv_handle_t *)&net->close_timer, net_timer_closed);
 }
@@ -385,9 +402,15 @@ void sio_conn_resume(sio_conn *c) {
 /* The prepare handle is referenced only while work waits for it, so a loop
  * with nothing else to do still runs it before exiting. */
 static void mark_dirty(sio_conn *c) {
+  sio_net *net = c->net;
   if (sio_queue_empty(&c->dirty) && !c->writing) {
-    sio_queue_insert_tail(&c->net->dirty, &c->dirty);
-    uv_ref((uv_handle_t *)&c->net->flush);
+    sio_queue_insert_tail(&net->dirty, &c->dirty);
+    uv_ref((uv_handle_t *)&net->flush);
+  }
+  if (flush_depth && !net->in_flush && !net->late && !net->closing) {
+    net->late = 1;
+    net->late_next = late_nets;
+    late_nets = net;
   }
 }
 
@@ -686,6 +709,8 @@ void sio_net_defer(sio_net *net, sio_defer *d, void (*fn)(sio_defer *d)) {
 static void flush_cb(uv_prepare_t *h) { sio_net_flush(h->data); }
 
 void sio_net_flush(sio_net *net) {
+  flush_depth++;
+  net->in_flush = 1;
   while (!sio_queue_empty(&net->deferred)) {
     sio_queue *q = sio_queue_head(&net->deferred);
     sio_defer *d = sio_container_of(q, sio_defer, q);
@@ -700,6 +725,15 @@ void sio_net_flush(sio_net *net) {
   }
   if (!net->closing)
     uv_unref((uv_handle_t *)&net->flush);
+  net->in_flush = 0;
+  if (--flush_depth == 0) {
+    while (late_nets) {
+      sio_net *n = late_nets;
+      late_nets = n->late_next;
+      n->late = 0;
+      sio_net_flush(n);
+    }
+  }
 }
 
 static void close_cb(uv_handle_t *h) {

@@ -71,6 +71,12 @@ struct sio_net {
   void (*close_cb)(uv_handle_t *h);
   sio_queue deferred; /* sio_defer list */
   sio_queue dirty;    /* connections with unflushed output */
+  /* dirtied while another net's prepare callback ran (this one's may
+   * have run already this iteration): flushed before that callback
+   * returns, not after the next poll */
+  struct sio_net *late_next;
+  uint8_t late;
+  uint8_t in_flush;
   size_t nconns;
   int closing;
   uint64_t bytes_in;  /* counters for metrics */
