@@ -55,6 +55,7 @@
 #include "sio_map.h"
 #include "sio_mem.h"
 #include "sio_queue.h"
+#include "sio_redis_history.h"
 #include "sio_redis_msg.h"
 
 #define DEFAULT_REQUESTS_TIMEOUT 5000
@@ -879,6 +880,32 @@ static void ad_close(void *ad, void (*done)(void *arg), void *arg) {
   final_step(a);
 }
 
+/* The room history, kept in Redis for the fleet when the driver can run
+ * commands (sio_redis_history.c). Every instance that delivers an event
+ * offers it: the one that broadcast it always does, so the fleet's
+ * history holds every event published through an instance even where no
+ * other instance has members in its rooms. */
+static int ad_history_append(void *ad, sio_namespace *ns, const char *id,
+                             const char *const *rooms, size_t nrooms,
+                             const uint8_t *pkt, size_t len,
+                             uint32_t max_events, uint32_t max_age_ms) {
+  sio_adapter_sharded *a = ad;
+  return sio_redis_history_append(a->ops, a->drv, a->key,
+                                  sio_namespace_name(ns), id, rooms, nrooms,
+                                  pkt, len, max_events, max_age_ms);
+}
+
+static int ad_history_read(void *ad, sio_namespace *ns,
+                           const char *const *rooms, size_t nrooms,
+                           const char *since, uint32_t max_events,
+                           uint32_t max_age_ms, sio_adapter_history_cb cb,
+                           void *ud) {
+  sio_adapter_sharded *a = ad;
+  return sio_redis_history_read(a->ops, a->drv, a->key,
+                                sio_namespace_name(ns), rooms, nrooms, since,
+                                max_events, max_age_ms, cb, ud);
+}
+
 static int ad_persist(void *ad, sio_namespace *ns,
                       const sio_adapter_session *sess, uint32_t ttl_ms) {
   return sio_adapter_streams_persist(((sio_adapter_sharded *)ad)->st, ns, sess,
@@ -1010,7 +1037,14 @@ int sio_adapter_sharded_install(sio_server *srv, const sio_pubsub_ops *ops,
     }
   }
   ops->set_handler(drv, &handler, a);
-  rv = sio_server_set_adapter(srv, a->st ? &streams_ops : &sharded_ops, a);
+  {
+    sio_adapter_ops o = a->st ? streams_ops : sharded_ops;
+    if (ops->command) {
+      o.history_append = ad_history_append;
+      o.history_read = ad_history_read;
+    }
+    rv = sio_server_set_adapter(srv, &o, a);
+  }
   if (rv) {
     /* nothing was installed: close it all here */
     a->done = NULL;

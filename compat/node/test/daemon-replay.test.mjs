@@ -356,3 +356,57 @@ const withRedis = daemonPath() && (await haveRedisServer());
     assert.equal(metric(await metrics(b), "sio_replays_total", { complete: "false" }) >= 1, true);
   });
 });
+
+// The same fleet history with the sharded and the streams adapters (Redis
+// 7 sharded pub/sub on one Redis; the stream): the instance that
+// publishes an event keeps it in Redis, so a client that reconnects to
+// another instance gets every missed event, in order, complete, though
+// nobody of that user was on the publishing instance.
+for (const adapter of ["sharded", "streams"]) {
+  (withRedis ? describe : describe.skip)(`daemon: replay across two instances (${adapter} adapter)`, function () {
+    this.timeout(60000);
+    let redis, a, b, rc;
+    before(async () => {
+      redis = await startRedis();
+      const env = { SIO_REDIS_URL: redis.url, SIO_REDIS_ADAPTER: adapter };
+      a = await startDaemon({ ...env, SIO_SERVER_ID: `replay-${adapter}-a` });
+      b = await startDaemon({ ...env, SIO_SERVER_ID: `replay-${adapter}-b` });
+      for (const d of [a, b]) await d.waitStderr(new RegExp(`${adapter}: connected`), 5000);
+      rc = createClient({ url: redis.url });
+      rc.on("error", () => {});
+      await rc.connect();
+    });
+    afterEach(() => closeClients());
+    after(async () => {
+      if (rc) await rc.disconnect().catch(() => {});
+      await stopAllDaemons();
+      if (redis) await redis.stop();
+    });
+
+    it("disconnect from A, events through A's and B's APIs, reconnect to B with last_event_id: every one, in order, complete; subscribe since too", async () => {
+      const tok = token(`rps-${adapter}`, { projects: ["5"] });
+      const user = `user:rps-${adapter}`;
+      const first = await connectRec(a, tok);
+      const got = once(first.socket, "issue.updated");
+      const id0 = await emit(a, [user], 0);
+      await got;
+      first.socket.disconnect();
+      await emit(a, [user], 1);
+      await emit(b, ["global"], 2);
+      await emit(a, ["project:5"], 97); // not an automatic room
+      await emit(a, [user], 3);
+      const again = await connectRec(b, tok, { auth: { last_event_id: id0 } });
+      await waitFor(() => again.rec.ns().length >= 3);
+      await sleep(100);
+      assert.deepEqual(again.rec.ns(), [1, 2, 3]);
+      assert.equal(again.established.data.replayed, 3);
+      assert.equal(again.established.data.complete, true);
+      const res = await ack(again.socket, "subscribe", { room: "project:5", since: id0 });
+      assert.equal(res.ok, true);
+      assert.equal(res.replayed, 1);
+      assert.equal(res.complete, true);
+      assert.deepEqual(again.rec.ns(), [1, 2, 3, 97]);
+      assert.equal(await rc.xLen(`socket.io-history{/}:r:${user}`), 3, "e0, 1 and 3, each once");
+    });
+  });
+}
