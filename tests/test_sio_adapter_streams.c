@@ -31,39 +31,10 @@ typedef struct fx {
 
 static fx *F;
 
-static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
-                        void *ud) {
-  json_object *u;
-  char room[64];
-  (void)err;
-  (void)ud;
-  if (!auth || !json_object_object_get_ex(auth, "user", &u))
-    return -1;
-  snprintf(room, sizeof(room), "user:%s", json_object_get_string(u));
-  ck_assert_int_eq(sio_socket_set_owner(s, json_object_get_string(u)), 0);
-  ck_assert_int_eq(sio_socket_join(s, room), 0);
-  return 0;
-}
-
 static void on_connection(sio_socket *s, void *ud) {
   int i = sio_socket_namespace(s) == sio_server_of(F->s[0], "/") ? 0 : 1;
   (void)ud;
   F->recovered[i] += sio_socket_recovered(s);
-}
-
-static void on_event(sio_socket *s, const char *event, json_object *args,
-                     const sio_bin *bins, size_t nbins, int64_t ack_id,
-                     void *ud) {
-  (void)bins;
-  (void)nbins;
-  (void)ud;
-  if (strcmp(event, "join") == 0)
-    ck_assert_int_eq(
-        sio_socket_join(
-            s, json_object_get_string(json_object_array_get_idx(args, 0))),
-        0);
-  if (ack_id >= 0)
-    sio_socket_ack(s, ack_id, NULL, NULL, 0);
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
@@ -79,8 +50,8 @@ static int both_connected(fx *f) {
 }
 
 static void start_with(fx *f, int recovery) {
-  static const sio_namespace_handlers h = {on_authorize, on_connection,
-                                           on_event, on_disconnect};
+  static const sio_namespace_handlers h = {steps_authorize_user, on_connection,
+                                           steps_join_on_event, on_disconnect};
   int i;
   memset(f, 0, sizeof(*f));
   F = f;

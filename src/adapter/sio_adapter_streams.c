@@ -187,13 +187,16 @@ static void deliver_here(append_req *q) {
 
 static void on_appended(void *ud, int status, const struct redisReply *rep) {
   append_req *q = ud;
-  if (status || rep->type == REDIS_REPLY_ERROR) {
-    SIO_LOGD("streams: XADD failed: %s",
-             status ? sio_err_name(status) : rep->str);
-    /* not numbered: this instance's sockets get it without an offset (if
-     * Redis did append it before the failure, the reader hands it over
-     * too once it reads again: a rare duplicate, not a loss) */
-    if (q && status != SIO_ERR_CANCELED)
+  if (status) {
+    /* the connection went with the command in flight: whether Redis had
+     * it is unknown, so it is left to the stream (the reader hands it
+     * over once it reads again if it was appended): never twice */
+    SIO_LOGD("streams: XADD outcome unknown: %s", sio_err_name(status));
+  } else if (rep->type == REDIS_REPLY_ERROR) {
+    /* refused, so not numbered: this instance's sockets get it without an
+     * offset */
+    SIO_LOGD("streams: XADD refused: %s", rep->str);
+    if (q)
       deliver_here(q);
   }
   sio_free(q);

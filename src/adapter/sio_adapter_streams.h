@@ -56,10 +56,12 @@ int sio_adapter_streams_new(sio_adapter_streams **out, uv_loop_t *loop,
 void sio_adapter_streams_state(sio_adapter_streams *st, int ready);
 
 /* Appends env (an envelope from the sio_redis_encode_cluster_* encoders).
- * With ns set, a failure after the send delivers the broadcast in env to
- * ns's sockets here, without an offset (libsio left its delivery to the
- * stream). Returns 0 or what the driver's command returns (then nothing
- * was sent). */
+ * With ns set, Redis refusing it delivers the broadcast in env to ns's
+ * sockets here, without an offset (libsio left its delivery to the
+ * stream); a connection lost with it in flight leaves it to the stream
+ * (delivered when the reader reads again if Redis had it: never twice).
+ * Returns 0 or what the driver's command returns (then nothing was
+ * sent). */
 int sio_adapter_streams_append(sio_adapter_streams *st, const sio_buf *env,
                                sio_namespace *ns);
 

@@ -78,6 +78,35 @@ void steps_expect_nothing(ws_client *c, uint32_t ms) {
   ck_assert_msg(m == NULL, "unexpected message %s", m ? m->data : "");
 }
 
+int steps_authorize_user(sio_socket *s, json_object *auth, json_object **err,
+                         void *ud) {
+  json_object *u;
+  char room[64];
+  (void)err;
+  (void)ud;
+  if (!auth || !json_object_object_get_ex(auth, "user", &u))
+    return -1;
+  snprintf(room, sizeof(room), "user:%s", json_object_get_string(u));
+  ck_assert_int_eq(sio_socket_set_owner(s, json_object_get_string(u)), 0);
+  ck_assert_int_eq(sio_socket_join(s, room), 0);
+  return 0;
+}
+
+void steps_join_on_event(sio_socket *s, const char *event, json_object *args,
+                         const sio_bin *bins, size_t nbins, int64_t ack_id,
+                         void *ud) {
+  (void)bins;
+  (void)nbins;
+  (void)ud;
+  if (strcmp(event, "join") == 0)
+    ck_assert_int_eq(
+        sio_socket_join(
+            s, json_object_get_string(json_object_array_get_idx(args, 0))),
+        0);
+  if (ack_id >= 0)
+    sio_socket_ack(s, ack_id, NULL, NULL, 0);
+}
+
 /* Copies the string value of "key":"..." in text into out. */
 static void field(const char *text, const char *key, char *out, size_t n) {
   char pat[32];

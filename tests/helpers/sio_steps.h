@@ -59,6 +59,17 @@ sio_socket *steps_connect_kept(ws_client *c, uv_loop_t *loop, int port,
 void steps_expect(ws_client *c, const char *want);
 /* Nothing (but pings) arrives on c within ms. */
 void steps_expect_nothing(ws_client *c, uint32_t ms);
+/* on_authorize of the recovery suites: auth.user names the user, who
+ * becomes the socket's recovery owner and is put in room "user:<user>";
+ * without one the CONNECT is refused. */
+int steps_authorize_user(sio_socket *s, json_object *auth, json_object **err,
+                         void *ud);
+/* on_event of the recovery suites: "join" [room] joins room; an event with
+ * an ack id is acknowledged (no arguments) once handled. */
+void steps_join_on_event(sio_socket *s, const char *event, json_object *args,
+                         const sio_bin *bins, size_t nbins, int64_t ack_id,
+                         void *ud);
+
 /* A session as the CONNECT reply named it. */
 typedef struct steps_session {
   char sid[32], pid[32];
