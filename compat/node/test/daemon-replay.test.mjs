@@ -317,6 +317,29 @@ const withRedis = daemonPath() && (await haveRedisServer());
     assert.equal(metric(await metrics(b), "sio_replay_events"), 0);
   });
 
+  it("12 subscribes with since while Redis is paused: 8 wait for their read, the other 4 are answered at once with complete false, and the socket stays", async () => {
+    const projects = Array.from({ length: 12 }, (_, i) => String(100 + i));
+    const tok = token("rpc-many", { projects });
+    const c = await connectRec(a, tok);
+    const id0 = await emit(a, ["user:rpc-many"], 0);
+    await waitFor(() => c.rec.ns().length === 1);
+    await em.sendCommand(["CLIENT", "PAUSE", "700", "ALL"]);
+    const t0 = Date.now();
+    const order = [];
+    const acks = projects.map((p) => ack(c.socket, "subscribe", { room: `project:${p}`, since: id0 })
+      .then((r) => { order.push(r.complete); return { r, ms: Date.now() - t0 }; }));
+    const got = await Promise.all(acks);
+    for (const { r } of got) assert.equal(r.ok, true);
+    const refused = got.filter(({ r }) => r.complete === false);
+    const served = got.filter(({ r }) => r.complete === true);
+    assert.equal(served.length, 8, "at most 8 replays wait per socket");
+    assert.equal(refused.length, 4);
+    for (const { r } of refused) assert.equal(r.replayed, 0);
+    assert.deepEqual(order.slice(0, 4), [false, false, false, false], "the refused are answered first, without waiting for Redis");
+    assert.equal(c.socket.connected, true);
+    assert.equal((await ack(c.socket, "subscribe", { room: "project:100", since: id0 })).complete, true, "and later ones are served again");
+  });
+
   it("an instance started after the events serves them from Redis", async () => {
     const tok = token("rpc-late");
     const first = await connectRec(a, tok);
