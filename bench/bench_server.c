@@ -6,7 +6,8 @@
  *                              (the sender included) as "bcast";
  *   "echo"  (payload, ack)  -> ack with the same payload.
  *
- * Usage: bench_server [port] [--redis URL [--adapter classic|sharded]]
+ * Usage: bench_server [port] [--redis URL [--adapter classic|sharded|streams]]
+ *                     [--recovery]
  *        (port 0 or absent: a free one)
  * Listens on 127.0.0.1 only, prints "LISTENING <port>" on stdout once
  * ready; SIGTERM or SIGINT closes it. Options are libsio's defaults, which
@@ -79,7 +80,8 @@ int main(int argc, char **argv) {
   char addr[64];
   char *end;
   long port = 0;
-  int rv, i;
+  int rv, i, recovery = 0;
+  sio_options *opts = NULL;
 
   memset(&rc, 0, sizeof(rc));
   for (i = 1; i < argc; i++) {
@@ -87,10 +89,14 @@ int main(int argc, char **argv) {
       redis = argv[++i];
     } else if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc &&
                (strcmp(argv[i + 1], "classic") == 0 ||
-                strcmp(argv[i + 1], "sharded") == 0)) {
-      rc.adapter = strcmp(argv[++i], "sharded") == 0
-                       ? SIO_REDIS_ADAPTER_SHARDED
-                       : SIO_REDIS_ADAPTER_CLASSIC;
+                strcmp(argv[i + 1], "sharded") == 0 ||
+                strcmp(argv[i + 1], "streams") == 0)) {
+      i++;
+      rc.adapter = strcmp(argv[i], "sharded") == 0   ? SIO_REDIS_ADAPTER_SHARDED
+                   : strcmp(argv[i], "streams") == 0 ? SIO_REDIS_ADAPTER_STREAMS
+                                                     : SIO_REDIS_ADAPTER_CLASSIC;
+    } else if (strcmp(argv[i], "--recovery") == 0) {
+      recovery = 1; /* connection state recovery (the streams adapter's) */
     } else if (argv[i][0] != '-') {
       port_s = argv[i];
     } else {
@@ -108,10 +114,13 @@ int main(int argc, char **argv) {
   }
   /* Warnings only: a log line per event would be the benchmark. */
   sio_set_log(on_log, NULL, SIO_LOG_WARN);
-  if (sio_server_new(&server, loop, NULL)) {
+  if (recovery && sio_options_new(&opts) == 0)
+    sio_options_set_recovery(opts, 1, 0);
+  if (sio_server_new(&server, loop, opts)) {
     fprintf(stderr, "bench_server: out of memory\n");
     return 1;
   }
+  sio_options_del(opts);
   h.on_event = on_event;
   sio_namespace_set_handlers(sio_server_of(server, "/"), &h, NULL);
   if (redis) {

@@ -14,6 +14,10 @@
 #   single-classic   redis://         @socket.io/redis-adapter's protocol
 #   single-sharded   redis://         createShardedAdapter's, on one Redis 7
 #   cluster-sharded  redis+cluster:// createShardedAdapter's, 3 masters
+#   single-streams   redis://         @socket.io/redis-streams-adapter's
+#   streams-recovery redis://         the same with connection state
+#                                     recovery (numbered by the stream
+#                                     before any delivery)
 #
 # Reported per case: the median broadcasts per second (deliveries per
 # second / N) and the ratio to single-classic.
@@ -98,10 +102,10 @@ done
 [ $ok -eq 1 ] || { echo "redis-topologies: cluster not ok" >&2; exit 1; }
 cluster_url="redis+cluster://127.0.0.1:${cports[0]},127.0.0.1:${cports[1]},127.0.0.1:${cports[2]}"
 
-start_server() { # url adapter -> "pid port"
+start_server() { # url adapter [--recovery] -> "pid port"
   local fifo=$dir/srv.$RANDOM
   mkfifo "$fifo"
-  "$server" 0 --redis "$1" --adapter "$2" >"$fifo" 2>>"$dir/servers.log" &
+  "$server" 0 --redis "$1" --adapter "$2" ${3:-} >"$fifo" 2>>"$dir/servers.log" &
   local pid=$! line port=""
   pids+=($pid)
   if read -r -t 10 line <"$fifo"; then port=${line#LISTENING }; fi
@@ -111,10 +115,10 @@ start_server() { # url adapter -> "pid port"
 }
 
 raw=${out:-$dir/raw.jsonl}
-run_case() { # name url adapter
+run_case() { # name url adapter [--recovery]
   local a b json
-  read -r pa porta < <(start_server "$2" "$3")
-  read -r pb portb < <(start_server "$2" "$3")
+  read -r pa porta < <(start_server "$2" "$3" "${4:-}")
+  read -r pb portb < <(start_server "$2" "$3" "${4:-}")
   json=$("$bench" fanout -p "$porta,$portb" --pid "$pa,$pb" -n "$n" \
     --inflight "$inflight" --count "$count" --payload 64 --duration 60 2>/dev/null |
     grep '^{"tool":"sio-bench"' | tail -n 1)
@@ -127,13 +131,16 @@ r = json.loads(sys.argv[1]); print("%.1f" % (r["deliveries_per_s"] / int(sys.arg
 }
 
 declare -A results
-cases=(single-classic single-sharded cluster-sharded)
+cases=(single-classic single-sharded cluster-sharded single-streams streams-recovery)
 for r in $(seq "$repeats"); do
   for c in "${cases[@]}"; do
     case $c in
       single-classic) v=$(run_case "$c" "redis://127.0.0.1:$single" classic) ;;
       single-sharded) v=$(run_case "$c" "redis://127.0.0.1:$single" sharded) ;;
       cluster-sharded) v=$(run_case "$c" "$cluster_url" sharded) ;;
+      single-streams) v=$(run_case "$c" "redis://127.0.0.1:$single" streams) ;;
+      streams-recovery)
+        v=$(run_case "$c" "redis://127.0.0.1:$single" streams --recovery) ;;
     esac
     results[$c]+="$v "
     echo "repeat $r  $c  $v broadcasts/s" >&2
@@ -141,10 +148,12 @@ for r in $(seq "$repeats"); do
 done
 
 python3 - "$n" "${results[single-classic]}" "${results[single-sharded]}" \
-  "${results[cluster-sharded]}" <<'EOF'
+  "${results[cluster-sharded]}" "${results[single-streams]}" \
+  "${results[streams-recovery]}" <<'EOF'
 import statistics, sys
 n = sys.argv[1]
-names = ["single-classic", "single-sharded", "cluster-sharded"]
+names = ["single-classic", "single-sharded", "cluster-sharded",
+         "single-streams", "streams-recovery"]
 med = {k: statistics.median(float(x) for x in v.split()) for k, v in zip(names, sys.argv[2:])}
 print(f"broadcasts per second to two instances, {n} clients, median of the repeats")
 for k in names:
