@@ -437,8 +437,8 @@ const struct app_config_key app_config_keys[] = {
              "names (rediss+sentinel:// for TLS); "
              "redis+cluster://[[user]:password@]host:port[,host:port...] "
              "for a Redis Cluster (rediss+cluster:// for TLS; use "
-             "redis.adapter sharded). A password is shown as ***. Empty: "
-             "the in-memory adapter (a single instance)."},
+             "redis.adapter sharded or streams). A password is shown as "
+             "***. Empty: the in-memory adapter (a single instance)."},
     {KEY(redis, key, STRING), .def = "socket.io", .cli = "redis-key",
      .metavar = "PREFIX", .check = check_nonempty,
      .help = "Channel prefix shared with the other servers and emitters "
