@@ -207,6 +207,57 @@ START_TEST(resumes_on_another_instance_with_every_missed_event) {
 }
 END_TEST
 
+/* Events keep coming while B reads alice's session and what she missed:
+ * the missed set ends where live delivery starts, so she gets 1..60 once
+ * each, in the stream's order (Carol's on B), nothing twice. */
+START_TEST(resume_while_events_keep_coming) {
+  fx f;
+  ws_client c[3];
+  steps_session a, w;
+  char off0[48], seen[61][48], off[48], pkt[192];
+  const ws_msg *m;
+  int i, order[61], got[61];
+  SKIP_WITHOUT_REDIS();
+  start(&f);
+  connect_as(&f, &c[0], 0, "alice", &a);
+  connect_as(&f, &c[2], 1, "carol", &w);
+  join(&c[2], "user:alice");
+  ck_assert_int_eq(publish(&f, 0, "user:alice", 0), 0);
+  snprintf(off0, sizeof(off0), "%s", steps_expect_e(&c[0], 0));
+  steps_expect_e(&c[2], 0);
+  drop(&f, &c[0]);
+  for (i = 1; i <= 20; i++)
+    ck_assert_int_eq(publish(&f, i % 2, "user:alice", i), 0);
+  ck_assert_int_eq(ws_client_open(&c[1], &f.loop, f.port[1], STEPS_WS_PATH), 0);
+  ck_assert_ptr_nonnull(ws_client_recv(&c[1], T));
+  snprintf(pkt, sizeof(pkt),
+           "40{\"user\":\"alice\",\"pid\":\"%s\",\"offset\":\"%s\"}", a.pid,
+           off0);
+  ck_assert_int_eq(ws_client_send_text(&c[1], pkt), 0);
+  for (i = 21; i <= 40; i++) {
+    ck_assert_int_eq(publish(&f, i % 2, "user:alice", i), 0);
+    uv_run(&f.loop, UV_RUN_NOWAIT); /* while B reads: its reader moves on */
+  }
+  m = ws_client_recv(&c[1], T);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_msg(strstr(m->data, a.sid) != NULL, "resumed: %s", m->data);
+  for (i = 41; i <= 60; i++)
+    ck_assert_int_eq(publish(&f, i % 2, "user:alice", i), 0);
+  memset(got, 0, sizeof(got));
+  for (i = 1; i <= 60; i++) {
+    order[i] = read_e(&c[2], seen[i]);
+    ck_assert(order[i] >= 1 && order[i] <= 60 && !got[order[i]]);
+    got[order[i]] = 1;
+  }
+  for (i = 1; i <= 60; i++) {
+    ck_assert_int_eq(read_e(&c[1], off), order[i]);
+    ck_assert_str_eq(off, seen[i]);
+  }
+  steps_expect_nothing(&c[1], 200);
+  stop(&f, c, 3);
+}
+END_TEST
+
 /* Mallory presenting alice's pid gets a fresh session and does not spend
  * hers; an offset the stream never had gets a fresh session. */
 START_TEST(foreign_owner_or_unknown_offset_resume_nothing) {
@@ -335,6 +386,7 @@ Suite *sio_adapter_streams_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, resumes_on_another_instance_with_every_missed_event);
+  tcase_add_test(tc, resume_while_events_keep_coming);
   tcase_add_test(tc, foreign_owner_or_unknown_offset_resume_nothing);
   tcase_add_test(tc, redis_down_then_back);
   tcase_add_test(tc, handed_over_sessions_resume_elsewhere);
