@@ -8,10 +8,12 @@
 #define CHECK_SUITES(X)                                                        \
   X(eio_packet)                                                                \
   X(eio_payload)                                                               \
+  X(eio_cluster_msg)                                                           \
   X(sio_json)                                                                  \
   X(sio_packet)                                                                \
   X(sio_binary)                                                                \
   X(eio_polling)                                                               \
+  X(eio_cluster)                                                               \
   X(eio_socket)                                                                \
   X(eio_ws)                                                                    \
   X(eio_server)                                                                \

@@ -10,11 +10,19 @@
 // events published with POST /api/v1/emit directly on instance A and on
 // instance B.
 //
-// Non-sticky configurations (round robin, and nginx's `hash $cookie_io`):
-// the Engine.IO session id is known to one instance only, so a long-polling
-// request that the balancer sends to the other one gets HTTP 400
-// {"code":1,"message":"Session ID unknown"} -- the failure docs/cluster.md
-// and docs/deployment.md warn about is shown to happen -- while
+// Non-sticky configurations (round robin) in front of instances with
+// engine.forwarding on (the default with Redis): a request for a session
+// the other instance owns is carried to it over Redis (the protocol of
+// @socket.io/cluster-engine), so every client kind works: polling only,
+// polling -> WebSocket (taken over by the instance of the upgrade, or
+// proxied), WebSocket only; 200 clients for 30 s through nginx lose
+// nothing and never see a 400.
+//
+// The same balancers (and nginx's `hash $cookie_io`) in front of instances
+// with engine.forwarding = false: the Engine.IO session id is known to one
+// instance only, so a long-polling request that the balancer sends to the
+// other one gets HTTP 400 {"code":1,"message":"Session ID unknown"} -- the
+// failure the reference server has without sticky sessions -- while
 // WebSocket-only clients (one connection per session) work.
 //
 // Needs SIO_DAEMON (the built sio-server) and redis-server; each balancer
@@ -154,7 +162,7 @@ async function rawSession(url, agent) {
   `load balancers: two sio-server instances on one Redis${why ? ` (skipped: ${why})` : ""}`,
   function () {
     this.timeout(20000);
-    let redis, a, b, backends, byAddr;
+    let redis, a, b, backends, byAddr, off;
 
     before(async () => {
       redis = await startRedis();
@@ -174,6 +182,14 @@ async function rawSession(url, agent) {
       b.id = "lb-b";
       backends = [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`];
       byAddr = new Map([[backends[0], a.id], [backends[1], b.id]]);
+      // a second pair without forwarding, for the failure it prevents
+      const c = await startDaemon({ ...env, SIO_SERVER_ID: "lb-c", SIO_ENGINE_FORWARDING: "false" });
+      const d = await startDaemon({ ...env, SIO_SERVER_ID: "lb-d", SIO_ENGINE_FORWARDING: "false" });
+      for (const x of [c, d]) await x.waitStderr(/redis: connected/, 5000);
+      c.id = "lb-c";
+      d.id = "lb-d";
+      off = { a: c, b: d, backends: [`127.0.0.1:${c.port}`, `127.0.0.1:${d.port}`] };
+      off.byAddr = new Map([[off.backends[0], c.id], [off.backends[1], d.id]]);
     });
 
     afterEach(() => closeClients());
@@ -188,7 +204,7 @@ async function rawSession(url, agent) {
     // the options clientOpts(i); all subscribe to one new project room; an
     // event published on A and one published on B reach every client.
     // Resolves with the instances the clients landed on.
-    async function roundTrip(lb, mode, n, clientOpts = () => ({})) {
+    async function roundTrip(lb, mode, n, clientOpts = () => ({}), pair = { a, b }) {
       const room = `project:lb-${uniq()}`;
       const clients = [];
       for (let i = 0; i < n; i++) {
@@ -211,7 +227,7 @@ async function rawSession(url, agent) {
       // the sessions live on through the balancer: two heartbeats each
       // (polling: the ping on a held GET, the pong in a POST)
       await Promise.all(clients.map(({ socket }) => pings(socket, 2)));
-      for (const d of [a, b]) {
+      for (const d of [pair.a || a, pair.b || b]) {
         const got = clients.map(({ socket }) => once(socket, "project.updated", 5000));
         const res = await publish(d, {
           rooms: [room],
@@ -233,10 +249,10 @@ async function rawSession(url, agent) {
       return clients.map((c) => c.server);
     }
 
-    function bothInstances(servers) {
+    function bothInstances(servers, pair = { a, b }) {
       assert.deepEqual(
         [...new Set(servers)].sort(),
-        [a.id, b.id],
+        [(pair.a || a).id, (pair.b || b).id],
         `clients spread over both instances (got ${servers.join(", ")})`,
       );
     }
@@ -367,26 +383,42 @@ async function rawSession(url, agent) {
 
     // ------------------------------------------------ non-sticky balancers
 
-    (HAVE.nginx ? describe : describe.skip)(blockTitle("nginx", "round robin (not sticky)"), function () {
+    (HAVE.nginx ? describe : describe.skip)(blockTitle("nginx", "round robin (not sticky), engine.forwarding = true"), function () {
       let lb;
       before(async () => {
-        lb = await startNginx({ backends, sticky: [] });
+        lb = await startNginx({ backends, sticky: [], workerConnections: 4096 });
       });
-      nonStickyTests(() => lb);
+      forwardingTests(() => lb, true);
     });
 
-    (HAVE.haproxy ? describe : describe.skip)(blockTitle("haproxy", "balance roundrobin, no cookie (not sticky)"), function () {
+    (HAVE.haproxy ? describe : describe.skip)(blockTitle("haproxy", "balance roundrobin, no cookie (not sticky), engine.forwarding = true"), function () {
       let lb;
       before(async () => {
         lb = await startHaproxy({ backends, sticky: ["balance roundrobin"] });
       });
+      forwardingTests(() => lb, false);
+    });
+
+    (HAVE.nginx ? describe : describe.skip)(blockTitle("nginx", "round robin (not sticky), engine.forwarding = false"), function () {
+      let lb;
+      before(async () => {
+        lb = await startNginx({ backends: off.backends, sticky: [] });
+      });
       nonStickyTests(() => lb);
     });
 
-    (HAVE.nginx ? describe : describe.skip)(blockTitle("nginx", "hash $cookie_io consistent (not sticky)"), function () {
+    (HAVE.haproxy ? describe : describe.skip)(blockTitle("haproxy", "balance roundrobin, no cookie (not sticky), engine.forwarding = false"), function () {
       let lb;
       before(async () => {
-        lb = await startNginx({ backends, sticky: ["hash $cookie_io consistent;"] });
+        lb = await startHaproxy({ backends: off.backends, sticky: ["balance roundrobin"] });
+      });
+      nonStickyTests(() => lb);
+    });
+
+    (HAVE.nginx ? describe : describe.skip)(blockTitle("nginx", "hash $cookie_io consistent (not sticky), engine.forwarding = false"), function () {
+      let lb;
+      before(async () => {
+        lb = await startNginx({ backends: off.backends, sticky: ["hash $cookie_io consistent;"] });
       });
 
       it("routes the handshake without a key (round robin) and the next request by the hash of the new sid: sessions break with 400 code 1", async () => {
@@ -423,8 +455,8 @@ async function rawSession(url, agent) {
         // the session exists: on the instance that made it, the sid works
         const hs = await request(`${lb.url}/socket.io/?EIO=4&transport=polling`);
         const { sid } = JSON.parse(hs.body.slice(1));
-        const own = byAddr.get(hs.headers["x-upstream"]) === a.id ? a : b;
-        const other = own === a ? b : a;
+        const own = off.byAddr.get(hs.headers["x-upstream"]) === off.a.id ? off.a : off.b;
+        const other = own === off.a ? off.b : off.a;
         const miss = await request(`${other.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
           method: "POST", body: "1", headers: { "Content-Type": "text/plain;charset=UTF-8" },
         });
@@ -448,8 +480,121 @@ async function rawSession(url, agent) {
       });
 
       it("WebSocket-only clients work without stickiness (one connection per session), on both instances", async () => {
-        bothInstances(await roundTrip(getLb(), MODES[1], 4));
+        bothInstances(await roundTrip(getLb(), MODES[1], 4, () => ({}), off), off);
       });
+    }
+
+    // ------------------------------------------ forwarding, not sticky
+
+    function forwardingTests(getLb, load) {
+      // Where a session ends up is the balancer's rotation: with round
+      // robin the handshake and the upgrade of an upgrading client may
+      // land on one instance every time, so only polling and WebSocket
+      // clients are asked to spread; the raw suite in compat/node
+      // (daemon-forwarding) aims the upgrade at each instance.
+      for (const mode of MODES) {
+        it(`${mode.name}: clients receive events published on A and on B, through a balancer that is not sticky`, async () => {
+          const servers = await roundTrip(getLb(), mode, 6, () => ({ withCredentials: true }));
+          if (mode.transports.length === 1) bothInstances(servers);
+        });
+      }
+
+      it("a raw polling session's next request on the other instance is answered by the owner (200 ok, not 400)", async () => {
+        const outcomes = [];
+        for (let i = 0; i < 6; i++) outcomes.push(await rawSession(getLb().url));
+        for (const o of outcomes) {
+          assert.equal(o.status, 200, `${o.status} ${o.body}`);
+          assert.equal(o.body, "ok");
+        }
+        const crossed = outcomes.filter((o) => o.second !== o.first);
+        assert.ok(crossed.length >= 3, `requests reached the other instance (${crossed.length} of 6)`);
+      });
+
+      it("a sid no instance owns is still HTTP 400 {code:1} (after the owners' answer deadline), on both instances", async () => {
+        for (const d of [a, b]) {
+          const t0 = Date.now();
+          const r = await request(`${d.url}/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA`);
+          assert.equal(r.status, 400);
+          assert.deepEqual(r.json, ENGINE_SID_UNKNOWN);
+          const ms = Date.now() - t0;
+          assert.ok(ms >= 900 && ms < 3000, `answered after ${ms} ms`);
+        }
+      });
+
+      it("a session whose instance is the other one: the polling GET waits there for the owner's output (a ping), then the session closes cleanly", async () => {
+        // handshake on A, every later request straight to B
+        const hs = await request(`${a.url}/socket.io/?EIO=4&transport=polling`);
+        const { sid } = JSON.parse(hs.body.slice(1));
+        const base = `${b.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+        const t0 = Date.now();
+        const get = await request(base);
+        assert.equal(get.status, 200, get.body);
+        assert.equal(get.body, "2", "the owner's ping, carried by B");
+        assert.ok(Date.now() - t0 < 2000);
+        const pong = await request(base, { method: "POST", body: "3", headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+        assert.equal(pong.status, 200);
+        assert.equal(pong.body, "ok");
+        const close = await request(base, { method: "POST", body: "1", headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+        assert.equal(close.status, 200);
+        // the owner closed it: now unknown everywhere
+        const after = await request(`${a.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+        assert.equal(after.status, 400);
+      });
+
+      if (load) {
+        it("200 clients (polling only and polling -> WebSocket) exchange events for 30 s: no HTTP 400, no event lost, none twice", async function () {
+          this.timeout(90000);
+          const room = `project:lb-load-${uniq()}`;
+          const clients = [];
+          const errors = [];
+          const starts = [];
+          for (let i = 0; i < 200; i++) {
+            starts.push((async () => {
+              const { socket } = await connect({ url: getLb().url }, {
+                transports: i % 2 ? ["polling", "websocket"] : ["polling"],
+                withCredentials: true,
+                auth: { token: token(`lb-load-${uniq()}`, { projects: ["*"] }) },
+              });
+              const got = [];
+              socket.on("project.updated", (env) => got.push(env.data.n));
+              socket.on("disconnect", (reason) => errors.push(`disconnect: ${reason}`));
+              socket.io.engine.on("error", (err) => errors.push(`engine: ${err.message} ${err.description ?? ""}`));
+              assert.deepEqual(await ack(socket, "subscribe", { room }), { ok: true, rooms: [room] });
+              clients.push({ socket, got, acks: 0 });
+            })());
+            if (i % 20 === 19) await Promise.all(starts.splice(0));
+          }
+          await Promise.all(starts);
+          assert.equal(clients.length, 200);
+          const end = Date.now() + 30000;
+          let n = 0;
+          const pingers = clients.map(async (c) => {
+            while (Date.now() < end) {
+              await ack(c.socket, "ping");
+              c.acks++;
+              await sleep(2000);
+            }
+          });
+          while (Date.now() < end) {
+            const d = n % 2 ? b : a;
+            const res = await publish(d, { rooms: [room], event: "project.updated", data: { n } });
+            assert.equal(res.status, 202, res.body);
+            n++;
+            await sleep(250);
+          }
+          await Promise.all(pingers);
+          await waitFor(() => clients.every((c) => c.got.length >= n), 5000, "every event everywhere");
+          const want = [...Array(n).keys()];
+          const upgraded = clients.filter((c) => c.socket.io.engine.transport.name === "websocket").length;
+          for (const c of clients) {
+            assert.ok(c.socket.connected);
+            assert.deepEqual(c.got, want);
+            assert.ok(c.acks >= 10, `${c.acks} acks in 30 s`);
+          }
+          assert.deepEqual(errors, []);
+          assert.equal(upgraded, 100, "the clients that may upgrade did");
+        });
+      }
     }
   },
 );

@@ -339,6 +339,31 @@ SIO_EXTERN void sio_adapter_free_rooms(const char **rooms);
 SIO_EXTERN int sio_adapter_server_event(sio_namespace *ns, json_object *data,
                                         int want_ack, json_object **ack);
 
+/* ------------------------------------------- the Engine.IO request bus */
+
+/* Sticky-free load balancing (sio_options_set_forwarding): a pub/sub bus
+ * carries an Engine.IO request for a session another instance owns to
+ * that instance, in the messages of @socket.io/cluster-engine's
+ * RedisEngine. The bus belongs to whoever connects the instances (the
+ * Redis adapters do it): it publishes what the server gives it and hands
+ * back every message of the channels "engine.io#" and
+ * "engine.io#<sio_server_engine_node(s)>#". Loop thread only. */
+typedef int (*sio_engine_publish_fn)(void *ud, const char *channel,
+                                     const uint8_t *msg, size_t len);
+/* 1 when the options asked for forwarding (a bus is then wanted). */
+SIO_EXTERN int sio_server_forwarding(const sio_server *s);
+/* Attaches the bus (publish NULL: detaches; requests waiting for an
+ * answer then fail as unknown sids). publish returns 0, or an error when
+ * the message was dropped. Returns 0, SIO_ERR_STATE (forwarding is off)
+ * or SIO_ERR_INVAL. */
+SIO_EXTERN int sio_server_engine_bus(sio_server *s,
+                                     sio_engine_publish_fn publish, void *ud);
+/* This instance's id on the bus: 6 hex digits. */
+SIO_EXTERN const char *sio_server_engine_node(const sio_server *s);
+/* A message from one of the bus's two channels (borrowed for the call). */
+SIO_EXTERN void sio_server_engine_message(sio_server *s, const uint8_t *msg,
+                                          size_t len);
+
 #ifdef __cplusplus
 }
 #endif

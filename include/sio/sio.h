@@ -118,6 +118,17 @@ SIO_EXTERN size_t sio_server_persist_sessions(sio_server *s);
 SIO_EXTERN void sio_options_set_recovery_persist_interval(sio_options *o,
                                                           uint32_t interval_ms);
 
+/* No sticky sessions needed (SPEC §2): a polling request or WebSocket
+ * upgrade for a session another instance owns is carried to it over the
+ * cluster's bus (<sio/adapter.h>: the Redis adapters provide one, in the
+ * protocol of @socket.io/cluster-engine, so Node instances using its
+ * RedisEngine take part) and answered as if it had gone there. A new
+ * polling session's connection is held takeover_ms (the reference's 300)
+ * so that its upgrade, wherever it lands, takes the session over instead
+ * of proxying it; 0 never holds. Off by default. */
+SIO_EXTERN void sio_options_set_forwarding(sio_options *o, int enabled,
+                                           uint32_t takeover_ms);
+
 /* Native TLS: PEM certificate (may include the chain), private key and an
  * optional extra chain file (NULL). Files are read by sio_server_new.
  * Returns 0, SIO_ERR_INVAL (cert without key) or SIO_ERR_NOMEM. */
@@ -185,6 +196,16 @@ typedef struct sio_stats {
   uint64_t replayed;           /* events sent by sio_socket_replay */
   uint64_t replay_overflows;   /* clients closed: too many broadcasts
                                   arrived while a replay was pending */
+  /* Sticky-free forwarding (sio_options_set_forwarding), cumulative. */
+  uint64_t forward_carried;     /* requests carried to the owning instance */
+  uint64_t forward_unknown;     /* requests no instance owned (400) */
+  uint64_t forward_served;      /* other instances' requests we owned */
+  uint64_t forward_taken_over;  /* sessions taken over by an upgrade here */
+  uint64_t forward_handed_over; /* sessions given to their upgrade's
+                                   instance */
+  uint64_t forward_proxied;     /* upgrades here proxied to the owner */
+  uint64_t forward_bad_messages; /* bus messages dropped as malformed */
+  uint64_t forward_dropped;     /* bus messages that could not be sent */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);

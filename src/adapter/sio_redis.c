@@ -52,6 +52,7 @@
 #include "sio_adapter_sharded.h"
 #include "sio_conn.h"
 #include "sio_crypto.h"
+#include "sio_engine_bus.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -1005,6 +1006,21 @@ static int is_cluster_url(const char *url) {
          strncmp(url, "rediss+cluster://", 17) == 0;
 }
 
+/* With forwarding asked for, the Engine.IO request bus rides on the
+ * adapter's driver. Without plain pub/sub (a Cluster's driver) there is
+ * none: requests for other instances' sessions stay unknown, as before. */
+static void forward_bus(sio_server *s, const sio_pubsub_ops **ops, void **d) {
+  int rv;
+  if (!sio_server_forwarding(s))
+    return;
+  rv = sio_engine_bus_wrap(s, ops, d);
+  if (rv == SIO_ERR_UNSUPPORTED)
+    SIO_LOGW("redis: no sticky-free forwarding over a Redis Cluster (its "
+             "driver has sharded pub/sub only); use a sticky balancer");
+  else if (rv)
+    SIO_LOGE("redis: the forwarding bus: %s", sio_strerror(rv));
+}
+
 int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   sio_adapter_redis_config acfg;
   sio_redis_options ro;
@@ -1043,6 +1059,7 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
     }
     if (rv)
       return rv;
+    forward_bus(s, &ops, &d);
     memset(&scfg, 0, sizeof(scfg));
     scfg.key = cfg->key;
     scfg.requests_timeout_ms = cfg->requests_timeout_ms;
@@ -1061,9 +1078,14 @@ int sio_server_use_redis_config(sio_server *s, const sio_redis_config *cfg) {
   rv = sio_redis_new(&drv, sio_server_loop(s), cfg->url, &ro);
   if (rv)
     return rv;
-  acfg.key = cfg->key;
-  acfg.requests_timeout_ms = cfg->requests_timeout_ms;
-  return sio_adapter_redis_install(s, &sio_redis_pubsub_ops, drv, &acfg);
+  {
+    const sio_pubsub_ops *ops = &sio_redis_pubsub_ops;
+    void *d = drv;
+    forward_bus(s, &ops, &d);
+    acfg.key = cfg->key;
+    acfg.requests_timeout_ms = cfg->requests_timeout_ms;
+    return sio_adapter_redis_install(s, ops, d, &acfg);
+  }
 }
 
 int sio_server_use_redis(sio_server *s, const char *url, const char *key) {

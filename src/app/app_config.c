@@ -376,6 +376,20 @@ const struct app_config_key app_config_keys[] = {
      .check = check_cookie,
      .help = "Name of the sticky-session cookie set on the handshake (io "
              "for load balancers keyed on it). Empty: no cookie."},
+    {KEY(engine, forwarding, BOOL), .def = "true",
+     .help = "With redis.url set: a polling request or WebSocket upgrade "
+             "for a session another instance owns is carried to it over "
+             "Redis and answered as if it had gone there, so the load "
+             "balancer need not be sticky (the protocol of "
+             "@socket.io/cluster-engine's RedisEngine: Node instances "
+             "using it take part). Not over a Redis Cluster URL."},
+    {KEY(engine, takeover_ms, DURATION), .def = "300", .min = 0, .max = 10000,
+     .help = "With forwarding: how long a new polling session's connection "
+             "is held so that its WebSocket upgrade, on whichever instance "
+             "it lands, takes the session over instead of proxying it "
+             "through Redis for its whole life. A local upgrade ends the "
+             "wait at once; polling-only clients wait it in full. 0: never "
+             "held (for sticky balancers)."},
 
     /* [auth] */
     {KEY(auth, mode, ENUM), .def = "jwt", .choices = "jwt|none",

@@ -120,6 +120,8 @@ struct app_config {
   char *engine_transports;           /* "polling,websocket" */
   int64_t engine_connect_timeout_ms; /* 45000 */
   char *engine_cookie;               /* "" */
+  bool engine_forwarding;            /* true */
+  int64_t engine_takeover_ms;        /* 300 */
   /* [auth] */
   char *auth_mode;      /* "jwt" | "none" */
   char *auth_algorithm; /* "HS256" */

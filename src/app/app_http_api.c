@@ -228,6 +228,23 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
                   (double)st.replay_overflows);
   app_metrics_set(d->metrics, APP_M_REPLAYED, NULL, (double)st.replayed);
   {
+    const struct {
+      const char *outcome;
+      uint64_t n;
+    } fw[] = {{"carried", st.forward_carried},
+              {"unknown", st.forward_unknown},
+              {"served", st.forward_served},
+              {"taken_over", st.forward_taken_over},
+              {"handed_over", st.forward_handed_over},
+              {"proxied", st.forward_proxied},
+              {"bad_message", st.forward_bad_messages},
+              {"dropped", st.forward_dropped}};
+    size_t i;
+    for (i = 0; i < sizeof(fw) / sizeof(fw[0]); i++)
+      app_metrics_set(d->metrics, APP_M_FORWARDED, fw[i].outcome,
+                      (double)fw[i].n);
+  }
+  {
     size_t events = 0, bytes = 0;
     sio_namespace_history_stats(d->ns, &events, &bytes);
     app_metrics_set(d->metrics, APP_M_REPLAY_EVENTS, NULL, (double)events);

@@ -56,6 +56,10 @@
     "Replays from a last event id, by whether nothing was missing.")          \
   X(APP_M_REPLAYED, "sio_replayed_events_total", "counter", NULL,             \
     "Events sent by replays from a last event id.")                            \
+  X(APP_M_FORWARDED, "sio_forwarded_total", "counter", "outcome",            \
+    "Engine.IO requests for sessions of other instances (engine.forwarding), "\
+    "by outcome: carried, unknown, served, taken_over, handed_over, "         \
+    "proxied, bad_message, dropped.")                                          \
   X(APP_M_EVENT_LOOP_LAG, "sio_event_loop_lag_seconds", "gauge", NULL,         \
     "Delay of the last event-loop tick behind its schedule.")
 

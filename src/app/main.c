@@ -135,6 +135,8 @@ static int build_server(struct app_daemon *d) {
     rv = sio_options_set_cors(o, c->cors_origins, c->cors_credentials);
   if (!rv)
     rv = sio_options_set_cookie(o, c->engine_cookie);
+  sio_options_set_forwarding(o, c->engine_forwarding && *c->redis_url,
+                             (uint32_t)c->engine_takeover_ms);
   sio_options_set_max_buffered(o, (size_t)c->limits_max_buffered_bytes);
   sio_options_set_close_timeout_ms(o, (uint32_t)c->limits_close_timeout_ms);
   sio_options_set_max_connections(o, (uint32_t)c->limits_max_connections);

@@ -17,6 +17,7 @@
 #include "sio_queue.h"
 #include "sio_tls.h"
 #include "eio_packet.h"
+#include "eio_cluster_msg.h"
 
 #define EIO_TRANSPORT_POLLING 1
 #define EIO_TRANSPORT_WEBSOCKET 2
@@ -58,6 +59,8 @@ typedef struct eio_conn {
   uint64_t last_active; /* uv_now at the last read, for idle timeouts */
   uint64_t started;     /* uv_now when the current request (or, on a probe
                            WebSocket, the upgrade) began */
+  struct eio_cl_remote *remote; /* a request for another node's session
+                                   (eio_cluster.c) */
 } eio_conn;
 
 typedef enum eio_state {
@@ -99,6 +102,9 @@ struct eio_socket {
   size_t hs_headers; /* bytes of hs holding headers; query pairs follow */
   char remote[46];
   void *data;
+  struct eio_cl_session *cl; /* forwarding state (eio_cluster.c), NULL
+                                unless another node reads or upgrades
+                                this session, or its open is held */
 };
 
 struct eio_server {
@@ -136,6 +142,24 @@ struct eio_server {
   size_t lingering;    /* sessions in hb_linger or about to be */
   uv_timer_t hb_timer;
   uint64_t hb_timer_due; /* uv_now() ms the timer is set for, 0: idle */
+  /* Sticky-free forwarding (eio_cluster.c): off while bus.publish is
+   * NULL. Each list holds entries of one duration, so it is in deadline
+   * order; one timer serves them all. */
+  eio_bus bus;
+  char node_id[EIO_CM_NODE_ID_LEN + 1];
+  uint32_t takeover_ms;
+  uint64_t cl_next_id;
+  sio_queue cl_waits;    /* eio_cl_remote waiting for a lock or upgrade
+                            answer (EIO_CL_ANSWER_MS) */
+  sio_queue cl_reads;    /* eio_cl_remote: forwarded GETs waiting for
+                            output (pingInterval + pingTimeout) */
+  sio_queue cl_delayed;  /* eio_cl_session: open held (takeover_ms) */
+  sio_queue cl_upgrades; /* eio_cl_session: upgrading through another
+                            node (EIO_CL_UPGRADE_MS) */
+  sio_map cl_readers;    /* sid -> eio_cl_remote reading it here */
+  uv_timer_t cl_timer;
+  uint64_t cl_timer_due;
+  eio_forward_stats cl_stats;
 };
 
 /* eio_server.c */
@@ -156,12 +180,23 @@ void eio_respond_error(eio_conn *c, const sio_http_request *req,
 /* At shutdown: closes idle connections once no session is left and frees
  * the server when nothing is open any more. */
 void eio_server_reap(eio_server *srv);
+/* The bare 400 of a refused upgrade; c closes after it. */
+void eio_abort_upgrade(eio_conn *c, eio_error code);
+/* The reference's JSON error body for code, appended to out. */
+int eio_error_body(sio_buf *out, eio_error code);
 /* Continues reading requests on c after a parked GET was answered. */
 void eio_conn_resume_http(eio_conn *c);
 
 /* eio_socket.c */
 int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
                    const sio_http_request *req, const char *remote);
+/* A session not yet in the sid table: the handshake facts of req, for a
+ * takeover (eio_cluster.c). eio_socket_register gives it sid and adds it;
+ * eio_socket_discard frees one never registered. */
+int eio_socket_shell(eio_socket **out, eio_server *srv, int transport,
+                     const sio_http_request *req, const char *remote);
+int eio_socket_register(eio_socket *s, const char *sid);
+void eio_socket_discard(eio_socket *s);
 /* Starts the heartbeat and tells the layer above. */
 void eio_socket_opened(eio_socket *s);
 /* The server's heartbeat timer (hb_timer): pings and ping timeouts of
@@ -198,6 +233,40 @@ void eio_polling_handle(eio_conn *c, eio_socket *s,
 void eio_polling_flush(eio_socket *s);
 void eio_polling_send_single(eio_socket *s, const char *pkt);
 
+/* eio_cluster.c */
+/* Takes a request for a sid this server does not hold: asks the other
+ * nodes for its owner and parks c until they answer. Returns 1 when it
+ * took the request, 0 when forwarding is off or the request cannot be
+ * forwarded (the caller answers "Session ID unknown"). */
+int eio_cluster_route(eio_conn *c, const sio_http_request *req, int transport,
+                      const char *sid, size_t sid_len);
+/* c is closing: ends the forwarded request or transport it carried. */
+void eio_cluster_conn_gone(eio_conn *c);
+/* A WebSocket message on a connection proxying another node's session. */
+void eio_cluster_ws_message(eio_conn *c, int binary, const uint8_t *msg,
+                            size_t len);
+/* Holds back the on_open upcall of a new polling session for takeover_ms,
+ * so that an upgrade through another node can take it over. Returns 1
+ * when it did (the upcall comes from eio_cluster_announce). */
+int eio_cluster_hold_open(eio_socket *s);
+/* Makes the held upcall now (a local upgrade: no takeover can come). */
+void eio_cluster_announce(eio_socket *s);
+/* 1 while s's open is held: its messages wait (eio_cluster_hold_message). */
+int eio_cluster_held(const eio_socket *s);
+void eio_cluster_hold_message(eio_socket *s, const eio_packet *p);
+/* 1 when another node reads s's output. */
+int eio_cluster_has_reader(const eio_socket *s);
+/* Sends s's queued output to the node reading it, at the end of this
+ * iteration. */
+void eio_cluster_flush(eio_socket *s);
+/* Answers the reader of s at once with what is queued and pkt ("6": the
+ * client is switching; "1": the session closed); NULL pkt: nothing more. */
+void eio_cluster_release_reader(eio_socket *s, const char *pkt);
+/* s is being freed. */
+void eio_cluster_session_free(eio_socket *s);
+/* At shutdown: ends every forwarded request and the timer. */
+void eio_cluster_close(eio_server *srv);
+
 /* eio_ws.c */
 /* Checks the WebSocket opening handshake headers (RFC 6455 4.2.1).
  * Returns 0 or SIO_ERR_PROTO. */
@@ -210,6 +279,8 @@ void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
  * WebSocket for a session, as the reference server treats it. */
 void eio_ws_accept_and_close(eio_conn *c, const sio_http_request *req);
 void eio_ws_on_read(eio_conn *c, const uint8_t *data, size_t len);
+/* Appends the 101 answer to req, up to and without its final blank line. */
+int eio_ws_write_101(sio_buf *out, const sio_http_request *req);
 /* Frames one message onto the connection. */
 int eio_ws_send(eio_conn *c, sio_rcbuf *rc);
 int eio_ws_send_text(eio_conn *c, const char *text, size_t len);

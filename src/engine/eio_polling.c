@@ -76,7 +76,7 @@ static void handle_get(eio_conn *c, eio_socket *s, const sio_http_request *req,
     linger_get(c, s, req);
     return;
   }
-  if (s->poll_conn) {
+  if (s->poll_conn || eio_cluster_has_reader(s)) {
     SIO_LOGD("session %s: overlapping poll", s->sid);
     eio_respond_error(c, req, EIO_ERR_BAD_REQUEST);
     eio_socket_close_now(s, "transport error");

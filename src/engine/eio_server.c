@@ -18,6 +18,7 @@
 
 #include "eio_packet.h"
 #include "sio/sio.h"
+#include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -94,6 +95,22 @@ int eio_server_new(eio_server **out, uv_loop_t *loop, const eio_options *opts,
   sio_queue_init(&srv->hb_linger);
   uv_timer_init(loop, &srv->hb_timer);
   srv->hb_timer.data = srv;
+  sio_queue_init(&srv->cl_waits);
+  sio_queue_init(&srv->cl_reads);
+  sio_queue_init(&srv->cl_delayed);
+  sio_queue_init(&srv->cl_upgrades);
+  sio_map_init(&srv->cl_readers);
+  {
+    uint8_t b[EIO_CM_NODE_ID_LEN / 2];
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    if (sio_random_bytes(b, sizeof(b)))
+      memset(b, 0, sizeof(b));
+    for (i = 0; i < sizeof(b); i++) {
+      srv->node_id[2 * i] = hex[b[i] >> 4];
+      srv->node_id[2 * i + 1] = hex[b[i] & 15];
+    }
+  }
   *out = srv;
   return 0;
 fail:
@@ -222,6 +239,7 @@ void eio_server_stats(const eio_server *srv, eio_stats *out) {
   out->bytes_in = srv->net.bytes_in;
   out->bytes_out = srv->net.bytes_out;
   out->handshakes = srv->handshakes;
+  out->forward = srv->cl_stats;
   out->websocket = srv->ws_sessions;
   out->polling =
       sio_map_count(&srv->sessions) - srv->lingering - srv->ws_sessions;
@@ -282,12 +300,16 @@ int eio_respond(eio_conn *c, const sio_http_request *req, int status,
   return rv;
 }
 
+int eio_error_body(sio_buf *out, eio_error code) {
+  return sio_buf_appendf(out, "{\"code\":%d,\"message\":\"%s\"}", (int)code,
+                         eio_error_messages[code]);
+}
+
 void eio_respond_error(eio_conn *c, const sio_http_request *req,
                        eio_error code) {
   sio_buf body;
   sio_buf_init(&body);
-  if (sio_buf_appendf(&body, "{\"code\":%d,\"message\":\"%s\"}", (int)code,
-                      eio_error_messages[code]) == 0)
+  if (eio_error_body(&body, code) == 0)
     eio_respond(c, req, code == EIO_ERR_FORBIDDEN ? 403 : 400,
                 "application/json", body.data, body.len, NULL);
   else
@@ -297,7 +319,7 @@ void eio_respond_error(eio_conn *c, const sio_http_request *req,
 
 /* A failed WebSocket upgrade gets a bare 400 and the socket is destroyed,
  * as the reference server's abortUpgrade does. */
-static void abort_upgrade(eio_conn *c, eio_error code) {
+void eio_abort_upgrade(eio_conn *c, eio_error code) {
   sio_buf out;
   const char *msg = eio_error_messages[code];
   sio_buf_init(&out);
@@ -361,7 +383,7 @@ static int transport_of(const eio_server *srv, const char *name) {
 
 static void fail(eio_conn *c, const sio_http_request *req, eio_error code) {
   if (req->upgrade)
-    abort_upgrade(c, code);
+    eio_abort_upgrade(c, code);
   else
     eio_respond_error(c, req, code);
 }
@@ -527,13 +549,15 @@ static void route(eio_conn *c, const sio_http_request *req,
     eio_polling_handle(c, s, req, 0);
     goto out;
   }
+  if (!s && eio_cluster_route(c, req, transport, sid.data, sid.len))
+    goto out; /* another node's, perhaps: asked */
   if (!s || s->state != EIO_STATE_OPEN) {
     fail(c, req, EIO_ERR_UNKNOWN_SID);
     goto out;
   }
   if (req->upgrade) {
     if (transport != EIO_TRANSPORT_WEBSOCKET || eio_ws_check(req)) {
-      abort_upgrade(c, EIO_ERR_BAD_REQUEST);
+      eio_abort_upgrade(c, EIO_ERR_BAD_REQUEST);
       goto out;
     }
     if (s->transport != EIO_TRANSPORT_POLLING || s->upgrading ||
@@ -640,6 +664,8 @@ static void conn_on_read(sio_conn *bc, const uint8_t *data, size_t len) {
 
 static void conn_detach(eio_conn *c, const char *reason) {
   eio_socket *s = c->sess;
+  if (c->remote)
+    eio_cluster_conn_gone(c);
   if (!s)
     return;
   c->sess = NULL;
@@ -688,6 +714,7 @@ static void free_server(eio_server *srv) {
   void (*cb)(void *) = srv->close_cb;
   void *ud = srv->close_ud;
   sio_map_deinit(&srv->sessions);
+  sio_map_deinit(&srv->cl_readers);
   sio_cors_deinit(&srv->cors);
   sio_tls_ctx_del(srv->tls);
   sio_free((char *)srv->opts.path);
@@ -754,6 +781,11 @@ void eio_server_close(eio_server *srv, void (*cb)(void *ud), void *ud) {
   eio_server_stop_listening(srv);
   srv->pending_closes++;
   uv_close((uv_handle_t *)&srv->hb_timer, handle_closed);
+  eio_cluster_close(srv);
+  if (srv->cl_timer.data) {
+    srv->pending_closes++;
+    uv_close((uv_handle_t *)&srv->cl_timer, handle_closed);
+  }
   if (uv_is_active((uv_handle_t *)&srv->sweep) ||
       srv->sweep.type == UV_TIMER) {
     srv->pending_closes++;

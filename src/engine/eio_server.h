@@ -93,6 +93,41 @@ void eio_server_abort_closes(eio_server *srv);
  * flushed (sio_net_defer on the server's network). */
 void eio_server_defer(eio_server *srv, sio_defer *d, void (*fn)(sio_defer *d));
 
+/* Sticky-free load balancing (SPEC §2): a request for a session another
+ * node owns is carried to it over a bus, in the messages of
+ * @socket.io/cluster-engine's RedisEngine (eio_cluster_msg.h). The bus is
+ * pub/sub: publish sends one message to a channel; every message of the
+ * channels "engine.io#" and "engine.io#<node id>#" must come back through
+ * eio_server_bus_message. */
+typedef struct eio_bus {
+  /* Returns 0, or an error when the message cannot go (dropped). */
+  int (*publish)(void *ud, const char *channel, const uint8_t *msg,
+                 size_t len);
+  void *ud;
+} eio_bus;
+/* Turns forwarding on (bus copied) or off (NULL: requests in flight fail).
+ * takeover_ms holds a new polling session's open that long, so that a
+ * WebSocket upgrade arriving at another node takes the session over
+ * instead of proxying it (0: never held). Returns 0 or SIO_ERR_NOMEM. */
+int eio_server_set_bus(eio_server *srv, const eio_bus *bus,
+                       uint32_t takeover_ms);
+/* This node's id on the bus (6 hex digits, NUL-terminated). */
+const char *eio_server_node_id(const eio_server *srv);
+/* A message that came on the bus; anything malformed is counted and
+ * dropped. */
+void eio_server_bus_message(eio_server *srv, const uint8_t *msg, size_t len);
+
+typedef struct eio_forward_stats {
+  uint64_t requests;     /* requests carried to their owner */
+  uint64_t unknown;      /* requests no node owned (answered 400) */
+  uint64_t served;       /* requests of other nodes for our sessions */
+  uint64_t takeovers;    /* sessions taken over by an upgrade here */
+  uint64_t handed_over;  /* sessions given to the node of their upgrade */
+  uint64_t proxied;      /* upgrades proxied to their owner */
+  uint64_t bad_messages; /* bus messages dropped as malformed */
+  uint64_t bus_errors;   /* messages the bus could not send */
+} eio_forward_stats;
+
 typedef struct eio_stats {
   uint64_t bytes_in;   /* TCP bytes read / written, TLS records included */
   uint64_t bytes_out;
@@ -106,6 +141,7 @@ typedef struct eio_stats {
   uint64_t connections_refused; /* accepted then closed: max_connections */
   size_t ws_parsers; /* WebSocket connections holding a wslay context now */
   uint64_t close_timeouts; /* closes cut short by close_timeout_ms */
+  eio_forward_stats forward;
 } eio_stats;
 /* Fills out (borrowed) with the engine's counters. */
 void eio_server_stats(const eio_server *srv, eio_stats *out);

@@ -121,8 +121,8 @@ static int save_handshake(eio_socket *s, const sio_http_request *req) {
   return 0;
 }
 
-int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
-                   const sio_http_request *req, const char *remote) {
+int eio_socket_shell(eio_socket **out, eio_server *srv, int transport,
+                     const sio_http_request *req, const char *remote) {
   eio_socket *s = sio_calloc(1, sizeof(*s));
   int rv;
   if (!s)
@@ -131,24 +131,46 @@ int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
   s->transport = (uint8_t)transport;
   s->state = EIO_STATE_OPEN;
   sio_queue_init(&s->outq);
+  sio_queue_init(&s->hb_link);
   sio_defer_init(&s->close_defer);
   snprintf(s->remote, sizeof(s->remote), "%s", remote);
-  rv = sio_random_id(s->sid);
-  if (!rv)
-    rv = save_handshake(s, req);
-  if (!rv)
-    rv = sio_map_put(&srv->sessions, s->sid, strlen(s->sid), s);
+  rv = save_handshake(s, req);
   if (rv) {
-    sio_free(s->hs);
     sio_free(s);
-    return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
+    return rv;
   }
-  sio_queue_init(&s->hb_link);
-  srv->handshakes++;
-  if (transport == EIO_TRANSPORT_WEBSOCKET)
-    srv->ws_sessions++;
   *out = s;
   return 0;
+}
+
+void eio_socket_discard(eio_socket *s) {
+  sio_free(s->hs);
+  sio_free(s);
+}
+
+int eio_socket_register(eio_socket *s, const char *sid) {
+  eio_server *srv = s->srv;
+  int rv = 0;
+  if (sid)
+    memcpy(s->sid, sid, sizeof(s->sid));
+  else
+    rv = sio_random_id(s->sid);
+  if (!rv)
+    rv = sio_map_put(&srv->sessions, s->sid, strlen(s->sid), s);
+  if (rv)
+    return rv == SIO_ERR_EXISTS ? SIO_ERR_IO : rv;
+  srv->handshakes++;
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET)
+    srv->ws_sessions++;
+  return 0;
+}
+
+int eio_socket_new(eio_socket **out, eio_server *srv, int transport,
+                   const sio_http_request *req, const char *remote) {
+  int rv = eio_socket_shell(out, srv, transport, req, remote);
+  if (!rv && (rv = eio_socket_register(*out, NULL)))
+    eio_socket_discard(*out);
+  return rv;
 }
 
 int eio_socket_open_packet(eio_socket *s, sio_buf *out) {
@@ -232,6 +254,8 @@ void eio_socket_opened(eio_socket *s) {
   if (s->state != EIO_STATE_OPEN)
     return;
   hb_arm(s, &s->srv->hb_ping, s->srv->opts.ping_interval);
+  if (eio_cluster_hold_open(s))
+    return; /* eio_cluster_announce makes the upcall */
   if (s->srv->cbs.on_open)
     s->srv->cbs.on_open(s, s->srv->ud);
 }
@@ -285,6 +309,8 @@ int eio_socket_send(eio_socket *s, sio_rcbuf *msg) {
   rv = enqueue(s, msg);
   if (!rv && s->poll_conn && !s->upgrading)
     eio_polling_flush(s);
+  else if (!rv && s->cl)
+    eio_cluster_flush(s);
   return rv;
 }
 
@@ -303,7 +329,7 @@ int eio_socket_writable(const eio_socket *s) {
     return 0;
   if (s->transport == EIO_TRANSPORT_WEBSOCKET)
     return s->ws_conn && !s->ws_conn->base.writing;
-  return s->poll_conn != NULL && !s->upgrading;
+  return (s->poll_conn != NULL || eio_cluster_has_reader(s)) && !s->upgrading;
 }
 
 void eio_socket_flush(eio_socket *s) {
@@ -321,6 +347,8 @@ void eio_socket_flush(eio_socket *s) {
     }
   } else if (s->poll_conn && !s->upgrading) {
     eio_polling_flush(s);
+  } else if (s->cl) {
+    eio_cluster_flush(s);
   }
 }
 
@@ -355,7 +383,9 @@ static void complete_upgrade(eio_socket *s) {
   s->srv->ws_sessions++;
   if (s->poll_conn) /* a GET parked meanwhile is released */
     eio_polling_send_single(s, "6");
+  eio_cluster_release_reader(s, "6");
   eio_socket_flush(s);
+  eio_cluster_announce(s); /* here to stay: no other node takes it over */
 }
 
 void eio_socket_on_packet(eio_socket *s, const eio_packet *p) {
@@ -369,13 +399,16 @@ void eio_socket_on_packet(eio_socket *s, const eio_packet *p) {
     }
     break;
   case EIO_PACKET_MESSAGE:
-    if (s->srv->cbs.on_message)
+    if (eio_cluster_held(s))
+      eio_cluster_hold_message(s, p);
+    else if (s->srv->cbs.on_message)
       s->srv->cbs.on_message(s, p->binary, p->data, p->len, s->srv->ud);
     break;
   case EIO_PACKET_CLOSE:
     /* Client-initiated close: a parked GET is released with a noop. */
     if (s->poll_conn)
       eio_polling_send_single(s, "6");
+    eio_cluster_release_reader(s, "6");
     eio_socket_close_now(s, "transport close");
     break;
   case EIO_PACKET_PING: /* clients do not ping in v4; probes are ws-only */
@@ -398,6 +431,7 @@ void eio_socket_on_probe_packet(eio_socket *s, eio_conn *ws,
     /* Release the parked GET so the client can pause polling. */
     if (s->poll_conn)
       eio_polling_send_single(s, "6");
+    eio_cluster_release_reader(s, "6");
   } else if (p->type == EIO_PACKET_UPGRADE && s->upgrading) {
     complete_upgrade(s);
   } else {
@@ -428,6 +462,7 @@ static void session_free(eio_socket *s) {
   if (s->transport == EIO_TRANSPORT_WEBSOCKET)
     srv->ws_sessions--;
   free_outq(s);
+  eio_cluster_session_free(s);
   /* Nothing refers to s any more: its connections were detached by
    * eio_socket_close_now and the layer above dropped it in on_close. */
   sio_free(s->hs);
@@ -452,7 +487,7 @@ static void close_deferred(sio_defer *d) {
   eio_socket *s = sio_container_of(d, eio_socket, close_defer);
   eio_server *srv = s->srv;
   s->state = EIO_STATE_CLOSED;
-  if (srv->cbs.on_close)
+  if (srv->cbs.on_close && !eio_cluster_held(s)) /* never opened above */
     srv->cbs.on_close(s, s->close_reason, srv->ud);
   if (s->lingering && !srv->closing) {
     /* Bounded: a client that never polls again does not keep it. */
@@ -476,6 +511,11 @@ void eio_socket_close_now(eio_socket *s, const char *reason) {
     /* A server-side close tells a parked GET with a close packet. */
     s->state = EIO_STATE_OPEN; /* let the single packet out */
     eio_polling_send_single(s, "1");
+    s->state = EIO_STATE_CLOSING;
+  }
+  if (eio_cluster_has_reader(s)) { /* its GET (or WebSocket) is elsewhere */
+    s->state = EIO_STATE_OPEN;
+    eio_cluster_release_reader(s, "1");
     s->state = EIO_STATE_CLOSING;
   }
   if (s->ws_conn) {
@@ -504,7 +544,8 @@ void eio_socket_close(eio_socket *s, const char *reason) {
    * client's next GETs instead of dropping it. At shutdown the session
    * goes at once, as the drain has its own deadline. */
   if (s->state == EIO_STATE_OPEN && !s->srv->closing &&
-      s->transport == EIO_TRANSPORT_POLLING && !s->poll_conn) {
+      s->transport == EIO_TRANSPORT_POLLING && !s->poll_conn &&
+      !eio_cluster_has_reader(s)) {
     s->lingering = 1;
     s->srv->lingering++;
   }
@@ -516,7 +557,8 @@ void eio_socket_close(eio_socket *s, const char *reason) {
 const char *eio_socket_sid(const eio_socket *s) { return s->sid; }
 
 const char *eio_socket_transport(const eio_socket *s) {
-  return s->transport == EIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling";
+  return s->transport == EIO_TRANSPORT_WEBSOCKET || s->upgraded ? "websocket"
+                                                                : "polling";
 }
 
 static const char *hs_find(const eio_socket *s, size_t from, size_t to,

@@ -88,6 +88,10 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 static void deliver(eio_conn *c, int binary, const uint8_t *msg, size_t len) {
   eio_socket *s = c->sess;
   eio_packet p;
+  if (c->remote) {
+    eio_cluster_ws_message(c, binary, msg, len);
+    return;
+  }
   if (!s || s->state != EIO_STATE_OPEN)
     return;
   if (!binary) {
@@ -121,7 +125,7 @@ static const struct wslay_event_callbacks ws_callbacks = {
     recv_cb, send_cb, NULL, NULL, NULL, NULL, on_msg};
 
 /* Appends the 101 response head (without its final blank line). */
-static int write_101(sio_buf *out, const sio_http_request *req) {
+int eio_ws_write_101(sio_buf *out, const sio_http_request *req) {
   size_t klen = 0;
   const char *key = sio_http_request_header(req, "sec-websocket-key", &klen);
   uint8_t digest[20];
@@ -150,7 +154,7 @@ void eio_ws_accept_and_close(eio_conn *c, const sio_http_request *req) {
   static const uint8_t close_frame[] = {0x88, 0x02, 0x03, 0xe8}; /* 1000 */
   sio_buf out;
   sio_buf_init(&out);
-  if (write_101(&out, req) == 0 && sio_buf_append_str(&out, "\r\n") == 0 &&
+  if (eio_ws_write_101(&out, req) == 0 && sio_buf_append_str(&out, "\r\n") == 0 &&
       sio_buf_append(&out, close_frame, sizeof(close_frame)) == 0)
     sio_conn_write(&c->base, out.data, out.len);
   sio_buf_deinit(&out);
@@ -165,7 +169,7 @@ void eio_ws_accept(eio_conn *c, eio_socket *s, const sio_http_request *req,
   int rv;
 
   sio_buf_init(&out);
-  rv = write_101(&out, req);
+  rv = eio_ws_write_101(&out, req);
   if (!rv && handshake && srv->opts.cookie)
     rv = sio_buf_appendf(&out,
                          "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Lax\r\n",

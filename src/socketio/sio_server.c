@@ -190,6 +190,47 @@ int sio_options_set_cookie(sio_options *o, const char *name) {
   return set_str(&o->cookie, name, 1);
 }
 
+void sio_options_set_forwarding(sio_options *o, int enabled,
+                                uint32_t takeover_ms) {
+  o->forwarding = enabled != 0;
+  o->takeover_ms = takeover_ms;
+}
+
+int sio_server_forwarding(const sio_server *s) {
+  return s && s->opts.forwarding;
+}
+
+static int bus_publish(void *ud, const char *channel, const uint8_t *msg,
+                       size_t len) {
+  sio_server *s = ud;
+  return s->bus_publish(s->bus_ud, channel, msg, len);
+}
+
+int sio_server_engine_bus(sio_server *s, sio_engine_publish_fn publish,
+                          void *ud) {
+  eio_bus bus;
+  if (!s)
+    return SIO_ERR_INVAL;
+  if (!s->opts.forwarding)
+    return SIO_ERR_STATE;
+  s->bus_publish = publish;
+  s->bus_ud = ud;
+  bus.publish = bus_publish;
+  bus.ud = s;
+  return eio_server_set_bus(s->eio, publish ? &bus : NULL,
+                            s->opts.takeover_ms);
+}
+
+const char *sio_server_engine_node(const sio_server *s) {
+  return eio_server_node_id(s->eio);
+}
+
+void sio_server_engine_message(sio_server *s, const uint8_t *msg,
+                               size_t len) {
+  if (s && s->eio && s->bus_publish)
+    eio_server_bus_message(s->eio, msg, len);
+}
+
 void sio_options_set_close_timeout_ms(sio_options *o, uint32_t ms) {
   o->close_timeout_ms = ms;
 }

@@ -36,6 +36,8 @@ struct sio_options {
   char *tls_chain;
   int tls13_only; /* tls min version 1.3 */
   uint32_t close_timeout_ms; /* graceful close bound; 0: default */
+  int forwarding;            /* sticky-free: a bus is wanted */
+  uint32_t takeover_ms;
 };
 
 /* Counters of the Socket.IO layer, for the daemon's /metrics. Packets are
@@ -74,6 +76,8 @@ struct sio_server {
   sio_buf scratch;   /* encode buffer shared by every emit */
   sio_counters stats;
   uv_timer_t recovery_timer; /* expires recovery stores (when enabled) */
+  sio_engine_publish_fn bus_publish; /* the Engine.IO request bus */
+  void *bus_ud;
   uint32_t recovery_ticks;   /* recovery_timer runs so far */
   sio_http_cb http_cb;
   void *http_ud;

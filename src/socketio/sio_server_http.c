@@ -119,6 +119,14 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->origin_refused = es.origin_refused;
     out->connections_refused = es.connections_refused;
     out->close_timeouts = es.close_timeouts;
+    out->forward_carried = es.forward.requests;
+    out->forward_unknown = es.forward.unknown;
+    out->forward_served = es.forward.served;
+    out->forward_taken_over = es.forward.takeovers;
+    out->forward_handed_over = es.forward.handed_over;
+    out->forward_proxied = es.forward.proxied;
+    out->forward_bad_messages = es.forward.bad_messages;
+    out->forward_dropped = es.forward.bus_errors;
   }
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;
