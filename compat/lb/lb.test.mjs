@@ -31,8 +31,8 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import {
-  API_KEY, ack, client, closeClients, connect, daemonPath, once, publish,
-  request, startDaemon, stopAllDaemons, token,
+  API_KEY, ack, client, closeClients, connect, daemonPath, metrics, once,
+  publish, request, startDaemon, stopAllDaemons, token,
 } from "../node/test/daemon-harness.mjs";
 import { haveRedisServer, startRedis } from "../node/test/redis-harness.mjs";
 import {
@@ -354,13 +354,21 @@ async function rawSession(url, agent) {
             assert.equal(seen.size, 2);
           });
 
-          it("a Node client without withCredentials keeps no cookie: its polling session is lost (HTTP 400)", async () => {
+          it("a Node client without withCredentials keeps no cookie: its requests are spread, and forwarding keeps its polling session", async () => {
+            const before = (await metrics(a)).get('sio_forwarded_total{outcome="carried"}') +
+              (await metrics(b)).get('sio_forwarded_total{outcome="carried"}');
             for (let i = 0; i < 2; i++) {
-              assertLost(await sessionLost(lb.url, {
+              const { socket } = await connect({ url: lb.url }, {
                 transports: ["polling"],
                 auth: { token: token(`lb-user-${uniq()}`) },
-              }));
+              });
+              await pings(socket, 3);
+              assert.equal(socket.connected, true);
+              socket.close();
             }
+            const after = (await metrics(a)).get('sio_forwarded_total{outcome="carried"}') +
+              (await metrics(b)).get('sio_forwarded_total{outcome="carried"}');
+            assert.ok(after > before, "requests reached the instance that does not hold the session");
           });
         }
 
