@@ -110,3 +110,14 @@ tests_fuzz_fuzz_redis_streams_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(HIREDIS_CFLAGS)
 tests_fuzz_fuzz_redis_streams_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_redis_streams_LDADD = $(FUZZ_LINK_LIBS) $(HIREDIS_LIBS)
 endif
+
+# The @socket.io/cluster-engine messages (eio_cluster_msg.c): what another
+# node or another program on the engine.io# channels could publish, and
+# eio_cm_msg structs built from the input, through encode and decode.
+if ENABLE_FUZZ
+FUZZ_TARGETS += tests/fuzz/fuzz_eio_cluster_msg
+tests_fuzz_fuzz_eio_cluster_msg_SOURCES = tests/fuzz/fuzz_eio_cluster_msg.c
+tests_fuzz_fuzz_eio_cluster_msg_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_eio_cluster_msg_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_eio_cluster_msg_LDADD = $(FUZZ_LINK_LIBS)
+endif
