@@ -76,6 +76,20 @@ else
   record "build-asan" 0 1 0
 fi
 
+# ThreadSanitizer (DESIGN §24): the unit suites, whose loop-level tests
+# run clients on threads beside the loop and whose mailbox suite posts from
+# several threads; a race fails the test it happens in (exit code 66).
+log "build with ThreadSanitizer"
+tsan="-O1 -g -fsanitize=thread -fno-omit-frame-pointer"
+if build build-tsan CFLAGS="$tsan" LDFLAGS="-fsanitize=thread"; then
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
+    make -j"$jobs" check >/dev/null 2>&1)
+  grep -E '^[0-9]+%|ThreadSanitizer' build-tsan/tests/check_main.log | tail -n 20
+  check_counts build-tsan/tests/check_main.log "unit (ThreadSanitizer)"
+else
+  record "build-tsan" 0 1 0
+fi
+
 if [ -x tests/fuzz/run.sh ]; then
   log "fuzz smoke"
   out=$(FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run.sh 2>&1); rc=$?

@@ -20,6 +20,7 @@
   X(sio_ack)                                                                   \
   X(sio_buf)                                                                   \
   X(sio_http)                                                                  \
+  X(sio_mailbox)                                                               \
   X(sio_conn)                                                                  \
   X(sio_tls)                                                                   \
   X(sio_dial)                                                                  \

@@ -1,13 +1,15 @@
 /* sio_mem.c: malloc wrappers with a failure-injection counter for tests.
- * The counter is process-global and not thread-safe: libsio runs on one
- * loop thread, and tests drive it from one thread. */
+ * The counter is per thread: each loop thread allocates on its own, and a
+ * test arms the failures of the thread that runs the code under test
+ * (ThreadSanitizer found the shared counter raced as soon as two threads
+ * allocated). */
 #include "sio_mem.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static long fail_countdown = -1;
-static long alloc_count;
+static _Thread_local long fail_countdown = -1;
+static _Thread_local long alloc_count;
 
 static int should_fail(void) {
   alloc_count++;

@@ -14,9 +14,10 @@ void sio_free(void *p);
 char *sio_strndup(const char *s, size_t n);
 char *sio_strdup(const char *s);
 
-/* Test hook: after `n` more successful allocations, every allocation fails
- * until reset with a negative n. Returns how many allocations were made since
- * the last call (so a driver can count a code path's allocations). */
+/* Test hook: after `n` more successful allocations on the calling thread,
+ * every allocation of that thread fails until reset with a negative n.
+ * Returns how many allocations the thread made since its last call (so a
+ * driver can count a code path's allocations). */
 long sio_mem_fail_after(long n);
 
 #endif

@@ -8,3 +8,5 @@ check_sources += tests/test_sio_http.c tests/test_sio_http_cors.c \
 	tests/test_sio_conn.c tests/test_sio_tls.c tests/test_sio_dial.c
 libsio_core_la_SOURCES += src/net/sio_tls.c src/net/sio_tls.h
 libsio_core_la_SOURCES += src/net/sio_dial.c src/net/sio_dial.h
+libsio_core_la_SOURCES += src/net/sio_mailbox.c src/net/sio_mailbox.h
+check_sources += tests/test_sio_mailbox.c
