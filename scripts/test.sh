@@ -8,6 +8,8 @@
 # Usage: scripts/test.sh            (as root on a fresh Debian 12 it first
 #                                    installs what it needs with apt-get)
 # Env:   FUZZ_SECONDS (default 20 per target), JOBS (default nproc),
+#        SOCKETIO_DIR (a socket.io monorepo checkout: the real
+#        @socket.io/cluster-engine is then tested against the daemon),
 #        UPSTREAM_DIR (dir holding engine.io-protocol and socket.io-protocol
 #        checkouts; the upstream suites are skipped without it)
 set -u
@@ -234,6 +236,25 @@ if [ -x tests/e2e/run-upstream.sh ]; then
     fi
   else
     record "upstream suites (no checkout)" 0 0 1
+  fi
+fi
+
+# The real @socket.io/cluster-engine against the daemon (sticky-free
+# forwarding both ways); the package is not on the npm registry, so it runs
+# only with a checkout of the socket.io monorepo in SOCKETIO_DIR.
+if [ -x compat/cluster-engine/run.sh ]; then
+  if [ -n "${SOCKETIO_DIR:-}" ] && [ -x build/sio-server ]; then
+    log "compat/cluster-engine (the real RedisEngine)"
+    out=$(SIO_DAEMON="$top/build/sio-server" compat/cluster-engine/run.sh "$SOCKETIO_DIR" 2>&1)
+    printf '%s\n' "$out" | tail -n 15
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+    if [ -n "$last" ]; then
+      record "compat/cluster-engine" "$(cut -d' ' -f1 <<<"$last")" "$(cut -d' ' -f3 <<<"$last")" 0
+    else
+      record "compat/cluster-engine" 0 1 0
+    fi
+  else
+    record "compat/cluster-engine (no checkout)" 0 0 1
   fi
 fi
 
