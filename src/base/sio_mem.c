@@ -46,6 +46,14 @@ void *sio_realloc(void *p, size_t size) {
   return realloc(p, size ? size : 1);
 }
 
+void *sio_aligned_calloc(size_t align, size_t size) {
+  void *p;
+  if (should_fail() || posix_memalign(&p, align, size ? size : 1))
+    return NULL;
+  memset(p, 0, size);
+  return p;
+}
+
 void sio_free(void *p) { free(p); }
 
 char *sio_strndup(const char *s, size_t n) {

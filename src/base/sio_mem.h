@@ -9,6 +9,9 @@
 void *sio_malloc(size_t size);
 void *sio_calloc(size_t n, size_t size);
 void *sio_realloc(void *p, size_t size);
+/* Zeroed memory aligned to align (a power of two, at least
+ * sizeof(void *)), freed with sio_free. */
+void *sio_aligned_calloc(size_t align, size_t size);
 void sio_free(void *p);
 /* Copies n bytes of s and NUL-terminates; returns NULL on failure. */
 char *sio_strndup(const char *s, size_t n);

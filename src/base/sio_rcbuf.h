@@ -3,9 +3,15 @@
 
 /* Refcounted immutable byte string: a broadcast is encoded once into one of
  * these and every recipient's output queue holds a reference (nghttp2 rcbuf,
- * h2o shared chunks). Single-threaded: the count is a plain integer. The
- * bytes, their length and flags must not change once the buffer has been
- * queued anywhere: the framing header cached in head depends on them. */
+ * h2o shared chunks). The count is a plain integer. The bytes, their length
+ * and flags must not change once the buffer has been queued anywhere: the
+ * framing header cached in head depends on them.
+ *
+ * Across threads (loops), sio_rcbuf_share gives each thread a count of its
+ * own, on its own cache line: a loop refs and unrefs the buffer for every
+ * delivery with plain arithmetic, as before, and touches memory another
+ * loop writes only once, when its count drops to zero (one atomic
+ * decrement per loop and broadcast, none per delivery). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,16 +23,21 @@
  * polling session sends). */
 #define SIO_RCBUF_HEADROOM 10
 
+struct sio_rcshare;
+
 typedef struct sio_rcbuf {
   uint32_t refcnt;
-  uint32_t flags; /* SIO_RCBUF_BINARY when the bytes are a binary message */
+  uint32_t flags; /* SIO_RCBUF_BINARY when the bytes are a binary message;
+                     SIO_RCBUF_SHARED once shared across threads */
   size_t len;
+  struct sio_rcshare *share; /* the per-thread counts, when shared */
   uint8_t hlen; /* bytes at the end of head in use; 0: not framed yet */
   uint8_t head[SIO_RCBUF_HEADROOM]; /* ends exactly where data begins */
   uint8_t data[]; /* len bytes, then a NUL guard */
 } sio_rcbuf;
 
 #define SIO_RCBUF_BINARY 1u
+#define SIO_RCBUF_SHARED 2u
 
 /* Allocates a buffer of len bytes (contents uninitialised, refcount 1).
  * Returns NULL when out of memory. */
@@ -37,5 +48,17 @@ sio_rcbuf *sio_rcbuf_new_copy(const void *p, size_t len);
 sio_rcbuf *sio_rcbuf_ref(sio_rcbuf *b);
 /* Drops a reference, freeing at zero. NULL-safe. */
 void sio_rcbuf_unref(sio_rcbuf *b);
+
+/* The slot the calling thread's references to shared buffers count in: a
+ * loop's index, set once by the loop's thread (0 by default). */
+void sio_rcbuf_thread_slot(unsigned slot);
+/* Makes b, whose one reference the caller holds, shared by the threads of
+ * slots 0..nslots-1: each of them then holds one reference of its own
+ * (the caller's is its slot's), refs and unrefs it as usual from its own
+ * thread, and b is freed when every slot's count reached zero. Frame b
+ * first (head), as nothing of it may change after. Returns 0,
+ * SIO_ERR_INVAL (nslots 0, b already shared or held more than once) or
+ * SIO_ERR_NOMEM (b unchanged). */
+int sio_rcbuf_share(sio_rcbuf *b, unsigned nslots);
 
 #endif
