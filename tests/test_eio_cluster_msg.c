@@ -546,13 +546,20 @@ START_TEST(golden_round_trip) {
 }
 END_TEST
 
-/* engine.io-parser's error packet has no eio_packet_type: the message is
- * dropped, where a Node owner would close the session ("parse error"). */
+/* engine.io-parser's error packet (a POST the sender could not parse)
+ * decodes to EIO_PACKET_ERROR, on which the owner closes the session with
+ * "parse error", as a Node owner does. */
 START_TEST(golden_error_packet) {
   eio_cm_decoded d;
   size_t n;
   uint8_t *in = unhex(v_packet_error, &n);
-  ck_assert_int_eq(dec(&d, in, n), SIO_ERR_PROTO);
+  ck_assert_int_eq(dec(&d, in, n), 0);
+  ck_assert_int_eq(d.msg.type, EIO_CM_PACKET);
+  ck_assert_uint_eq(d.msg.npackets, 1);
+  ck_assert_int_eq(d.msg.packets[0].type, EIO_PACKET_ERROR);
+  ck_assert_uint_eq(d.msg.packets[0].len, 12);
+  ck_assert_int_eq(memcmp(d.msg.packets[0].data, "parser error", 12), 0);
+  eio_cm_decoded_free(&d);
   free(in);
 }
 END_TEST
@@ -1229,7 +1236,7 @@ START_TEST(encode_errors) {
   m.packets = NULL;
   ck_assert_int_eq(enc_rv(&m), SIO_ERR_INVAL);
   m.packets = &one;
-  one.type = (eio_packet_type)7;
+  one.type = (eio_packet_type)8;
   ck_assert_int_eq(enc_rv(&m), SIO_ERR_INVAL);
   one.type = EIO_PACKET_PING;
   one.binary = 1;
@@ -1373,11 +1380,11 @@ END_TEST
 
 START_TEST(packet_type_names) {
   static const char *const want[] = {"open",    "close",   "ping", "pong",
-                                     "message", "upgrade", "noop"};
+                                     "message", "upgrade", "noop", "error"};
   int t;
-  for (t = 0; t < 7; t++)
+  for (t = 0; t < 8; t++)
     ck_assert_str_eq(eio_cm_packet_type_name((eio_packet_type)t), want[t]);
-  ck_assert_ptr_null(eio_cm_packet_type_name((eio_packet_type)7));
+  ck_assert_ptr_null(eio_cm_packet_type_name((eio_packet_type)8));
   ck_assert_ptr_null(eio_cm_packet_type_name((eio_packet_type)-1));
   eio_cm_decoded_free(NULL);
 }
@@ -1397,10 +1404,6 @@ static int fm_all(void *ud) {
     uint8_t *in = unhex(all_hex[v], &n);
     rv = eio_cm_decode(&d, in, n);
     free(in);
-    if (rv == SIO_ERR_PROTO && all_hex[v] == v_packet_error) {
-      rv = 0;
-      continue;
-    }
     if (rv)
       break;
     sio_buf_init(&out);

@@ -960,7 +960,9 @@ static void packet_came(eio_server *srv, const eio_cm_msg *m) {
   s = sio_map_get(&srv->sessions, m->sid.s, m->sid.len);
   if (!s || s->state != EIO_STATE_OPEN)
     return;
-  if (m->packets[0].type == EIO_PACKET_MESSAGE && eio_cluster_held(s))
+  if (m->packets[0].type == EIO_PACKET_ERROR) /* the sender could not */
+    eio_socket_close_now(s, "parse error");  /* parse the client's POST */
+  else if (m->packets[0].type == EIO_PACKET_MESSAGE && eio_cluster_held(s))
     eio_cluster_hold_message(s, &m->packets[0]);
   else
     eio_socket_on_packet(s, &m->packets[0]);

@@ -48,8 +48,8 @@
 
 /* ------------------------------------------------------ packet type names */
 
-static const char *const packet_names[] = {"open",    "close",   "ping", "pong",
-                                           "message", "upgrade", "noop"};
+static const char *const packet_names[] = {
+    "open", "close", "ping", "pong", "message", "upgrade", "noop", "error"};
 
 const char *eio_cm_packet_type_name(eio_packet_type t) {
   if ((unsigned)t >= SIO_ARRLEN(packet_names))
@@ -422,8 +422,6 @@ static int rd_packet(const rd *r, size_t at, eio_packet *p) {
   for (t = 0; t < SIO_ARRLEN(packet_names); t++)
     if (str_is(r, &v, packet_names[t]))
       break;
-  /* engine.io-parser's "error" (a payload it could not decode) has no
-   * eio_packet_type */
   if (t == SIO_ARRLEN(packet_names))
     return SIO_ERR_PROTO;
   memset(p, 0, sizeof(*p));
@@ -441,8 +439,11 @@ static int rd_packet(const rd *r, size_t at, eio_packet *p) {
   return 0;
 }
 
-/* The packets array at at into pk[0..) (NULL: count only). */
-static int rd_packets(const rd *r, size_t at, eio_packet *pk, size_t *n) {
+/* The packets array at at into pk[0..) (NULL: count only). errors_ok:
+ * engine.io-parser's error packet may be among them (what a client sent,
+ * never what a server sends). */
+static int rd_packets(const rd *r, size_t at, eio_packet *pk, size_t *n,
+                      int errors_ok) {
   rd c = *r;
   mp_val v;
   size_t j;
@@ -452,8 +453,10 @@ static int rd_packets(const rd *r, size_t at, eio_packet *pk, size_t *n) {
       v.n > EIO_CM_PACKETS_MAX)
     return SIO_ERR_PROTO;
   for (j = 0; j < v.n; j++) {
-    eio_packet tmp;
-    rv = rd_packet(&c, c.i, pk ? &pk[j] : &tmp);
+    eio_packet tmp, *p = pk ? &pk[j] : &tmp;
+    rv = rd_packet(&c, c.i, p);
+    if (!rv && !errors_ok && p->type == EIO_PACKET_ERROR)
+      rv = SIO_ERR_PROTO;
     if (!rv)
       rv = rd_skip(&c);
     if (rv)
@@ -548,7 +551,7 @@ static int parse(const uint8_t *in, size_t len, eio_cm_msg *m, eio_packet *pk,
   case EIO_CM_UPGRADE:
     return rd_bool(&r, d[D_SUCCESS], &m->success);
   case EIO_CM_DRAIN:
-    return rd_packets(&r, d[D_PACKETS], pk, npk);
+    return rd_packets(&r, d[D_PACKETS], pk, npk, 0);
   case EIO_CM_PACKET:
     if (d[D_PACKET] == CM_ABSENT)
       return SIO_ERR_PROTO;
@@ -562,7 +565,7 @@ static int parse(const uint8_t *in, size_t len, eio_cm_msg *m, eio_packet *pk,
     return rv;
   case EIO_CM_UPGRADE_RESPONSE:
     rv = rd_bool(&r, d[D_TAKEOVER], &m->take_over);
-    return rv ? rv : rd_packets(&r, d[D_PACKETS], pk, npk);
+    return rv ? rv : rd_packets(&r, d[D_PACKETS], pk, npk, 1);
   case EIO_CM_CLOSE:
     return rd_str(&r, d[D_REASON], 0, &m->reason);
   }
@@ -622,7 +625,7 @@ static int str_ok(const eio_cm_str *s, int nonempty) {
 }
 
 static int packet_ok(const eio_packet *p) {
-  if ((unsigned)p->type > EIO_PACKET_NOOP || (p->len && !p->data))
+  if ((unsigned)p->type > EIO_PACKET_ERROR || (p->len && !p->data))
     return 0;
   return !p->binary || p->type == EIO_PACKET_MESSAGE;
 }

@@ -145,7 +145,7 @@ int eio_cm_encode(sio_buf *out, const eio_cm_msg *m);
 int eio_cm_channel(sio_buf *out, const char *prefix,
                    const eio_cm_str *recipient);
 
-/* The packet type's name ("message"), or NULL past NOOP. */
+/* The packet type's name ("message", "error"), or NULL past ERROR. */
 const char *eio_cm_packet_type_name(eio_packet_type t);
 
 #endif

@@ -18,7 +18,12 @@ typedef enum eio_packet_type {
   EIO_PACKET_PONG = 3,
   EIO_PACKET_MESSAGE = 4,
   EIO_PACKET_UPGRADE = 5,
-  EIO_PACKET_NOOP = 6
+  EIO_PACKET_NOOP = 6,
+  /* never on the wire: engine.io-parser's {type: "error"} for a payload it
+   * could not decode, which a node of @socket.io/cluster-engine forwards
+   * to the session's owner (eio_cluster_msg) so that it closes the
+   * session with "parse error" */
+  EIO_PACKET_ERROR = 7
 } eio_packet_type;
 
 typedef struct eio_packet {

@@ -260,6 +260,18 @@ async function frame(ws, match, ms = 3000) {
     await send({ requestId: 9, senderId: peer, recipientId: ans.senderId, type: 4, data: { sid, success: false } });
     await send({ senderId: peer, recipientId: ans.senderId, type: 6, data: { sid, reason: "transport close" } });
     await waitFor(async () => (await request(poll(a, sid))).status === 400, 3000, "the session closed on A");
+    // a POST the peer could not parse comes as engine.io-parser's error
+    // packet: the owner closes the session, as a Node owner does
+    const sid2 = await handshake(a);
+    await request(poll(a, sid2), {
+      method: "POST", headers: CT, body: `40${JSON.stringify({ token: token(`fw-${uniq()}`) })}`,
+    });
+    await pollUntil(a, sid2, /connection\.established/);
+    const n = await sockets(a);
+    const t0 = Date.now();
+    await send({ senderId: peer, recipientId: ans.senderId, type: 3, data: { sid: sid2, packet: { type: "error", data: "parser error" } } });
+    await waitFor(async () => (await sockets(a)) === n - 1, 3000, "the session closed on A");
+    assert.ok(Date.now() - t0 < 1000, `closed ${Date.now() - t0} ms after: by the error packet, not by its ping timeout`);
     await sub.quit();
   });
 
