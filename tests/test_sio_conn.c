@@ -6,18 +6,21 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "check_suites.h"
 #include "sio_conn.h"
+#include "sio_mailbox.h"
 #include "sio_int.h"
 #include "sio_mem.h"
 
@@ -452,6 +455,196 @@ START_TEST(write_from_another_nets_deferred_work_goes_out_at_once) {
 }
 END_TEST
 
+/* ----------------------------------------------------------- hand-off */
+
+/* A connection accepted on loop A (this thread) moves, after its first
+ * read, to loop B (its own thread) through a mailbox: the peer, a blocking
+ * socket on a third thread, sees one TCP connection throughout: what B
+ * writes arrives, what it sends next reaches B, and A's close of its
+ * handle sent nothing (no FIN, no reset: B's goodbye and FIN come after). */
+typedef struct ho {
+  uv_loop_t la, lb;
+  sio_net na, nb;
+  uv_tcp_t lsn;
+  sio_mailbox mb; /* B's */
+  uv_thread_t tb, tp;
+  int port;
+  int a_closes, b_closes, b_started, hand_rv;
+  char a_got[64], b_got[64];
+  size_t a_len, b_len;
+  /* peer */
+  char peer_got[64];
+  size_t peer_len;
+  int peer_eof, peer_err;
+} ho;
+
+typedef struct ho_conn {
+  sio_conn base;
+  ho *h;
+  int on_b;
+} ho_conn;
+
+typedef struct ho_letter {
+  sio_letter l;
+  ho *h;
+  sio_handoff hand;
+} ho_letter;
+
+static void ho_close(sio_conn *c) {
+  ho_conn *hc = (ho_conn *)c;
+  if (hc->on_b) {
+    hc->h->b_closes++;
+    sio_net_close(&hc->h->nb, NULL);
+    sio_mailbox_close(&hc->h->mb, NULL, NULL);
+  } else {
+    hc->h->a_closes++;
+  }
+  sio_free(hc);
+}
+
+static void ho_read(sio_conn *c, const uint8_t *d, size_t n);
+static const sio_conn_ops ho_ops = {ho_read, NULL, NULL, ho_close};
+
+static void ho_arrive(sio_letter *l) { /* on B */
+  ho_letter *m = (ho_letter *)l;
+  ho_conn *hc = sio_calloc(1, sizeof(*hc));
+  hc->h = m->h;
+  hc->on_b = 1;
+  m->h->b_started = sio_conn_take_over(&hc->base, &m->h->nb, &ho_ops,
+                                       &m->hand) == 0;
+  ck_assert_int_eq(m->hand.fd, -1);
+  sio_conn_write(&hc->base, "moved", 5);
+  sio_free(m);
+}
+
+static void ho_read(sio_conn *c, const uint8_t *d, size_t n) {
+  ho_conn *hc = (ho_conn *)c;
+  ho *h = hc->h;
+  if (!hc->on_b) {
+    ho_letter *m = sio_calloc(1, sizeof(*m));
+    memcpy(h->a_got + h->a_len, d, n);
+    h->a_len += n;
+    /* with output queued it cannot go: the output would be lost */
+    ck_assert_int_eq(sio_conn_write(c, "x", 1), 0);
+    ck_assert_int_eq(sio_conn_hand_off(c, &m->hand), SIO_ERR_STATE);
+    sio_net_flush(&h->na); /* "x" leaves now (uv_try_write on loopback) */
+    ck_assert_uint_eq(sio_conn_pending(c), 0);
+    m->h = h;
+    m->l.fn = ho_arrive;
+    h->hand_rv = sio_conn_hand_off(c, &m->hand);
+    ck_assert_int_eq(sio_mailbox_post(&h->mb, &m->l), 0);
+    uv_close((uv_handle_t *)&h->lsn, NULL);
+    sio_net_close(&h->na, NULL);
+    return;
+  }
+  memcpy(h->b_got + h->b_len, d, n);
+  h->b_len += n;
+  if (h->b_len >= 6) {
+    sio_conn_write(c, "bye", 3);
+    sio_conn_close_after_flush(c);
+  }
+}
+
+static void ho_accept(uv_stream_t *s, int status) {
+  ho *h = s->data;
+  ho_conn *hc = sio_calloc(1, sizeof(*hc));
+  ck_assert_int_eq(status, 0);
+  hc->h = h;
+  ck_assert_int_eq(sio_conn_init(&hc->base, &h->na, &ho_ops), 0);
+  ck_assert_int_eq(uv_accept(s, (uv_stream_t *)&hc->base.tcp), 0);
+  ck_assert_int_eq(sio_conn_start(&hc->base), 0);
+}
+
+static void ho_loop_b(void *ud) {
+  ho *h = ud;
+  uv_run(&h->lb, UV_RUN_DEFAULT);
+}
+
+static void ho_peer(void *ud) {
+  ho *h = ud;
+  struct sockaddr_in sa;
+  struct timeval tv = {5, 0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ssize_t n;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)h->port);
+  sa.sin_addr.s_addr = htonl(0x7f000001);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+      send(fd, "first", 5, 0) != 5) {
+    h->peer_err = 1;
+    close(fd);
+    return;
+  }
+  /* "x" from A, then "moved" from B, on the same connection */
+  while (h->peer_len < 6 &&
+         (n = recv(fd, h->peer_got + h->peer_len, sizeof(h->peer_got) - 1 - h->peer_len, 0)) > 0)
+    h->peer_len += (size_t)n;
+  if (send(fd, "second", 6, 0) != 6)
+    h->peer_err = 1;
+  while ((n = recv(fd, h->peer_got + h->peer_len, sizeof(h->peer_got) - 1 - h->peer_len, 0)) > 0)
+    h->peer_len += (size_t)n;
+  if (n == 0)
+    h->peer_eof = 1;
+  else
+    h->peer_err = 2; /* a reset or the timeout */
+  close(fd);
+}
+
+START_TEST(hand_off_moves_a_connection_to_another_loop) {
+  ho *h = sio_calloc(1, sizeof(*h));
+  struct sockaddr_in sa;
+  int len = sizeof(sa);
+  ck_assert_int_eq(uv_loop_init(&h->la), 0);
+  ck_assert_int_eq(uv_loop_init(&h->lb), 0);
+  ck_assert_int_eq(sio_net_init(&h->na, &h->la), 0);
+  ck_assert_int_eq(sio_net_init(&h->nb, &h->lb), 0);
+  ck_assert_int_eq(sio_mailbox_init(&h->mb, &h->lb, 0), 0);
+  uv_tcp_init(&h->la, &h->lsn);
+  h->lsn.data = h;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ck_assert_int_eq(uv_tcp_bind(&h->lsn, (struct sockaddr *)&sa, 0), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&h->lsn, 8, ho_accept), 0);
+  uv_tcp_getsockname(&h->lsn, (struct sockaddr *)&sa, &len);
+  h->port = ntohs(sa.sin_port);
+  ck_assert_int_eq(uv_thread_create(&h->tb, ho_loop_b, h), 0);
+  ck_assert_int_eq(uv_thread_create(&h->tp, ho_peer, h), 0);
+  uv_run(&h->la, UV_RUN_DEFAULT);
+  uv_thread_join(&h->tp);
+  uv_thread_join(&h->tb);
+  ck_assert_int_eq(h->hand_rv, 0);
+  ck_assert_int_eq(h->a_closes, 1);
+  ck_assert_int_eq(h->b_started, 1);
+  ck_assert_int_eq(h->b_closes, 1);
+  ck_assert_int_eq(h->peer_err, 0);
+  ck_assert_int_eq(h->peer_eof, 1);
+  h->a_got[h->a_len] = 0;
+  h->b_got[h->b_len] = 0;
+  h->peer_got[h->peer_len] = 0;
+  ck_assert_str_eq(h->a_got, "first");
+  ck_assert_str_eq(h->b_got, "second");
+  ck_assert_str_eq(h->peer_got, "xmovedbye");
+  ck_assert_int_eq(uv_loop_close(&h->la), 0);
+  ck_assert_int_eq(uv_loop_close(&h->lb), 0);
+  sio_free(h);
+}
+END_TEST
+
+START_TEST(hand_off_drop_closes_the_socket) {
+  sio_handoff h;
+  int sv[2];
+  char c;
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  h.fd = sv[0];
+  h.ssl = NULL;
+  sio_handoff_drop(&h);
+  ck_assert_int_eq(h.fd, -1);
+  ck_assert_int_eq(read(sv[1], &c, 1), 0); /* EOF: nobody holds it */
+  close(sv[1]);
+}
+END_TEST
+
 Suite *sio_conn_suite(void) {
   Suite *s = suite_create("sio_conn");
   TCase *tc = tcase_create("close");
@@ -463,6 +656,11 @@ Suite *sio_conn_suite(void) {
   tcase_add_test(tc, close_idempotent_on_close_once);
   tcase_add_test(tc, abort_during_graceful_close);
   tcase_add_test(tc, write_from_another_nets_deferred_work_goes_out_at_once);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("hand-off");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, hand_off_moves_a_connection_to_another_loop);
+  tcase_add_test(tc, hand_off_drop_closes_the_socket);
   suite_add_tcase(s, tc);
   return s;
 }

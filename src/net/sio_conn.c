@@ -21,6 +21,7 @@
 #include "sio_conn.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "sio_tls.h"
 
@@ -766,6 +767,64 @@ void sio_conn_close(sio_conn *c) {
   /* A write in flight completes with UV_ECANCELED before close_cb; its
    * chunks are released there, the rest in close_cb. */
   uv_close((uv_handle_t *)sio_conn_stream(c), close_cb);
+}
+
+int sio_conn_hand_off(sio_conn *c, sio_handoff *h) {
+  uv_os_fd_t fd;
+  if (c->closing || c->is_pipe || c->dialing || c->cl || c->writing ||
+      c->out_bytes || !sio_queue_empty(&c->outq) || c->shutdown_after_flush)
+    return SIO_ERR_STATE;
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd))
+    return SIO_ERR_IO;
+  h->fd = dup(fd);
+  if (h->fd < 0)
+    return SIO_ERR_IO;
+  /* the duplicate keeps the socket open while this handle closes; its
+   * TLS session goes with it, so close_cb frees nothing of it */
+  h->ssl = c->ssl;
+  c->ssl = NULL;
+  memcpy(h->remote, c->remote, sizeof(h->remote));
+  if (c->reading) {
+    uv_read_stop(sio_conn_stream(c));
+    c->reading = 0;
+  }
+  sio_conn_close(c);
+  return 0;
+}
+
+void sio_handoff_drop(sio_handoff *h) {
+  if (h->fd >= 0)
+    close(h->fd);
+  h->fd = -1;
+  sio_tls_free_session(h->ssl);
+  h->ssl = NULL;
+}
+
+int sio_conn_take_over(sio_conn *c, sio_net *net, const sio_conn_ops *ops,
+                       sio_handoff *h) {
+  int rv = sio_conn_init(c, net, ops);
+  if (rv) {
+    sio_handoff_drop(h);
+    return rv;
+  }
+  if (uv_tcp_open(&c->tcp, h->fd)) {
+    sio_handoff_drop(h);
+    sio_conn_close(c); /* its on_close runs: the caller owns c there */
+    return SIO_ERR_CLOSED;
+  }
+  h->fd = -1;
+  c->ssl = h->ssl;
+  h->ssl = NULL;
+  memcpy(c->remote, h->remote, sizeof(c->remote));
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_read_start(sio_conn_stream(c), alloc_cb, read_cb)) {
+    sio_conn_close(c);
+    return SIO_ERR_CLOSED;
+  }
+  c->reading = 1;
+  if (sio_tls_has_output(c->ssl))
+    mark_dirty(c);
+  return 0;
 }
 
 void sio_conn_close_after_flush(sio_conn *c) {

@@ -197,6 +197,32 @@ void sio_conn_close_after_flush(sio_conn *c);
  * later one loop iteration to write what the kernel takes at once (a
  * second SIGTERM: shut down now). */
 void sio_net_abort_closes(sio_net *net);
+/* A connection on its way from one loop to another (issue 12: a request
+ * for a session another loop owns goes to that loop with its connection):
+ * a duplicate of its descriptor and its TLS session, nothing else; what
+ * was read but not used travels with it at the layer above. */
+typedef struct sio_handoff {
+  uv_os_fd_t fd; /* -1: none */
+  struct ssl_st *ssl;
+  char remote[46];
+} sio_handoff;
+/* Takes c's socket into h and closes c without touching the socket (no
+ * FIN, no close_notify; on_close follows as for any close). Only a TCP
+ * connection with nothing queued or in flight, not closing: returns 0,
+ * SIO_ERR_STATE (otherwise: c unchanged) or SIO_ERR_IO (dup failed: c
+ * unchanged). */
+int sio_conn_hand_off(sio_conn *c, sio_handoff *h);
+/* On the loop of net (its thread): c, uninitialised, becomes the
+ * connection of h and starts reading (TLS records the session still holds
+ * go out with the next flush). h is emptied either way. Returns 0;
+ * SIO_ERR_IO when no handle could be made (nothing to close); or
+ * SIO_ERR_CLOSED when it failed once c was set up: c is closing and its
+ * on_close runs, as for any connection of net. */
+int sio_conn_take_over(sio_conn *c, sio_net *net, const sio_conn_ops *ops,
+                       sio_handoff *h);
+/* Closes what h holds (a handoff that cannot be delivered). */
+void sio_handoff_drop(sio_handoff *h);
+
 /* Stops / resumes reading (backpressure, held requests). */
 void sio_conn_pause(sio_conn *c);
 void sio_conn_resume(sio_conn *c);

@@ -92,7 +92,8 @@ void sio_mailbox_close(sio_mailbox *mb, void (*cancel)(sio_letter *l),
   uv_mutex_unlock(&mb->lock);
   while (l) {
     sio_letter *next = l->next;
-    cancel(l);
+    if (cancel)
+      cancel(l);
     l = next;
   }
 }

@@ -41,7 +41,8 @@ int sio_mailbox_post(sio_mailbox *mb, sio_letter *l);
 /* Letters refused so far (any thread). */
 uint64_t sio_mailbox_refused(sio_mailbox *mb);
 /* On the loop's thread: refuses later posts (SIO_ERR_CLOSED), runs
- * cancel(l) for every letter still waiting (cancel is required), and
+ * cancel(l) for every letter still waiting (cancel NULL: they are
+ * dropped, for letters that need no freeing), and
  * calls done(mb) once the async handle closed; mb may be freed then. No
  * thread may still be posting when done runs: stop the posters first (a
  * loop group closes its mailboxes after its threads joined). */

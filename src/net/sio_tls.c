@@ -361,3 +361,12 @@ void sio_tls_free(sio_conn *c) {
     c->ssl = NULL;
   }
 }
+
+void sio_tls_free_session(struct ssl_st *ssl) {
+  if (ssl)
+    SSL_free(ssl);
+}
+
+int sio_tls_has_output(struct ssl_st *ssl) {
+  return ssl && BIO_ctrl_pending(SSL_get_wbio(ssl)) > 0;
+}

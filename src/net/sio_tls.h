@@ -67,5 +67,9 @@ uint8_t *sio_tls_take_output(sio_conn *c, size_t *len);
 /* Seals a close_notify alert into the pending ciphertext. */
 void sio_tls_shutdown(sio_conn *c);
 void sio_tls_free(sio_conn *c);
+/* A session taken out of its connection (sio_conn_hand_off). NULL-safe. */
+void sio_tls_free_session(struct ssl_st *ssl);
+/* 1 when the session holds records not yet written out. */
+int sio_tls_has_output(struct ssl_st *ssl);
 
 #endif
