@@ -86,7 +86,7 @@ tsan="-O1 -g -fsanitize=thread -fno-omit-frame-pointer"
 if build build-tsan CFLAGS="$tsan" LDFLAGS="-fsanitize=thread"; then
   # ThreadSanitizer slows the code 5 to 15 times: so many more seconds
   (cd build-tsan && CK_TIMEOUT_MULTIPLIER=10 \
-    TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
+    TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp" \
     make -j"$jobs" check >/dev/null 2>&1)
   grep -E '^[0-9]+%|ThreadSanitizer' build-tsan/tests/check_main.log | tail -n 20
   check_counts build-tsan/tests/check_main.log "unit (ThreadSanitizer)"

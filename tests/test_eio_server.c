@@ -15,6 +15,8 @@
 #include "check_suites.h"
 #include "eio_server.h"
 #include "rawclient.h"
+#include "sio_mailbox.h"
+#include "sio_mem.h"
 #include "sio/sio.h"
 #include "sio_int.h"
 
@@ -966,6 +968,242 @@ START_TEST(tls_bad_files) {
 }
 END_TEST
 
+/* ------------------------------------------------- loops of one process */
+
+/* Two servers, loop 0 on this thread and loop 1 on its own, as
+ * server.threads = 2 runs them: each listens on its own port here (the
+ * daemon shares one with SO_REUSEPORT), and a request for the other loop's
+ * sid is handed to it with its connection through a mailbox. The client
+ * thread aims requests at the wrong loop on purpose; each answer must be
+ * the owner's. */
+typedef struct lp lp;
+typedef struct lp_side {
+  lp *g;
+  unsigned index;
+  uv_loop_t loop;
+  eio_server *srv;
+  sio_mailbox mb;
+  int port;
+  int opens, messages;
+  eio_stats stats;
+} lp_side;
+
+struct lp {
+  lp_side s[2];
+  uv_thread_t t1, client;
+  int closed;
+  void (*scenario)(lp *g);
+};
+
+typedef struct lp_letter {
+  sio_letter l;
+  lp_side *to;
+  sio_handoff h;
+  uint8_t *bytes;
+  size_t len;
+} lp_letter;
+
+static void lp_on_open(eio_socket *es, void *ud) {
+  ((lp_side *)ud)->opens++;
+  (void)es;
+}
+
+static void lp_on_message(eio_socket *es, int binary, const uint8_t *data,
+                          size_t len, void *ud) {
+  lp_side *x = ud;
+  char buf[128];
+  sio_rcbuf *rc;
+  (void)binary;
+  x->messages++;
+  snprintf(buf, sizeof(buf), "4%u:%.*s", x->index, (int)len,
+           (const char *)data);
+  rc = sio_rcbuf_new_copy(buf, strlen(buf));
+  eio_socket_send(es, rc);
+  sio_rcbuf_unref(rc);
+}
+
+static void lp_arrive(sio_letter *l) {
+  lp_letter *m = (lp_letter *)l;
+  eio_server_adopt(m->to->srv, &m->h, m->bytes, m->len);
+  sio_free(m->bytes);
+  sio_free(m);
+}
+
+static int lp_route(void *ud, unsigned loop, sio_handoff *h, uint8_t *bytes,
+                    size_t len) {
+  lp *g = ud;
+  lp_letter *m = sio_calloc(1, sizeof(*m));
+  if (!m || loop > 1)
+    return SIO_ERR_INVAL;
+  m->l.fn = lp_arrive;
+  m->to = &g->s[loop];
+  m->h = *h;
+  m->bytes = bytes;
+  m->len = len;
+  if (sio_mailbox_post(&g->s[loop].mb, &m->l)) {
+    sio_free(m);
+    return SIO_ERR_LIMIT;
+  }
+  return 0;
+}
+
+static void lp_server_closed(void *ud) {
+  lp_side *x = ud;
+  sio_mailbox_close(&x->mb, NULL, NULL);
+}
+
+static void lp_close_letter(sio_letter *l) { /* on the side's loop */
+  lp_letter *m = (lp_letter *)l;
+  eio_server_stats(m->to->srv, &m->to->stats);
+  eio_server_close(m->to->srv, lp_server_closed, m->to);
+  sio_free(m);
+}
+
+static void lp_client(void *ud) {
+  lp *g = ud;
+  int i;
+  g->scenario(g);
+  for (i = 0; i < 2; i++) {
+    lp_letter *m = sio_calloc(1, sizeof(*m));
+    m->l.fn = lp_close_letter;
+    m->to = &g->s[i];
+    ck_assert_int_eq(sio_mailbox_post(&g->s[i].mb, &m->l), 0);
+  }
+}
+
+static void lp_loop1(void *ud) {
+  lp *g = ud;
+  uv_run(&g->s[1].loop, UV_RUN_DEFAULT);
+}
+
+static void lp_run(lp *g, void (*scenario)(lp *g)) {
+  eio_callbacks cbs = {lp_on_open, lp_on_message, NULL, NULL, NULL};
+  eio_options o = {0};
+  unsigned i;
+  o.path = "/engine.io/";
+  o.ping_interval = 5000;
+  o.ping_timeout = 300;
+  o.max_payload = 1000;
+  o.transports = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
+  g->scenario = scenario;
+  for (i = 0; i < 2; i++) {
+    lp_side *x = &g->s[i];
+    x->g = g;
+    x->index = i;
+    ck_assert_int_eq(uv_loop_init(&x->loop), 0);
+    ck_assert_int_eq(eio_server_new(&x->srv, &x->loop, &o, &cbs, x), 0);
+    ck_assert_int_eq(eio_server_set_loops(x->srv, i, 2, lp_route, g), 0);
+    ck_assert_int_eq(eio_server_listen(x->srv, "127.0.0.1:0"), 0);
+    x->port = eio_server_port(x->srv, 0);
+    ck_assert_int_eq(sio_mailbox_init(&x->mb, &x->loop, 0), 0);
+  }
+  ck_assert_int_eq(uv_thread_create(&g->t1, lp_loop1, g), 0);
+  ck_assert_int_eq(uv_thread_create(&g->client, lp_client, g), 0);
+  uv_run(&g->s[0].loop, UV_RUN_DEFAULT);
+  uv_thread_join(&g->client);
+  uv_thread_join(&g->t1);
+  for (i = 0; i < 2; i++)
+    ck_assert_int_eq(uv_loop_close(&g->s[i].loop), 0);
+}
+
+static void lp_handshake(int port, char sid[32], char u[128]) {
+  rc_response r;
+  const char *p;
+  ck_assert_int_eq(
+      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
+      200);
+  p = strstr(r.body, "\"sid\":\"");
+  ck_assert_ptr_nonnull(p);
+  memcpy(sid, p + 7, 20);
+  sid[20] = 0;
+  sprintf(u, "/engine.io/?EIO=4&transport=polling&sid=%s", sid);
+}
+
+/* Polling requests on the other loop's connections reach the owner; a
+ * keep-alive connection that carried a request of its own loop first is
+ * handed over for the next one and answers it. */
+static void sc_loops_polling(lp *g) {
+  char s0[32], u0[128], s1[32], u1[128];
+  rc_response r;
+  int fd;
+  lp_handshake(g->s[0].port, s0, u0);
+  lp_handshake(g->s[1].port, s1, u1);
+  ck_assert_int_eq(eio_sid_loop(s0, 20), 0);
+  ck_assert_int_eq(eio_sid_loop(s1, 20), 1);
+  ck_assert_int_eq(rc_fetch(g->s[1].port, "POST", u0, "4hi", &r), 200);
+  ck_assert_str_eq(r.body, "ok");
+  ck_assert_int_eq(rc_fetch(g->s[1].port, "GET", u0, NULL, &r), 200);
+  ck_assert_str_eq(r.body, "40:hi");
+  fd = rc_connect(g->s[0].port);
+  ck_assert_int_eq(rc_request(fd, "POST", u0, NULL, "4own", 4, &r), 200);
+  ck_assert_int_eq(rc_request(fd, "POST", u1, NULL, "4moved", 6, &r), 200);
+  ck_assert_str_eq(r.body, "ok");
+  ck_assert_int_eq(rc_request(fd, "GET", u1, NULL, NULL, 0, &r), 200);
+  ck_assert_str_eq(r.body, "41:moved");
+  ck_assert_int_eq(rc_request(fd, "GET", u0, NULL, NULL, 0, &r), 200);
+  ck_assert_str_eq(r.body, "40:own"); /* and back again */
+  rc_close(fd);
+}
+
+START_TEST(loops_hand_requests_to_the_owner) {
+  lp *g = sio_calloc(1, sizeof(*g));
+  lp_run(g, sc_loops_polling);
+  ck_assert_int_eq(g->s[0].opens, 1);
+  ck_assert_int_eq(g->s[1].opens, 1);
+  ck_assert_int_eq(g->s[0].messages, 2);
+  ck_assert_int_eq(g->s[1].messages, 1);
+  /* POST and GET of loop 0's session on loop 1; the keep-alive connection
+   * to loop 1 for its POST (its GET is then at home), back to loop 0 */
+  ck_assert_uint_eq(g->s[1].stats.forward.handed_to_loop, 3);
+  ck_assert_uint_eq(g->s[0].stats.forward.handed_to_loop, 1);
+  ck_assert_uint_eq(g->s[0].stats.forward.adopted, 3);
+  ck_assert_uint_eq(g->s[1].stats.forward.adopted, 1);
+  sio_free(g);
+}
+END_TEST
+
+/* A WebSocket upgrade on the other loop: the owner answers the probe and
+ * the session lives on its WebSocket there. */
+static void sc_loops_upgrade(lp *g) {
+  char s0[32], u0[128], w[128];
+  uint8_t buf[128];
+  size_t n;
+  int ws;
+  lp_handshake(g->s[0].port, s0, u0);
+  sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", s0);
+  ws = rc_ws_open(g->s[1].port, w);
+  ck_assert_int_ge(ws, 0);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "2probe", 6), 0);
+  ck_assert_int_eq(rc_ws_recv(ws, buf, sizeof(buf), &n), 1);
+  ck_assert_int_eq(memcmp(buf, "3probe", 6), 0);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "5", 1), 0);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "4up", 3), 0);
+  ck_assert_int_eq(rc_ws_recv(ws, buf, sizeof(buf), &n), 1);
+  ck_assert_int_eq((int)n, 5);
+  ck_assert_int_eq(memcmp(buf, "40:up", 5), 0);
+  rc_close(ws);
+}
+
+START_TEST(loops_hand_an_upgrade_to_the_owner) {
+  lp *g = sio_calloc(1, sizeof(*g));
+  lp_run(g, sc_loops_upgrade);
+  ck_assert_int_eq(g->s[0].messages, 1); /* the echo came over the */
+  ck_assert_int_eq(g->s[1].messages, 0); /* WebSocket from loop 0 */
+  ck_assert_uint_eq(g->s[0].stats.forward.adopted, 1);
+  sio_free(g);
+}
+END_TEST
+
+START_TEST(sid_names_its_loop) {
+  ck_assert_int_eq(eio_sid_loop("AAAAAAAAAAAAAAAAAAAA", 20), 0);
+  ck_assert_int_eq(eio_sid_loop("zAAAAAAAAAAAAAAAAAAA", 20), 51);
+  ck_assert_int_eq(eio_sid_loop("9AAAAAAAAAAAAAAAAAAA", 20), 61);
+  ck_assert_int_eq(eio_sid_loop("_AAAAAAAAAAAAAAAAAAA", 20), 63);
+  ck_assert_int_eq(eio_sid_loop("*AAAAAAAAAAAAAAAAAAA", 20), -1);
+  ck_assert_int_eq(eio_sid_loop("AAAA", 4), -1);
+}
+END_TEST
+
 Suite *eio_server_suite(void) {
   Suite *s = suite_create("eio_server");
   TCase *tc = tcase_create("loopback");
@@ -993,6 +1231,12 @@ Suite *eio_server_suite(void) {
   tcase_add_test(tc, max_connections);
   tcase_add_test(tc, tls_native);
   tcase_add_test(tc, tls_bad_files);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("loops");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, loops_hand_requests_to_the_owner);
+  tcase_add_test(tc, loops_hand_an_upgrade_to_the_owner);
+  tcase_add_test(tc, sid_names_its_loop);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -157,6 +157,10 @@ struct eio_server {
   sio_queue cl_upgrades; /* eio_cl_session: upgrading through another
                             node (EIO_CL_UPGRADE_MS) */
   sio_map cl_readers;    /* sid -> eio_cl_remote reading it here */
+  /* Loops of one process (eio_server_set_loops) */
+  uint8_t loop_index, nloops;
+  eio_route_fn route;
+  void *route_ud;
   uv_timer_t cl_timer;
   uint64_t cl_timer_due;
   eio_forward_stats cl_stats;

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eio_packet.h"
 #include "sio/sio.h"
@@ -35,6 +36,7 @@ static const char *const eio_error_messages[] = {
 static void conn_on_read(sio_conn *bc, const uint8_t *data, size_t len);
 static void conn_on_error(sio_conn *bc, int status);
 static void conn_on_close(sio_conn *bc);
+static void http_feed(eio_conn *c, const uint8_t *data, size_t len);
 
 /* No drain upcall: WebSocket output goes straight to the connection and a
  * polling session's queue is flushed when a GET arrives, so nothing ever
@@ -487,6 +489,129 @@ static int same_origin(const eio_conn *c, const sio_http_request *req,
                               c->base.ssl != NULL);
 }
 
+/* ------------------------------------------------------- loops of one process */
+
+int eio_sid_loop(const char *sid, size_t len) {
+  char ch;
+  if (len != 20)
+    return -1;
+  ch = sid[0];
+  if (ch >= 'A' && ch <= 'Z')
+    return ch - 'A';
+  if (ch >= 'a' && ch <= 'z')
+    return 26 + ch - 'a';
+  if (ch >= '0' && ch <= '9')
+    return 52 + ch - '0';
+  return ch == '-' ? 62 : ch == '_' ? 63 : -1;
+}
+
+int eio_server_set_loops(eio_server *srv, unsigned index, unsigned n,
+                         eio_route_fn route, void *ud) {
+  if (n > 64 || (n > 1 && (index >= n || !route)))
+    return SIO_ERR_INVAL;
+  srv->nloops = (uint8_t)(n > 1 ? n : 0);
+  srv->loop_index = (uint8_t)(n > 1 ? index : 0);
+  srv->route = route;
+  srv->route_ud = ud;
+  return 0;
+}
+
+/* The request as its owner's parser must see it again: request line,
+ * headers but the framing ones, the body with its length (a chunked body
+ * arrives whole, decoded). */
+static int request_bytes(const sio_http_request *req, sio_buf *out) {
+  size_t i;
+  int rv = sio_buf_appendf(out, "%s %s HTTP/%d.%d\r\n", req->method_str,
+                           req->url, req->http_major, req->http_minor);
+  for (i = 0; i < req->nheaders && !rv; i++) {
+    const sio_http_header *h = &req->headers[i];
+    if ((h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) ||
+        (h->name_len == 17 &&
+         strncasecmp(h->name, "transfer-encoding", 17) == 0))
+      continue;
+    rv = sio_buf_append(out, h->name, h->name_len);
+    if (!rv)
+      rv = sio_buf_append(out, ": ", 2);
+    if (!rv)
+      rv = sio_buf_append(out, h->value, h->value_len);
+    if (!rv)
+      rv = sio_buf_append(out, "\r\n", 2);
+  }
+  if (!rv && (req->body_len || req->method == HTTP_POST))
+    rv = sio_buf_appendf(out, "Content-Length: %zu\r\n", req->body_len);
+  if (!rv)
+    rv = sio_buf_append(out, "\r\n", 2);
+  if (!rv)
+    rv = sio_buf_append(out, req->body, req->body_len);
+  return rv;
+}
+
+/* A sid of another loop of this process: c goes there with the request. */
+static int loops_route(eio_conn *c, const sio_http_request *req,
+                       const char *sid, size_t sid_len, const uint8_t *rest,
+                       size_t rest_len) {
+  eio_server *srv = c->srv;
+  int loop = eio_sid_loop(sid, sid_len);
+  sio_handoff h;
+  sio_buf b;
+  size_t len;
+  uint8_t *bytes;
+  if (srv->nloops < 2 || loop < 0 || loop == srv->loop_index ||
+      loop >= srv->nloops || srv->closing)
+    return 0;
+  sio_buf_init(&b);
+  if (request_bytes(req, &b) || sio_buf_append(&b, rest, rest_len) ||
+      sio_buf_append(&b, c->pending_in.data, c->pending_in.len)) {
+    sio_buf_deinit(&b);
+    return 0;
+  }
+  if (sio_conn_hand_off(&c->base, &h)) {
+    /* an answer still on its way out would be lost: not moved */
+    srv->cl_stats.handoff_failures++;
+    sio_buf_deinit(&b);
+    return 0;
+  }
+  srv->cl_stats.handed_to_loop++;
+  bytes = (uint8_t *)sio_buf_steal(&b, &len);
+  if (!bytes || srv->route(srv->route_ud, (unsigned)loop, &h, bytes, len)) {
+    srv->cl_stats.handoff_failures++;
+    sio_free(bytes);
+    sio_handoff_drop(&h);
+  }
+  return 1;
+}
+
+int eio_server_adopt(eio_server *srv, sio_handoff *h, const uint8_t *bytes,
+                     size_t len) {
+  eio_conn *c;
+  int rv;
+  if (srv->closing) {
+    sio_handoff_drop(h);
+    return SIO_ERR_CLOSED;
+  }
+  c = sio_calloc(1, sizeof(*c));
+  if (!c) {
+    sio_handoff_drop(h);
+    return SIO_ERR_IO;
+  }
+  c->srv = srv;
+  c->mode = EIO_CONN_HTTP;
+  sio_buf_init(&c->pending_in);
+  c->last_active = uv_now(srv->loop);
+  rv = sio_conn_take_over(&c->base, &srv->net, &eio_conn_ops, h);
+  if (rv == SIO_ERR_IO) {
+    sio_free(c);
+    return rv;
+  }
+  sio_queue_insert_tail(&srv->conns, &c->link);
+  srv->nconns++;
+  if (rv)
+    return rv; /* closing: conn_on_close frees it */
+  srv->cl_stats.adopted++;
+  http_feed(c, bytes, len);
+  return 0;
+}
+
 static void route(eio_conn *c, const sio_http_request *req,
                   const uint8_t *rest, size_t rest_len) {
   eio_server *srv = c->srv;
@@ -549,6 +674,8 @@ static void route(eio_conn *c, const sio_http_request *req,
     eio_polling_handle(c, s, req, 0);
     goto out;
   }
+  if (!s && loops_route(c, req, sid.data, sid.len, rest, rest_len))
+    goto out; /* another loop's: handed over */
   if (!s && eio_cluster_route(c, req, transport, sid.data, sid.len))
     goto out; /* another node's, perhaps: asked */
   if (!s || s->state != EIO_STATE_OPEN) {

@@ -117,6 +117,31 @@ const char *eio_server_node_id(const eio_server *srv);
  * dropped. */
 void eio_server_bus_message(eio_server *srv, const uint8_t *msg, size_t len);
 
+/* Loops of one process (server.threads = N): each loop's server holds
+ * the sessions it created, and a sid names its loop in its first
+ * character (the base64url digit of the loop's index: up to 64 loops). A
+ * request that names another loop's sid is handed to that loop with its
+ * connection: route is called with the connection (sio_handoff, the socket
+ * and its TLS session; this loop's handle is already closing) and the
+ * bytes the owner must parse first (the request, then whatever followed
+ * it), and posts both to the owner's loop, which gives them to
+ * eio_server_adopt. route returns 0 when it took both (it frees bytes
+ * with sio_free), an error otherwise (both are then dropped here and the
+ * client sees its connection close). */
+typedef int (*eio_route_fn)(void *ud, unsigned loop, sio_handoff *h,
+                            uint8_t *bytes, size_t len);
+/* index of n loops (n 0 or 1: a single loop, the default). Returns 0 or
+ * SIO_ERR_INVAL (n > 64, index >= n, no route with n > 1). */
+int eio_server_set_loops(eio_server *srv, unsigned index, unsigned n,
+                         eio_route_fn route, void *ud);
+/* The loop a sid names, or -1 (not a 20-character sid). */
+int eio_sid_loop(const char *sid, size_t len);
+/* On srv's loop: a connection another loop handed over, with the bytes to
+ * parse first (borrowed). Returns 0, SIO_ERR_IO (h dropped) or
+ * SIO_ERR_CLOSED (the server is closing; h dropped). */
+int eio_server_adopt(eio_server *srv, sio_handoff *h, const uint8_t *bytes,
+                     size_t len);
+
 typedef struct eio_forward_stats {
   uint64_t requests;     /* requests carried to their owner */
   uint64_t unknown;      /* requests no node owned (answered 400) */
@@ -126,6 +151,10 @@ typedef struct eio_forward_stats {
   uint64_t proxied;      /* upgrades proxied to their owner */
   uint64_t bad_messages; /* bus messages dropped as malformed */
   uint64_t bus_errors;   /* messages the bus could not send */
+  uint64_t handed_to_loop;   /* connections handed to the owner's loop */
+  uint64_t adopted;          /* connections another loop handed here */
+  uint64_t handoff_failures; /* could not move (output still queued) or
+                                not delivered */
 } eio_forward_stats;
 
 typedef struct eio_stats {

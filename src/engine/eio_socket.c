@@ -151,10 +151,15 @@ void eio_socket_discard(eio_socket *s) {
 int eio_socket_register(eio_socket *s, const char *sid) {
   eio_server *srv = s->srv;
   int rv = 0;
-  if (sid)
+  if (sid) {
     memcpy(s->sid, sid, sizeof(s->sid));
-  else
+  } else {
     rv = sio_random_id(s->sid);
+    if (srv->nloops > 1) /* the sid names its loop (eio_sid_loop) */
+      s->sid[0] =
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+              [srv->loop_index];
+  }
   if (!rv)
     rv = sio_map_put(&srv->sessions, s->sid, strlen(s->sid), s);
   if (rv)
