@@ -22,6 +22,7 @@
 #include "check_suites.h"
 #include "sio_conn.h"
 #include "sio_int.h"
+#include "sio_mailbox.h"
 #include "sio_mem.h"
 #include "sio_tls.h"
 
@@ -336,6 +337,189 @@ START_TEST(peer_leaves_mid_handshake) {
 }
 END_TEST
 
+/* ------------------------------------------------------------- hand-off */
+
+/* A TLS connection moves to a loop on another thread after its first
+ * read (sio_conn_hand_off): the session goes with it, so the peer's one
+ * TLS stream goes on: what B encrypts arrives, what the peer sends next
+ * is decrypted on B, and B's close ends with close_notify. */
+typedef struct tho {
+  uv_loop_t la, lb;
+  sio_net na, nb;
+  uv_tcp_t lsn;
+  sio_tls_ctx *tls;
+  sio_mailbox mb;
+  uv_thread_t tb;
+  pthread_t tp;
+  int port, a_closes, b_closes, moved;
+  char b_got[32];
+  size_t b_len;
+  char peer_got[64];
+  size_t peer_len;
+  int peer_close_notify, peer_err;
+} tho;
+
+typedef struct tho_conn {
+  sio_conn base;
+  tho *h;
+  int on_b;
+} tho_conn;
+
+typedef struct tho_letter {
+  sio_letter l;
+  tho *h;
+  sio_handoff hand;
+} tho_letter;
+
+static void tho_close(sio_conn *c) {
+  tho_conn *hc = (tho_conn *)c;
+  if (hc->on_b) {
+    hc->h->b_closes++;
+    sio_net_close(&hc->h->nb, NULL);
+    sio_mailbox_close(&hc->h->mb, NULL, NULL);
+  } else {
+    hc->h->a_closes++;
+  }
+  sio_free(hc);
+}
+
+static void tho_read(sio_conn *c, const uint8_t *d, size_t n);
+static const sio_conn_ops tho_ops = {tho_read, NULL, NULL, tho_close};
+
+static void tho_arrive(sio_letter *l) {
+  tho_letter *m = (tho_letter *)l;
+  tho_conn *hc = sio_calloc(1, sizeof(*hc));
+  hc->h = m->h;
+  hc->on_b = 1;
+  m->h->moved = sio_conn_take_over(&hc->base, &m->h->nb, &tho_ops, &m->hand) == 0;
+  sio_conn_write(&hc->base, "moved", 5);
+  sio_free(m);
+}
+
+static void tho_read(sio_conn *c, const uint8_t *d, size_t n) {
+  tho_conn *hc = (tho_conn *)c;
+  tho *h = hc->h;
+  if (!hc->on_b) {
+    tho_letter *m = sio_calloc(1, sizeof(*m));
+    (void)d;
+    ck_assert_uint_eq(n, 5); /* "first", decrypted */
+    m->h = h;
+    m->l.fn = tho_arrive;
+    ck_assert_int_eq(sio_conn_hand_off(c, &m->hand), 0);
+    ck_assert_ptr_nonnull(m->hand.ssl);
+    ck_assert_int_eq(sio_mailbox_post(&h->mb, &m->l), 0);
+    uv_close((uv_handle_t *)&h->lsn, NULL);
+    sio_net_close(&h->na, NULL);
+    return;
+  }
+  memcpy(h->b_got + h->b_len, d, n);
+  h->b_len += n;
+  if (h->b_len >= 6) {
+    sio_conn_write(c, "bye", 3);
+    sio_conn_close_after_flush(c);
+  }
+}
+
+static void tho_accept(uv_stream_t *s, int status) {
+  tho *h = s->data;
+  tho_conn *hc = sio_calloc(1, sizeof(*hc));
+  ck_assert_int_eq(status, 0);
+  hc->h = h;
+  ck_assert_int_eq(sio_conn_init(&hc->base, &h->na, &tho_ops), 0);
+  ck_assert_int_eq(uv_accept(s, (uv_stream_t *)&hc->base.tcp), 0);
+  ck_assert_int_eq(sio_tls_attach(&hc->base, h->tls), 0);
+  ck_assert_int_eq(sio_conn_start(&hc->base), 0);
+}
+
+static void tho_loop_b(void *ud) {
+  tho *h = ud;
+  uv_run(&h->lb, UV_RUN_DEFAULT);
+}
+
+static void *tho_peer(void *ud) {
+  tho *h = ud;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  struct sockaddr_in sa;
+  struct timeval tv = {5, 0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+  SSL *ssl;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)h->port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ssl = SSL_new(ctx);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || !SSL_set_fd(ssl, fd) ||
+      SSL_connect(ssl) != 1 || SSL_write(ssl, "first", 5) != 5) {
+    h->peer_err = 1;
+    goto out;
+  }
+  while (h->peer_len < 5 &&
+         (n = SSL_read(ssl, h->peer_got + h->peer_len,
+                       (int)(sizeof(h->peer_got) - 1 - h->peer_len))) > 0)
+    h->peer_len += (size_t)n;
+  if (SSL_write(ssl, "second", 6) != 6)
+    h->peer_err = 2;
+  for (;;) {
+    n = SSL_read(ssl, h->peer_got + h->peer_len,
+                 (int)(sizeof(h->peer_got) - 1 - h->peer_len));
+    if (n > 0) {
+      h->peer_len += (size_t)n;
+      continue;
+    }
+    if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN)
+      h->peer_close_notify = 1;
+    break;
+  }
+out:
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  close(fd);
+  return NULL;
+}
+
+START_TEST(hand_off_keeps_the_tls_session) {
+  tho *h = sio_calloc(1, sizeof(*h));
+  struct sockaddr_in sa;
+  char err[256];
+  int len = sizeof(sa);
+  make_cert();
+  ck_assert_int_eq(sio_tls_ctx_new(&h->tls, cert, key, NULL, 0, err, sizeof(err)), 0);
+  ck_assert_int_eq(uv_loop_init(&h->la), 0);
+  ck_assert_int_eq(uv_loop_init(&h->lb), 0);
+  ck_assert_int_eq(sio_net_init(&h->na, &h->la), 0);
+  ck_assert_int_eq(sio_net_init(&h->nb, &h->lb), 0);
+  ck_assert_int_eq(sio_mailbox_init(&h->mb, &h->lb, 0), 0);
+  uv_tcp_init(&h->la, &h->lsn);
+  h->lsn.data = h;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ck_assert_int_eq(uv_tcp_bind(&h->lsn, (struct sockaddr *)&sa, 0), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&h->lsn, 8, tho_accept), 0);
+  uv_tcp_getsockname(&h->lsn, (struct sockaddr *)&sa, &len);
+  h->port = ntohs(sa.sin_port);
+  ck_assert_int_eq(uv_thread_create(&h->tb, tho_loop_b, h), 0);
+  ck_assert_int_eq(pthread_create(&h->tp, NULL, tho_peer, h), 0);
+  uv_run(&h->la, UV_RUN_DEFAULT);
+  pthread_join(h->tp, NULL);
+  uv_thread_join(&h->tb);
+  ck_assert_int_eq(h->peer_err, 0);
+  ck_assert_int_eq(h->a_closes, 1);
+  ck_assert_int_eq(h->moved, 1);
+  ck_assert_int_eq(h->b_closes, 1);
+  h->b_got[h->b_len] = 0;
+  h->peer_got[h->peer_len] = 0;
+  ck_assert_str_eq(h->b_got, "second");
+  ck_assert_str_eq(h->peer_got, "movedbye");
+  ck_assert_int_eq(h->peer_close_notify, 1);
+  ck_assert_int_eq(uv_loop_close(&h->la), 0);
+  ck_assert_int_eq(uv_loop_close(&h->lb), 0);
+  sio_tls_ctx_del(h->tls);
+  remove_cert();
+  sio_free(h);
+}
+END_TEST
+
 Suite *sio_tls_suite(void) {
   Suite *s = suite_create("sio_tls");
   TCase *tc = tcase_create("close");
@@ -344,6 +528,10 @@ Suite *sio_tls_suite(void) {
   tcase_add_test(tc, peer_not_reading_is_closed_at_timeout);
   tcase_add_test(tc, garbage_instead_of_client_hello);
   tcase_add_test(tc, peer_leaves_mid_handshake);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("hand-off");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, hand_off_keeps_the_tls_session);
   suite_add_tcase(s, tc);
   return s;
 }
