@@ -1003,7 +1003,8 @@ void eio_cluster_announce(eio_socket *s) {
   sio_queue_init(&cl->delay_link);
   if (srv->cbs.on_open)
     srv->cbs.on_open(s, srv->ud);
-  while (!sio_queue_empty(&cl->held) && s->state == EIO_STATE_OPEN) {
+  while (s->cl && !sio_queue_empty(&cl->held) &&
+         s->state == EIO_STATE_OPEN) {
     sio_queue *h = sio_queue_head(&cl->held);
     eio_outq_item *it = sio_container_of(h, eio_outq_item, q);
     sio_queue_remove(h);
@@ -1014,6 +1015,11 @@ void eio_cluster_announce(eio_socket *s) {
     sio_rcbuf_unref(it->rc);
     sio_free(it);
   }
+  /* nobody else reads or upgrades it: the record goes (an idle session
+   * keeps only its pointer) */
+  if (s->cl == cl && !cl->reader[0] && !cl->remote_upgrade &&
+      sio_queue_empty(&cl->held) && s->state == EIO_STATE_OPEN)
+    eio_cluster_session_free(s);
 }
 
 void eio_cluster_session_free(eio_socket *s) {
