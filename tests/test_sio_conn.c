@@ -20,6 +20,7 @@
 
 #include "check_suites.h"
 #include "sio_conn.h"
+#include "sio_listener.h"
 #include "sio_mailbox.h"
 #include "sio_int.h"
 #include "sio_mem.h"
@@ -645,6 +646,103 @@ START_TEST(hand_off_drop_closes_the_socket) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ listeners */
+
+/* Two listeners with SO_REUSEPORT on one address (one per loop with
+ * server.threads; one loop here): both bind, a listener without it cannot,
+ * and the kernel spreads connections over both. */
+typedef struct rp {
+  uv_loop_t loop;
+  sio_net net;
+  sio_listener l[2];
+  int accepted[2], closed, port;
+} rp;
+
+typedef struct rp_conn {
+  sio_conn base;
+  rp *r;
+} rp_conn;
+
+static void rp_close(sio_conn *c) {
+  rp *r = ((rp_conn *)c)->r;
+  sio_free(c);
+  if (++r->closed == 20) {
+    sio_listener_close(&r->l[0], NULL);
+    sio_listener_close(&r->l[1], NULL);
+    sio_net_close(&r->net, NULL);
+  }
+}
+
+static void rp_read(sio_conn *c, const uint8_t *d, size_t n) {
+  (void)d;
+  (void)n;
+  sio_conn_close(c);
+}
+
+static const sio_conn_ops rp_ops = {rp_read, NULL, NULL, rp_close};
+
+static sio_conn *rp_accept(sio_listener *l, void *ud) {
+  rp *r = ud;
+  rp_conn *c = sio_calloc(1, sizeof(*c));
+  c->r = r;
+  r->accepted[l == &r->l[1]]++;
+  ck_assert_int_eq(sio_conn_init(&c->base, &r->net, &rp_ops), 0);
+  return &c->base;
+}
+
+static void rp_clients(void *ud) {
+  rp *r = ud;
+  int i;
+  for (i = 0; i < 20; i++) {
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char c;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)r->port);
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(send(fd, "x", 1, 0), 1);
+    (void)!recv(fd, &c, 1, 0); /* the server's close */
+    close(fd);
+  }
+}
+
+START_TEST(reuseport_listeners_share_an_address) {
+  rp *r = sio_calloc(1, sizeof(*r));
+  sio_listener plain;
+  char addr[32];
+  int open = 0;
+  uv_thread_t t;
+  ck_assert_int_eq(uv_loop_init(&r->loop), 0);
+  ck_assert_int_eq(sio_net_init(&r->net, &r->loop), 0);
+  ck_assert_int_eq(sio_listener_open_ex(&r->l[0], &r->net, "127.0.0.1:0", 64,
+                                        SIO_LISTEN_REUSEPORT, rp_accept, r,
+                                        &open),
+                   0);
+  r->port = r->l[0].port;
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", r->port);
+  ck_assert_int_eq(sio_listener_open_ex(&r->l[1], &r->net, addr, 64,
+                                        SIO_LISTEN_REUSEPORT, rp_accept, r,
+                                        &open),
+                   0);
+  ck_assert_int_eq(r->l[1].port, r->port);
+  ck_assert_int_eq(sio_listener_open(&plain, &r->net, addr, 64, rp_accept, r,
+                                     &open),
+                   SIO_ERR_IO);
+  if (open)
+    sio_listener_close(&plain, NULL);
+  ck_assert_int_eq(uv_thread_create(&t, rp_clients, r), 0);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  uv_thread_join(&t);
+  ck_assert_int_eq(r->accepted[0] + r->accepted[1], 20);
+  ck_assert_int_gt(r->accepted[0], 0); /* all 20 on one: 1 in 500000 */
+  ck_assert_int_gt(r->accepted[1], 0);
+  ck_assert_int_eq(uv_loop_close(&r->loop), 0);
+  sio_free(r);
+}
+END_TEST
+
 Suite *sio_conn_suite(void) {
   Suite *s = suite_create("sio_conn");
   TCase *tc = tcase_create("close");
@@ -657,10 +755,11 @@ Suite *sio_conn_suite(void) {
   tcase_add_test(tc, abort_during_graceful_close);
   tcase_add_test(tc, write_from_another_nets_deferred_work_goes_out_at_once);
   suite_add_tcase(s, tc);
-  tc = tcase_create("hand-off");
+  tc = tcase_create("loops"); /* what server.threads builds on */
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, hand_off_moves_a_connection_to_another_loop);
   tcase_add_test(tc, hand_off_drop_closes_the_socket);
+  tcase_add_test(tc, reuseport_listeners_share_an_address);
   suite_add_tcase(s, tc);
   return s;
 }

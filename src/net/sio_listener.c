@@ -1,9 +1,12 @@
 /* sio_listener.c: uv_tcp listen/accept. */
 #include "sio_listener.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sio_int.h"
 #include "sio_log.h"
@@ -85,9 +88,38 @@ static void connection_cb(uv_stream_t *server, int status) {
   }
 }
 
+/* A socket bound to ss with SO_REUSEPORT (libuv 1.44 has no flag for it):
+ * opened into l->tcp. Returns 0 or a libuv error. */
+static int bind_shared(sio_listener *l, const struct sockaddr_storage *ss) {
+  int one = 1, rv;
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  0);
+  if (fd < 0)
+    return uv_translate_sys_error(errno);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+      bind(fd, (const struct sockaddr *)ss,
+           ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                     : sizeof(struct sockaddr_in))) {
+    rv = uv_translate_sys_error(errno);
+    close(fd);
+    return rv;
+  }
+  rv = uv_tcp_open(&l->tcp, fd);
+  if (rv)
+    close(fd);
+  return rv;
+}
+
 int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
                       int backlog, sio_listener_accept_cb cb, void *ud,
                       int *handle_open) {
+  return sio_listener_open_ex(l, net, addr, backlog, 0, cb, ud, handle_open);
+}
+
+int sio_listener_open_ex(sio_listener *l, sio_net *net, const char *addr,
+                         int backlog, int flags, sio_listener_accept_cb cb,
+                         void *ud, int *handle_open) {
   struct sockaddr_storage ss;
   int rv, len = sizeof(ss);
   *handle_open = 0;
@@ -102,7 +134,8 @@ int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
     return SIO_ERR_IO;
   *handle_open = 1;
   l->tcp.data = l;
-  rv = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+  rv = flags & SIO_LISTEN_REUSEPORT ? bind_shared(l, &ss)
+                                    : uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
   if (rv == 0)
     rv = uv_listen((uv_stream_t *)&l->tcp, backlog, connection_cb);
   if (rv) {

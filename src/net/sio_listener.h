@@ -32,6 +32,15 @@ int sio_listener_parse_addr(const char *addr, struct sockaddr_storage *ss);
 int sio_listener_open(sio_listener *l, sio_net *net, const char *addr,
                       int backlog, sio_listener_accept_cb cb, void *ud,
                       int *handle_open);
+/* sio_listener_open_ex flags: the socket is bound with SO_REUSEPORT, so
+ * listeners of several loops share one address and the kernel spreads
+ * the connections over them (server.threads). Every listener of the
+ * address must set it. */
+#define SIO_LISTEN_REUSEPORT 1
+/* sio_listener_open with flags (SIO_LISTEN_*). */
+int sio_listener_open_ex(sio_listener *l, sio_net *net, const char *addr,
+                         int backlog, int flags, sio_listener_accept_cb cb,
+                         void *ud, int *handle_open);
 /* Closes the handle; cb runs from its close callback. */
 void sio_listener_close(sio_listener *l, uv_close_cb cb);
 
