@@ -114,6 +114,16 @@ static void on_message(eio_socket *es, int binary, const uint8_t *data,
   char buf[256];
   s->messages++;
   (void)binary;
+  if (len == 5 && memcmp(data, "flood", 5) == 0) {
+    /* 4 MiB in 8 KiB messages: more than loopback buffers hold */
+    static char big[8193];
+    int i;
+    memset(big, 'f', sizeof(big) - 1);
+    big[0] = '4';
+    for (i = 0; i < 512; i++)
+      send_text(es, big); /* refused once the session closed */
+    return;
+  }
   if (len == 4 && memcmp(data, "kill", 4) == 0) {
     send_text(es, "4bye");
     send_text(es, "4bye2");
@@ -546,6 +556,39 @@ START_TEST(hold_ends_by_time_or_local_upgrade) {
 }
 END_TEST
 
+/* A client that stops reading its proxied WebSocket: the proxy does not
+ * queue the owner's output without end; it closes the WebSocket at the
+ * session's bound and the owner ends the session as a slow consumer. */
+static void sc_proxy_slow(cfx *f) {
+  char sid[32], u[128], w[128];
+  uint8_t buf[256];
+  size_t n;
+  int ws;
+  handshake(f->a.port, sid, u);
+  sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
+  ws = rc_ws_open(f->b.port, w);
+  ck_assert_int_ge(ws, 0);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "2probe", 6), 0);
+  ck_assert_int_eq(rc_ws_recv(ws, buf, sizeof(buf), &n), 1);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "5", 1), 0);
+  usleep(100000);
+  ck_assert_int_eq(rc_ws_send(ws, 1, "4flood", 6), 0);
+  usleep(1000000); /* not reading */
+  rc_close(ws);
+}
+
+START_TEST(proxied_client_not_reading_is_closed_at_the_bound) {
+  cfx *f = fresh();
+  eio_options o = opts();
+  o.max_buffered = 256 * 1024;
+  run(f, &o, 0, sc_proxy_slow);
+  ck_assert_uint_eq(f->b.stats.slow_consumers, 1);
+  ck_assert_int_eq(f->a.closes, 1);
+  ck_assert_str_eq(f->a.reasons[0], "transport error");
+  sio_free(f);
+}
+END_TEST
+
 Suite *eio_cluster_suite(void) {
   Suite *s = suite_create("eio_cluster");
   TCase *tc = tcase_create("forwarding");
@@ -561,6 +604,7 @@ Suite *eio_cluster_suite(void) {
   tcase_add_test(tc, upgrade_elsewhere_takes_the_session_over);
   tcase_add_test(tc, upgrade_elsewhere_after_open_is_proxied);
   tcase_add_test(tc, hold_ends_by_time_or_local_upgrade);
+  tcase_add_test(tc, proxied_client_not_reading_is_closed_at_the_bound);
   suite_add_tcase(s, tc);
   return s;
 }

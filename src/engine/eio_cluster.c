@@ -550,6 +550,19 @@ static void drained(eio_server *srv, const eio_cm_msg *m) {
       eio_ws_close(r->conn, 1011);
       return;
     }
+    if (sio_conn_pending(&r->conn->base) &&
+        sio_conn_pending(&r->conn->base) + rc->len > srv->opts.max_buffered) {
+      /* a client that stopped reading: the bound its owner would apply
+       * (the owner's own queue empties into the bus at once) */
+      eio_conn *c = r->conn;
+      SIO_LOGW("session %s: proxied output bound passed, closing", r->sid);
+      srv->slow_consumers++;
+      sio_rcbuf_unref(rc);
+      send_close(srv, r->owner, r->sid, "transport error");
+      remote_free(r);
+      eio_ws_close(c, 1000);
+      return;
+    }
     eio_ws_send(r->conn, rc);
     sio_rcbuf_unref(rc);
   }
