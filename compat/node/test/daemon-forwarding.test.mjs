@@ -291,6 +291,30 @@ async function frame(ws, match, ms = 3000) {
     assert.ok(Date.now() - t0 < 3500, `answered after ${Date.now() - t0} ms`);
   });
 
+  it("Redis killed and back on its port: forwarding is refused at once while it is down, and works again once the instances reconnect", async () => {
+    const port = redis.port;
+    await bus.quit().catch(() => {});
+    bus = null;
+    const sid = await handshake(a);
+    const old = redis;
+    process.kill(old.pid, "SIGKILL");
+    await sleep(200);
+    await old.stop(); // reaped, its directory removed
+    const t0 = Date.now();
+    const down = await request(poll(b, sid), { method: "POST", headers: CT, body: "6" });
+    assert.equal(down.status, 400, "no bus: the sid is unknown here");
+    assert.ok(Date.now() - t0 < 500, "at once, not after the answer deadline");
+    const from = [a.err.length, b.err.length];
+    redis = await startRedis({ port });
+    await a.waitStderr(/redis: connected/, 5000, from[0]);
+    await b.waitStderr(/redis: connected/, 5000, from[1]);
+    const sid2 = await handshake(a); // the first one's heartbeat may be over
+    await waitFor(async () => (await request(poll(b, sid2), { method: "POST", headers: CT, body: "6" })).status === 200,
+      5000, "B carries A's sessions again");
+    bus = createClient({ url: redis.url });
+    await bus.connect();
+  });
+
   it("with engine.forwarding = false an instance does not ask: the other's sid is unknown at once", async () => {
     const d = await startDaemon({ SIO_REDIS_URL: redis.url, SIO_SERVER_ID: "fw-off", SIO_ENGINE_FORWARDING: "false" });
     await d.waitStderr(/redis: connected/, 5000);
