@@ -1424,6 +1424,8 @@ END_TEST
 Suite *eio_cluster_msg_suite(void) {
   Suite *s = suite_create("eio_cluster_msg");
   TCase *tc = tcase_create("golden");
+  /* every prefix and bit flip of every vector: seconds under ASan */
+  tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, golden_decode);
   tcase_add_test(tc, golden_encode);

@@ -730,11 +730,122 @@ START_TEST(options_refuse_invalid_values) {
 }
 END_TEST
 
+/* ------------------------------------------------------ sio_server_post */
+
+/* Two threads post 5000 functions each: every one runs once, on the
+ * loop's thread, in each poster's order. */
+typedef struct pst {
+  uv_loop_t loop;
+  sio_server *srv;
+  uv_timer_t guard;
+  uv_thread_t loop_thread;
+  int next[2], ran, wrong, disorder, canceled;
+} pst;
+
+typedef struct pst_item {
+  pst *p;
+  int poster, seq;
+} pst_item;
+
+static void pst_fn(sio_server *s, void *ud) {
+  pst_item *it = ud;
+  pst *p = it->p;
+  uv_thread_t self = uv_thread_self();
+  if (!s) {
+    p->canceled++;
+    sio_free(it);
+    return;
+  }
+  if (s != p->srv || !uv_thread_equal(&self, &p->loop_thread))
+    p->wrong++;
+  if (it->seq != p->next[it->poster])
+    p->disorder++;
+  p->next[it->poster] = it->seq + 1;
+  if (++p->ran == 10000)
+    uv_timer_stop(&p->guard);
+  sio_free(it);
+}
+
+typedef struct pst_arg {
+  pst *p;
+  int id;
+} pst_arg;
+
+static void pst_poster(void *ud) {
+  pst_arg *a = ud;
+  int i;
+  for (i = 0; i < 5000; i++) {
+    pst_item *it = sio_malloc(sizeof(*it));
+    it->p = a->p;
+    it->poster = a->id;
+    it->seq = i;
+    ck_assert_int_eq(sio_server_post(a->p->srv, pst_fn, it), 0);
+  }
+}
+
+static void pst_guard(uv_timer_t *t) { (void)t; } /* keeps the loop up */
+
+START_TEST(post_from_other_threads_runs_on_the_loop) {
+  pst *p = sio_calloc(1, sizeof(*p));
+  pst_arg a[2];
+  uv_thread_t t[2];
+  int i;
+  ck_assert_int_eq(uv_loop_init(&p->loop), 0);
+  p->loop_thread = uv_thread_self();
+  ck_assert_int_eq(sio_server_new(&p->srv, &p->loop, NULL), 0);
+  uv_timer_init(&p->loop, &p->guard);
+  uv_timer_start(&p->guard, pst_guard, 10000, 0);
+  for (i = 0; i < 2; i++) {
+    a[i].p = p;
+    a[i].id = i;
+    ck_assert_int_eq(uv_thread_create(&t[i], pst_poster, &a[i]), 0);
+  }
+  uv_run(&p->loop, UV_RUN_DEFAULT); /* until the last ran (or 10 s) */
+  for (i = 0; i < 2; i++)
+    uv_thread_join(&t[i]);
+  ck_assert_int_eq(p->ran, 10000);
+  ck_assert_int_eq(p->wrong, 0);
+  ck_assert_int_eq(p->disorder, 0);
+  uv_close((uv_handle_t *)&p->guard, NULL);
+  sio_server_close(p->srv, NULL, NULL);
+  uv_run(&p->loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&p->loop), 0);
+  sio_free(p);
+}
+END_TEST
+
+/* What is still waiting when the server closes runs as fn(NULL, ud), so
+ * its owner frees it; a post after the close is refused. */
+START_TEST(post_pending_at_close_is_cancelled) {
+  pst *p = sio_calloc(1, sizeof(*p));
+  int i;
+  ck_assert_int_eq(uv_loop_init(&p->loop), 0);
+  p->loop_thread = uv_thread_self();
+  ck_assert_int_eq(sio_server_new(&p->srv, &p->loop, NULL), 0);
+  for (i = 0; i < 3; i++) {
+    pst_item *it = sio_calloc(1, sizeof(*it));
+    it->p = p;
+    it->seq = i;
+    ck_assert_int_eq(sio_server_post(p->srv, pst_fn, it), 0);
+  }
+  sio_server_close(p->srv, NULL, NULL);
+  ck_assert_int_eq(p->canceled, 3);
+  ck_assert_int_eq(p->ran, 0);
+  ck_assert_int_eq(sio_server_post(p->srv, pst_fn, NULL), SIO_ERR_CLOSED);
+  ck_assert_int_eq(sio_server_post(NULL, pst_fn, NULL), SIO_ERR_INVAL);
+  uv_run(&p->loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&p->loop), 0);
+  sio_free(p);
+}
+END_TEST
+
 Suite *sio_server_suite(void) {
   Suite *s = suite_create("sio_server");
   TCase *tc = tcase_create("loopback");
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, options_refuse_invalid_values);
+  tcase_add_test(tc, post_from_other_threads_runs_on_the_loop);
+  tcase_add_test(tc, post_pending_at_close_is_cancelled);
   tcase_add_test(tc, connect_then_on_connection_emit);
   tcase_add_test(tc, events_and_client_acks);
   tcase_add_test(tc, numeric_event_name);

@@ -3,8 +3,21 @@
 
 /* libsio: a Socket.IO v5 / Engine.IO v4 server on libuv.
  *
- * Threading: every function must be called on the thread running the
- * server's loop. Ownership words used below: "borrowed" (valid only during
+ * Threading:
+ * - every function must be called on the thread running the loop of the
+ *   server it is given (directly, or through a namespace, socket or
+ *   client of that server): libsio takes no locks, and its objects belong
+ *   to their loop;
+ * - every callback runs on that thread, and never from inside the call
+ *   that made it due unless its description says so;
+ * - the one exception is sio_server_post(), which any thread may call: it
+ *   is how another thread hands work to a loop (a backend thread that
+ *   wants to broadcast posts a function that does it);
+ * - several loops in one process (server.threads) each run a server of
+ *   their own under these rules; nothing of one loop's server may be
+ *   used from another loop.
+ * An embedder with one loop and one thread sees nothing of this.
+ * Ownership words used below: "borrowed" (valid only during
  * the call or callback), "copied" (libsio keeps its own copy), "takes
  * ownership" (libsio frees it). Errors are the negative SIO_ERR_* codes of
  * <sio/sio_errno.h>; sio_strerror() names them. */
@@ -158,6 +171,17 @@ typedef void (*sio_server_closed_cb)(sio_server *s, void *ud);
  * once after the last handle closed, with s no longer usable. */
 SIO_EXTERN void sio_server_close(sio_server *s, sio_server_closed_cb cb,
                                  void *ud);
+
+/* Work handed to s's loop from another thread (the threading rules at the
+ * top): fn runs once, on s's loop thread, in the order posted, as
+ * fn(s, ud); or as fn(NULL, ud) when s was closed before it could run
+ * (from sio_server_close, on the loop thread), so that ud can be freed.
+ * Callable from any thread until sio_server_close's callback has run.
+ * Returns 0, SIO_ERR_LIMIT (65536 already waiting: refused, fn never
+ * runs), SIO_ERR_CLOSED (s is closing: fn never runs), SIO_ERR_INVAL or
+ * SIO_ERR_NOMEM. */
+typedef void (*sio_post_fn)(sio_server *s, void *ud);
+SIO_EXTERN int sio_server_post(sio_server *s, sio_post_fn fn, void *ud);
 
 /* Stops accepting new connections; existing ones go on (draining). */
 SIO_EXTERN void sio_server_stop_listening(sio_server *s);

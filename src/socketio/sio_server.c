@@ -367,6 +367,13 @@ int sio_server_new(sio_server **out, uv_loop_t *loop, const sio_options *opts) {
   rv = eio_server_new(&s->eio, loop, &eo, &cbs, s);
   if (rv)
     goto fail;
+  if (sio_mailbox_init(&s->inbox, loop, 0)) {
+    /* freed through its close: the engine is up already */
+    eio_server_close(s->eio, NULL, NULL);
+    rv = SIO_ERR_NOMEM;
+    goto fail;
+  }
+  uv_unref((uv_handle_t *)&s->inbox.async); /* idle, it keeps no loop alive */
   if (s->opts.recovery) {
     uv_timer_init(loop, &s->recovery_timer);
     s->recovery_timer.data = s;
@@ -411,6 +418,49 @@ static void close_step(sio_server *s) {
 }
 
 static void on_adapter_closed(void *ud) { close_step(ud); }
+
+/* ------------------------------------------------------- sio_server_post */
+
+typedef struct post_letter {
+  sio_letter l;
+  sio_server *s;
+  sio_post_fn fn;
+  void *ud;
+} post_letter;
+
+static void post_run(sio_letter *l) {
+  post_letter *p = (post_letter *)l;
+  p->fn(p->s, p->ud);
+  sio_free(p);
+}
+
+static void post_cancel(sio_letter *l) {
+  post_letter *p = (post_letter *)l;
+  p->fn(NULL, p->ud); /* the server closed first: ud may be freed */
+  sio_free(p);
+}
+
+static void on_inbox_closed(sio_mailbox *mb) {
+  close_step(sio_container_of(mb, sio_server, inbox));
+}
+
+int sio_server_post(sio_server *s, sio_post_fn fn, void *ud) {
+  post_letter *p;
+  int rv;
+  if (!s || !fn)
+    return SIO_ERR_INVAL;
+  p = sio_malloc(sizeof(*p));
+  if (!p)
+    return SIO_ERR_NOMEM;
+  p->l.fn = post_run;
+  p->s = s;
+  p->fn = fn;
+  p->ud = ud;
+  rv = sio_mailbox_post(&s->inbox, &p->l);
+  if (rv)
+    sio_free(p);
+  return rv;
+}
 
 static void on_recovery_timer_closed(uv_handle_t *h) { close_step(h->data); }
 
@@ -477,6 +527,8 @@ void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
     s->close_waits++;
     uv_close((uv_handle_t *)&s->recovery_timer, on_recovery_timer_closed);
   }
+  s->close_waits++;
+  sio_mailbox_close(&s->inbox, post_cancel, on_inbox_closed);
   s->close_waits++;
   eio_server_close(s->eio, on_engine_closed, s);
   close_step(s);

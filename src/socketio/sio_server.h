@@ -12,6 +12,7 @@
 #include "sio/adapter.h"
 #include "sio/sio.h"
 #include "sio_buf.h"
+#include "sio_mailbox.h"
 #include "sio_map.h"
 #include "sio_queue.h"
 
@@ -76,6 +77,7 @@ struct sio_server {
   sio_buf scratch;   /* encode buffer shared by every emit */
   sio_counters stats;
   uv_timer_t recovery_timer; /* expires recovery stores (when enabled) */
+  sio_mailbox inbox; /* sio_server_post */
   sio_engine_publish_fn bus_publish; /* the Engine.IO request bus */
   void *bus_ud;
   uint32_t recovery_ticks;   /* recovery_timer runs so far */
