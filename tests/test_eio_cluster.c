@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "eio_fixture.h"
 #include "eio_server.h"
 #include "rawclient.h"
 #include "sio/sio.h"
 #include "sio_int.h"
 #include "sio_mem.h"
 
-#define UNKNOWN "{\"code\":1,\"message\":\"Session ID unknown\"}"
 
 typedef struct cfx cfx;
 
@@ -213,20 +213,6 @@ static cfx *fresh(void) {
   return f;
 }
 
-/* A polling handshake on port; sid and its polling URL out. */
-static void handshake(int port, char sid[32], char u[128]) {
-  rc_response r;
-  const char *p;
-  ck_assert_int_eq(
-      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
-      200);
-  p = strstr(r.body, "\"sid\":\"");
-  ck_assert_ptr_nonnull(p);
-  memcpy(sid, p + 7, 20);
-  sid[20] = 0;
-  sprintf(u, "/engine.io/?EIO=4&transport=polling&sid=%s", sid);
-}
-
 static int park_get(int port, const char *u) {
   char req[256];
   int fd = rc_connect(port), n;
@@ -245,7 +231,7 @@ static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
 static void sc_polling_both_ways(cfx *f) {
   char sid[32], u[128];
   rc_response r;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->b.port, "POST", u, "4hi", &r), 200);
   ck_assert_str_eq(r.body, "ok");
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 200);
@@ -274,7 +260,7 @@ static void sc_parked_remote(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000); /* parked on B: nothing queued on A */
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4late", &r), 200);
@@ -321,7 +307,7 @@ static void sc_bus_down(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   double t0;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   t0 = now_ms();
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 400);
   ck_assert_str_eq(r.body, UNKNOWN);
@@ -343,7 +329,7 @@ END_TEST
 static void sc_dropped_get(cfx *f) {
   char sid[32], u[128];
   int fd;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   rc_close(fd);
@@ -366,7 +352,7 @@ static void sc_overlap(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   ck_assert_int_eq(rc_fetch(f->a.port, "GET", u, NULL, &r), 400);
@@ -391,7 +377,7 @@ static void sc_server_close(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4kill", &r), 200);
@@ -416,7 +402,7 @@ static void sc_owner_silent(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   double t0;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   t0 = now_ms();
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 200);
   ck_assert_str_eq(r.body, "1");
@@ -442,7 +428,7 @@ static void sc_takeover(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4first", &r), 200);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
@@ -486,7 +472,7 @@ static void sc_proxy(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
   ck_assert_int_ge(ws, 0);
@@ -527,13 +513,13 @@ static void sc_hold_expires(cfx *f) {
   size_t n;
   int ws;
   double t0 = now_ms();
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4held", &r), 200);
   ck_assert_int_eq(rc_fetch(f->a.port, "GET", u, NULL, &r), 200);
   ck_assert_str_eq(r.body, "4A:held");
   ck_assert(now_ms() - t0 >= 250);
   /* a second session upgrades on A itself: no wait for its open */
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   t0 = now_ms();
   ws = rc_ws_open(f->a.port, w);
@@ -564,7 +550,7 @@ static void sc_proxy_slow(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  handshake(f->a.port, sid, u);
+  fx_handshake_on(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
   ck_assert_int_ge(ws, 0);

@@ -90,10 +90,14 @@ void fx_run(fx *f, const eio_options *o, void (*scenario)(fx *f)) {
 
 /* Opens a polling session; its sid in sid, its polling URL in u. */
 void fx_handshake(fx *f, char sid[32], char u[128]) {
+  fx_handshake_on(f->port, sid, u);
+}
+
+void fx_handshake_on(int port, char sid[32], char u[128]) {
   rc_response r;
   const char *p;
   ck_assert_int_eq(
-      rc_fetch(f->port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
+      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
       200);
   p = strstr(r.body, "\"sid\":\"");
   ck_assert_ptr_nonnull(p);
