@@ -1238,6 +1238,11 @@ START_TEST(encode_errors) {
   m.packets = &one;
   one.type = (eio_packet_type)8;
   ck_assert_int_eq(enc_rv(&m), SIO_ERR_INVAL);
+  one.type = EIO_PACKET_ERROR; /* a client's: in a PACKET, yes */
+  ck_assert_int_eq(enc_rv(&m), 0);
+  m.type = EIO_CM_DRAIN; /* never in a server's output */
+  ck_assert_int_eq(enc_rv(&m), SIO_ERR_INVAL);
+  m.type = EIO_CM_PACKET;
   one.type = EIO_PACKET_PING;
   one.binary = 1;
   ck_assert_int_eq(enc_rv(&m), SIO_ERR_INVAL);

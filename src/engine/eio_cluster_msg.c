@@ -651,7 +651,9 @@ static int check(const eio_cm_msg *m) {
     if (m->npackets && !m->packets)
       return SIO_ERR_INVAL;
     for (j = 0; j < m->npackets; j++)
-      if (!packet_ok(&m->packets[j]))
+      if (!packet_ok(&m->packets[j]) ||
+          /* a client's error, never a server's output */
+          (m->type == EIO_CM_DRAIN && m->packets[j].type == EIO_PACKET_ERROR))
         return SIO_ERR_INVAL;
   }
   return 0;

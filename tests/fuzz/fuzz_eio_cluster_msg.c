@@ -85,7 +85,8 @@ static void check_decoded(const eio_cm_decoded *d) {
     abort();
   for (i = 0; i < m->npackets; i++) {
     const eio_packet *p = &m->packets[i];
-    if ((unsigned)p->type > EIO_PACKET_NOOP ||
+    if ((unsigned)p->type > EIO_PACKET_ERROR ||
+        (m->type == EIO_CM_DRAIN && p->type == EIO_PACKET_ERROR) ||
         !eio_cm_packet_type_name(p->type) ||
         (p->binary && p->type != EIO_PACKET_MESSAGE) || (p->len && !p->data) ||
         (p->binary && !p->data))
@@ -194,7 +195,7 @@ static void check_built(const uint8_t *in, size_t len) {
   for (i = 0; i < m.npackets; i++) {
     unsigned t = take(&s);
     eio_cm_str v = take_str(&s);
-    pk[i].type = (eio_packet_type)(t % 8); /* 7: INVAL */
+    pk[i].type = (eio_packet_type)(t % 9); /* 8: INVAL */
     pk[i].binary = (t >> 3) & 1;
     pk[i].data = (const uint8_t *)v.s;
     pk[i].len = v.len;
