@@ -37,7 +37,11 @@ if [ -z "$tarball" ]; then
   "$top/scripts/export-tree.sh" "$work/src"
   (cd "$work/src" && autoreconf -fi && mkdir _build && cd _build &&
     ../configure -q && make -j"$(nproc)" "$target") > "$work/dist.log" 2>&1 || {
-    tail -n 40 "$work/dist.log" >&2; echo "build-rpm: make $target failed" >&2; exit 1; }
+    tail -n 40 "$work/dist.log" >&2
+    # which unit tests failed in distcheck's own check, if that was it
+    find "$work/src/_build" -name check_main.log -exec grep -h -E ':[EF]:' {} + \
+      2>/dev/null | head -n 10 >&2
+    echo "build-rpm: make $target failed" >&2; exit 1; }
   cp "$work/dist.log" "$out/$target.log"
   tarball=$work/src/_build/sio-server-$ver.tar.gz
 fi

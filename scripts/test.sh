@@ -170,6 +170,8 @@ if [ -f compat/node/package.json ] && [ -x build-asan/sio-server ] &&
     head -n 60 "$sandir"/*
   fi
   grep -E 'passed, [0-9]+ failed|failing' <<<"$out"
+  # the failing tests' titles and first lines, for the CI log
+  [ "$f" -gt 0 ] && grep -A8 -E '^  [0-9]+\) ' <<<"$out" | head -n 60
   record "e2e under ASan+UBSan" "$p" "$f" 0
   rm -rf "$sandir"
 fi
