@@ -11,8 +11,9 @@ build="build-essential autoconf automake libtool pkg-config
   libuv1-dev node-llhttp libwslay-dev libhiredis-dev libjwt-dev libssl-dev
   libjson-c-dev libmsgpack-dev libinih-dev check"
 test="$build clang libclang-rt-14-dev redis-server nginx-light haproxy
-  python3-socketio python3-requests python3-websocket python3-redis
-  python3-msgpack openssl curl iproute2 chromium"
+  python3-socketio python3-engineio python3-uvicorn python3-requests
+  python3-websocket python3-redis python3-msgpack openssl curl iproute2
+  chromium"
 package="$build debhelper dh-autoreconf dpkg-dev lintian rpm curl python3
   man-db groff-base systemd util-linux"
 case $what in
