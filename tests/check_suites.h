@@ -52,6 +52,7 @@
   X(sio_redis_reply)                                                           \
   X(sio_redis_cluster)                                                         \
   X(sio_cluster)                                                               \
+  X(sio_engine_bus)                                                            \
   X(sio_adapter_req)                                                           \
   X(sio_adapter_redis)                                                         \
   X(sio_adapter_sharded)                                                       \
