@@ -231,7 +231,7 @@ static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
 static void sc_polling_both_ways(cfx *f) {
   char sid[32], u[128];
   rc_response r;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->b.port, "POST", u, "4hi", &r), 200);
   ck_assert_str_eq(r.body, "ok");
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 200);
@@ -260,7 +260,7 @@ static void sc_parked_remote(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000); /* parked on B: nothing queued on A */
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4late", &r), 200);
@@ -307,7 +307,7 @@ static void sc_bus_down(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   double t0;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   t0 = now_ms();
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 400);
   ck_assert_str_eq(r.body, UNKNOWN);
@@ -329,7 +329,7 @@ END_TEST
 static void sc_dropped_get(cfx *f) {
   char sid[32], u[128];
   int fd;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   rc_close(fd);
@@ -352,7 +352,7 @@ static void sc_overlap(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   ck_assert_int_eq(rc_fetch(f->a.port, "GET", u, NULL, &r), 400);
@@ -377,7 +377,7 @@ static void sc_server_close(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   int fd;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   fd = park_get(f->b.port, u);
   usleep(100000);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4kill", &r), 200);
@@ -402,7 +402,7 @@ static void sc_owner_silent(cfx *f) {
   char sid[32], u[128];
   rc_response r;
   double t0;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   t0 = now_ms();
   ck_assert_int_eq(rc_fetch(f->b.port, "GET", u, NULL, &r), 200);
   ck_assert_str_eq(r.body, "1");
@@ -428,7 +428,7 @@ static void sc_takeover(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4first", &r), 200);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
@@ -472,7 +472,7 @@ static void sc_proxy(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
   ck_assert_int_ge(ws, 0);
@@ -513,13 +513,13 @@ static void sc_hold_expires(cfx *f) {
   size_t n;
   int ws;
   double t0 = now_ms();
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   ck_assert_int_eq(rc_fetch(f->a.port, "POST", u, "4held", &r), 200);
   ck_assert_int_eq(rc_fetch(f->a.port, "GET", u, NULL, &r), 200);
   ck_assert_str_eq(r.body, "4A:held");
   ck_assert(now_ms() - t0 >= 250);
   /* a second session upgrades on A itself: no wait for its open */
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   t0 = now_ms();
   ws = rc_ws_open(f->a.port, w);
@@ -550,7 +550,7 @@ static void sc_proxy_slow(cfx *f) {
   uint8_t buf[256];
   size_t n;
   int ws;
-  fx_handshake_on(f->a.port, sid, u);
+  rc_eio_handshake(f->a.port, sid, u);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", sid);
   ws = rc_ws_open(f->b.port, w);
   ck_assert_int_ge(ws, 0);

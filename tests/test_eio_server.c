@@ -1106,19 +1106,6 @@ static void lp_run(lp *g, void (*scenario)(lp *g)) {
     ck_assert_int_eq(uv_loop_close(&g->s[i].loop), 0);
 }
 
-static void lp_handshake(int port, char sid[32], char u[128]) {
-  rc_response r;
-  const char *p;
-  ck_assert_int_eq(
-      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
-      200);
-  p = strstr(r.body, "\"sid\":\"");
-  ck_assert_ptr_nonnull(p);
-  memcpy(sid, p + 7, 20);
-  sid[20] = 0;
-  sprintf(u, "/engine.io/?EIO=4&transport=polling&sid=%s", sid);
-}
-
 /* Polling requests on the other loop's connections reach the owner; a
  * keep-alive connection that carried a request of its own loop first is
  * handed over for the next one and answers it. */
@@ -1126,8 +1113,8 @@ static void sc_loops_polling(lp *g) {
   char s0[32], u0[128], s1[32], u1[128];
   rc_response r;
   int fd;
-  lp_handshake(g->s[0].port, s0, u0);
-  lp_handshake(g->s[1].port, s1, u1);
+  rc_eio_handshake(g->s[0].port, s0, u0);
+  rc_eio_handshake(g->s[1].port, s1, u1);
   ck_assert_int_eq(eio_sid_loop(s0, 20), 0);
   ck_assert_int_eq(eio_sid_loop(s1, 20), 1);
   ck_assert_int_eq(rc_fetch(g->s[1].port, "POST", u0, "4hi", &r), 200);
@@ -1169,7 +1156,7 @@ static void sc_loops_upgrade(lp *g) {
   uint8_t buf[128];
   size_t n;
   int ws;
-  lp_handshake(g->s[0].port, s0, u0);
+  rc_eio_handshake(g->s[0].port, s0, u0);
   sprintf(w, "/engine.io/?EIO=4&transport=websocket&sid=%s", s0);
   ws = rc_ws_open(g->s[1].port, w);
   ck_assert_int_ge(ws, 0);

@@ -90,21 +90,9 @@ void fx_run(fx *f, const eio_options *o, void (*scenario)(fx *f)) {
 
 /* Opens a polling session; its sid in sid, its polling URL in u. */
 void fx_handshake(fx *f, char sid[32], char u[128]) {
-  fx_handshake_on(f->port, sid, u);
+  rc_eio_handshake(f->port, sid, u);
 }
 
-void fx_handshake_on(int port, char sid[32], char u[128]) {
-  rc_response r;
-  const char *p;
-  ck_assert_int_eq(
-      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
-      200);
-  p = strstr(r.body, "\"sid\":\"");
-  ck_assert_ptr_nonnull(p);
-  memcpy(sid, p + 7, 20);
-  sid[20] = 0;
-  sprintf(u, "/engine.io/?EIO=4&transport=polling&sid=%s", sid);
-}
 
 /* Sends a GET on a new connection without reading the answer (parked). */
 int fx_park_get(fx *f, const char *u) {

@@ -36,9 +36,7 @@ eio_options fx_default_opts(void);
 void fx_run(fx *f, const eio_options *o, void (*scenario)(fx *f));
 /* Opens a polling session; its sid in sid, its polling URL in u. */
 void fx_handshake(fx *f, char sid[32], char u[128]);
-/* The same on any engine listening on port with path /engine.io/ (the
- * suites that run two servers). */
-void fx_handshake_on(int port, char sid[32], char u[128]);
+
 /* Sends a GET on a new connection without reading the answer (parked);
  * returns its fd. */
 int fx_park_get(fx *f, const char *u);

@@ -1,6 +1,8 @@
 /* rawclient.c: blocking loopback client for loop-level tests. */
 #include "rawclient.h"
 
+#include <check.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -271,4 +273,17 @@ void rc_run(uv_loop_t *loop, void (*fn)(void *ud), void (*done)(void *ud),
   pthread_create(&t, NULL, thread_main, &j);
   uv_run(loop, UV_RUN_DEFAULT);
   pthread_join(t, NULL);
+}
+
+void rc_eio_handshake(int port, char sid[32], char u[128]) {
+  rc_response r;
+  const char *p;
+  ck_assert_int_eq(
+      rc_fetch(port, "GET", "/engine.io/?EIO=4&transport=polling", NULL, &r),
+      200);
+  p = strstr(r.body, "\"sid\":\"");
+  ck_assert_ptr_nonnull(p);
+  memcpy(sid, p + 7, 20);
+  sid[20] = 0;
+  sprintf(u, "/engine.io/?EIO=4&transport=polling&sid=%s", sid);
 }

@@ -51,6 +51,10 @@ int rc_ws_recv_skip_pings(int fd, uint8_t *buf, size_t cap, size_t *len,
 /* 1 when the peer closed the TCP connection within timeout_ms. */
 int rc_wait_eof(int fd, int timeout_ms);
 
+/* An Engine.IO polling handshake on the engine at port, path /engine.io/:
+ * its sid in sid, its polling URL in u (a failed check fails the test). */
+void rc_eio_handshake(int port, char sid[32], char u[128]);
+
 /* Runs fn(ud) on a thread while loop runs in this thread; when fn returns,
  * done(ud) is called on the loop thread (it should close the server so the
  * loop ends). Returns when the loop has no more handles. */
