@@ -710,7 +710,7 @@ static void rp_clients(void *ud) {
 
 START_TEST(reuseport_listeners_share_an_address) {
   rp *r = sio_calloc(1, sizeof(*r));
-  sio_listener plain;
+  sio_listener plain, nowhere, bad;
   char addr[32];
   int open = 0;
   uv_thread_t t;
@@ -732,6 +732,17 @@ START_TEST(reuseport_listeners_share_an_address) {
                    SIO_ERR_IO);
   if (open)
     sio_listener_close(&plain, NULL);
+  /* an address of no interface here: the shared bind fails cleanly */
+  ck_assert_int_eq(sio_listener_open_ex(&nowhere, &r->net, "192.0.2.1:0", 64,
+                                        SIO_LISTEN_REUSEPORT, rp_accept, r,
+                                        &open),
+                   SIO_ERR_IO);
+  if (open)
+    sio_listener_close(&nowhere, NULL);
+  ck_assert_int_eq(sio_listener_open_ex(&bad, &r->net, "nowhere:x", 64,
+                                        SIO_LISTEN_REUSEPORT, rp_accept, r,
+                                        &open),
+                   SIO_ERR_INVAL);
   ck_assert_int_eq(uv_thread_create(&t, rp_clients, r), 0);
   uv_run(&r->loop, UV_RUN_DEFAULT);
   uv_thread_join(&t);
