@@ -341,6 +341,57 @@ START_TEST(errors_name_key_and_source) {
 }
 END_TEST
 
+/* server.threads: a count from 1 to 64 or auto, never reloaded. */
+START_TEST(threads_key) {
+  char *zero[] = {"SIO_SERVER_THREADS=0", NULL};
+  char *over[] = {"SIO_SERVER_THREADS=65", NULL};
+  char *word[] = {"SIO_SERVER_THREADS=x", NULL};
+  char *neg[] = {"SIO_SERVER_THREADS=-2", NULL};
+  char *two[] = {"SIO_SERVER_THREADS=2", NULL};
+  char *max[] = {"SIO_SERVER_THREADS=64", NULL};
+  char *argv[] = {"sio-server", "--threads", "AUTO", NULL};
+  struct app_config cfg, copy;
+  struct app_msgs m = {0};
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+#define THREADS_ERR(v)                                                         \
+  "server.threads: \"" v "\": expected auto or a number of threads from 1 "   \
+  "to 64 (from SIO_SERVER_THREADS)"
+  expect_error(NULL, zero, NULL, THREADS_ERR("0"));
+  expect_error(NULL, over, NULL, THREADS_ERR("65"));
+  expect_error(NULL, word, NULL, THREADS_ERR("x"));
+  expect_error(NULL, neg, NULL, THREADS_ERR("-2"));
+#undef THREADS_ERR
+  expect_error("[server]\nthreads = 1.5\n", NULL, NULL,
+               "server.threads: \"1.5\": expected auto");
+
+  ck_assert_int_eq(load(&cfg, NULL, NULL, NULL, &m), 0);
+  ck_assert_uint_eq(app_config_threads(&cfg), 1);
+  app_config_deinit(&cfg);
+  ck_assert_int_eq(load(&cfg, NULL, two, NULL, &m), 0);
+  ck_assert_uint_eq(app_config_threads(&cfg), 2);
+  /* a loop's copy owns its strings: it outlives the original */
+  ck_assert_int_eq(app_config_copy(&copy, &cfg), 0);
+  ck_assert_ptr_ne(copy.server_threads, cfg.server_threads);
+  ck_assert_ptr_null(copy.src);
+  app_config_deinit(&cfg);
+  ck_assert_str_eq(copy.server_threads, "2");
+  ck_assert_str_eq(copy.server_path, "/socket.io/");
+  ck_assert_int_eq(copy.limits_events_per_minute, 60);
+  app_config_deinit(&copy);
+  ck_assert_int_eq(load(&cfg, NULL, max, NULL, &m), 0);
+  ck_assert_uint_eq(app_config_threads(&cfg), 64);
+  app_config_deinit(&cfg);
+  ck_assert_int_eq(load(&cfg, NULL, NULL, argv, &m), 0);
+  ck_assert_uint_eq(app_config_threads(&cfg),
+                    cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus);
+  app_config_deinit(&cfg);
+  ck_assert_uint_eq(app_config_find("server", "threads")->flags &
+                        APP_CFG_RELOAD,
+                    0);
+  app_msgs_deinit(&m);
+}
+END_TEST
+
 START_TEST(file_structure_errors) {
   char longline[400];
   expect_error("[server]\nlisten = 0.0.0.0:1\nbogus = 1\n", NULL, NULL,
@@ -1021,6 +1072,7 @@ Suite *app_config_suite(void) {
   tcase_add_test(tc, file_values_and_syntax);
   tcase_add_test(tc, precedence);
   tcase_add_test(tc, errors_name_key_and_source);
+  tcase_add_test(tc, threads_key);
   tcase_add_test(tc, file_structure_errors);
   tcase_add_test(tc, cross_key_validation);
   tcase_add_test(tc, env_typos_warned);

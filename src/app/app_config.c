@@ -310,6 +310,19 @@ static const char *check_server_id(const char *v) {
   return n > 64 ? "at most 64 characters" : NULL;
 }
 
+/* "auto" or a whole number of loops, 1..APP_MAX_THREADS. */
+static const char *check_threads(const char *v) {
+  const char *p = v;
+  if (strcasecmp(v, "auto") == 0)
+    return NULL;
+  for (; *p; p++)
+    if (*p < '0' || *p > '9' || p - v >= 2)
+      return "expected auto or a number of threads from 1 to 64";
+  if (p == v || atoi(v) < 1 || atoi(v) > APP_MAX_THREADS)
+    return "expected auto or a number of threads from 1 to 64";
+  return NULL;
+}
+
 /* ------------------------------------------------------------ the table */
 
 const struct app_config_key app_config_keys[] = {
@@ -332,6 +345,14 @@ const struct app_config_key app_config_keys[] = {
      .help = "Name of this instance, reported as server_id in "
              "connection.established and in /health. Empty: "
              "<hostname>-<pid>."},
+    {KEY(server, threads, STRING), .def = "1", .cli = "threads",
+     .metavar = "N|auto", .check = check_threads,
+     .help = "Event loops of this process, each on a thread of its own "
+             "with its own connections and sessions (SO_REUSEPORT "
+             "listeners on the same addresses; a request for another "
+             "loop's session is handed to it with its connection). A "
+             "number from 1 to 64, or auto: one per online CPU (at most "
+             "64)."},
     {KEY(server, drain_timeout_ms, DURATION), .def = "10000", .min = 0,
      .max = H1, .flags = APP_CFG_RELOAD,
      .help = "On SIGTERM or SIGINT, how long to wait for clients to "
@@ -1219,6 +1240,36 @@ static int apply_cli(struct load_ctx *c, const struct app_cli *cli) {
     if (raw_set(&c->raw[o->key], APP_CFG_SRC_CLI, o->value, strlen(o->value),
                 strndup(o->flag, n)) != 0)
       return -1;
+  }
+  return 0;
+}
+
+unsigned app_config_threads(const struct app_config *cfg) {
+  long n;
+  if (strcasecmp(cfg->server_threads, "auto") != 0)
+    return (unsigned)atoi(cfg->server_threads);
+  n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > APP_MAX_THREADS ? APP_MAX_THREADS : (unsigned)n;
+}
+
+int app_config_copy(struct app_config *dst, const struct app_config *src) {
+  size_t i;
+  memcpy(dst, src, sizeof(*dst));
+  dst->src = NULL;
+  dst->file = NULL;
+  for (i = 0; i < app_config_nkeys; i++)
+    if (is_str_type(app_config_keys[i].type))
+      *(char **)field_ptr(dst, &app_config_keys[i]) = NULL;
+  for (i = 0; i < app_config_nkeys; i++) {
+    const struct app_config_key *k = &app_config_keys[i];
+    char **to;
+    if (!is_str_type(k->type))
+      continue;
+    to = field_ptr(dst, k);
+    if (!(*to = strdup(*(char *const *)cfield_ptr(src, k)))) {
+      app_config_deinit(dst);
+      return -1;
+    }
   }
   return 0;
 }

@@ -109,6 +109,7 @@ struct app_config {
   char *server_path;               /* "/socket.io/" */
   char *server_trusted_proxies;    /* "" */
   char *server_id;                 /* "" = "<hostname>-<pid>" (caller) */
+  char *server_threads;            /* "1".."64" or "auto" */
   int64_t server_drain_timeout_ms; /* 10000 */
   int64_t server_backlog;          /* 511 */
   char *server_dashboard;          /* "auto" | "on" | "off" */
@@ -233,6 +234,16 @@ int app_config_load(struct app_config *cfg, const char *path, char *const *envp,
  * readable files) and warnings (auth.mode none, a short api.key). Returns
  * the number of errors added to msgs. cfg is borrowed. */
 size_t app_config_validate(const struct app_config *cfg, struct app_msgs *msgs);
+
+/* The most event loops server.threads may ask for. */
+#define APP_MAX_THREADS 64
+/* server.threads as a number of loops: auto is the online CPUs, at most
+ * APP_MAX_THREADS. */
+unsigned app_config_threads(const struct app_config *cfg);
+/* A deep copy of src's values (not where they came from: dst->src and
+ * dst->file are NULL), for a loop on another thread. Returns 0 or -1 (out
+ * of memory; dst then holds nothing). */
+int app_config_copy(struct app_config *dst, const struct app_config *src);
 
 /* Frees what cfg owns (not cfg itself). NULL-safe and idempotent. */
 void app_config_deinit(struct app_config *cfg);
