@@ -21,6 +21,7 @@
   X(sio_buf)                                                                   \
   X(sio_http)                                                                  \
   X(sio_mailbox)                                                               \
+  X(sio_group)                                                                 \
   X(sio_conn)                                                                  \
   X(sio_tls)                                                                   \
   X(sio_dial)                                                                  \

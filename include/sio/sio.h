@@ -183,6 +183,42 @@ SIO_EXTERN void sio_server_close(sio_server *s, sio_server_closed_cb cb,
 typedef void (*sio_post_fn)(sio_server *s, void *ud);
 SIO_EXTERN int sio_server_post(sio_server *s, sio_post_fn fn, void *ud);
 
+/* ----------------------------------------------------------- loop groups */
+
+/* Several loops in one process (server.threads = N): each loop's thread
+ * runs a server of its own (same options, same handlers), and the group
+ * joins them into one. Each server listens on the same addresses
+ * (SO_REUSEPORT: the kernel spreads connections over the loops); a session
+ * lives on the loop that created it, and a request or upgrade for it that
+ * reaches another loop is handed to the owner with its connection. Without
+ * an adapter of its own, a joined server's broadcasts reach every loop
+ * (encoded once and shared), and its cluster calls (fetch_sockets,
+ * sockets_join, server_count, server_side_emit, broadcast_ack...) are
+ * answered by every loop and merged, as instances' answers are: each loop
+ * counts as one server. A server with an adapter of its own (Redis) is
+ * one instance of the fleet: the group then only hands connections
+ * between loops. */
+typedef struct sio_group sio_group;
+/* A group of nloops loops (1..64). Any thread. Returns 0, SIO_ERR_INVAL
+ * or SIO_ERR_NOMEM. */
+SIO_EXTERN int sio_group_new(sio_group **out, unsigned nloops);
+/* On s's loop thread, after any sio_server_set_adapter and before
+ * sio_server_listen: s becomes loop index (0..nloops-1) of g, until it
+ * closes. Returns 0, SIO_ERR_INVAL (index out of range), SIO_ERR_EXISTS
+ * (index taken, or s already in a group) or SIO_ERR_STATE (s closing or
+ * already listening). */
+SIO_EXTERN int sio_group_join(sio_group *g, unsigned index, sio_server *s);
+/* The number of loops of g. Any thread. */
+SIO_EXTERN unsigned sio_group_size(const sio_group *g);
+/* sio_server_post to the server of loop index. Any thread. Returns as
+ * sio_server_post does, or SIO_ERR_CLOSED when no server is joined at
+ * index (not yet, or it closed). */
+SIO_EXTERN int sio_group_post(sio_group *g, unsigned index, sio_post_fn fn,
+                              void *ud);
+/* Frees g once every joined server has closed (its close callback ran).
+ * NULL-safe. */
+SIO_EXTERN void sio_group_free(sio_group *g);
+
 /* Stops accepting new connections; existing ones go on (draining). */
 SIO_EXTERN void sio_server_stop_listening(sio_server *s);
 /* Ends at once the closes still waiting for slow peers (flush or linger,

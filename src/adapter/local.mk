@@ -13,6 +13,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_pubsub.h \
 	src/adapter/sio_engine_bus.c src/adapter/sio_engine_bus.h \
 	src/adapter/sio_adapter_req.c src/adapter/sio_adapter_req.h \
+	src/adapter/sio_adapter_loops.c src/adapter/sio_adapter_loops.h \
 	src/adapter/sio_adapter_redis.c src/adapter/sio_adapter_redis.h \
 	src/adapter/sio_adapter_sharded.c src/adapter/sio_adapter_sharded.h \
 	src/adapter/sio_adapter_streams.c src/adapter/sio_adapter_streams.h \

@@ -14,7 +14,8 @@ typedef struct rcslot {
 } rcslot;
 
 typedef struct sio_rcshare {
-  _Alignas(64) atomic_uint holders; /* slots whose count is not zero */
+  /* slots whose count is not zero, plus references in transit */
+  _Alignas(64) atomic_uint holders;
   unsigned nslots;
   rcslot slot[];
 } sio_rcshare;
@@ -51,23 +52,31 @@ sio_rcbuf *sio_rcbuf_new_copy(const void *p, size_t len) {
 }
 
 sio_rcbuf *sio_rcbuf_ref(sio_rcbuf *b) {
-  if (b->flags & SIO_RCBUF_SHARED)
-    b->share->slot[thread_slot].n++;
-  else
+  if (b->flags & SIO_RCBUF_SHARED) {
+    /* a thread that starts holding it again got it from a holder that
+     * keeps it alive (a transit, a locked store): holders is not zero */
+    if (b->share->slot[thread_slot].n++ == 0)
+      atomic_fetch_add_explicit(&b->share->holders, 1, memory_order_relaxed);
+  } else {
     b->refcnt++;
+  }
   return b;
 }
 
-static void shared_unref(sio_rcbuf *b) {
+/* Drops one holder: a slot that reached zero or a transit reference. The
+ * last holder frees (acq_rel: every thread's reads of the bytes happen
+ * before the free). */
+static void holder_drop(sio_rcbuf *b) {
   sio_rcshare *sh = b->share;
-  if (--sh->slot[thread_slot].n)
-    return;
-  /* this thread is done with it; the last thread frees (acq_rel: every
-   * thread's reads of the bytes happen before the free) */
   if (atomic_fetch_sub_explicit(&sh->holders, 1, memory_order_acq_rel) == 1) {
     sio_free(sh);
     sio_free(b);
   }
+}
+
+static void shared_unref(sio_rcbuf *b) {
+  if (--b->share->slot[thread_slot].n == 0)
+    holder_drop(b);
 }
 
 void sio_rcbuf_unref(sio_rcbuf *b) {
@@ -83,18 +92,33 @@ void sio_rcbuf_thread_slot(unsigned slot) { thread_slot = slot; }
 
 int sio_rcbuf_share(sio_rcbuf *b, unsigned nslots) {
   sio_rcshare *sh;
-  unsigned i;
   if (!nslots || (b->flags & SIO_RCBUF_SHARED) || b->refcnt != 1 ||
       thread_slot >= nslots)
     return SIO_ERR_INVAL;
   sh = sio_aligned_calloc(64, sizeof(*sh) + (size_t)nslots * sizeof(rcslot));
   if (!sh)
     return SIO_ERR_NOMEM;
-  for (i = 0; i < nslots; i++)
-    sh->slot[i].n = 1;
+  sh->slot[thread_slot].n = 1; /* the caller's reference */
   sh->nslots = nslots;
-  atomic_init(&sh->holders, nslots);
+  atomic_init(&sh->holders, 1);
   b->share = sh;
   b->flags |= SIO_RCBUF_SHARED;
   return 0;
+}
+
+sio_rcbuf *sio_rcbuf_transit_ref(sio_rcbuf *b) {
+  atomic_fetch_add_explicit(&b->share->holders, 1, memory_order_relaxed);
+  return b;
+}
+
+void sio_rcbuf_transit_arrive(sio_rcbuf *b) {
+  /* the transit's holder becomes this slot's, unless the slot already
+   * holds it (then one holder too many: the slot keeps it alive) */
+  if (b->share->slot[thread_slot].n++ != 0)
+    atomic_fetch_sub_explicit(&b->share->holders, 1, memory_order_relaxed);
+}
+
+void sio_rcbuf_transit_drop(sio_rcbuf *b) {
+  if (b)
+    holder_drop(b);
 }

@@ -10,8 +10,8 @@
  * Across threads (loops), sio_rcbuf_share gives each thread a count of its
  * own, on its own cache line: a loop refs and unrefs the buffer for every
  * delivery with plain arithmetic, as before, and touches memory another
- * loop writes only once, when its count drops to zero (one atomic
- * decrement per loop and broadcast, none per delivery). */
+ * loop writes only when it starts or stops holding the buffer (an atomic
+ * operation or two per loop and broadcast, none per delivery). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,13 +52,24 @@ void sio_rcbuf_unref(sio_rcbuf *b);
 /* The slot the calling thread's references to shared buffers count in: a
  * loop's index, set once by the loop's thread (0 by default). */
 void sio_rcbuf_thread_slot(unsigned slot);
-/* Makes b, whose one reference the caller holds, shared by the threads of
- * slots 0..nslots-1: each of them then holds one reference of its own
- * (the caller's is its slot's), refs and unrefs it as usual from its own
- * thread, and b is freed when every slot's count reached zero. Frame b
- * first (head), as nothing of it may change after. Returns 0,
- * SIO_ERR_INVAL (nslots 0, b already shared or held more than once) or
- * SIO_ERR_NOMEM (b unchanged). */
+/* Makes b, whose one reference the caller holds, shareable by the threads
+ * of slots 0..nslots-1; the caller's reference is its slot's. A thread
+ * refs and unrefs it from its own slot as usual; another thread gets it
+ * only through a transit reference (below) or from a holder that keeps it
+ * alive meanwhile (a store under a lock: its first ref then counts it in
+ * again). b is freed when no slot and no transit holds it. Frame b first
+ * (head), as nothing of it may change after. Returns 0, SIO_ERR_INVAL
+ * (nslots 0, the caller's slot not below it, b already shared or held
+ * more than once) or SIO_ERR_NOMEM (b unchanged). */
 int sio_rcbuf_share(sio_rcbuf *b, unsigned nslots);
+/* A reference of a shared b for another thread, held by no slot while it
+ * travels (in a letter): that thread takes it with transit_arrive, or, if
+ * it never arrives, anyone drops it with transit_drop. Returns b. */
+sio_rcbuf *sio_rcbuf_transit_ref(sio_rcbuf *b);
+/* On the receiving thread: the transit reference becomes one of its slot
+ * (released with sio_rcbuf_unref). */
+void sio_rcbuf_transit_arrive(sio_rcbuf *b);
+/* Drops a transit reference that never arrived (any thread). NULL-safe. */
+void sio_rcbuf_transit_drop(sio_rcbuf *b);
 
 #endif

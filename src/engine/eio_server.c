@@ -197,9 +197,11 @@ int eio_server_listen(eio_server *srv, const char *addr) {
   int rv, open = 0;
   if (!l)
     return SIO_ERR_NOMEM;
-  rv = sio_listener_open(l, &srv->net, addr,
-                         srv->opts.backlog ? (int)srv->opts.backlog : 511,
-                         accept_cb, srv, &open);
+  /* the loops of one process listen on the same addresses */
+  rv = sio_listener_open_ex(l, &srv->net, addr,
+                            srv->opts.backlog ? (int)srv->opts.backlog : 511,
+                            srv->nloops > 1 ? SIO_LISTEN_REUSEPORT : 0,
+                            accept_cb, srv, &open);
   if (rv) {
     if (open)
       sio_listener_close(l, (uv_close_cb)sio_free);

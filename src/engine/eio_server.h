@@ -130,10 +130,16 @@ void eio_server_bus_message(eio_server *srv, const uint8_t *msg, size_t len);
  * client sees its connection close). */
 typedef int (*eio_route_fn)(void *ud, unsigned loop, sio_handoff *h,
                             uint8_t *bytes, size_t len);
-/* index of n loops (n 0 or 1: a single loop, the default). Returns 0 or
+/* index of n loops (n 0 or 1: a single loop, the default); with n > 1,
+ * listeners opened afterwards share their address with the other loops'
+ * (SO_REUSEPORT). Returns 0 or
  * SIO_ERR_INVAL (n > 64, index >= n, no route with n > 1). */
 int eio_server_set_loops(eio_server *srv, unsigned index, unsigned n,
                          eio_route_fn route, void *ud);
+/* Writes rc's WebSocket frame header into its headroom now instead of at
+ * its first WebSocket delivery: a buffer shared with other loops must not
+ * change once they can see it. */
+void eio_frame_ahead(sio_rcbuf *rc);
 /* The loop a sid names, or -1 (not a 20-character sid). */
 int eio_sid_loop(const char *sid, size_t len);
 /* On srv's loop: a connection another loop handed over, with the bytes to

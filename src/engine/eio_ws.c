@@ -432,17 +432,21 @@ static int frame_header(uint8_t *h, int binary, size_t len) {
   return 10;
 }
 
-int eio_ws_send(eio_conn *c, sio_rcbuf *rc) {
-  /* The frame header depends only on the message, so it is written once
-   * into the buffer's headroom, by whichever recipient comes first; every
-   * delivery is then one span, header and payload (one iovec), and a
-   * polling recipient of the same buffer still reads the bare message. */
+void eio_frame_ahead(sio_rcbuf *rc) {
   if (!rc->hlen) {
     uint8_t h[10];
     int hl = frame_header(h, (rc->flags & SIO_RCBUF_BINARY) != 0, rc->len);
     memcpy(rc->head + SIO_RCBUF_HEADROOM - hl, h, (size_t)hl);
     rc->hlen = (uint8_t)hl;
   }
+}
+
+int eio_ws_send(eio_conn *c, sio_rcbuf *rc) {
+  /* The frame header depends only on the message, so it is written once
+   * into the buffer's headroom, by whichever recipient comes first; every
+   * delivery is then one span, header and payload (one iovec), and a
+   * polling recipient of the same buffer still reads the bare message. */
+  eio_frame_ahead(rc);
   return sio_conn_write_ref(&c->base, rc,
                             rc->head + SIO_RCBUF_HEADROOM - rc->hlen,
                             rc->hlen + rc->len);

@@ -10,9 +10,10 @@ libsio_core_la_SOURCES += src/socketio/sio_rooms.c src/socketio/sio_rooms.h \
 	src/socketio/sio_namespace.c src/socketio/sio_namespace.h \
 	src/socketio/sio_client.c src/socketio/sio_client.h \
 	src/socketio/sio_server.c src/socketio/sio_server.h \
-	src/socketio/sio_cluster.c
+	src/socketio/sio_cluster.c \
+	src/socketio/sio_group.c src/socketio/sio_group.h
 check_sources += tests/test_sio_rooms.c tests/test_sio_ack.c \
-	tests/test_sio_cluster.c
+	tests/test_sio_cluster.c tests/test_sio_group.c
 check_sources += tests/test_sio_server.c \
 	tests/helpers/ws_client.c tests/helpers/ws_client.h
 libsio_core_la_SOURCES += src/socketio/sio_server_http.c

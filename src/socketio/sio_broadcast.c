@@ -23,6 +23,7 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_group.h"
 #include "sio_history.h"
 #include "sio_namespace.h"
 #include "sio_replay.h"
@@ -165,6 +166,7 @@ typedef struct bcast_ctx {
   const char *history_id; /* the event's id in the room history, or NULL */
   int is_volatile;
   int to_self; /* sio_socket_emit: not a room broadcast */
+  int relay;   /* to the other loops of the group too (sio_group.c) */
   /* the adapter keeps recovery (SIO_ADAPTER_RECOVERY): offset is the one
    * it gave (NULL: none could be had), nothing is stored here */
   int adapter_offset;
@@ -207,42 +209,51 @@ static void bcast_visit(sio_room_member *m, void *ud) {
     sio_ack_table_discard(&s->acks, ctx->id); /* its cb never fires */
 }
 
-/* Keeps the event in its rooms' history: the adapter's, shared by the
- * cluster, when it keeps one (events without attachments only), else this
- * instance's. With recovery on, pkt carries an offset that means nothing
- * to a replay: the history gets its own encoding without it. A failure
- * costs only the event's replay. */
-static void keep(sio_namespace *ns, const sio_broadcast_opts *o,
-                 const char *id, const char *event, json_object *args,
-                 const sio_bin *bins, size_t nbins, const sio_outpkt *pkt) {
+/* Stores kept, the event as a replay sends it, in its rooms' history:
+ * the adapter's, shared by the cluster, when it keeps one, else this
+ * instance's. A failure costs only the event's replay. */
+static void keep_store(sio_namespace *ns, const sio_broadcast_opts *o,
+                       const char *id, const sio_outpkt *kept) {
   sio_server *srv = ns->srv;
-  sio_outpkt plain;
-  const sio_outpkt *kept = pkt;
-  int rv = 0;
-  if (srv->has_adapter && srv->adapter.history_append && nbins)
-    return; /* the cluster's history keeps text packets only */
-  if (ns->recovery) {
-    rv = sio_outpkt_event(&plain, sio_server_scratch(srv), ns->name, -1,
-                          event, args, bins, nbins);
-    kept = &plain;
-  }
-  if (!rv) {
-    if (srv->has_adapter && srv->adapter.history_append)
-      rv = srv->adapter.history_append(
-          srv->adapter_ud, ns, id, o->rooms, o->nrooms, kept->head->data,
-          kept->head->len, ns->history_max_events, ns->history_max_age_ms);
-    else
-      rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, kept,
-                              uv_now(srv->loop));
-    if (kept == &plain)
-      sio_outpkt_release(&plain);
-  }
+  int rv;
+  if (srv->has_adapter && srv->adapter.history_append)
+    rv = srv->adapter.history_append(
+        srv->adapter_ud, ns, id, o->rooms, o->nrooms, kept->head->data,
+        kept->head->len, ns->history_max_events, ns->history_max_age_ms);
+  else
+    rv = sio_history_append(ns->history, id, o->rooms, o->nrooms, kept,
+                            uv_now(srv->loop));
   /* the cluster's bus down is reported by the adapter, once: not here
    * for every event it costs */
   if (rv == SIO_ERR_CLOSED)
     SIO_LOGD("event %s not kept for replay: %s", id, sio_strerror(rv));
   else if (rv && rv != SIO_ERR_EXISTS)
     SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));
+}
+
+/* What the history keeps of pkt: pkt itself, or with recovery on (pkt
+ * then carries an offset that means nothing to a replay) its own
+ * encoding into *plain; NULL when it keeps nothing (the cluster's history
+ * keeps text packets only) or the encoding failed (the event's replay is
+ * lost, logged). */
+static const sio_outpkt *keep_packet(sio_namespace *ns, const char *id,
+                                     const char *event, json_object *args,
+                                     const sio_bin *bins, size_t nbins,
+                                     const sio_outpkt *pkt,
+                                     sio_outpkt *plain) {
+  sio_server *srv = ns->srv;
+  int rv;
+  if (srv->has_adapter && srv->adapter.history_append && nbins)
+    return NULL;
+  if (!ns->recovery)
+    return pkt;
+  rv = sio_outpkt_event(plain, sio_server_scratch(srv), ns->name, -1, event,
+                        args, bins, nbins);
+  if (rv) {
+    SIO_LOGW("event %s not kept for replay: %s", id, sio_strerror(rv));
+    return NULL;
+  }
+  return plain;
 }
 
 int sio_outpkt_event_offset(sio_outpkt *pkt, sio_buf *scratch,
@@ -274,8 +285,10 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
                  const char *event, json_object *args, const sio_bin *bins,
                  size_t nbins, bcast_ctx *ctx) {
   static const sio_broadcast_opts all = {NULL, 0, NULL, 0, 0};
-  sio_outpkt pkt;
-  int rv;
+  sio_outpkt pkt, plain;
+  const sio_outpkt *kept = NULL;
+  char offset[SIO_OFFSET_MAX];
+  int rv, stored = 0;
   if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   if (!o)
@@ -295,26 +308,49 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
      * argument (what the client reports on reconnection) and is kept,
      * encoded, for the clients that miss it. Packets with an ack are not
      * kept, as in the reference: the ack could not be honoured later. */
-    char offset[SIO_OFFSET_MAX];
     sio_recovery_next_offset(ns->recovery, offset);
+    if (ns->srv->group)
+      sio_group_tag_offset(ns->srv, offset);
     rv = sio_outpkt_event_offset(&pkt, sio_server_scratch(ns->srv), ns->name,
                                  event, args, bins, nbins, offset);
     if (rv)
       return rv;
-    sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
+    stored = 1;
   } else {
     rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name,
                           ctx->id, event, args, bins, nbins);
     if (rv)
       return rv;
   }
+  /* shared before anything else holds it (sharing wants one holder) */
+  if (ctx->relay && sio_group_share(ns->srv, &pkt)) {
+    ns->srv->relay_failures++;
+    SIO_LOGW("broadcast %s on %s not shared with the other loops", event,
+             ns->name);
+    ctx->relay = 0;
+  }
+  if (stored)
+    sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
   ctx->history_id = NULL;
   if (ns->history && ctx->id < 0 && !ctx->is_volatile && !ctx->to_self &&
       o->nrooms) {
     ctx->history_id = ns->history_id(event, args, ns->history_ud);
     if (ctx->history_id)
-      keep(ns, o, ctx->history_id, event, args, bins, nbins, &pkt);
+      kept = keep_packet(ns, ctx->history_id, event, args, bins, nbins, &pkt,
+                         &plain);
+    if (kept == &plain && ctx->relay && sio_group_share(ns->srv, &plain)) {
+      /* this loop keeps it; the others lose the event's replay */
+      ns->srv->relay_failures++;
+      ctx->relay = 0;
+    }
+    if (kept)
+      keep_store(ns, o, ctx->history_id, kept);
   }
+  if (ctx->relay)
+    sio_group_relay(ns, o, &pkt, kept, stored ? offset : NULL,
+                    kept ? ctx->history_id : NULL);
+  if (kept == &plain)
+    sio_outpkt_release(&plain);
   ctx->pkt = &pkt;
   ctx->sent = 0;
   sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
@@ -325,6 +361,38 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   ns->srv->stats.broadcasts++;
   SIO_LOGD("broadcast %s on %s to %zu sockets", event, ns->name, ctx->sent);
   return ctx->sent > INT32_MAX ? INT32_MAX : (int)ctx->sent;
+}
+
+int sio_broadcast_shared(sio_namespace *ns, const sio_broadcast_opts *o,
+                         const char *event, json_object *args,
+                         const sio_bin *bins, size_t nbins) {
+  bcast_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.id = -1;
+  ctx.relay = 1;
+  return bcast(ns, o, event, args, bins, nbins, &ctx);
+}
+
+int sio_broadcast_relayed(sio_namespace *ns, const sio_broadcast_opts *o,
+                          const sio_outpkt *pkt, const sio_outpkt *kept,
+                          const char *offset, const char *history_id) {
+  sio_server *srv = ns->srv;
+  bcast_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.id = -1;
+  ctx.is_volatile = (o->flags & SIO_BCAST_VOLATILE) != 0;
+  if (offset && ns->recovery)
+    sio_recovery_store(ns->recovery, offset, pkt, o, uv_now(srv->loop));
+  if (history_id && kept && ns->history) {
+    keep_store(ns, o, history_id, kept);
+    ctx.history_id = history_id;
+  }
+  ctx.pkt = pkt;
+  sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
+                   bcast_visit, &ctx);
+  srv->stats.packets_out += ctx.sent;
+  srv->stats.bytes_out += ctx.sent * pkt->bytes;
+  return ctx.sent > INT32_MAX ? INT32_MAX : (int)ctx.sent;
 }
 
 int sio_namespace_broadcast_local(sio_namespace *ns,

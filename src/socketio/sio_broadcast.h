@@ -78,6 +78,19 @@ int sio_namespace_broadcast_local(sio_namespace *ns,
                                   const sio_broadcast_opts *o,
                                   const char *event, json_object *args,
                                   const sio_bin *bins, size_t nbins);
+/* sio_namespace_broadcast on a server whose group relays (sio_group.h):
+ * delivered here and handed, encoded once, to the other loops. Returns
+ * what sio_namespace_broadcast_local returns. */
+int sio_broadcast_shared(sio_namespace *ns, const sio_broadcast_opts *o,
+                         const char *event, json_object *args,
+                         const sio_bin *bins, size_t nbins);
+/* Another loop's broadcast (sio_group_relay), on this loop: pkt to the
+ * sockets o selects; kept under offset for recovery and under history_id
+ * (kept, when not NULL) for replay, as this loop's own. Returns the
+ * number of recipients. */
+int sio_broadcast_relayed(sio_namespace *ns, const sio_broadcast_opts *o,
+                          const sio_outpkt *pkt, const sio_outpkt *kept,
+                          const char *offset, const char *history_id);
 /* The same for sio_socket_emit with recovery on (o names the socket's id
  * room): never kept in the room history, as no room was addressed. */
 int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,

@@ -33,6 +33,7 @@
 
 #include "sio_broadcast.h"
 #include "sio_client.h"
+#include "sio_group.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_map.h"
@@ -683,6 +684,8 @@ int sio_namespace_broadcast(sio_namespace *ns, const sio_broadcast_opts *o,
   int n;
   if (sio_cluster_recovery_broadcast(ns, o, event, args, bins, nbins, &n))
     return n;
+  if (ns && sio_group_relays(ns->srv) && remote_wanted(ns, o))
+    return sio_broadcast_shared(ns, o, event, args, bins, nbins);
   n = sio_namespace_broadcast_local(ns, o, event, args, bins, nbins);
   if (n < 0 || !remote_wanted(ns, o))
     return n;

@@ -23,6 +23,7 @@
 
 #include "sio_client.h"
 #include "sio_crypto.h"
+#include "sio_group.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -503,6 +504,7 @@ void sio_server_close(sio_server *s, sio_server_closed_cb cb, void *ud) {
   if (!s || s->closing)
     return;
   s->closing = 1;
+  sio_group_leave(s); /* before the mailbox closes: no loop posts here */
   s->close_cb = cb;
   s->close_ud = ud;
   s->close_waits = 1; /* held until both closes have started */

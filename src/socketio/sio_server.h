@@ -91,6 +91,13 @@ struct sio_server {
   void *adapter_ud;
   int has_adapter;
   sio_queue pending; /* sio_pending */
+  /* server.threads (sio_group.c): the group and this loop's index in it;
+   * group_loops is the adapter between the loops, NULL when s has an
+   * adapter of its own */
+  struct sio_group *group;
+  unsigned group_index;
+  struct sio_adapter_loops *group_loops;
+  uint64_t relay_failures; /* broadcasts not handed to another loop */
   int closing;
   int close_waits; /* engine and adapter closes still outstanding */
   sio_server_closed_cb close_cb;

@@ -1,0 +1,408 @@
+/* sio_group.c: the loops of one process as one server (server.threads).
+ *
+ * Role: each loop runs a sio_server of its own; the group knows them by
+ * index (under a mutex, taken only to post to another loop) and carries
+ * three things between them, always as letters in the receiving server's
+ * mailbox (sio_server_post), never by touching another loop's objects:
+ * - connections: a request for a session of another loop is handed over
+ *   by the engine (eio_server_set_loops) and adopted by the owner;
+ * - broadcasts: encoded once on the loop that makes them, framed and
+ *   shared (sio_rcbuf_share), then each other loop receives a transit
+ *   reference with the selection and fans the same bytes out to its own
+ *   sockets, keeping them for recovery and replay as its own;
+ * - cluster calls (fetchSockets, socketsJoin, serverCount, acks...): the
+ *   loops adapter (src/adapter/sio_adapter_loops.c), whose messages this
+ *   file delivers.
+ * A server that has an adapter of its own (Redis) when it joins is one
+ * instance of the fleet: only connections move between the loops.
+ *
+ * Lifetime: a server leaves its slot when it starts closing (before its
+ * mailbox closes), and every post happens under the lock, so no letter is
+ * ever posted to a freed server. */
+#include "sio_group.h"
+
+#include <string.h>
+
+#include "eio_server.h"
+#include "sio_adapter_loops.h"
+#include "sio_int.h"
+#include "sio_log.h"
+#include "sio_mem.h"
+#include "sio_namespace.h"
+
+#define GROUP_MAX 64
+
+struct sio_group {
+  unsigned n;
+  uv_mutex_t lock;
+  sio_server *members[GROUP_MAX]; /* guarded by lock */
+  unsigned joined;                /* guarded by lock */
+};
+
+int sio_group_new(sio_group **out, unsigned nloops) {
+  sio_group *g;
+  if (!out || nloops < 1 || nloops > GROUP_MAX)
+    return SIO_ERR_INVAL;
+  g = sio_calloc(1, sizeof(*g));
+  if (!g)
+    return SIO_ERR_NOMEM;
+  if (uv_mutex_init(&g->lock)) {
+    sio_free(g);
+    return SIO_ERR_NOMEM;
+  }
+  g->n = nloops;
+  *out = g;
+  return 0;
+}
+
+unsigned sio_group_size(const sio_group *g) { return g ? g->n : 0; }
+
+void sio_group_free(sio_group *g) {
+  if (!g)
+    return;
+  uv_mutex_destroy(&g->lock);
+  sio_free(g);
+}
+
+int sio_group_post(sio_group *g, unsigned index, sio_post_fn fn, void *ud) {
+  int rv = SIO_ERR_CLOSED;
+  if (!g || !fn || index >= g->n)
+    return SIO_ERR_INVAL;
+  uv_mutex_lock(&g->lock);
+  if (g->members[index])
+    rv = sio_server_post(g->members[index], fn, ud);
+  uv_mutex_unlock(&g->lock);
+  return rv;
+}
+
+static unsigned bus_count(void *ud) {
+  sio_group *g = ((sio_server *)ud)->group;
+  unsigned n;
+  uv_mutex_lock(&g->lock);
+  n = g->joined;
+  uv_mutex_unlock(&g->lock);
+  return n;
+}
+
+/* ------------------------------------------------- connections */
+
+typedef struct handoff_letter {
+  sio_handoff h;
+  uint8_t *bytes;
+  size_t len;
+} handoff_letter;
+
+static void handoff_run(sio_server *s, void *ud) {
+  handoff_letter *l = ud;
+  if (s)
+    eio_server_adopt(s->eio, &l->h, l->bytes, l->len); /* drops h on error */
+  else
+    sio_handoff_drop(&l->h);
+  sio_free(l->bytes);
+  sio_free(l);
+}
+
+static int route(void *ud, unsigned loop, sio_handoff *h, uint8_t *bytes,
+                 size_t len) {
+  sio_server *s = ud;
+  handoff_letter *l = sio_malloc(sizeof(*l));
+  int rv;
+  if (!l)
+    return SIO_ERR_NOMEM;
+  l->h = *h;
+  l->bytes = bytes;
+  l->len = len;
+  rv = sio_group_post(s->group, loop, handoff_run, l);
+  if (rv)
+    sio_free(l); /* the engine drops h and frees bytes */
+  return rv;
+}
+
+/* ------------------------------------------------- cluster messages */
+
+typedef struct msg_letter {
+  size_t len, nbins;
+  uint8_t *text;
+  sio_bin *bins;
+} msg_letter;
+
+static void msg_run(sio_server *s, void *ud) {
+  msg_letter *l = ud;
+  if (s && !s->closing && s->group_loops)
+    sio_adapter_loops_message(s->group_loops, l->text, l->len, l->bins,
+                              l->nbins);
+  sio_free(l);
+}
+
+/* One allocation: the letter, its attachments' descriptors, the text and
+ * the attachments' bytes. */
+static int bus_send(void *ud, unsigned to, const uint8_t *msg, size_t len,
+                    const sio_bin *bins, size_t nbins) {
+  sio_server *s = ud;
+  size_t size = sizeof(msg_letter) + nbins * sizeof(sio_bin) + len, i;
+  msg_letter *l;
+  uint8_t *p;
+  int rv;
+  for (i = 0; i < nbins; i++)
+    size += bins[i].len;
+  l = sio_malloc(size);
+  if (!l)
+    return SIO_ERR_NOMEM;
+  l->len = len;
+  l->nbins = nbins;
+  l->bins = (sio_bin *)(l + 1);
+  p = (uint8_t *)(l->bins + nbins);
+  l->text = p;
+  memcpy(p, msg, len);
+  p += len;
+  for (i = 0; i < nbins; i++) {
+    if (bins[i].len)
+      memcpy(p, bins[i].data, bins[i].len);
+    l->bins[i].data = p;
+    l->bins[i].len = bins[i].len;
+    p += bins[i].len;
+  }
+  rv = sio_group_post(s->group, to, msg_run, l);
+  if (rv)
+    sio_free(l);
+  return rv;
+}
+
+/* ------------------------------------------------- membership */
+
+int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
+  int rv;
+  if (!g || !s || index >= g->n)
+    return SIO_ERR_INVAL;
+  if (s->group)
+    return SIO_ERR_EXISTS;
+  if (s->closing || eio_server_port(s->eio, 0) >= 0)
+    return SIO_ERR_STATE;
+  uv_mutex_lock(&g->lock);
+  rv = g->members[index] ? SIO_ERR_EXISTS : 0;
+  uv_mutex_unlock(&g->lock);
+  if (rv)
+    return rv;
+  if (g->n > 1) {
+    rv = eio_server_set_loops(s->eio, index, g->n, route, s);
+    if (rv)
+      return rv;
+  }
+  if (!s->has_adapter && g->n > 1) {
+    sio_loops_bus bus;
+    bus.send = bus_send;
+    bus.count = bus_count;
+    bus.ud = s;
+    bus.self = index;
+    bus.n = g->n;
+    rv = sio_adapter_loops_install(s, &bus, 0, &s->group_loops);
+    if (rv) {
+      eio_server_set_loops(s->eio, 0, 0, NULL, NULL);
+      return rv;
+    }
+  }
+  /* this thread's references to shared buffers count in its own slot */
+  sio_rcbuf_thread_slot(index);
+  s->group = g;
+  s->group_index = index;
+  uv_mutex_lock(&g->lock);
+  g->members[index] = s;
+  g->joined++;
+  uv_mutex_unlock(&g->lock);
+  return 0;
+}
+
+void sio_group_leave(sio_server *s) {
+  sio_group *g = s->group;
+  if (!g)
+    return;
+  uv_mutex_lock(&g->lock);
+  if (g->members[s->group_index] == s) {
+    g->members[s->group_index] = NULL;
+    g->joined--;
+  }
+  uv_mutex_unlock(&g->lock);
+  s->group_loops = NULL; /* the adapter is closing with the server */
+}
+
+/* ------------------------------------------------- broadcasts */
+
+static void outpkt_each(sio_outpkt *p, void (*fn)(sio_rcbuf *)) {
+  size_t i;
+  fn(p->head);
+  for (i = 0; i < p->natts; i++)
+    fn(p->atts[i]);
+}
+
+int sio_group_share(const sio_server *s, sio_outpkt *pkt) {
+  size_t i;
+  int rv;
+  eio_frame_ahead(pkt->head);
+  rv = sio_rcbuf_share(pkt->head, s->group->n);
+  for (i = 0; !rv && i < pkt->natts; i++) {
+    eio_frame_ahead(pkt->atts[i]);
+    rv = sio_rcbuf_share(pkt->atts[i], s->group->n);
+  }
+  /* buffers shared before a failure stay shared: harmless, as the loop
+   * that holds them is the only one that ever will */
+  return rv;
+}
+
+typedef struct relay_letter {
+  sio_outpkt pkt, kept;
+  int has_kept;     /* kept holds a packet of its own */
+  int kept_is_pkt;  /* the history keeps pkt itself */
+  sio_broadcast_opts o;
+  const char *nsp, *offset, *history_id;
+} relay_letter;
+
+static void transit_ref(sio_rcbuf *b) { sio_rcbuf_transit_ref(b); }
+
+/* dst: src's buffers, each with a transit reference of its own. */
+static int outpkt_transit(sio_outpkt *dst, const sio_outpkt *src) {
+  size_t i;
+  *dst = *src;
+  dst->atts = dst->inline_atts;
+  if (src->natts > SIO_OUTPKT_INLINE) {
+    dst->atts = sio_malloc(src->natts * sizeof(*dst->atts));
+    if (!dst->atts)
+      return SIO_ERR_NOMEM;
+  }
+  for (i = 0; i < src->natts; i++)
+    dst->atts[i] = src->atts[i];
+  outpkt_each(dst, transit_ref);
+  return 0;
+}
+
+static void outpkt_free_atts(sio_outpkt *p) {
+  if (p->atts != p->inline_atts)
+    sio_free(p->atts);
+}
+
+static void relay_free(relay_letter *l, int arrived) {
+  outpkt_each(&l->pkt, arrived ? sio_rcbuf_unref : sio_rcbuf_transit_drop);
+  outpkt_free_atts(&l->pkt);
+  if (l->has_kept) {
+    outpkt_each(&l->kept, arrived ? sio_rcbuf_unref : sio_rcbuf_transit_drop);
+    outpkt_free_atts(&l->kept);
+  }
+  sio_free(l);
+}
+
+static void relay_run(sio_server *s, void *ud) {
+  relay_letter *l = ud;
+  sio_namespace *ns;
+  if (!s) {
+    relay_free(l, 0);
+    return;
+  }
+  outpkt_each(&l->pkt, sio_rcbuf_transit_arrive);
+  if (l->has_kept)
+    outpkt_each(&l->kept, sio_rcbuf_transit_arrive);
+  ns = s->closing ? NULL : sio_server_find_nsp(s, l->nsp, strlen(l->nsp));
+  if (ns)
+    sio_broadcast_relayed(ns, &l->o, &l->pkt,
+                          l->has_kept      ? &l->kept
+                          : l->kept_is_pkt ? &l->pkt
+                                           : NULL,
+                          l->offset, l->history_id);
+  relay_free(l, 1);
+}
+
+static size_t strs_size(const char *const *v, size_t n) {
+  size_t i, size = n * sizeof(char *);
+  for (i = 0; i < n; i++)
+    size += strlen(v[i]) + 1;
+  return size;
+}
+
+static char *put_str(char **p, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = *p;
+  memcpy(d, s, n);
+  *p += n;
+  return d;
+}
+
+/* A letter for one loop: transit references and copies of every string
+ * (pointer arrays first, then the text, so the arrays stay aligned). */
+static relay_letter *relay_letter_new(sio_namespace *ns,
+                                      const sio_broadcast_opts *o,
+                                      const sio_outpkt *pkt,
+                                      const sio_outpkt *kept,
+                                      const char *offset,
+                                      const char *history_id) {
+  size_t size = sizeof(relay_letter) + strs_size(o->rooms, o->nrooms) +
+                strs_size(o->except, o->nexcept) + strlen(ns->name) + 1 +
+                (offset ? strlen(offset) + 1 : 0) +
+                (history_id ? strlen(history_id) + 1 : 0),
+         i;
+  relay_letter *l = sio_malloc(size);
+  const char **rooms, **except;
+  char *p;
+  if (!l)
+    return NULL;
+  memset(l, 0, sizeof(*l));
+  rooms = (const char **)(l + 1);
+  except = rooms + o->nrooms;
+  p = (char *)(except + o->nexcept);
+  for (i = 0; i < o->nrooms; i++)
+    rooms[i] = put_str(&p, o->rooms[i]);
+  for (i = 0; i < o->nexcept; i++)
+    except[i] = put_str(&p, o->except[i]);
+  l->o.rooms = rooms;
+  l->o.nrooms = o->nrooms;
+  l->o.except = except;
+  l->o.nexcept = o->nexcept;
+  l->o.flags = o->flags;
+  l->nsp = put_str(&p, ns->name);
+  l->offset = offset ? put_str(&p, offset) : NULL;
+  l->history_id = history_id ? put_str(&p, history_id) : NULL;
+  if (outpkt_transit(&l->pkt, pkt)) {
+    sio_free(l);
+    return NULL;
+  }
+  if (kept && kept != pkt) {
+    if (outpkt_transit(&l->kept, kept)) {
+      outpkt_each(&l->pkt, sio_rcbuf_transit_drop);
+      outpkt_free_atts(&l->pkt);
+      sio_free(l);
+      return NULL;
+    }
+    l->has_kept = 1;
+  } else if (kept) {
+    l->kept_is_pkt = 1;
+  }
+  return l;
+}
+
+void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
+                     const sio_outpkt *pkt, const sio_outpkt *kept,
+                     const char *offset, const char *history_id) {
+  sio_server *s = ns->srv;
+  sio_group *g = s->group;
+  unsigned i;
+  for (i = 0; i < g->n; i++) {
+    relay_letter *l;
+    if (i == s->group_index)
+      continue;
+    l = relay_letter_new(ns, o, pkt, kept, offset, history_id);
+    if (!l || sio_group_post(g, i, relay_run, l)) {
+      if (l)
+        relay_free(l, 0);
+      s->relay_failures++;
+      SIO_LOGW("broadcast on %s not handed to loop %u", ns->name, i);
+    }
+  }
+}
+
+void sio_group_tag_offset(const sio_server *s, char offset[SIO_OFFSET_MAX]) {
+  static const char digits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t n = strlen(offset);
+  if (n + 3 > SIO_OFFSET_MAX)
+    return;
+  offset[n] = '.';
+  offset[n + 1] = digits[s->group_index];
+  offset[n + 2] = '\0';
+}

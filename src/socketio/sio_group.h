@@ -1,0 +1,34 @@
+#ifndef SIO_GROUP_H
+#define SIO_GROUP_H
+
+/* Internal side of the loop groups of <sio/sio.h> (sio_group.c): what the
+ * rest of the Socket.IO layer asks of a grouped server. */
+
+#include "sio_broadcast.h"
+#include "sio_recovery.h"
+#include "sio_server.h"
+
+/* At the start of sio_server_close (s's loop): nobody posts to s any more. */
+void sio_group_leave(sio_server *s);
+/* 1 when s's broadcasts go to the other loops of its group (it has the
+ * loops adapter, not one of its own). */
+static inline int sio_group_relays(const sio_server *s) {
+  return s->group_loops != NULL;
+}
+/* Makes a freshly encoded pkt (each buffer held once) shareable with the
+ * other loops: framed, then shared. Returns 0 or SIO_ERR_NOMEM (pkt
+ * unchanged: it can still be delivered here). */
+int sio_group_share(const sio_server *s, sio_outpkt *pkt);
+/* Hands a broadcast of ns, pkt shared by sio_group_share, to every other
+ * loop: their sockets selected by o get pkt; with offset (recovery), each
+ * loop keeps pkt under it; with history_id, kept (shared too; the same
+ * packet without its offset) goes into each loop's room history. What
+ * cannot be handed is counted in relay_failures. */
+void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
+                     const sio_outpkt *pkt, const sio_outpkt *kept,
+                     const char *offset, const char *history_id);
+/* Appends the loop's tag to a recovery offset, so that offsets made by
+ * different loops never collide in the stores that keep them all. */
+void sio_group_tag_offset(const sio_server *s, char offset[SIO_OFFSET_MAX]);
+
+#endif

@@ -1,0 +1,442 @@
+/* Suite sio_group: two loops, each on a thread of its own with a server
+ * of its own, joined into one group on one port (SO_REUSEPORT), driven by
+ * blocking clients from the test's thread. What a client sees: sessions
+ * on both loops, a broadcast from either loop reaching every client once,
+ * a request for one loop's session answered through the other loop's
+ * connection, the cluster calls merged over both loops, and a loop that
+ * closed costing the others nothing. ThreadSanitizer runs this suite in
+ * CI. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "check_suites.h"
+#include "rawclient.h"
+#include "sio/sio.h"
+
+#define NLOOPS 2
+
+typedef struct loopctx {
+  uv_thread_t th;
+  uv_loop_t loop;
+  uv_sem_t ready;
+  sio_group *g;
+  sio_server *srv;
+  unsigned index;
+  int port; /* in: the port to share (0: pick one); out: the port */
+  int rv;   /* setup result */
+} loopctx;
+
+static loopctx loops[NLOOPS];
+static sio_group *group;
+
+/* ------------------------------------------------------ server handlers */
+
+typedef struct pending_ack {
+  sio_socket *s;
+  int64_t ack_id;
+} pending_ack;
+
+static pending_ack *hold(sio_socket *s, int64_t ack_id) {
+  pending_ack *p = malloc(sizeof(*p));
+  sio_socket_ref(s);
+  p->s = s;
+  p->ack_id = ack_id;
+  return p;
+}
+
+static void answer(pending_ack *p, json_object *v) {
+  json_object *args = json_object_new_array();
+  json_object_array_add(args, v);
+  sio_socket_ack(p->s, p->ack_id, args, NULL, 0);
+  json_object_put(args);
+  sio_socket_unref(p->s);
+  free(p);
+}
+
+static void on_count(sio_namespace *ns, int status, size_t count, void *ud) {
+  (void)ns;
+  answer(ud, json_object_new_int(status ? status : (int)count));
+}
+
+static void on_fetch(sio_namespace *ns, int status,
+                     const sio_socket_info *sockets, size_t n, void *ud) {
+  (void)ns, (void)sockets;
+  answer(ud, json_object_new_int(status ? status : (int)n));
+}
+
+static void on_sse(sio_namespace *ns, int status, json_object *responses,
+                   void *ud) {
+  (void)ns;
+  answer(ud, status ? json_object_new_int(status) : json_object_get(responses));
+}
+
+static void on_back(sio_namespace *ns, int status, json_object *responses,
+                    const sio_bin *bins, size_t nbins, void *ud) {
+  (void)ns, (void)bins, (void)nbins;
+  answer(ud, status ? json_object_new_int(status)
+                    : json_object_new_int((int)json_object_array_length(
+                          responses)));
+}
+
+static int server_event(sio_namespace *ns, const char *event,
+                        json_object *args, json_object **ack, void *ud) {
+  loopctx *l = ud;
+  (void)ns, (void)args;
+  if (!ack || strcmp(event, "who"))
+    return 0;
+  *ack = json_object_new_int((int)l->index);
+  return 1;
+}
+
+static void on_event(sio_socket *s, const char *event, json_object *args,
+                     const sio_bin *bins, size_t nbins, int64_t ack_id,
+                     void *ud) {
+  sio_namespace *ns = sio_socket_namespace(s);
+  (void)bins, (void)nbins, (void)ud;
+  if (!strcmp(event, "all")) {
+    sio_namespace_broadcast(ns, NULL, "news", args, NULL, 0);
+  } else if (!strcmp(event, "toj")) {
+    const char *room = "j";
+    sio_broadcast_opts o = {&room, 1, NULL, 0, 0};
+    sio_namespace_broadcast(ns, &o, "jnews", args, NULL, 0);
+  } else if (!strcmp(event, "join")) {
+    const char *room = "j";
+    sio_namespace_sockets_join(ns, NULL, &room, 1);
+    answer(hold(s, ack_id), json_object_new_int(0));
+  } else if (!strcmp(event, "count")) {
+    sio_namespace_server_count(ns, on_count, hold(s, ack_id));
+  } else if (!strcmp(event, "fetch")) {
+    sio_namespace_fetch_sockets(ns, NULL, on_fetch, hold(s, ack_id));
+  } else if (!strcmp(event, "sse")) {
+    sio_namespace_server_side_emit(ns, "who", NULL, on_sse, hold(s, ack_id));
+  } else if (!strcmp(event, "back")) {
+    sio_namespace_broadcast_ack(ns, NULL, "q", NULL, NULL, 0, 2000, on_back,
+                                hold(s, ack_id));
+  }
+}
+
+static void loop_main(void *ud) {
+  loopctx *l = ud;
+  sio_namespace_handlers h = {NULL, NULL, on_event, NULL};
+  sio_namespace *ns;
+  char addr[64];
+  uv_loop_init(&l->loop);
+  l->rv = sio_server_new(&l->srv, &l->loop, NULL);
+  if (!l->rv) {
+    ns = sio_server_of(l->srv, "/");
+    sio_namespace_set_handlers(ns, &h, l);
+    sio_namespace_on_server_event(ns, server_event, l);
+    l->rv = sio_group_join(l->g, l->index, l->srv);
+  }
+  if (!l->rv) {
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", l->port);
+    l->rv = sio_server_listen(l->srv, addr);
+  }
+  if (!l->rv)
+    l->port = sio_server_port(l->srv, 0);
+  uv_sem_post(&l->ready);
+  if (!l->rv)
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+  else if (l->srv)
+    sio_server_close(l->srv, NULL, NULL);
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&l->loop);
+}
+
+static void start_loops(void) {
+  unsigned i;
+  ck_assert_int_eq(sio_group_new(&group, NLOOPS), 0);
+  for (i = 0; i < NLOOPS; i++) {
+    loopctx *l = &loops[i];
+    memset(l, 0, sizeof(*l));
+    l->g = group;
+    l->index = i;
+    l->port = i ? loops[0].port : 0;
+    uv_sem_init(&l->ready, 0);
+    ck_assert_int_eq(uv_thread_create(&l->th, loop_main, l), 0);
+    uv_sem_wait(&l->ready);
+    ck_assert_int_eq(l->rv, 0);
+  }
+  ck_assert_int_eq(loops[1].port, loops[0].port);
+}
+
+static void close_server(sio_server *s, void *ud) {
+  (void)ud;
+  if (s)
+    sio_server_close(s, NULL, NULL);
+}
+
+static void stop_loop(unsigned i) {
+  ck_assert_int_eq(sio_group_post(group, i, close_server, NULL), 0);
+  uv_thread_join(&loops[i].th);
+  uv_sem_destroy(&loops[i].ready);
+}
+
+static void stop_loops(void) {
+  unsigned i;
+  for (i = 0; i < NLOOPS; i++)
+    stop_loop(i);
+  sio_group_free(group);
+  group = NULL;
+}
+
+/* ------------------------------------------------------------- clients */
+
+typedef struct client {
+  int fd;
+  int loop; /* the loop its session lives on */
+  char sid[32];
+} client;
+
+static int sid_loop(const char *sid) {
+  char c = sid[0];
+  return c >= 'A' && c <= 'Z' ? c - 'A' : -1;
+}
+
+/* A Socket.IO client over WebSocket, connected to "/". */
+static void ws_connect(client *c, int port) {
+  uint8_t buf[4096];
+  size_t n;
+  const char *p;
+  c->fd = rc_ws_open(port, "/socket.io/?EIO=4&transport=websocket");
+  ck_assert_int_ge(c->fd, 0);
+  ck_assert_int_eq(rc_ws_recv(c->fd, buf, sizeof(buf) - 1, &n), 1);
+  buf[n] = 0;
+  p = strstr((char *)buf, "\"sid\":\"");
+  ck_assert_ptr_nonnull(p);
+  memcpy(c->sid, p + 7, 20);
+  c->sid[20] = 0;
+  c->loop = sid_loop(c->sid);
+  ck_assert_int_eq(rc_ws_send(c->fd, 1, "40", 2), 0);
+  ck_assert_int_eq(rc_ws_recv_skip_pings(c->fd, buf, sizeof(buf) - 1, &n, 1),
+                   1);
+  buf[n] = 0;
+  ck_assert_msg(!strncmp((char *)buf, "40{", 3), "connect: %s", buf);
+}
+
+/* Connects clients until each loop has at least per_loop (at most 64). */
+static size_t connect_spread(client *cs, size_t cap, int port, int per_loop) {
+  int seen[NLOOPS] = {0};
+  size_t n = 0;
+  while (n < cap && (seen[0] < per_loop || seen[1] < per_loop)) {
+    ws_connect(&cs[n], port);
+    ck_assert_int_ge(cs[n].loop, 0);
+    ck_assert_int_lt(cs[n].loop, NLOOPS);
+    seen[cs[n].loop]++;
+    n++;
+  }
+  ck_assert_msg(seen[0] >= per_loop && seen[1] >= per_loop,
+                "the kernel gave %d and %d connections to the two loops",
+                seen[0], seen[1]);
+  return n;
+}
+
+static void expect_text(client *c, const char *want) {
+  uint8_t buf[4096];
+  size_t n;
+  ck_assert_int_eq(rc_ws_recv_skip_pings(c->fd, buf, sizeof(buf) - 1, &n, 1),
+                   1);
+  buf[n] = 0;
+  ck_assert_msg(!strcmp((char *)buf, want), "loop %d got %s, wanted %s",
+                c->loop, buf, want);
+}
+
+static void close_all(client *cs, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    rc_close(cs[i].fd);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(group_api_refusals) {
+  sio_group *g;
+  uv_loop_t loop;
+  sio_server *s;
+  ck_assert_int_eq(sio_group_new(&g, 0), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_group_new(&g, 65), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_group_new(NULL, 2), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_group_new(&g, 2), 0);
+  ck_assert_uint_eq(sio_group_size(g), 2);
+  ck_assert_int_eq(sio_group_post(g, 1, close_server, NULL), SIO_ERR_CLOSED);
+  ck_assert_int_eq(sio_group_post(g, 2, close_server, NULL), SIO_ERR_INVAL);
+  uv_loop_init(&loop);
+  ck_assert_int_eq(sio_server_new(&s, &loop, NULL), 0);
+  ck_assert_int_eq(sio_group_join(g, 2, s), SIO_ERR_INVAL);
+  ck_assert_int_eq(sio_group_join(g, 0, s), 0);
+  ck_assert_int_eq(sio_group_join(g, 1, s), SIO_ERR_EXISTS); /* in one */
+  sio_server_close(s, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  /* a listening server cannot join: its listener is not shared */
+  ck_assert_int_eq(sio_server_new(&s, &loop, NULL), 0);
+  ck_assert_int_eq(sio_server_listen(s, "127.0.0.1:0"), 0);
+  ck_assert_int_eq(sio_group_join(g, 0, s), SIO_ERR_STATE);
+  sio_server_close(s, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  sio_group_free(g);
+  sio_group_free(NULL);
+}
+END_TEST
+
+/* A broadcast made on either loop reaches every client of both, once. */
+START_TEST(group_broadcast_reaches_every_loop) {
+  client cs[64];
+  size_t n, i;
+  int from;
+  start_loops();
+  n = connect_spread(cs, 64, loops[0].port, 2);
+  for (from = 0; from < NLOOPS; from++) {
+    client *sender = NULL;
+    for (i = 0; i < n && !sender; i++)
+      if (cs[i].loop == from)
+        sender = &cs[i];
+    ck_assert_int_eq(
+        rc_ws_send(sender->fd, 1, "42[\"all\",\"x\"]", 13), 0);
+    for (i = 0; i < n; i++)
+      expect_text(&cs[i], "42[\"news\",\"x\"]");
+  }
+  /* exactly once: the next thing each sees is the next broadcast */
+  ck_assert_int_eq(rc_ws_send(cs[0].fd, 1, "42[\"all\",\"y\"]", 13), 0);
+  for (i = 0; i < n; i++)
+    expect_text(&cs[i], "42[\"news\",\"y\"]");
+  close_all(cs, n);
+  stop_loops();
+}
+END_TEST
+
+/* A polling session of one loop, driven over a connection the other loop
+ * accepted: the connection is handed to the owner, never "Session ID
+ * unknown". */
+START_TEST(group_polling_handed_to_owner) {
+  rc_response r;
+  char sid[32], u[160];
+  int fd = -1, tries, owner;
+  const char *p;
+  start_loops();
+  ck_assert_int_eq(rc_fetch(loops[0].port, "GET",
+                            "/socket.io/?EIO=4&transport=polling", NULL, &r),
+                   200);
+  p = strstr(r.body, "\"sid\":\"");
+  ck_assert_ptr_nonnull(p);
+  memcpy(sid, p + 7, 20);
+  sid[20] = 0;
+  owner = sid_loop(sid);
+  snprintf(u, sizeof(u), "/socket.io/?EIO=4&transport=polling&sid=%s", sid);
+  /* a keep-alive connection of the other loop: its own handshake says so */
+  for (tries = 0; tries < 64; tries++) {
+    fd = rc_connect(loops[0].port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(rc_request(fd, "GET",
+                                "/socket.io/?EIO=4&transport=polling", NULL,
+                                NULL, 0, &r),
+                     200);
+    p = strstr(r.body, "\"sid\":\"");
+    ck_assert_ptr_nonnull(p);
+    if (sid_loop(p + 7) != owner)
+      break;
+    rc_close(fd);
+    fd = -1;
+  }
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(rc_request(fd, "POST", u, NULL, "40", 2, &r), 200);
+  ck_assert_str_eq(r.body, "ok");
+  ck_assert_int_eq(rc_request(fd, "GET", u, NULL, NULL, 0, &r), 200);
+  ck_assert_msg(!strncmp(r.body, "40{\"sid\":", 9), "got %s", r.body);
+  rc_close(fd);
+  stop_loops();
+}
+END_TEST
+
+static void ask(client *c, const char *ev, const char *want) {
+  char msg[64], expect[128];
+  snprintf(msg, sizeof(msg), "427[\"%s\"]", ev);
+  ck_assert_int_eq(rc_ws_send(c->fd, 1, msg, strlen(msg)), 0);
+  snprintf(expect, sizeof(expect), "437[%s]", want);
+  expect_text(c, expect);
+}
+
+/* fetchSockets, serverCount, socketsJoin, serverSideEmit and broadcasts
+ * with acknowledgements answered by both loops and merged. */
+START_TEST(group_cluster_calls_merge) {
+  client cs[64];
+  char total[16], want[64];
+  size_t n, i;
+  client *a = NULL;
+  start_loops();
+  n = connect_spread(cs, 64, loops[0].port, 1);
+  snprintf(total, sizeof(total), "%zu", n);
+  for (i = 0; i < n && !a; i++)
+    if (cs[i].loop == 1)
+      a = &cs[i];
+  ask(a, "count", "2");
+  ask(a, "fetch", total);
+  /* the other loop answers its server-side event with its index */
+  snprintf(want, sizeof(want), "[%d]", 1 - a->loop);
+  ask(a, "sse", want);
+  ask(a, "join", "0");
+  ck_assert_int_eq(rc_ws_send(a->fd, 1, "42[\"toj\",1]", 11), 0);
+  for (i = 0; i < n; i++)
+    expect_text(&cs[i], "42[\"jnews\",1]");
+  /* every client of both loops is asked, and answers */
+  ck_assert_int_eq(rc_ws_send(a->fd, 1, "429[\"back\"]", 11), 0);
+  for (i = 0; i < n; i++) {
+    uint8_t buf[256];
+    size_t len;
+    int id;
+    ck_assert_int_eq(
+        rc_ws_recv_skip_pings(cs[i].fd, buf, sizeof(buf) - 1, &len, 1), 1);
+    buf[len] = 0;
+    ck_assert_msg(sscanf((char *)buf, "42%d[\"q\"]", &id) == 1, "got %s", buf);
+    snprintf(want, sizeof(want), "43%d[\"ok\"]", id);
+    ck_assert_int_eq(rc_ws_send(cs[i].fd, 1, want, strlen(want)), 0);
+  }
+  snprintf(want, sizeof(want), "439[%s]", total);
+  expect_text(a, want);
+  close_all(cs, n);
+  stop_loops();
+}
+END_TEST
+
+/* One loop closed: the other's broadcasts and calls go on; a request for
+ * a session of the closed loop fails cleanly. */
+START_TEST(group_loop_closed_first) {
+  client cs[64];
+  size_t n, i;
+  client *a = NULL;
+  rc_response r;
+  char u[160];
+  start_loops();
+  n = connect_spread(cs, 64, loops[0].port, 1);
+  for (i = 0; i < n && !a; i++)
+    if (cs[i].loop == 0)
+      a = &cs[i];
+  stop_loop(1);
+  ck_assert_int_eq(rc_ws_send(a->fd, 1, "42[\"all\",2]", 11), 0);
+  expect_text(a, "42[\"news\",2]");
+  ask(a, "count", "1");
+  /* loop 1's sessions are gone, and a sid naming it finds nobody */
+  snprintf(u, sizeof(u), "/socket.io/?EIO=4&transport=polling&sid=B%s",
+           "AAAAAAAAAAAAAAAAAAA");
+  ck_assert_int_ne(rc_fetch(loops[0].port, "GET", u, NULL, &r), 200);
+  close_all(cs, n);
+  stop_loop(0);
+  sio_group_free(group);
+  group = NULL;
+}
+END_TEST
+
+Suite *sio_group_suite(void) {
+  Suite *s = suite_create("sio_group");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, group_api_refusals);
+  tcase_add_test(tc, group_broadcast_reaches_every_loop);
+  tcase_add_test(tc, group_polling_handed_to_owner);
+  tcase_add_test(tc, group_cluster_calls_merge);
+  tcase_add_test(tc, group_loop_closed_first);
+  suite_add_tcase(s, tc);
+  return s;
+}
