@@ -30,6 +30,7 @@ typedef struct loopctx {
 
 static loopctx loops[NLOOPS];
 static sio_group *group;
+static int with_recovery; /* servers started with connection state recovery */
 
 /* ------------------------------------------------------ server handlers */
 
@@ -122,8 +123,14 @@ static void loop_main(void *ud) {
   sio_namespace_handlers h = {NULL, NULL, on_event, NULL};
   sio_namespace *ns;
   char addr[64];
+  sio_options *opts = NULL;
   uv_loop_init(&l->loop);
-  l->rv = sio_server_new(&l->srv, &l->loop, NULL);
+  l->rv = sio_options_new(&opts);
+  if (!l->rv && with_recovery)
+    sio_options_set_recovery(opts, 1, 60000);
+  if (!l->rv)
+    l->rv = sio_server_new(&l->srv, &l->loop, opts);
+  sio_options_del(opts);
   if (!l->rv) {
     ns = sio_server_of(l->srv, "/");
     sio_namespace_set_handlers(ns, &h, l);
@@ -278,6 +285,141 @@ START_TEST(group_api_refusals) {
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   sio_group_free(g);
   sio_group_free(NULL);
+}
+END_TEST
+
+/* Connection state recovery across loops: a client that drops off one
+ * loop and comes back on the other gets its id back and every event it
+ * missed, once, in the order the others saw them, whichever loop made
+ * them. */
+static void recv_text(client *c, char *out, size_t cap) {
+  size_t n;
+  ck_assert_int_eq(
+      rc_ws_recv_skip_pings(c->fd, (uint8_t *)out, cap - 1, &n, 1), 1);
+  out[n] = 0;
+}
+
+/* The offset a recovery-numbered event ends with: ...,"<offset>"] */
+static void offset_of(const char *msg, char *out, size_t cap) {
+  const char *end = strrchr(msg, '"'), *start;
+  ck_assert_ptr_nonnull(end);
+  start = end - 1;
+  while (start > msg && *start != '"')
+    start--;
+  ck_assert_uint_lt((size_t)(end - start), cap);
+  memcpy(out, start + 1, (size_t)(end - start - 1));
+  out[end - start - 1] = 0;
+}
+
+/* A WebSocket client whose CONNECT is connect_pkt, landing on loop `on`
+ * (-1: any; others are tried until one does): the CONNECT reply in
+ * reply. Returns 0, or -1 when 64 tries never reached that loop. */
+static int ws_connect_on(client *c, int port, int on, const char *connect_pkt,
+                         char *reply, size_t cap) {
+  int tries;
+  for (tries = 0; tries < 64; tries++) {
+    char buf[512];
+    const char *p;
+    c->fd = rc_ws_open(port, "/socket.io/?EIO=4&transport=websocket");
+    ck_assert_int_ge(c->fd, 0);
+    recv_text(c, buf, sizeof(buf));
+    p = strstr(buf, "\"sid\":\"");
+    ck_assert_ptr_nonnull(p);
+    memcpy(c->sid, p + 7, 20);
+    c->sid[20] = 0;
+    c->loop = sid_loop(c->sid);
+    if (on >= 0 && c->loop != on) {
+      rc_close(c->fd);
+      continue;
+    }
+    ck_assert_int_eq(rc_ws_send(c->fd, 1, connect_pkt, strlen(connect_pkt)),
+                     0);
+    recv_text(c, reply, cap);
+    return 0;
+  }
+  return -1;
+}
+
+/* The value of "key":"..." in text, copied into out. */
+static void field_of(const char *text, const char *key, char *out,
+                     size_t cap) {
+  char pat[32];
+  const char *p, *e;
+  snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+  p = strstr(text, pat);
+  ck_assert_msg(p != NULL, "no %s in %s", key, text);
+  p += strlen(pat);
+  e = strchr(p, '"');
+  ck_assert_ptr_nonnull(e);
+  ck_assert_uint_lt((size_t)(e - p), cap);
+  memcpy(out, p, (size_t)(e - p));
+  out[e - p] = 0;
+}
+
+START_TEST(group_recovery_on_another_loop) {
+  client cs[64], v, again;
+  client *s0 = NULL, *s1 = NULL;
+  char reply[512], id[64], pid[64], off[32], got[512], seen[3][512];
+  char resume[256];
+  size_t n, i;
+  int k;
+  with_recovery = 1;
+  start_loops();
+  n = connect_spread(cs, 64, loops[0].port, 1);
+  for (i = 0; i < n; i++) {
+    if (cs[i].loop == 0 && !s0)
+      s0 = &cs[i];
+    if (cs[i].loop == 1 && !s1)
+      s1 = &cs[i];
+  }
+  ck_assert_int_eq(ws_connect_on(&v, loops[0].port, -1, "40", reply,
+                                 sizeof(reply)),
+                   0);
+  field_of(reply, "sid", id, sizeof(id));
+  field_of(reply, "pid", pid, sizeof(pid));
+  ck_assert_int_eq(rc_ws_send(s0->fd, 1, "42[\"all\",0]", 11), 0);
+  recv_text(&v, got, sizeof(got));
+  offset_of(got, off, sizeof(off));
+  for (i = 0; i < n; i++)
+    recv_text(&cs[i], got, sizeof(got));
+  rc_close(v.fd); /* transport close: recoverable */
+  /* three events from both loops while it is away */
+  ck_assert_int_eq(rc_ws_send(s1->fd, 1, "42[\"all\",1]", 11), 0);
+  ck_assert_int_eq(rc_ws_send(s0->fd, 1, "42[\"all\",2]", 11), 0);
+  ck_assert_int_eq(rc_ws_send(s1->fd, 1, "42[\"all\",3]", 11), 0);
+  for (k = 0; k < 3; k++)
+    recv_text(s0, seen[k], sizeof(seen[k]));
+  for (i = 0; i < n; i++)
+    if (&cs[i] != s0)
+      for (k = 0; k < 3; k++) {
+        recv_text(&cs[i], got, sizeof(got));
+        ck_assert_str_eq(got, seen[k]); /* one order on both loops */
+      }
+  /* back on the other loop */
+  snprintf(resume, sizeof(resume), "40{\"pid\":\"%s\",\"offset\":\"%s\"}",
+           pid, off);
+  ck_assert_int_eq(ws_connect_on(&again, loops[0].port, 1 - v.loop, resume,
+                                 reply, sizeof(reply)),
+                   0);
+  field_of(reply, "sid", got, sizeof(got));
+  ck_assert_str_eq(got, id);
+  field_of(reply, "pid", got, sizeof(got));
+  ck_assert_str_eq(got, pid);
+  for (k = 0; k < 3; k++) {
+    recv_text(&again, got, sizeof(got));
+    ck_assert_str_eq(got, seen[k]);
+  }
+  /* the same pid and offset again: spent, a fresh session */
+  ck_assert_int_eq(ws_connect_on(&v, loops[0].port, -1, resume, reply,
+                                 sizeof(reply)),
+                   0);
+  field_of(reply, "sid", got, sizeof(got));
+  ck_assert_str_ne(got, id);
+  rc_close(v.fd);
+  rc_close(again.fd);
+  close_all(cs, n);
+  stop_loops();
+  with_recovery = 0;
 }
 END_TEST
 
@@ -437,6 +579,7 @@ Suite *sio_group_suite(void) {
   tcase_add_test(tc, group_polling_handed_to_owner);
   tcase_add_test(tc, group_cluster_calls_merge);
   tcase_add_test(tc, group_loop_closed_first);
+  tcase_add_test(tc, group_recovery_on_another_loop);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -281,6 +281,16 @@ int sio_outpkt_event_offset(sio_outpkt *pkt, sio_buf *scratch,
   return rv;
 }
 
+/* The packet cannot go to the other loops (out of memory): this loop
+ * delivers it alone, counted. */
+static void relay_failed(sio_namespace *ns, const char *event,
+                         bcast_ctx *ctx) {
+  ns->srv->relay_failures++;
+  SIO_LOGW("broadcast %s on %s not shared with the other loops", event,
+           ns->name);
+  ctx->relay = 0;
+}
+
 static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
                  const char *event, json_object *args, const sio_bin *bins,
                  size_t nbins, bcast_ctx *ctx) {
@@ -288,7 +298,7 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
   sio_outpkt pkt, plain;
   const sio_outpkt *kept = NULL;
   char offset[SIO_OFFSET_MAX];
-  int rv, stored = 0;
+  int rv, stored = 0, sequenced = 0;
   if (!ns || !event || (nbins && !bins) || sio_event_name_reserved(event, strlen(event)))
     return SIO_ERR_INVAL;
   if (!o)
@@ -308,13 +318,18 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
      * argument (what the client reports on reconnection) and is kept,
      * encoded, for the clients that miss it. Packets with an ack are not
      * kept, as in the reference: the ack could not be honoured later. */
-    sio_recovery_next_offset(ns->recovery, offset);
-    if (ns->srv->group)
-      sio_group_tag_offset(ns->srv, offset);
+    sequenced = ctx->relay; /* numbered by the group, for every loop */
+    if (sequenced)
+      sio_group_seq_begin(ns->srv, offset);
+    else
+      sio_recovery_next_offset(ns->recovery, offset);
     rv = sio_outpkt_event_offset(&pkt, sio_server_scratch(ns->srv), ns->name,
                                  event, args, bins, nbins, offset);
-    if (rv)
+    if (rv) {
+      if (sequenced)
+        sio_group_seq_end(ns, o, NULL, NULL, NULL, NULL);
       return rv;
+    }
     stored = 1;
   } else {
     rv = sio_outpkt_event(&pkt, sio_server_scratch(ns->srv), ns->name,
@@ -323,14 +338,8 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
       return rv;
   }
   /* shared before anything else holds it (sharing wants one holder) */
-  if (ctx->relay && sio_group_share(ns->srv, &pkt)) {
-    ns->srv->relay_failures++;
-    SIO_LOGW("broadcast %s on %s not shared with the other loops", event,
-             ns->name);
-    ctx->relay = 0;
-  }
-  if (stored)
-    sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
+  if (ctx->relay && sio_group_share(ns->srv, &pkt))
+    relay_failed(ns, event, ctx);
   ctx->history_id = NULL;
   if (ns->history && ctx->id < 0 && !ctx->is_volatile && !ctx->to_self &&
       o->nrooms) {
@@ -338,17 +347,28 @@ static int bcast(sio_namespace *ns, const sio_broadcast_opts *o,
     if (ctx->history_id)
       kept = keep_packet(ns, ctx->history_id, event, args, bins, nbins, &pkt,
                          &plain);
-    if (kept == &plain && ctx->relay && sio_group_share(ns->srv, &plain)) {
-      /* this loop keeps it; the others lose the event's replay */
-      ns->srv->relay_failures++;
-      ctx->relay = 0;
-    }
-    if (kept)
-      keep_store(ns, o, ctx->history_id, kept);
+    if (kept == &plain && ctx->relay && sio_group_share(ns->srv, &plain))
+      relay_failed(ns, event, ctx);
   }
+  if (sequenced) {
+    /* every loop, this one included, keeps and delivers it when its
+     * letter comes, in the order of the offsets */
+    sio_group_seq_end(ns, o, ctx->relay ? &pkt : NULL, kept, offset,
+                      kept ? ctx->history_id : NULL);
+    if (ctx->relay) {
+      if (kept == &plain)
+        sio_outpkt_release(&plain);
+      sio_outpkt_release(&pkt);
+      ns->srv->stats.broadcasts++;
+      return 0;
+    }
+  }
+  if (stored)
+    sio_recovery_store(ns->recovery, offset, &pkt, o, uv_now(ns->srv->loop));
+  if (kept)
+    keep_store(ns, o, ctx->history_id, kept);
   if (ctx->relay)
-    sio_group_relay(ns, o, &pkt, kept, stored ? offset : NULL,
-                    kept ? ctx->history_id : NULL);
+    sio_group_relay(ns, o, &pkt, kept, NULL, kept ? ctx->history_id : NULL);
   if (kept == &plain)
     sio_outpkt_release(&plain);
   ctx->pkt = &pkt;
@@ -424,6 +444,8 @@ int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,
   memset(&ctx, 0, sizeof(ctx));
   ctx.id = -1;
   ctx.to_self = 1;
+  /* kept by every loop, as the session may come back on any */
+  ctx.relay = ns && sio_group_sequences(ns);
   return bcast(ns, o, event, args, bins, nbins, &ctx);
 }
 

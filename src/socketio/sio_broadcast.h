@@ -92,7 +92,9 @@ int sio_broadcast_relayed(sio_namespace *ns, const sio_broadcast_opts *o,
                           const sio_outpkt *pkt, const sio_outpkt *kept,
                           const char *offset, const char *history_id);
 /* The same for sio_socket_emit with recovery on (o names the socket's id
- * room): never kept in the room history, as no room was addressed. */
+ * room): never kept in the room history, as no room was addressed. In a
+ * group that numbers recovery (sio_group_sequences) it is delivered when
+ * its turn comes: then 0. */
 int sio_broadcast_to_self(sio_namespace *ns, const sio_broadcast_opts *o,
                           const char *event, json_object *args,
                           const sio_bin *bins, size_t nbins);

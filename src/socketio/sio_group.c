@@ -28,16 +28,32 @@
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_map.h"
 #include "sio_namespace.h"
+#include "sio_queue.h"
 
 #define GROUP_MAX 64
 
 struct sio_group {
   unsigned n;
   uv_mutex_t lock;
-  sio_server *members[GROUP_MAX]; /* guarded by lock */
-  unsigned joined;                /* guarded by lock */
+  /* guarded by lock: */
+  sio_server *members[GROUP_MAX];
+  unsigned joined;
+  uint64_t seq;      /* the last recovery offset given */
+  sio_map sessions;  /* nsp NUL pid -> grp_session */
+  sio_queue by_age;  /* grp_session, oldest first */
 };
+
+/* A recovery session kept for the process: one allocation, strings after
+ * the struct. */
+typedef struct grp_session {
+  sio_queue q;
+  uint64_t at;
+  const char *key, *pid, *sid, *owner, *floor;
+  size_t keylen, nrooms;
+  const char **rooms;
+} grp_session;
 
 int sio_group_new(sio_group **out, unsigned nloops) {
   sio_group *g;
@@ -51,6 +67,8 @@ int sio_group_new(sio_group **out, unsigned nloops) {
     return SIO_ERR_NOMEM;
   }
   g->n = nloops;
+  sio_map_init(&g->sessions);
+  sio_queue_init(&g->by_age);
   *out = g;
   return 0;
 }
@@ -60,17 +78,29 @@ unsigned sio_group_size(const sio_group *g) { return g ? g->n : 0; }
 void sio_group_free(sio_group *g) {
   if (!g)
     return;
+  while (!sio_queue_empty(&g->by_age)) {
+    sio_queue *q = sio_queue_head(&g->by_age);
+    sio_queue_remove(q);
+    sio_free(sio_container_of(q, grp_session, q));
+  }
+  sio_map_deinit(&g->sessions);
   uv_mutex_destroy(&g->lock);
   sio_free(g);
 }
 
+/* With the lock held. */
+static int post_locked(sio_group *g, unsigned index, sio_post_fn fn,
+                       void *ud) {
+  return g->members[index] ? sio_server_post(g->members[index], fn, ud)
+                           : SIO_ERR_CLOSED;
+}
+
 int sio_group_post(sio_group *g, unsigned index, sio_post_fn fn, void *ud) {
-  int rv = SIO_ERR_CLOSED;
+  int rv;
   if (!g || !fn || index >= g->n)
     return SIO_ERR_INVAL;
   uv_mutex_lock(&g->lock);
-  if (g->members[index])
-    rv = sio_server_post(g->members[index], fn, ud);
+  rv = post_locked(g, index, fn, ud);
   uv_mutex_unlock(&g->lock);
   return rv;
 }
@@ -376,18 +406,21 @@ static relay_letter *relay_letter_new(sio_namespace *ns,
   return l;
 }
 
-void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
-                     const sio_outpkt *pkt, const sio_outpkt *kept,
-                     const char *offset, const char *history_id) {
+/* To every loop but this one (or this one too, with self), with the
+ * group's lock held. */
+static void relay_locked(sio_namespace *ns, const sio_broadcast_opts *o,
+                         const sio_outpkt *pkt, const sio_outpkt *kept,
+                         const char *offset, const char *history_id,
+                         int self) {
   sio_server *s = ns->srv;
   sio_group *g = s->group;
   unsigned i;
   for (i = 0; i < g->n; i++) {
     relay_letter *l;
-    if (i == s->group_index)
+    if (i == s->group_index && !self)
       continue;
     l = relay_letter_new(ns, o, pkt, kept, offset, history_id);
-    if (!l || sio_group_post(g, i, relay_run, l)) {
+    if (!l || post_locked(g, i, relay_run, l)) {
       if (l)
         relay_free(l, 0);
       s->relay_failures++;
@@ -396,13 +429,148 @@ void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
   }
 }
 
-void sio_group_tag_offset(const sio_server *s, char offset[SIO_OFFSET_MAX]) {
-  static const char digits[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  size_t n = strlen(offset);
-  if (n + 3 > SIO_OFFSET_MAX)
+
+void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
+                     const sio_outpkt *pkt, const sio_outpkt *kept,
+                     const char *offset, const char *history_id) {
+  sio_group *g = ns->srv->group;
+  uv_mutex_lock(&g->lock);
+  relay_locked(ns, o, pkt, kept, offset, history_id, 0);
+  uv_mutex_unlock(&g->lock);
+}
+
+/* ------------------------------------------------- recovery */
+
+int sio_group_sequences(const sio_namespace *ns) {
+  return sio_group_relays(ns->srv) && ns->recovery != NULL;
+}
+
+void sio_group_seq_begin(sio_server *s, char offset[SIO_OFFSET_MAX]) {
+  sio_group *g = s->group;
+  uv_mutex_lock(&g->lock);
+  sio_recovery_format_offset(++g->seq, offset);
+}
+
+void sio_group_seq_end(sio_namespace *ns, const sio_broadcast_opts *o,
+                       const sio_outpkt *pkt, const sio_outpkt *kept,
+                       const char *offset, const char *history_id) {
+  sio_group *g = ns->srv->group;
+  if (pkt)
+    relay_locked(ns, o, pkt, kept, offset, history_id, 1);
+  uv_mutex_unlock(&g->lock);
+}
+
+static void session_free_locked(sio_group *g, grp_session *gs) {
+  sio_queue_remove(&gs->q);
+  sio_map_remove(&g->sessions, gs->key, gs->keylen);
+  sio_free(gs);
+}
+
+/* Drops what is past ttl_ms, and the oldest beyond max. */
+static void sessions_expire_locked(sio_group *g, uint64_t now_ms,
+                                   uint64_t ttl_ms, size_t max) {
+  while (!sio_queue_empty(&g->by_age)) {
+    grp_session *gs =
+        sio_container_of(sio_queue_head(&g->by_age), grp_session, q);
+    /* at is another loop's clock: it may be a little ahead of ours */
+    if ((now_ms < gs->at || now_ms - gs->at <= ttl_ms) &&
+        sio_map_count(&g->sessions) < max)
+      break;
+    session_free_locked(g, gs);
+  }
+}
+
+static size_t key_of(char *out, size_t cap, const sio_namespace *ns,
+                     const char *pid) {
+  size_t a = strlen(ns->name), b = strlen(pid);
+  if (a + 1 + b > cap)
+    return 0;
+  memcpy(out, ns->name, a);
+  out[a] = '\0';
+  memcpy(out + a + 1, pid, b);
+  return a + 1 + b;
+}
+
+int sio_group_persist_session(sio_namespace *ns, const char *pid,
+                              const char *sid, const char *owner,
+                              const char *floor, const char *const *rooms,
+                              size_t nrooms, uint64_t now_ms) {
+  sio_group *g = ns->srv->group;
+  char key[512];
+  size_t keylen = key_of(key, sizeof(key), ns, pid), size, i;
+  grp_session *gs, *old;
+  char *p;
+  int rv;
+  if (!keylen)
+    return SIO_ERR_INVAL;
+  owner = owner ? owner : "";
+  floor = floor ? floor : "";
+  if (strlen(floor) >= SIO_OFFSET_MAX)
+    return SIO_ERR_INVAL;
+  size = sizeof(*gs) + nrooms * sizeof(char *) + keylen + 1 + strlen(sid) +
+         1 + strlen(owner) + 1 + strlen(floor) + 1;
+  for (i = 0; i < nrooms; i++)
+    size += strlen(rooms[i]) + 1;
+  gs = sio_malloc(size);
+  if (!gs)
+    return SIO_ERR_NOMEM;
+  gs->at = now_ms;
+  gs->nrooms = nrooms;
+  gs->rooms = (const char **)(gs + 1);
+  p = (char *)(gs->rooms + nrooms);
+  memcpy(p, key, keylen);
+  p[keylen] = '\0';
+  gs->key = p;
+  gs->keylen = keylen;
+  gs->pid = p + strlen(ns->name) + 1;
+  p += keylen + 1;
+  gs->sid = put_str(&p, sid);
+  gs->owner = put_str(&p, owner);
+  gs->floor = put_str(&p, floor);
+  for (i = 0; i < nrooms; i++)
+    gs->rooms[i] = put_str(&p, rooms[i]);
+  uv_mutex_lock(&g->lock);
+  sessions_expire_locked(g, now_ms, ns->recovery->lim.max_disconnection_ms,
+                         ns->recovery->lim.max_sessions);
+  old = sio_map_get(&g->sessions, key, keylen);
+  if (old)
+    session_free_locked(g, old); /* the newer one of a pid wins */
+  rv = sio_map_put(&g->sessions, gs->key, keylen, gs);
+  if (!rv)
+    sio_queue_insert_tail(&g->by_age, &gs->q);
+  uv_mutex_unlock(&g->lock);
+  if (rv)
+    sio_free(gs);
+  return rv;
+}
+
+void sio_group_claim_session(sio_namespace *ns, const char *pid,
+                             const char *owner, uint64_t now_ms) {
+  sio_group *g = ns->srv->group;
+  char key[512];
+  size_t keylen = key_of(key, sizeof(key), ns, pid);
+  grp_session *gs;
+  if (!keylen)
     return;
-  offset[n] = '.';
-  offset[n + 1] = digits[s->group_index];
-  offset[n + 2] = '\0';
+  uv_mutex_lock(&g->lock);
+  sessions_expire_locked(g, now_ms, ns->recovery->lim.max_disconnection_ms,
+                         ns->recovery->lim.max_sessions + 1);
+  gs = sio_map_get(&g->sessions, key, keylen);
+  /* another owner learns nothing, and the session stays for its own */
+  if (gs && strcmp(gs->owner, owner ? owner : "") != 0)
+    gs = NULL;
+  if (gs) {
+    sio_queue_remove(&gs->q);
+    sio_map_remove(&g->sessions, gs->key, gs->keylen);
+  }
+  uv_mutex_unlock(&g->lock);
+  if (!gs)
+    return;
+  if (sio_recovery_persist(ns->recovery, gs->pid, gs->sid,
+                           gs->owner[0] ? gs->owner : NULL, gs->floor,
+                           gs->rooms, gs->nrooms,
+                           gs->at < now_ms ? gs->at : now_ms))
+    SIO_LOGW("session %s on %s not recovered: out of memory", gs->sid,
+             ns->name);
+  sio_free(gs);
 }

@@ -27,8 +27,29 @@ int sio_group_share(const sio_server *s, sio_outpkt *pkt);
 void sio_group_relay(sio_namespace *ns, const sio_broadcast_opts *o,
                      const sio_outpkt *pkt, const sio_outpkt *kept,
                      const char *offset, const char *history_id);
-/* Appends the loop's tag to a recovery offset, so that offsets made by
- * different loops never collide in the stores that keep them all. */
-void sio_group_tag_offset(const sio_server *s, char offset[SIO_OFFSET_MAX]);
+/* Recovery across loops. A session may come back on any loop, so every
+ * loop must hold every kept packet in one order: a broadcast recovery
+ * keeps is numbered under the group's lock and handed, in that order, to
+ * every loop (this one too, which delivers it when its letter comes):
+ * seq_begin takes the lock and writes the process's next offset, seq_end
+ * hands the encoded pkt over (NULL: it could not be encoded) and releases
+ * the lock. */
+int sio_group_sequences(const sio_namespace *ns);
+void sio_group_seq_begin(sio_server *s, char offset[SIO_OFFSET_MAX]);
+void sio_group_seq_end(sio_namespace *ns, const sio_broadcast_opts *o,
+                       const sio_outpkt *pkt, const sio_outpkt *kept,
+                       const char *offset, const char *history_id);
+/* And the sessions: kept by the group, not by the loop the socket left
+ * (arguments as sio_recovery_persist). Returns 0, SIO_ERR_INVAL or
+ * SIO_ERR_NOMEM. */
+int sio_group_persist_session(sio_namespace *ns, const char *pid,
+                              const char *sid, const char *owner,
+                              const char *floor, const char *const *rooms,
+                              size_t nrooms, uint64_t now_ms);
+/* Moves the session of pid, when the group has it for owner (NULL: none)
+ * and it is recent, into ns's own store, where sio_recovery_restore finds
+ * it (once: it leaves the group). */
+void sio_group_claim_session(sio_namespace *ns, const char *pid,
+                             const char *owner, uint64_t now_ms);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "sio_broadcast.h"
 #include "sio_client.h"
+#include "sio_group.h"
 #include "sio_history.h"
 #include "sio_int.h"
 #include "sio_log.h"
@@ -142,6 +143,8 @@ static int try_recover(sio_namespace *ns, sio_socket *s, const char *pid,
                        const char *offset, sio_recovered *rec) {
   keep_ctx k = {ns, s};
   size_t i;
+  if (sio_group_sequences(ns)) /* the group keeps the sessions */
+    sio_group_claim_session(ns, pid, s->owner, uv_now(ns->srv->loop));
   if (sio_recovery_restore(ns->recovery, pid, offset, s->owner,
                            uv_now(ns->srv->loop),
                            ns->recovery_filter ? keep_room : NULL, &k, rec))

@@ -124,9 +124,12 @@ void sio_recovery_deinit(sio_recovery *r) {
 }
 
 void sio_recovery_next_offset(sio_recovery *r, char out[SIO_OFFSET_MAX]) {
+  sio_recovery_format_offset(++r->next_offset, out);
+}
+
+void sio_recovery_format_offset(uint64_t v, char out[SIO_OFFSET_MAX]) {
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   char tmp[SIO_OFFSET_MAX];
-  uint64_t v = ++r->next_offset;
   size_t n = 0, i;
   do {
     tmp[n++] = digits[v % 36];

@@ -86,6 +86,8 @@ void sio_recovery_deinit(sio_recovery *r);
 
 /* Writes the next offset (base-36 counter text) into out. */
 void sio_recovery_next_offset(sio_recovery *r, char out[SIO_OFFSET_MAX]);
+/* The offset text of counter value v (what next_offset writes). */
+void sio_recovery_format_offset(uint64_t v, char out[SIO_OFFSET_MAX]);
 /* Stores packet p sent with offset (copied) to the sockets o selected (o
  * borrowed, rooms and except copied; NULL: every socket). Takes its own
  * references to p's buffers. Returns 0 or SIO_ERR_NOMEM (nothing stored:

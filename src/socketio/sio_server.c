@@ -274,15 +274,16 @@ static void on_close(eio_socket *es, const char *reason, void *ud) {
 
 /* ---------------------------------------------------------------- server */
 
-static void seed_maps_once(void) {
-  static int seeded;
+static void seed_maps(void) {
   uint8_t seed[16];
-  if (seeded)
-    return;
-  if (sio_random_bytes(seed, sizeof(seed)) == 0) {
+  if (sio_random_bytes(seed, sizeof(seed)) == 0)
     sio_map_seed(seed);
-    seeded = 1;
-  }
+}
+
+/* Once per process, whichever loop's thread makes the first server. */
+static void seed_maps_once(void) {
+  static uv_once_t once = UV_ONCE_INIT;
+  uv_once(&once, seed_maps);
 }
 
 static void free_namespaces(sio_server *s) {

@@ -30,6 +30,7 @@
 
 #include "sio_broadcast.h"
 #include "sio_client.h"
+#include "sio_group.h"
 #include "sio_crypto.h"
 #include "sio_int.h"
 #include "sio_log.h"
@@ -198,6 +199,12 @@ static void add_room(const char *room, void *ud) {
 static void persist(sio_socket *s) {
   room_vec rooms = {{NULL}, 0};
   sio_socket_rooms(s, add_room, &rooms);
+  if (sio_group_sequences(s->ns)) {
+    /* the session may come back on any loop */
+    sio_group_persist_session(s->ns, s->pid, s->id, s->owner, s->floor,
+                              rooms.v, rooms.n, uv_now(s->ns->srv->loop));
+    return;
+  }
   sio_recovery_persist(s->ns->recovery, s->pid, s->id, s->owner, s->floor,
                        rooms.v, rooms.n, uv_now(s->ns->srv->loop));
 }
@@ -364,6 +371,8 @@ int sio_socket_emit(sio_socket *s, const char *event, json_object *args,
                                        &rv))
       return rv < 0 ? rv : 0; /* it comes back numbered by the cluster */
     rv = sio_broadcast_to_self(s->ns, &o, event, args, bins, nbins);
+    if (sio_group_sequences(s->ns))
+      return rv < 0 ? rv : 0; /* it comes back in the group's order */
     return rv < 0 ? rv : rv == 0 ? SIO_ERR_CLOSED : 0;
   }
   return emit_id(s, event, args, bins, nbins, -1);
