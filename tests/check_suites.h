@@ -22,6 +22,7 @@
   X(sio_http)                                                                  \
   X(sio_mailbox)                                                               \
   X(sio_group)                                                                 \
+  X(sio_adapter_loops)                                                         \
   X(sio_conn)                                                                  \
   X(sio_tls)                                                                   \
   X(sio_dial)                                                                  \

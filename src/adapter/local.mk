@@ -26,6 +26,7 @@ libsio_core_la_SOURCES += \
 	src/adapter/sio_redis_history.c src/adapter/sio_redis_history.h \
 	src/adapter/sio_redis_cluster.c src/adapter/sio_redis_cluster.h
 check_sources += tests/test_sio_redis_msg.c tests/test_sio_adapter_req.c \
+	tests/test_sio_adapter_loops.c \
 	tests/test_sio_engine_bus.c \
 	tests/test_sio_redis_streams.c \
 	tests/test_sio_adapter_redis.c \
