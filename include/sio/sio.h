@@ -266,6 +266,12 @@ typedef struct sio_stats {
   uint64_t forward_proxied;     /* upgrades here proxied to the owner */
   uint64_t forward_bad_messages; /* bus messages dropped as malformed */
   uint64_t forward_dropped;     /* bus messages that could not be sent */
+  /* Loop groups (sio_group_join), cumulative. */
+  uint64_t loop_handed;    /* connections handed to the loop owning the
+                              session their request named */
+  uint64_t loop_adopted;   /* connections other loops handed here */
+  uint64_t loop_handoff_failures; /* could not move (an answer still being
+                                     written) or not delivered */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);
@@ -297,7 +303,20 @@ SIO_EXTERN int sio_http_req_respond(sio_http_req *r, int status,
                                     const char *content_type,
                                     const void *body, size_t len,
                                     const char *extra_headers);
-/* Requests outside the Socket.IO path; an unanswered request gets 404. */
+/* Keeps r past the callback, for an answer that needs work elsewhere
+ * (other loops, a backend): returns the request to answer later, and r
+ * itself may no longer be used; or NULL (r answered or deferred already,
+ * r from a handshake filter, or out of memory), r unchanged. The
+ * connection reads no further request until the answer (pipelined ones
+ * wait). Answer it exactly once, on the server's loop, with
+ * sio_http_req_respond, which frees it whatever it returns: SIO_ERR_CLOSED
+ * when its connection closed meanwhile (the peer went, its idle bound
+ * passed, the server closed), nothing sent. Until then its accessors
+ * answer as in the callback while the connection is open, and give NULL
+ * or "" (empty path and body) once it closed. */
+SIO_EXTERN sio_http_req *sio_http_req_defer(sio_http_req *r);
+/* Requests outside the Socket.IO path; an unanswered request gets 404
+ * (unless deferred). */
 typedef void (*sio_http_cb)(sio_http_req *r, void *ud);
 SIO_EXTERN void sio_server_set_http_handler(sio_server *s, sio_http_cb cb,
                                             void *ud);

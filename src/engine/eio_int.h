@@ -43,6 +43,11 @@ typedef struct eio_conn {
   uint8_t keep_alive; /* of the parked request */
   uint8_t ws_probing; /* ws conn of an upgrade not yet completed */
   uint8_t answered;   /* the current request has been answered */
+  uint8_t routing;    /* inside route(): an answer needs no resume */
+  uint8_t deferred;   /* on_http kept the request (eio_http_defer) */
+  uint8_t resume_due; /* resume is queued */
+  sio_conn **defer_ref; /* the keeper's pointer, NULLed when c closes */
+  sio_defer resume;     /* reads on after a deferred answer */
   sio_http_parser *hp; /* HTTP mode only */
   sio_buf pending_in;  /* bytes that arrived while a GET was parked */
   char *held_hdrs;     /* response headers (CORS...) of the parked GET */

@@ -338,13 +338,45 @@ void eio_abort_upgrade(eio_conn *c, eio_error code) {
 
 static void handle_closed(uv_handle_t *h);
 
+static void resume_deferred(sio_defer *d) {
+  eio_conn *c = sio_container_of(d, eio_conn, resume);
+  c->resume_due = 0;
+  if (!c->base.closing)
+    eio_conn_resume_http(c);
+}
+
+int eio_http_defer(sio_conn *bc, sio_conn **ref) {
+  eio_conn *c = (eio_conn *)bc;
+  if (c->answered || c->deferred || !c->routing || c->base.closing)
+    return SIO_ERR_STATE;
+  c->deferred = 1;
+  c->defer_ref = ref;
+  return 0;
+}
+
 int eio_http_respond(sio_conn *bc, const sio_http_request *req, int status,
                      const char *content_type, const void *body, size_t len,
                      const char *extra_headers) {
   eio_conn *c = (eio_conn *)bc;
-  if (c->answered)
-    return SIO_ERR_STATE;
-  return eio_respond(c, req, status, content_type, body, len, extra_headers);
+  int rv;
+  if (!c->deferred)
+    return c->answered ? SIO_ERR_STATE
+                       : eio_respond(c, req, status, content_type, body, len,
+                                     extra_headers);
+  /* the keeper frees its handle after this: forget it first */
+  c->deferred = 0;
+  c->defer_ref = NULL;
+  if (c->base.closing || c->answered)
+    return SIO_ERR_CLOSED;
+  rv = eio_respond(c, req, status, content_type, body, len, extra_headers);
+  /* Requests pipelined behind it are read on the next iteration, not from
+   * inside the caller's respond. */
+  if (!c->routing && !c->base.closing) {
+    sio_defer_init(&c->resume);
+    c->resume_due = 1;
+    eio_server_defer(c->srv, &c->resume, resume_deferred);
+  }
+  return rv;
 }
 
 const char *eio_conn_remote_addr(const sio_conn *c) { return c->remote; }
@@ -630,7 +662,7 @@ static void route(eio_conn *c, const sio_http_request *req,
       (req->path_len == plen && req->path[plen - 1] != '/')) {
     if (srv->cbs.on_http && !req->upgrade)
       srv->cbs.on_http(&c->base, req, srv->ud);
-    if (!c->answered)
+    if (!c->answered && !c->deferred)
       respond_status(c, req, 404);
     return;
   }
@@ -713,7 +745,7 @@ out:
 static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
   eio_server *srv = c->srv;
   while (len > 0 && !c->base.closing && c->mode == EIO_CONN_HTTP &&
-         !c->held) {
+         !c->held && !c->deferred) {
     int done = 0;
     ssize_t n;
     if (!c->hp) {
@@ -748,7 +780,9 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
       const sio_http_request *req = sio_http_parser_request(c->hp);
       int upgrade = req->upgrade;
       c->answered = 0;
+      c->routing = 1;
       route(c, req, data, len);
+      c->routing = 0;
       if (c->mode != EIO_CONN_HTTP) {
         /* The parser's job is over for good on a WebSocket. */
         sio_http_parser_deinit(c->hp);
@@ -758,11 +792,14 @@ static void http_feed(eio_conn *c, const uint8_t *data, size_t len) {
       }
       if (upgrade || c->base.closing)
         return;
+      if (c->deferred)
+        continue; /* its parser keeps the request until the answer */
     }
     sio_http_parser_reset(c->hp);
   }
-  if (len > 0 && c->held && !c->base.closing) {
-    /* Pipelined behind a parked GET: kept until the GET is answered. */
+  if (len > 0 && (c->held || c->deferred) && !c->base.closing) {
+    /* Pipelined behind a parked GET or a deferred request: kept until it
+     * is answered. */
     if (c->pending_in.len + len > srv->http_limits.max_header_bytes +
                                       srv->opts.max_payload ||
         sio_buf_append(&c->pending_in, data, len))
@@ -824,6 +861,10 @@ static void conn_on_close(sio_conn *bc) {
   eio_conn *c = (eio_conn *)bc;
   eio_server *srv = c->srv;
   conn_detach(c, "transport close");
+  if (c->defer_ref)
+    *c->defer_ref = NULL;
+  if (c->resume_due)
+    sio_defer_cancel(&c->resume);
   sio_queue_remove(&c->link);
   srv->nconns--;
   if (c->hp) {

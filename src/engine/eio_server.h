@@ -72,10 +72,17 @@ int eio_server_listen(eio_server *srv, const char *addr);
 int eio_server_port(const eio_server *srv, size_t idx);
 /* Answers a request handed to on_http (CORS headers added). body and
  * extra_headers ("Name: value\r\n"..., or NULL) are copied. Returns 0,
- * SIO_ERR_STATE (already answered) or SIO_ERR_NOMEM. */
+ * SIO_ERR_STATE (already answered), SIO_ERR_CLOSED (a deferred request
+ * whose connection is closing: nothing sent) or SIO_ERR_NOMEM. */
 int eio_http_respond(sio_conn *c, const sio_http_request *req, int status,
                      const char *content_type, const void *body, size_t len,
                      const char *extra_headers);
+/* Inside on_http: the request stays unanswered when on_http returns
+ * (req stays valid) and c reads no further request until
+ * eio_http_respond answers it; *ref (the keeper's pointer to c) is set to
+ * NULL if c closes first. Returns 0 or SIO_ERR_STATE (answered, deferred
+ * already, or not inside on_http). */
+int eio_http_defer(sio_conn *c, sio_conn **ref);
 /* Peer address of the connection ("127.0.0.1"). */
 const char *eio_conn_remote_addr(const sio_conn *c);
 /* Stops accepting connections (closes the listeners); sessions go on.

@@ -6,32 +6,37 @@
 
 #include "sio_http.h"
 #include "sio_int.h"
+#include "sio_mem.h"
 #include "sio_server.h"
 
 struct sio_http_req {
-  sio_conn *conn;
+  sio_conn *conn; /* NULL: moved by a defer, or a deferred request's
+                     connection closed */
   const sio_http_request *req;
-  int can_respond; /* 0 inside a handshake filter */
+  uint8_t can_respond; /* 0 inside a handshake filter */
+  uint8_t deferred;    /* the heap copy sio_http_req_defer returned */
 };
 
 const char *sio_http_req_method(const sio_http_req *r) {
-  return r->req->method_str;
+  return r->conn ? r->req->method_str : "";
 }
 
 const char *sio_http_req_path(const sio_http_req *r, size_t *len) {
-  *len = r->req->path_len;
-  return r->req->path;
+  *len = r->conn ? r->req->path_len : 0;
+  return r->conn ? r->req->path : "";
 }
 
 const char *sio_http_req_header(const sio_http_req *r, const char *name) {
   size_t len;
-  return sio_http_request_header(r->req, name, &len);
+  return r->conn ? sio_http_request_header(r->req, name, &len) : NULL;
 }
 
 int sio_http_req_query(const sio_http_req *r, const char *name, char *out,
                        size_t cap) {
   sio_buf v;
   int rv;
+  if (!r->conn)
+    return SIO_ERR_NOTFOUND;
   sio_buf_init(&v);
   rv = sio_http_query_get(r->req->query, r->req->query_len, name, &v);
   if (rv == 1) {
@@ -49,21 +54,46 @@ int sio_http_req_query(const sio_http_req *r, const char *name, char *out,
 }
 
 const uint8_t *sio_http_req_body(const sio_http_req *r, size_t *len) {
-  *len = r->req->body_len;
-  return r->req->body;
+  *len = r->conn ? r->req->body_len : 0;
+  return r->conn ? r->req->body : NULL;
 }
 
 const char *sio_http_req_remote_addr(const sio_http_req *r) {
-  return eio_conn_remote_addr(r->conn);
+  return r->conn ? eio_conn_remote_addr(r->conn) : "";
 }
 
 int sio_http_req_respond(sio_http_req *r, int status,
                          const char *content_type, const void *body,
                          size_t len, const char *extra_headers) {
-  if (!r->can_respond)
-    return SIO_ERR_STATE;
-  return eio_http_respond(r->conn, r->req, status, content_type, body, len,
-                          extra_headers);
+  int rv;
+  if (!r->deferred)
+    return r->can_respond && r->conn
+               ? eio_http_respond(r->conn, r->req, status, content_type, body,
+                                  len, extra_headers)
+               : SIO_ERR_STATE;
+  rv = r->conn ? eio_http_respond(r->conn, r->req, status, content_type, body,
+                                  len, extra_headers)
+               : SIO_ERR_CLOSED;
+  sio_free(r);
+  return rv;
+}
+
+sio_http_req *sio_http_req_defer(sio_http_req *r) {
+  sio_http_req *d;
+  if (!r->can_respond || r->deferred || !r->conn)
+    return NULL;
+  d = sio_malloc(sizeof(*d));
+  if (!d)
+    return NULL;
+  *d = *r;
+  d->deferred = 1;
+  if (eio_http_defer(r->conn, &d->conn)) {
+    sio_free(d);
+    return NULL;
+  }
+  r->conn = NULL;
+  r->can_respond = 0;
+  return d;
 }
 
 void sio_server_set_http_handler(sio_server *s, sio_http_cb cb, void *ud) {
@@ -79,7 +109,7 @@ void sio_server_set_handshake_filter(sio_server *s, sio_handshake_cb cb,
 
 void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud) {
   sio_server *s = ud;
-  sio_http_req r = {c, req, 1};
+  sio_http_req r = {c, req, 1, 0};
   if (s->http_cb)
     s->http_cb(&r, s->http_ud);
 }
@@ -87,7 +117,7 @@ void sio_server_on_http(sio_conn *c, const sio_http_request *req, void *ud) {
 int sio_server_on_handshake(sio_conn *c, const sio_http_request *req,
                             const char **message, void *ud) {
   sio_server *s = ud;
-  sio_http_req r = {c, req, 0};
+  sio_http_req r = {c, req, 0, 0};
   if (!s->handshake_cb || s->closing)
     return s->closing ? 503 : 0;
   return s->handshake_cb(&r, message, s->handshake_ud);
@@ -127,6 +157,9 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->forward_proxied = es.forward.proxied;
     out->forward_bad_messages = es.forward.bad_messages;
     out->forward_dropped = es.forward.bus_errors;
+    out->loop_handed = es.forward.handed_to_loop;
+    out->loop_adopted = es.forward.adopted;
+    out->loop_handoff_failures = es.forward.handoff_failures;
   }
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;
