@@ -135,7 +135,7 @@ static void loop_main(void *ud) {
     ns = sio_server_of(l->srv, "/");
     sio_namespace_set_handlers(ns, &h, l);
     sio_namespace_on_server_event(ns, server_event, l);
-    l->rv = sio_group_join(l->g, l->index, l->srv);
+    l->rv = sio_server_use_loops(l->srv, l->g, l->index);
   }
   if (!l->rv) {
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", l->port);

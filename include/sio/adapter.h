@@ -92,6 +92,13 @@ typedef void (*sio_adapter_history_cb)(void *ud, int status,
  * drop_session (all three required) instead of this instance's memory. */
 #define SIO_ADAPTER_RECOVERY 2u
 
+/* sio_adapter_ops.flags: the adapter connects the loops of one process
+ * (a sio_group; libsio's sio_server_use_loops). A grouped server with it
+ * hands its broadcasts, encoded once, to the other loops itself (and
+ * numbers those recovery keeps for the whole group), so broadcast() is
+ * never called; the rest of the cluster calls go to the adapter. */
+#define SIO_ADAPTER_LOOPS 4u
+
 /* A recovery session: pid and sid as the CONNECT reply gave them, owner
  * (NULL: none; see sio_socket_set_owner) and the socket's rooms, its id
  * room included. All borrowed for the call. */

@@ -190,26 +190,34 @@ SIO_EXTERN int sio_server_post(sio_server *s, sio_post_fn fn, void *ud);
  * joins them into one. Each server listens on the same addresses
  * (SO_REUSEPORT: the kernel spreads connections over the loops); a session
  * lives on the loop that created it, and a request or upgrade for it that
- * reaches another loop is handed to the owner with its connection. Without
- * an adapter of its own, a joined server's broadcasts reach every loop
- * (encoded once and shared), and its cluster calls (fetch_sockets,
- * sockets_join, server_count, server_side_emit, broadcast_ack...) are
- * answered by every loop and merged, as instances' answers are: each loop
- * counts as one server. A server with an adapter of its own (Redis) is
- * one instance of the fleet: the group then only hands connections
- * between loops. */
+ * reaches another loop is handed to the owner with its connection. With
+ * the loops adapter (sio_server_use_loops), a server's broadcasts reach
+ * every loop (encoded once and shared), connection state recovery works
+ * whichever loop a client comes back to, and the cluster calls
+ * (fetch_sockets, sockets_join, server_count, server_side_emit,
+ * broadcast_ack...) are answered by every loop and merged, as instances'
+ * answers are: each loop counts as one server. A server with an adapter
+ * of its own (Redis) is one instance of the fleet and joins with
+ * sio_group_join: the group then only hands connections between loops. */
 typedef struct sio_group sio_group;
 /* A group of nloops loops (1..64). Any thread. Returns 0, SIO_ERR_INVAL
  * or SIO_ERR_NOMEM. */
 SIO_EXTERN int sio_group_new(sio_group **out, unsigned nloops);
-/* On s's loop thread, after any sio_server_set_adapter and before
+/* On s's loop thread, after its adapter is installed and before
  * sio_server_listen: s becomes loop index (0..nloops-1) of g, until it
  * closes. Returns 0, SIO_ERR_INVAL (index out of range), SIO_ERR_EXISTS
  * (index taken, or s already in a group) or SIO_ERR_STATE (s closing or
  * already listening). */
 SIO_EXTERN int sio_group_join(sio_group *g, unsigned index, sio_server *s);
-/* The number of loops of g. Any thread. */
+/* The number of loops of g, and of those joined now. Any thread. */
 SIO_EXTERN unsigned sio_group_size(const sio_group *g);
+SIO_EXTERN unsigned sio_group_joined(sio_group *g);
+/* For a loop without an adapter of its own: installs the adapter between
+ * the loops of g (sio_server_set_adapter, so before anything else does),
+ * then joins g as sio_group_join does. Returns 0, or what either call
+ * returns (then close s). */
+SIO_EXTERN int sio_server_use_loops(sio_server *s, sio_group *g,
+                                    unsigned index);
 /* sio_server_post to the server of loop index. Any thread. Returns as
  * sio_server_post does, or SIO_ERR_CLOSED when no server is joined at
  * index (not yet, or it closed). */

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sio_adapter_req.h"
@@ -23,6 +24,7 @@
 #include "sio_json.h"
 #include "sio_log.h"
 #include "sio_mem.h"
+#include "sio_queue.h"
 
 #define ID_LEN 16
 #define MAX_DEPTH 64
@@ -31,6 +33,10 @@
 struct sio_adapter_loops {
   sio_server *srv;
   sio_loops_bus bus;
+  /* sio_server_use_loops: the group, and this adapter's place in the
+   * registry where the other loops' letters find it */
+  sio_group *group;
+  sio_queue reg_link;
   sio_adapter_req_table reqs;
   /* attachments of the request being sent (sio_adapter_req_send publishes
    * at once, from inside the call that set them) */
@@ -400,6 +406,46 @@ static void op_stats(void *ad, sio_adapter_stats *out) {
   out->latency_us = 0;
 }
 
+/* ------------------------------------------------------ the registry */
+
+/* Every adapter sio_server_use_loops installed, for the letters of the
+ * other loops: a letter names the group and the loop, and runs on that
+ * loop, whose adapter is looked up here (only its own loop closes it). */
+static uv_once_t reg_once = UV_ONCE_INIT;
+static uv_mutex_t reg_lock;
+static sio_queue reg_list;
+
+static void reg_init(void) {
+  if (uv_mutex_init(&reg_lock))
+    abort();
+  sio_queue_init(&reg_list);
+}
+
+static sio_adapter_loops *reg_find(sio_group *g, unsigned index,
+                                   const sio_server *s) {
+  sio_adapter_loops *found = NULL;
+  sio_queue *q;
+  uv_mutex_lock(&reg_lock);
+  sio_queue_foreach(q, &reg_list) {
+    sio_adapter_loops *a = sio_container_of(q, sio_adapter_loops, reg_link);
+    if (a->group == g && a->bus.self == index && a->srv == s) {
+      found = a;
+      break;
+    }
+  }
+  uv_mutex_unlock(&reg_lock);
+  return found;
+}
+
+static void reg_remove(sio_adapter_loops *a) {
+  if (!a->group)
+    return;
+  uv_mutex_lock(&reg_lock);
+  sio_queue_remove(&a->reg_link);
+  uv_mutex_unlock(&reg_lock);
+  a->group = NULL;
+}
+
 static void reqs_closed(void *arg) {
   sio_adapter_loops *a = arg;
   void (*done)(void *) = a->closed;
@@ -412,11 +458,12 @@ static void op_close(void *ad, void (*done)(void *arg), void *arg) {
   sio_adapter_loops *a = ad;
   a->closed = done;
   a->closed_arg = arg;
+  reg_remove(a); /* no letter finds it any more */
   sio_adapter_req_table_close(&a->reqs, reqs_closed, a);
 }
 
 static const sio_adapter_ops loops_ops = {
-    .flags = 0,
+    .flags = SIO_ADAPTER_LOOPS,
     .broadcast = op_broadcast,
     .broadcast_ack = op_broadcast_ack,
     .sockets_join = op_sockets_join,
@@ -732,4 +779,86 @@ void sio_adapter_loops_message(sio_adapter_loops *a, const uint8_t *msg,
   else
     serve(a, t, m, bins, nbins);
   json_object_put(m);
+}
+
+/* ------------------------------------------------- over a real group */
+
+typedef struct loops_letter {
+  sio_group *g;
+  unsigned to;
+  size_t len, nbins;
+  uint8_t *text;
+  sio_bin *bins;
+} loops_letter;
+
+static void letter_run(sio_server *s, void *ud) {
+  loops_letter *l = ud;
+  sio_adapter_loops *a = s ? reg_find(l->g, l->to, s) : NULL;
+  if (a && !sio_server_closing(s))
+    sio_adapter_loops_message(a, l->text, l->len, l->bins, l->nbins);
+  sio_free(l);
+}
+
+/* One allocation: the letter, its attachments' descriptors, the text and
+ * the attachments' bytes. */
+static int group_send(void *ud, unsigned to, const uint8_t *msg, size_t len,
+                      const sio_bin *bins, size_t nbins) {
+  sio_adapter_loops *a = ud;
+  size_t size = sizeof(loops_letter) + nbins * sizeof(sio_bin) + len, i;
+  loops_letter *l;
+  uint8_t *p;
+  int rv;
+  for (i = 0; i < nbins; i++)
+    size += bins[i].len;
+  l = sio_malloc(size);
+  if (!l)
+    return SIO_ERR_NOMEM;
+  l->g = a->group;
+  l->to = to;
+  l->len = len;
+  l->nbins = nbins;
+  l->bins = (sio_bin *)(l + 1);
+  p = (uint8_t *)(l->bins + nbins);
+  l->text = p;
+  memcpy(p, msg, len);
+  p += len;
+  for (i = 0; i < nbins; i++) {
+    if (bins[i].len)
+      memcpy(p, bins[i].data, bins[i].len);
+    l->bins[i].data = p;
+    l->bins[i].len = bins[i].len;
+    p += bins[i].len;
+  }
+  rv = a->group ? sio_group_post(a->group, to, letter_run, l) : SIO_ERR_CLOSED;
+  if (rv)
+    sio_free(l);
+  return rv;
+}
+
+static unsigned group_count(void *ud) {
+  sio_adapter_loops *a = ud;
+  return a->group ? sio_group_joined(a->group) : 1;
+}
+
+int sio_server_use_loops(sio_server *s, sio_group *g, unsigned index) {
+  sio_loops_bus bus;
+  sio_adapter_loops *a;
+  int rv;
+  if (!s || !g || index >= sio_group_size(g))
+    return SIO_ERR_INVAL;
+  uv_once(&reg_once, reg_init);
+  bus.send = group_send;
+  bus.count = group_count;
+  bus.ud = NULL; /* the adapter itself, set below */
+  bus.self = index;
+  bus.n = sio_group_size(g);
+  rv = sio_adapter_loops_install(s, &bus, 0, &a);
+  if (rv)
+    return rv;
+  a->bus.ud = a;
+  a->group = g;
+  uv_mutex_lock(&reg_lock);
+  sio_queue_insert_tail(&reg_list, &a->reg_link);
+  uv_mutex_unlock(&reg_lock);
+  return sio_group_join(g, index, s);
 }

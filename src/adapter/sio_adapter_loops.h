@@ -39,10 +39,11 @@ typedef struct sio_loops_bus {
   unsigned n;    /* the group's size */
 } sio_loops_bus;
 
-/* Installs the adapter on s (bus copied). Returns 0, or what
- * sio_server_set_adapter returns, or SIO_ERR_NOMEM. *out, when not NULL,
- * receives the adapter (for sio_adapter_loops_message); it lives until s
- * closes. */
+/* Installs the adapter on s over bus (copied): what sio_server_use_loops
+ * (<sio/sio.h>) does over a group's mailboxes, and a test over its own.
+ * Returns 0, or what sio_server_set_adapter returns, or SIO_ERR_NOMEM.
+ * *out, when not NULL, receives the adapter (for
+ * sio_adapter_loops_message); it lives until s closes. */
 int sio_adapter_loops_install(sio_server *s, const sio_loops_bus *bus,
                               uint32_t timeout_ms, sio_adapter_loops **out);
 /* A message another loop sent (borrowed). On the adapter's loop thread;

@@ -11,10 +11,11 @@
  *   reference with the selection and fans the same bytes out to its own
  *   sockets, keeping them for recovery and replay as its own;
  * - cluster calls (fetchSockets, socketsJoin, serverCount, acks...): the
- *   loops adapter (src/adapter/sio_adapter_loops.c), whose messages this
- *   file delivers.
- * A server that has an adapter of its own (Redis) when it joins is one
- * instance of the fleet: only connections move between the loops.
+ *   loops adapter (src/adapter/sio_adapter_loops.c, sio_server_use_loops),
+ *   a peer of the Redis ones over <sio/adapter.h>, sends its messages
+ *   with sio_group_post.
+ * A server that has an adapter of its own (Redis) is one instance of the
+ * fleet: only connections move between the loops.
  *
  * Lifetime: a server leaves its slot when it starts closing (before its
  * mailbox closes), and every post happens under the lock, so no letter is
@@ -24,7 +25,6 @@
 #include <string.h>
 
 #include "eio_server.h"
-#include "sio_adapter_loops.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -105,9 +105,10 @@ int sio_group_post(sio_group *g, unsigned index, sio_post_fn fn, void *ud) {
   return rv;
 }
 
-static unsigned bus_count(void *ud) {
-  sio_group *g = ((sio_server *)ud)->group;
+unsigned sio_group_joined(sio_group *g) {
   unsigned n;
+  if (!g)
+    return 0;
   uv_mutex_lock(&g->lock);
   n = g->joined;
   uv_mutex_unlock(&g->lock);
@@ -148,56 +149,6 @@ static int route(void *ud, unsigned loop, sio_handoff *h, uint8_t *bytes,
   return rv;
 }
 
-/* ------------------------------------------------- cluster messages */
-
-typedef struct msg_letter {
-  size_t len, nbins;
-  uint8_t *text;
-  sio_bin *bins;
-} msg_letter;
-
-static void msg_run(sio_server *s, void *ud) {
-  msg_letter *l = ud;
-  if (s && !s->closing && s->group_loops)
-    sio_adapter_loops_message(s->group_loops, l->text, l->len, l->bins,
-                              l->nbins);
-  sio_free(l);
-}
-
-/* One allocation: the letter, its attachments' descriptors, the text and
- * the attachments' bytes. */
-static int bus_send(void *ud, unsigned to, const uint8_t *msg, size_t len,
-                    const sio_bin *bins, size_t nbins) {
-  sio_server *s = ud;
-  size_t size = sizeof(msg_letter) + nbins * sizeof(sio_bin) + len, i;
-  msg_letter *l;
-  uint8_t *p;
-  int rv;
-  for (i = 0; i < nbins; i++)
-    size += bins[i].len;
-  l = sio_malloc(size);
-  if (!l)
-    return SIO_ERR_NOMEM;
-  l->len = len;
-  l->nbins = nbins;
-  l->bins = (sio_bin *)(l + 1);
-  p = (uint8_t *)(l->bins + nbins);
-  l->text = p;
-  memcpy(p, msg, len);
-  p += len;
-  for (i = 0; i < nbins; i++) {
-    if (bins[i].len)
-      memcpy(p, bins[i].data, bins[i].len);
-    l->bins[i].data = p;
-    l->bins[i].len = bins[i].len;
-    p += bins[i].len;
-  }
-  rv = sio_group_post(s->group, to, msg_run, l);
-  if (rv)
-    sio_free(l);
-  return rv;
-}
-
 /* ------------------------------------------------- membership */
 
 int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
@@ -218,19 +169,10 @@ int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
     if (rv)
       return rv;
   }
-  if (!s->has_adapter && g->n > 1) {
-    sio_loops_bus bus;
-    bus.send = bus_send;
-    bus.count = bus_count;
-    bus.ud = s;
-    bus.self = index;
-    bus.n = g->n;
-    rv = sio_adapter_loops_install(s, &bus, 0, &s->group_loops);
-    if (rv) {
-      eio_server_set_loops(s->eio, 0, 0, NULL, NULL);
-      return rv;
-    }
-  }
+  /* the loops adapter (sio_server_use_loops) asks for the broadcasts'
+   * encoded packets; an adapter of its own (Redis) carries them itself */
+  s->group_relays = g->n > 1 && s->has_adapter &&
+                    (s->adapter.flags & SIO_ADAPTER_LOOPS);
   /* this thread's references to shared buffers count in its own slot */
   sio_rcbuf_thread_slot(index);
   s->group = g;
@@ -252,7 +194,7 @@ void sio_group_leave(sio_server *s) {
     g->joined--;
   }
   uv_mutex_unlock(&g->lock);
-  s->group_loops = NULL; /* the adapter is closing with the server */
+  s->group_relays = 0;
 }
 
 /* ------------------------------------------------- broadcasts */

@@ -13,7 +13,7 @@ void sio_group_leave(sio_server *s);
 /* 1 when s's broadcasts go to the other loops of its group (it has the
  * loops adapter, not one of its own). */
 static inline int sio_group_relays(const sio_server *s) {
-  return s->group_loops != NULL;
+  return s->group_relays;
 }
 /* Makes a freshly encoded pkt (each buffer held once) shareable with the
  * other loops: framed, then shared. Returns 0 or SIO_ERR_NOMEM (pkt

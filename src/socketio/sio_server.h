@@ -92,11 +92,11 @@ struct sio_server {
   int has_adapter;
   sio_queue pending; /* sio_pending */
   /* server.threads (sio_group.c): the group and this loop's index in it;
-   * group_loops is the adapter between the loops, NULL when s has an
-   * adapter of its own */
+   * group_relays when its adapter is the loops adapter
+   * (SIO_ADAPTER_LOOPS), not one of its own */
   struct sio_group *group;
   unsigned group_index;
-  struct sio_adapter_loops *group_loops;
+  int group_relays;
   uint64_t relay_failures; /* broadcasts not handed to another loop */
   int closing;
   int close_waits; /* engine and adapter closes still outstanding */
