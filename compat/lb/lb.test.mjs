@@ -158,6 +158,62 @@ async function rawSession(url, agent) {
   };
 }
 
+// 200 stock clients (half polling only, half polling -> WebSocket) through
+// getUrl() subscribe to one room and ack a ping every 2 s for 30 s while
+// an event is published every 250 ms, in turn on each of publishers: no
+// HTTP 400, no disconnect, every event once and in order everywhere.
+async function load200(getUrl, publishers) {
+  const room = `project:lb-load-${uniq()}`;
+  const clients = [];
+  const errors = [];
+  const starts = [];
+  for (let i = 0; i < 200; i++) {
+    starts.push((async () => {
+      const { socket } = await connect({ url: getUrl() }, {
+        transports: i % 2 ? ["polling", "websocket"] : ["polling"],
+        withCredentials: true,
+        auth: { token: token(`lb-load-${uniq()}`, { projects: ["*"] }) },
+      });
+      const got = [];
+      socket.on("project.updated", (env) => got.push(env.data.n));
+      socket.on("disconnect", (reason) => errors.push(`disconnect: ${reason}`));
+      socket.io.engine.on("error", (err) => errors.push(`engine: ${err.message} ${err.description ?? ""}`));
+      assert.deepEqual(await ack(socket, "subscribe", { room }), { ok: true, rooms: [room] });
+      clients.push({ socket, got, acks: 0 });
+    })());
+    if (i % 20 === 19) await Promise.all(starts.splice(0));
+  }
+  await Promise.all(starts);
+  assert.equal(clients.length, 200);
+  const end = Date.now() + 30000;
+  let n = 0;
+  const pingers = clients.map(async (c) => {
+    while (Date.now() < end) {
+      await ack(c.socket, "ping");
+      c.acks++;
+      await sleep(2000);
+    }
+  });
+  while (Date.now() < end) {
+    const d = publishers[n % publishers.length];
+    const res = await publish(d, { rooms: [room], event: "project.updated", data: { n } });
+    assert.equal(res.status, 202, res.body);
+    n++;
+    await sleep(250);
+  }
+  await Promise.all(pingers);
+  await waitFor(() => clients.every((c) => c.got.length >= n), 5000, "every event everywhere");
+  const want = [...Array(n).keys()];
+  const upgraded = clients.filter((c) => c.socket.io.engine.transport.name === "websocket").length;
+  for (const c of clients) {
+    assert.ok(c.socket.connected);
+    assert.deepEqual(c.got, want);
+    assert.ok(c.acks >= 10, `${c.acks} acks in 30 s`);
+  }
+  assert.deepEqual(errors, []);
+  assert.equal(upgraded, 100, "the clients that may upgrade did");
+}
+
 (why ? describe.skip : describe)(
   `load balancers: two sio-server instances on one Redis${why ? ` (skipped: ${why})` : ""}`,
   function () {
@@ -552,57 +608,108 @@ async function rawSession(url, agent) {
       if (load) {
         it("200 clients (polling only and polling -> WebSocket) exchange events for 30 s: no HTTP 400, no event lost, none twice", async function () {
           this.timeout(90000);
-          const room = `project:lb-load-${uniq()}`;
-          const clients = [];
-          const errors = [];
-          const starts = [];
-          for (let i = 0; i < 200; i++) {
-            starts.push((async () => {
-              const { socket } = await connect({ url: getLb().url }, {
-                transports: i % 2 ? ["polling", "websocket"] : ["polling"],
-                withCredentials: true,
-                auth: { token: token(`lb-load-${uniq()}`, { projects: ["*"] }) },
-              });
-              const got = [];
-              socket.on("project.updated", (env) => got.push(env.data.n));
-              socket.on("disconnect", (reason) => errors.push(`disconnect: ${reason}`));
-              socket.io.engine.on("error", (err) => errors.push(`engine: ${err.message} ${err.description ?? ""}`));
-              assert.deepEqual(await ack(socket, "subscribe", { room }), { ok: true, rooms: [room] });
-              clients.push({ socket, got, acks: 0 });
-            })());
-            if (i % 20 === 19) await Promise.all(starts.splice(0));
-          }
-          await Promise.all(starts);
-          assert.equal(clients.length, 200);
-          const end = Date.now() + 30000;
-          let n = 0;
-          const pingers = clients.map(async (c) => {
-            while (Date.now() < end) {
-              await ack(c.socket, "ping");
-              c.acks++;
-              await sleep(2000);
-            }
-          });
-          while (Date.now() < end) {
-            const d = n % 2 ? b : a;
-            const res = await publish(d, { rooms: [room], event: "project.updated", data: { n } });
-            assert.equal(res.status, 202, res.body);
-            n++;
-            await sleep(250);
-          }
-          await Promise.all(pingers);
-          await waitFor(() => clients.every((c) => c.got.length >= n), 5000, "every event everywhere");
-          const want = [...Array(n).keys()];
-          const upgraded = clients.filter((c) => c.socket.io.engine.transport.name === "websocket").length;
-          for (const c of clients) {
-            assert.ok(c.socket.connected);
-            assert.deepEqual(c.got, want);
-            assert.ok(c.acks >= 10, `${c.acks} acks in 30 s`);
-          }
-          assert.deepEqual(errors, []);
-          assert.equal(upgraded, 100, "the clients that may upgrade did");
+          await load200(() => getLb().url, [a, b]);
         });
       }
     }
+  },
+);
+
+// One sio-server with server.threads = 2 (issue 12): the kernel spreads
+// the connections over both loops (SO_REUSEPORT), and a request that
+// names a session of the other loop is handed to it with its connection.
+// Directly (a Node client's keep-alive connections land on either loop)
+// and through nginx round robin, whose 64 keep-alive upstream connections
+// carry the requests of every session: each request may name either loop.
+const threadsWhy = !daemon ? "SIO_DAEMON is not set" : null;
+(threadsWhy ? describe.skip : describe)(
+  `one sio-server with server.threads = 2${threadsWhy ? ` (skipped: ${threadsWhy})` : ""}`,
+  function () {
+    this.timeout(20000);
+    let t;
+    const loopOf = (sid) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(sid[0]);
+
+    before(async () => {
+      t = await startDaemon({
+        SIO_SERVER_THREADS: "2",
+        SIO_SERVER_TRUSTED_PROXIES: "127.0.0.1",
+        SIO_ENGINE_PING_INTERVAL_MS: "400",
+        SIO_ENGINE_PING_TIMEOUT_MS: "2000",
+      });
+    });
+    afterEach(() => closeClients());
+    after(async () => {
+      closeClients();
+      await stopAllBalancers();
+      await stopAllDaemons();
+    });
+
+    async function spread(url, mode, n) {
+      const room = `project:threads-${uniq()}`;
+      const clients = [];
+      for (let i = 0; i < n; i++) {
+        const { socket } = await connect({ url }, {
+          transports: mode.transports,
+          auth: { token: token(`threads-${uniq()}`, { projects: ["*"] }) },
+        });
+        if (mode.final === "websocket" && mode.transports.length > 1)
+          await waitFor(() => socket.io.engine.transport.name === "websocket", 5000, "the upgrade");
+        assert.deepEqual(await ack(socket, "subscribe", { room }), { ok: true, rooms: [room] });
+        clients.push(socket);
+      }
+      await Promise.all(clients.map((socket) => pings(socket, 2)));
+      const got = clients.map((socket) => once(socket, "project.updated", 5000));
+      const res = await publish(t, { rooms: [room], event: "project.updated", data: { mode: mode.name } });
+      assert.equal(res.status, 202, res.body);
+      for (const [env] of await Promise.all(got)) assert.equal(env.event_id, res.json.event_id);
+      for (const socket of clients) {
+        assert.equal(socket.connected, true);
+        assert.equal(socket.io.engine.transport.name, mode.final);
+      }
+      return clients.map((socket) => loopOf(socket.io.engine.id));
+    }
+
+    for (const mode of MODES) {
+      it(`${mode.name}, straight to it: sessions on both loops, every event reaches every client`, async () => {
+        const loops = await spread(t.url, mode, 16);
+        assert.deepEqual([...new Set(loops)].sort(), [0, 1], `loops ${loops.join(",")}`);
+      });
+    }
+
+    it("a raw polling session driven over new connections each time: never HTTP 400", async () => {
+      for (let i = 0; i < 10; i++) {
+        // request() opens a new connection each time: the kernel picks
+        // the loop of each, whichever loop owns the session
+        const hs = await request(`${t.url}/socket.io/?EIO=4&transport=polling`);
+        assert.equal(hs.status, 200);
+        const { sid } = JSON.parse(hs.body.slice(1));
+        const u = `${t.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+        for (let k = 0; k < 4; k++) {
+          const r = await request(u, { method: "POST", body: "3", headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+          assert.equal(r.status, 200, `${r.status} ${r.body}`);
+        }
+        const close = await request(u, { method: "POST", body: "1", headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+        assert.equal(close.status, 200);
+      }
+      const m = await metrics(t);
+      assert.match(m, /sio_loop_handoffs_total\{outcome="handed"\} [1-9]/);
+    });
+
+    (NGINX ? describe : describe.skip)("through nginx round robin (keep-alive upstream connections)", function () {
+      let lb;
+      before(async () => {
+        lb = await startNginx({ backends: [`127.0.0.1:${t.port}`], sticky: [], workerConnections: 4096 });
+      });
+      for (const mode of MODES) {
+        it(`${mode.name}: sessions on both loops, every event reaches every client`, async () => {
+          const loops = await spread(lb.url, mode, 12);
+          assert.deepEqual([...new Set(loops)].sort(), [0, 1], `loops ${loops.join(",")}`);
+        });
+      }
+      it("200 clients (polling only and polling -> WebSocket) exchange events for 30 s: no HTTP 400, no event lost, none twice", async function () {
+        this.timeout(90000);
+        await load200(() => lb.url, [t]);
+      });
+    });
   },
 );
