@@ -146,7 +146,9 @@ fi
 # clients drive the code paths the unit suites only sample. A sanitizer
 # report (written to a file per process, since the suites capture the
 # servers' stderr) fails the suite even when every test passed; so does a
-# leak found when a daemon exits.
+# leak found when a daemon exits. Every daemon runs two loops here
+# (server.threads = 2; the plain run above has one), so each suite also
+# crosses loops.
 if [ -f compat/node/package.json ] && [ -x build-asan/sio-server ] &&
    [ -x build-asan/tests/e2e/sio_compat_server ]; then
   log "compat/node + daemon under ASan+UBSan"
@@ -155,7 +157,7 @@ if [ -f compat/node/package.json ] && [ -x build-asan/sio-server ] &&
   export UBSAN_OPTIONS="print_stacktrace=1:log_path=$sandir/ubsan"
   out=$(cd compat/node &&
     SIO_COMPAT_SERVER="$top/build-asan/tests/e2e/sio_compat_server" npm test 2>&1); rc=$?
-  out+=$'\n'$(cd compat/node &&
+  out+=$'\n'$(cd compat/node && SIO_TEST_THREADS=2 \
     SIO_DAEMON="$top/build-asan/sio-server" npm run -s test:daemon 2>&1) || rc=1
   unset ASAN_OPTIONS UBSAN_OPTIONS
   p=0 f=0
@@ -173,6 +175,33 @@ if [ -f compat/node/package.json ] && [ -x build-asan/sio-server ] &&
   # the failing tests' titles and first lines, for the CI log
   [ "$f" -gt 0 ] && grep -A8 -E '^  [0-9]+\) ' <<<"$out" | head -n 60
   record "e2e under ASan+UBSan" "$p" "$f" 0
+  rm -rf "$sandir"
+fi
+
+# The daemon suites against the ThreadSanitizer build with two loops
+# (server.threads = 2): a race between the loops is a report, and a
+# report fails the stage even when every test passed.
+if [ -f compat/node/package.json ] && [ -x build-tsan/sio-server ]; then
+  log "daemon under ThreadSanitizer (server.threads = 2)"
+  sandir=$(mktemp -d "${TMPDIR:-/tmp}/sio-e2e-tsan.XXXXXX")
+  export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp log_path=$sandir/tsan"
+  out=$(cd compat/node && SIO_TEST_THREADS=2 SIO_TEST_SLOW=1 \
+    SIO_DAEMON="$top/build-tsan/sio-server" npm run -s test:daemon 2>&1); rc=$?
+  unset TSAN_OPTIONS
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  p=$(cut -d' ' -f1 <<<"$last"); f=$(cut -d' ' -f3 <<<"$last" | tr -d ,)
+  sk=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$last")
+  [ -z "$last" ] && p=0 f=1
+  [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1
+  reports=$(ls "$sandir" 2>/dev/null | wc -l)
+  if [ "$reports" -gt 0 ]; then
+    f=$((f + reports))
+    details+=("ThreadSanitizer reports of the daemon suites: $(head -n 40 "$sandir"/* 2>/dev/null)")
+    head -n 80 "$sandir"/*
+  fi
+  grep -E 'passed, [0-9]+ failed|failing' <<<"$out"
+  [ "${f:-0}" -gt 0 ] && grep -A8 -E '^  [0-9]+\) ' <<<"$out" | head -n 60
+  record "daemon under ThreadSanitizer (threads = 2)" "${p:-0}" "${f:-0}" "${sk:-0}"
   rm -rf "$sandir"
 fi
 
