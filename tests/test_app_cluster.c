@@ -18,7 +18,8 @@
 
 typedef struct fx {
   uv_loop_t loop;
-  struct app_daemon d;
+  struct app_config cfg;
+  struct app_loop l;
   char log[4096];
 } fx;
 
@@ -26,11 +27,12 @@ static void fx_start(fx *f, char **env) {
   struct app_msgs m = {0};
   memset(f, 0, sizeof(*f));
   ck_assert_int_eq(uv_loop_init(&f->loop), 0);
-  ck_assert_int_eq(app_config_load(&f->d.cfg, NULL, env, NULL, &m), 0);
+  ck_assert_int_eq(app_config_load(&f->cfg, NULL, env, NULL, &m), 0);
   app_msgs_deinit(&m);
-  f->d.loop = &f->loop;
-  ck_assert_int_eq(sio_server_new(&f->d.srv, &f->loop, NULL), 0);
-  f->d.ns = sio_server_of(f->d.srv, "/");
+  f->l.loop = &f->loop;
+  f->l.cfg = &f->cfg;
+  ck_assert_int_eq(sio_server_new(&f->l.srv, &f->loop, NULL), 0);
+  f->l.ns = sio_server_of(f->l.srv, "/");
 }
 
 /* Runs app_cluster_install with stderr (the daemon's log) captured. */
@@ -41,7 +43,7 @@ static int fx_install(fx *f) {
   ck_assert_ptr_nonnull(tmp);
   fflush(stderr);
   dup2(fileno(tmp), 2);
-  rv = app_cluster_install(&f->d);
+  rv = app_cluster_install(&f->l);
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
@@ -53,10 +55,10 @@ static int fx_install(fx *f) {
 }
 
 static void fx_done(fx *f) {
-  sio_server_close(f->d.srv, NULL, NULL);
+  sio_server_close(f->l.srv, NULL, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&f->loop), 0);
-  app_config_deinit(&f->d.cfg);
+  app_config_deinit(&f->cfg);
 }
 
 START_TEST(no_redis_no_adapter) {
@@ -65,7 +67,7 @@ START_TEST(no_redis_no_adapter) {
   fx_start(&f, env);
   ck_assert_int_eq(fx_install(&f), 0);
   ck_assert_str_eq(f.log, "");
-  ck_assert_int_eq(sio_server_redis_connected(f.d.srv), 0);
+  ck_assert_int_eq(sio_server_redis_connected(f.l.srv), 0);
   fx_done(&f);
 }
 END_TEST
@@ -76,8 +78,8 @@ START_TEST(unreadable_tls_file_is_refused) {
                  "SIO_REDIS_URL=rediss://app:s3cret@127.0.0.1:6380", NULL};
   fx_start(&f, env);
   /* the file went away between the check and the start */
-  free(f.d.cfg.redis_tls_ca_file);
-  f.d.cfg.redis_tls_ca_file = strdup("/nonexistent/ca.pem");
+  free(f.cfg.redis_tls_ca_file);
+  f.cfg.redis_tls_ca_file = strdup("/nonexistent/ca.pem");
   ck_assert_int_eq(fx_install(&f), -1);
   ck_assert_ptr_nonnull(strstr(f.log, "redis.tls_ca_file"));
   ck_assert_ptr_null(strstr(f.log, "s3cret"));
@@ -93,15 +95,15 @@ START_TEST(cluster_with_classic_is_refused) {
   char *sharded;
   fx_start(&f, env);
   /* what app_config_validate refuses, should it ever reach the start */
-  sharded = f.d.cfg.redis_adapter;
-  f.d.cfg.redis_adapter = "classic";
+  sharded = f.cfg.redis_adapter;
+  f.cfg.redis_adapter = "classic";
   ck_assert_int_eq(fx_install(&f), -1);
-  f.d.cfg.redis_adapter = sharded;
+  f.cfg.redis_adapter = sharded;
   ck_assert_ptr_nonnull(
       strstr(f.log, "redis+cluster://app:***@127.0.0.1:7000"));
   ck_assert_ptr_nonnull(strstr(f.log, "classic"));
   ck_assert_ptr_null(strstr(f.log, "s3cret"));
-  ck_assert_int_eq(sio_server_redis_connected(f.d.srv), 0);
+  ck_assert_int_eq(sio_server_redis_connected(f.l.srv), 0);
   fx_done(&f);
 }
 END_TEST
@@ -115,7 +117,7 @@ START_TEST(unreachable_redis_installs_degraded) {
   ck_assert_int_eq(fx_install(&f), 0);
   ck_assert_ptr_nonnull(strstr(f.log, "sharded adapter"));
   uv_run(&f.loop, UV_RUN_NOWAIT);
-  ck_assert_int_eq(sio_server_redis_connected(f.d.srv), 0);
+  ck_assert_int_eq(sio_server_redis_connected(f.l.srv), 0);
   fx_done(&f);
 }
 END_TEST

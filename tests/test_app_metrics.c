@@ -155,6 +155,33 @@ START_TEST(number_formats) {
 }
 END_TEST
 
+/* The loops' registries summed: a copy holds the same series, a merge
+ * adds each (creating those missing); the copy is independent. */
+START_TEST(merge_and_copy) {
+  struct app_metrics *a, *b, *c;
+  ck_assert_int_eq(app_metrics_new(&a), 0);
+  ck_assert_int_eq(app_metrics_new(&b), 0);
+  app_metrics_inc(a, APP_M_DISCONNECTS, "transport close");
+  app_metrics_add(a, APP_M_LIMIT_HITS, APP_LIMIT_EVENT_RATE, 3);
+  app_metrics_inc(b, APP_M_DISCONNECTS, "transport close");
+  app_metrics_inc(b, APP_M_DISCONNECTS, "ping timeout");
+  app_metrics_inc(b, APP_M_LOOP_UP, "1");
+  c = app_metrics_copy(a);
+  ck_assert_ptr_nonnull(c);
+  app_metrics_inc(a, APP_M_DISCONNECTS, "transport close");
+  ck_assert(app_metrics_get(c, APP_M_DISCONNECTS, "transport close") == 1);
+  ck_assert_int_eq(app_metrics_merge(c, b), 0);
+  ck_assert(app_metrics_get(c, APP_M_DISCONNECTS, "transport close") == 2);
+  ck_assert(app_metrics_get(c, APP_M_DISCONNECTS, "ping timeout") == 1);
+  ck_assert(app_metrics_get(c, APP_M_LIMIT_HITS, APP_LIMIT_EVENT_RATE) == 3);
+  ck_assert(app_metrics_get(c, APP_M_LOOP_UP, "1") == 1);
+  ck_assert(app_metrics_get(b, APP_M_LIMIT_HITS, APP_LIMIT_EVENT_RATE) == 0);
+  app_metrics_del(a);
+  app_metrics_del(b);
+  app_metrics_del(c);
+}
+END_TEST
+
 START_TEST(process_figures) {
   struct app_process_stats ps;
   struct app_metrics *m;
@@ -185,6 +212,7 @@ Suite *app_metrics_suite(void) {
   tcase_add_test(tc, counters_and_exact_text);
   tcase_add_test(tc, label_rules_and_escaping);
   tcase_add_test(tc, number_formats);
+  tcase_add_test(tc, merge_and_copy);
   tcase_add_test(tc, process_figures);
   suite_add_tcase(s, tc);
   return s;

@@ -4,7 +4,9 @@
  * "sio-server:count", how many sockets they hold, and keeps the sum (its
  * own included) for /health's connections.total. Node socket.io peers do
  * not answer that event: the request then ends at its timeout with the
- * answers it got, so the total covers the sio-server instances. */
+ * answers it got, so the total covers the sio-server instances. With
+ * server.threads > 1 each loop has an adapter of its own and is one
+ * instance of the fleet: its siblings answer too. */
 #include <string.h>
 
 #include "app_daemon.h"
@@ -14,20 +16,19 @@
 
 static int on_server_event(sio_namespace *ns, const char *event,
                            json_object *args, json_object **ack, void *ud) {
-  struct app_daemon *d = ud;
   (void)args;
+  (void)ud;
   if (strcmp(event, COUNT_EVENT) != 0 || !ack)
     return 0;
   *ack = json_object_new_int64((int64_t)sio_namespace_socket_count(ns));
-  (void)d;
   return 1;
 }
 
 static void counted(sio_namespace *ns, int status, json_object *responses,
                     void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   size_t total = sio_namespace_socket_count(ns), i, n;
-  d->counting = false;
+  l->counting = false;
   if (status == SIO_ERR_CANCELED)
     return;
   n = responses && json_object_is_type(responses, json_type_array)
@@ -38,42 +39,43 @@ static void counted(sio_namespace *ns, int status, json_object *responses,
     if (v > 0)
       total += (size_t)v;
   }
-  d->cluster_sockets = total;
+  l->cluster_sockets = total;
 }
 
-void app_cluster_refresh(struct app_daemon *d) {
-  if (!*d->cfg.redis_url || d->counting || !d->srv)
+void app_cluster_refresh(struct app_loop *l) {
+  if (!*l->cfg->redis_url || l->counting || !l->srv)
     return;
-  if (sio_namespace_server_side_emit(d->ns, COUNT_EVENT, NULL, counted, d) ==
+  if (sio_namespace_server_side_emit(l->ns, COUNT_EVENT, NULL, counted, l) ==
       0)
-    d->counting = true;
+    l->counting = true;
 }
 
-int app_cluster_install(struct app_daemon *d) {
+int app_cluster_install(struct app_loop *l) {
+  const struct app_config *c = l->cfg;
   sio_redis_config rc;
   int rv;
-  if (!*d->cfg.redis_url)
+  if (!*c->redis_url)
     return 0;
   memset(&rc, 0, sizeof(rc));
-  rc.url = d->cfg.redis_url;
-  rc.key = d->cfg.redis_key;
-  rc.connect_timeout_ms = (uint32_t)d->cfg.redis_connect_timeout_ms;
-  rc.adapter = strcmp(d->cfg.redis_adapter, "sharded") == 0
+  rc.url = c->redis_url;
+  rc.key = c->redis_key;
+  rc.connect_timeout_ms = (uint32_t)c->redis_connect_timeout_ms;
+  rc.adapter = strcmp(c->redis_adapter, "sharded") == 0
                    ? SIO_REDIS_ADAPTER_SHARDED
-               : strcmp(d->cfg.redis_adapter, "streams") == 0
+               : strcmp(c->redis_adapter, "streams") == 0
                    ? SIO_REDIS_ADAPTER_STREAMS
                    : SIO_REDIS_ADAPTER_CLASSIC;
   /* "" leaves each at its default (sio.h): system CAs, no client cert. */
-  rc.tls_ca_file = d->cfg.redis_tls_ca_file;
+  rc.tls_ca_file = c->redis_tls_ca_file;
   rc.tls_cert_file =
-      *d->cfg.redis_tls_cert_file ? d->cfg.redis_tls_cert_file : NULL;
+      *c->redis_tls_cert_file ? c->redis_tls_cert_file : NULL;
   rc.tls_key_file =
-      *d->cfg.redis_tls_key_file ? d->cfg.redis_tls_key_file : NULL;
-  rv = sio_server_use_redis_config(d->srv, &rc);
+      *c->redis_tls_key_file ? c->redis_tls_key_file : NULL;
+  rv = sio_server_use_redis_config(l->srv, &rc);
   if (rv) {
     char url[512];
     app_config_display(
-        &d->cfg, (size_t)(app_config_find("redis", "url") - app_config_keys),
+        c, (size_t)(app_config_find("redis", "url") - app_config_keys),
         url, sizeof(url));
     if (rv == SIO_ERR_IO)
       APP_LOGE("redis: cannot read redis.tls_ca_file, redis.tls_cert_file "
@@ -81,11 +83,12 @@ int app_cluster_install(struct app_daemon *d) {
                sio_strerror(rv));
     else
       APP_LOGE("redis.url %s with redis.adapter %s: %s", url,
-               d->cfg.redis_adapter, sio_strerror(rv));
+               c->redis_adapter, sio_strerror(rv));
     return -1;
   }
-  sio_namespace_on_server_event(d->ns, on_server_event, d);
-  APP_LOGI("joining the cluster on Redis (%s adapter, channel prefix %s)",
-           d->cfg.redis_adapter, d->cfg.redis_key);
+  sio_namespace_on_server_event(l->ns, on_server_event, l);
+  if (l->index == 0)
+    APP_LOGI("joining the cluster on Redis (%s adapter, channel prefix %s)",
+             c->redis_adapter, c->redis_key);
   return 0;
 }

@@ -21,24 +21,26 @@
 #include "app_replay.h"
 #include "app_util.h"
 
-static void list_add(struct app_daemon *d, struct app_sock *as) {
+static void list_add(struct app_loop *l, struct app_sock *as) {
   as->prev = NULL;
-  as->next = d->socks;
-  if (d->socks)
-    d->socks->prev = as;
-  d->socks = as;
-  d->nsocks++;
+  as->next = l->socks;
+  if (l->socks)
+    l->socks->prev = as;
+  l->socks = as;
+  l->nsocks++;
+  atomic_fetch_add_explicit(&l->d->nsocks, 1, memory_order_relaxed);
 }
 
-static void list_remove(struct app_daemon *d, struct app_sock *as) {
+static void list_remove(struct app_loop *l, struct app_sock *as) {
   if (as->prev)
     as->prev->next = as->next;
   else
-    d->socks = as->next;
+    l->socks = as->next;
   if (as->next)
     as->next->prev = as->prev;
-  d->nsocks--;
-  app_daemon_drain_check(d);
+  l->nsocks--;
+  atomic_fetch_sub_explicit(&l->d->nsocks, 1, memory_order_relaxed);
+  app_loop_drain_check(l);
 }
 
 int app_emit_envelope(sio_socket *s, const char *type, json_object *data) {
@@ -68,16 +70,17 @@ void app_sock_close_with_error(struct app_sock *as, const char *code,
   sio_socket_disconnect(as->s, 1);
 }
 
-static int refuse(struct app_daemon *d, enum app_auth_code code,
+static int refuse(struct app_loop *l, enum app_auth_code code,
                   json_object **err) {
-  app_metrics_inc(d->metrics, APP_M_AUTH_FAILURES, app_auth_code_name(code));
+  app_metrics_inc(l->metrics, APP_M_AUTH_FAILURES, app_auth_code_name(code));
   *err = app_auth_connect_error(code);
   return -1;
 }
 
 static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
                         void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
+  const struct app_auth *keys = l->keys->auth;
   struct app_claims claims;
   struct app_sock *as;
   enum app_auth_code code;
@@ -89,45 +92,47 @@ static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
   tok = app_auth_pick_token(app_auth_payload_token(auth),
                             sio_socket_header(s, "authorization"),
                             sio_socket_query(s, "token"), &len, NULL);
-  code = app_auth_verify(d->auth, tok, len, (int64_t)(app_now_ms() / 1000),
+  code = app_auth_verify(keys, tok, len, (int64_t)(app_now_ms() / 1000),
                          &claims);
   if (code != APP_AUTH_OK) {
     APP_LOGD("connect refused from %s: %s", sio_socket_remote_addr(s),
              app_auth_code_name(code));
     app_claims_deinit(&claims);
-    return refuse(d, code, err);
+    return refuse(l, code, err);
   }
-  /* In auth.mode none everyone is "anonymous": no per-user limit then. */
-  rv = app_keytab_acquire(d->users, claims.sub,
-                          app_auth_is_none(d->auth)
-                              ? 0
-                              : (uint32_t)d->cfg.limits_max_connections_per_user,
-                          app_now_ms());
+  /* In auth.mode none everyone is "anonymous": no per-user limit then.
+   * One table for every loop: the limit counts the user's sockets of the
+   * whole process. */
+  rv = app_users_acquire(
+      l->d, claims.sub,
+      app_auth_is_none(keys)
+          ? 0
+          : (uint32_t)l->cfg->limits_max_connections_per_user);
   if (rv != APP_RL_OK) {
-    app_metrics_inc(d->metrics, APP_M_LIMIT_HITS,
+    app_metrics_inc(l->metrics, APP_M_LIMIT_HITS,
                     APP_LIMIT_CONNECTIONS_PER_USER);
     app_claims_deinit(&claims);
-    return refuse(d, APP_AUTH_CONNECTION_LIMIT, err);
+    return refuse(l, APP_AUTH_CONNECTION_LIMIT, err);
   }
   as = calloc(1, sizeof(*as));
   if (!as || app_policy_user_room(claims.sub, as->user_room,
                                   sizeof(as->user_room)) != 0) {
     free(as);
-    app_keytab_release(d->users, claims.sub, app_now_ms());
+    app_users_release(l->d, claims.sub);
     app_claims_deinit(&claims);
-    return refuse(d, APP_AUTH_INVALID_TOKEN, err);
+    return refuse(l, APP_AUTH_INVALID_TOKEN, err);
   }
-  as->d = d;
+  as->l = l;
   as->s = s;
   as->claims = claims;
   as->since_given = app_replay_pick_since(
                         auth, sio_socket_query(s, "last_event_id"),
                         &as->since) != 0;
-  app_bucket_init(&as->bucket, &d->event_rate, app_now_ms());
+  app_bucket_init(&as->bucket, &l->event_rate, app_now_ms());
   /* Recovery resumes a session only for the user that made it. */
   if (sio_socket_set_owner(s, claims.sub) ||
       sio_socket_join(s, "global") || sio_socket_join(s, as->user_room)) {
-    app_keytab_release(d->users, claims.sub, app_now_ms());
+    app_users_release(l->d, claims.sub);
     app_claims_deinit(&as->claims);
     free(as->since);
     free(as);
@@ -135,7 +140,7 @@ static int on_authorize(sio_socket *s, json_object *auth, json_object **err,
     return -1;
   }
   sio_socket_set_data(s, as);
-  list_add(d, as);
+  list_add(l, as);
   return 0;
 }
 
@@ -164,7 +169,7 @@ static int recovery_keeps(sio_socket *s, const char *room, void *ud) {
 }
 
 static void on_connection(sio_socket *s, void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   struct app_sock *as = sio_socket_get_data(s);
   struct room_list rooms = {.n = 0};
   const char *named[512];
@@ -175,7 +180,7 @@ static void on_connection(sio_socket *s, void *ud) {
     if (strcmp(rooms.v[i], sio_socket_id(s)) != 0)
       named[n++] = rooms.v[i];
   data = app_event_established_data(sio_socket_id(s), as->claims.sub, named,
-                                    n, d->server_id);
+                                    n, l->d->server_id);
   if (data)
     app_replay_established(as, data);
   APP_LOGD("socket %s connected (user %s, %s)", sio_socket_id(s),
@@ -200,7 +205,7 @@ void app_send_ack(sio_socket *s, int64_t ack_id, json_object *payload) {
   }
 }
 
-static void run_room_command(struct app_daemon *d, struct app_sock *as,
+static void run_room_command(struct app_loop *l, struct app_sock *as,
                              int subscribe, json_object *payload,
                              int64_t ack_id) {
   struct room_list rooms = {.n = 0};
@@ -212,7 +217,7 @@ static void run_room_command(struct app_daemon *d, struct app_sock *as,
   ctx.sid = sio_socket_id(as->s);
   ctx.rooms = rooms.v;
   ctx.n_rooms = rooms.n;
-  ctx.max_rooms = (size_t)d->cfg.limits_max_rooms_per_socket;
+  ctx.max_rooms = (size_t)l->cfg->limits_max_rooms_per_socket;
   memset(&res, 0, sizeof(res));
   if ((subscribe ? app_policy_subscribe(&ctx, payload, &res)
                  : app_policy_unsubscribe(&ctx, payload, &res)) != 0) {
@@ -233,7 +238,7 @@ static void run_room_command(struct app_daemon *d, struct app_sock *as,
         json_object_object_get_ex(res.ack, "error", &err) &&
         json_object_object_get_ex(err, "code", &code) &&
         strcmp(json_object_get_string(code), "limit") == 0)
-      app_metrics_inc(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_ROOMS);
+      app_metrics_inc(l->metrics, APP_M_LIMIT_HITS, APP_LIMIT_ROOMS);
     if (subscribe && res.since && ok && json_object_get_boolean(ok))
       app_replay_subscribe(as, res.since, json_object_get(res.ack), ack_id);
     else
@@ -245,16 +250,16 @@ static void run_room_command(struct app_daemon *d, struct app_sock *as,
 static void on_event(sio_socket *s, const char *event, json_object *args,
                      const sio_bin *bins, size_t nbins, int64_t ack_id,
                      void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   struct app_sock *as = sio_socket_get_data(s);
   json_object *payload = NULL;
   (void)bins;
   (void)nbins;
   if (!as)
     return;
-  if (!app_bucket_take(&as->bucket, &d->event_rate, app_now_ms())) {
-    app_metrics_inc(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_EVENT_RATE);
-    if (++as->rejected > d->event_rate.burst) {
+  if (!app_bucket_take(&as->bucket, &l->event_rate, app_now_ms())) {
+    app_metrics_inc(l->metrics, APP_M_LIMIT_HITS, APP_LIMIT_EVENT_RATE);
+    if (++as->rejected > l->event_rate.burst) {
       APP_LOGI("socket %s (user %s) closed: event rate", sio_socket_id(s),
                as->claims.sub);
       app_sock_close_with_error(as, "rate_limited",
@@ -270,9 +275,9 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
       json_object_array_length(args) > 0)
     payload = json_object_array_get_idx(args, 0);
   if (strcmp(event, "subscribe") == 0) {
-    run_room_command(d, as, 1, payload, ack_id);
+    run_room_command(l, as, 1, payload, ack_id);
   } else if (strcmp(event, "unsubscribe") == 0) {
-    run_room_command(d, as, 0, payload, ack_id);
+    run_room_command(l, as, 0, payload, ack_id);
   } else if (strcmp(event, "ping") == 0) {
     app_send_ack(s, ack_id, app_policy_ping_ack((int64_t)app_now_ms()));
   } else {
@@ -281,26 +286,26 @@ static void on_event(sio_socket *s, const char *event, json_object *args,
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   struct app_sock *as = sio_socket_get_data(s);
-  app_metrics_inc(d->metrics, APP_M_DISCONNECTS, reason);
+  app_metrics_inc(l->metrics, APP_M_DISCONNECTS, reason);
   if (!as)
     return;
   sio_socket_set_data(s, NULL);
-  list_remove(d, as);
-  app_keytab_release(d->users, as->claims.sub, app_now_ms());
+  list_remove(l, as);
+  app_users_release(l->d, as->claims.sub);
   app_claims_deinit(&as->claims);
   free(as->since);
   free(as);
 }
 
-void app_commands_install(struct app_daemon *d) {
+void app_commands_install(struct app_loop *l) {
   sio_namespace_handlers h;
   memset(&h, 0, sizeof(h));
   h.on_authorize = on_authorize;
   h.on_connection = on_connection;
   h.on_event = on_event;
   h.on_disconnect = on_disconnect;
-  sio_namespace_set_handlers(d->ns, &h, d);
-  sio_namespace_set_recovery_filter(d->ns, recovery_keeps, d);
+  sio_namespace_set_handlers(l->ns, &h, l);
+  sio_namespace_set_recovery_filter(l->ns, recovery_keeps, l);
 }

@@ -51,8 +51,8 @@ static int in_range(const char *addr, const char *range) {
   return 1;
 }
 
-static int trusted(const struct app_daemon *d, const char *remote) {
-  const char *p = d->cfg.server_trusted_proxies;
+static int trusted(const struct app_config *cfg, const char *remote) {
+  const char *p = cfg->server_trusted_proxies;
   char item[80];
   while (p && *p) {
     const char *comma = strchr(p, ',');
@@ -71,12 +71,12 @@ static int trusted(const struct app_daemon *d, const char *remote) {
 /* The client is the rightmost X-Forwarded-For hop that is not one of our
  * proxies: hops to its left were written by the client itself and prove
  * nothing. */
-const char *app_client_ip(const struct app_daemon *d, const char *remote,
+const char *app_client_ip(const struct app_config *cfg, const char *remote,
                           const char *xff, char *buf, size_t cap) {
   const char *start[32];
   size_t len[32], n = 0, i;
   const char *p = xff;
-  if (!xff || !*xff || !trusted(d, remote))
+  if (!xff || !*xff || !trusted(cfg, remote))
     return remote;
   while (*p) {
     const char *q = strchr(p, ',');
@@ -103,7 +103,7 @@ const char *app_client_ip(const struct app_daemon *d, const char *remote,
       return remote;
     memcpy(buf, start[i], len[i]);
     buf[len[i]] = 0;
-    if (!trusted(d, buf) || i == 0)
+    if (!trusted(cfg, buf) || i == 0)
       return buf;
   }
   return remote;
@@ -140,93 +140,155 @@ static int method_is(const sio_http_req *r, const char *m) {
 
 /* -------------------------------------------------------------- health */
 
-static bool redis_configured(const struct app_daemon *d) {
-  return d->cfg.redis_url && *d->cfg.redis_url;
+static bool redis_configured(const struct app_config *cfg) {
+  return cfg->redis_url && *cfg->redis_url;
 }
 
-static void handle_health(struct app_daemon *d, sio_http_req *r) {
+/* Every loop answered and has its adapter connected. */
+static bool redis_up(const struct app_loop_figures *figs, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++)
+    if (!figs[i].answered || !figs[i].st.redis_connected)
+      return false;
+  return n > 0;
+}
+
+static void health_done(struct app_loop *l, sio_http_req *r,
+                        const struct app_loop_figures *figs, unsigned n,
+                        void *ud) {
   json_object *o = json_object_new_object(), *c, *rd;
-  size_t local = sio_namespace_socket_count(d->ns);
-  bool redis_up = sio_server_redis_connected(d->srv) != 0;
-  /* the cluster count is refreshed every 10 s; never below what we hold */
-  size_t total = redis_configured(d) && d->cluster_sockets > local
-                     ? d->cluster_sockets
-                     : local;
-  const char *status = d->draining ? "draining"
-                       : redis_configured(d) && !redis_up ? "degraded"
-                                                          : "ok";
+  size_t local = 0, cluster = 0;
+  bool redis = redis_configured(l->cfg), up = redis && redis_up(figs, n);
+  const char *status = l->draining         ? "draining"
+                       : redis && !up ? "degraded"
+                                      : "ok";
+  unsigned i;
+  (void)ud;
   if (!o) {
     reply_error(r, 500, "out of memory");
     return;
   }
+  for (i = 0; i < n; i++) {
+    local += figs[i].sockets;
+    if (figs[i].cluster_sockets > cluster)
+      cluster = figs[i].cluster_sockets;
+  }
   json_object_object_add(o, "status", json_object_new_string(status));
   json_object_object_add(
       o, "uptime_s",
-      json_object_new_int64((int64_t)((app_now_ms() - d->start_ms) / 1000)));
+      json_object_new_int64((int64_t)((app_now_ms() - l->d->start_ms) / 1000)));
   c = json_object_new_object();
   json_object_object_add(c, "local", json_object_new_int64((int64_t)local));
-  json_object_object_add(c, "total", json_object_new_int64((int64_t)total));
+  /* the cluster count is refreshed every 10 s; never below what we hold */
+  json_object_object_add(
+      c, "total",
+      json_object_new_int64((int64_t)(redis && cluster > local ? cluster
+                                                               : local)));
   json_object_object_add(o, "connections", c);
   rd = json_object_new_object();
-  json_object_object_add(rd, "connected", json_object_new_boolean(redis_up));
+  json_object_object_add(rd, "connected", json_object_new_boolean(up));
   json_object_object_add(o, "redis", rd);
-  json_object_object_add(o, "server_id", json_object_new_string(d->server_id));
-  reply_json(r, d->draining ? 503 : 200, o);
+  json_object_object_add(o, "server_id",
+                         json_object_new_string(l->d->server_id));
+  reply_json(r, l->draining ? 503 : 200, o);
 }
 
-static void handle_ready(struct app_daemon *d, sio_http_req *r) {
+static void handle_health(struct app_loop *l, sio_http_req *r) {
+  app_loops_figures(l, r, health_done, NULL);
+}
+
+static void handle_ready(struct app_loop *l, sio_http_req *r) {
   json_object *o = json_object_new_object();
-  json_object_object_add(o, "ready", json_object_new_boolean(!d->draining));
-  reply_json(r, d->draining ? 503 : 200, o);
+  json_object_object_add(o, "ready", json_object_new_boolean(!l->draining));
+  reply_json(r, l->draining ? 503 : 200, o);
 }
 
 /* ------------------------------------------------------------- metrics */
 
-static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
+/* sio_stats is made of uint64_t figures only: the loops' are summed field
+ * by field (the few that are not counts are fixed up by the caller). */
+_Static_assert(sizeof(sio_stats) % sizeof(uint64_t) == 0,
+               "sio_stats holds uint64_t fields only");
+static void stats_add(sio_stats *sum, const sio_stats *st) {
+  uint64_t v[sizeof(sio_stats) / sizeof(uint64_t)], w[sizeof(v) / sizeof(v[0])];
+  size_t i;
+  memcpy(v, sum, sizeof(v));
+  memcpy(w, st, sizeof(w));
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+    v[i] += w[i];
+  memcpy(sum, v, sizeof(v));
+}
+
+static void metrics_done(struct app_loop *l, sio_http_req *r,
+                         const struct app_loop_figures *figs, unsigned n,
+                         void *ud) {
   struct app_process_stats ps;
+  struct app_metrics *m;
   sio_stats st;
-  size_t len;
+  size_t sockets = 0, events = 0, bytes = 0, len, i;
+  uint64_t latency = 0;
+  double lag = 0;
   char *text;
-  sio_server_stats(d->srv, &st);
-  app_metrics_set(d->metrics, APP_M_CONNECTIONS, "polling", (double)st.polling);
-  app_metrics_set(d->metrics, APP_M_CONNECTIONS, "websocket",
-                  (double)st.websocket);
-  app_metrics_set(d->metrics, APP_M_SOCKETS, "/",
-                  (double)sio_namespace_socket_count(d->ns));
-  app_metrics_set(d->metrics, APP_M_HANDSHAKES, NULL, (double)st.handshakes);
-  app_metrics_set(d->metrics, APP_M_PACKETS_RECEIVED, NULL,
-                  (double)st.packets_in);
-  app_metrics_set(d->metrics, APP_M_PACKETS_SENT, NULL,
-                  (double)st.packets_out);
-  app_metrics_set(d->metrics, APP_M_BYTES_RECEIVED, NULL, (double)st.bytes_in);
-  app_metrics_set(d->metrics, APP_M_BYTES_SENT, NULL, (double)st.bytes_out);
-  app_metrics_set(d->metrics, APP_M_BROADCASTS, NULL, (double)st.broadcasts);
-  app_metrics_set(d->metrics, APP_M_ACKS, NULL, (double)st.acks);
-  app_metrics_set(d->metrics, APP_M_REDIS_CONNECTED, NULL,
-                  (double)st.redis_connected);
-  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "in",
-                  (double)st.redis_messages_in);
-  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "out",
+  (void)ud;
+  if (app_metrics_new(&m)) {
+    reply_error(r, 500, "out of memory");
+    return;
+  }
+  memset(&st, 0, sizeof(st));
+  for (i = 0; i < n; i++) {
+    const struct app_loop_figures *f = &figs[i];
+    char loop[24];
+    snprintf(loop, sizeof(loop), "%zu", i);
+    app_metrics_set(m, APP_M_LOOP_UP, loop, f->answered);
+    if (!f->answered)
+      continue;
+    if (f->metrics)
+      app_metrics_merge(m, f->metrics);
+    stats_add(&st, &f->st);
+    sockets += f->sockets;
+    events += f->history_events;
+    bytes += f->history_bytes;
+    if (f->loop_lag_s > lag)
+      lag = f->loop_lag_s;
+    if (f->st.redis_latency_us > latency)
+      latency = f->st.redis_latency_us;
+    app_metrics_set(m, APP_M_LOOP_CONNECTIONS, loop,
+                    (double)(f->st.polling + f->st.websocket));
+    app_metrics_set(m, APP_M_LOOP_LAG, loop, f->loop_lag_s);
+  }
+  app_metrics_set(m, APP_M_CONNECTIONS, "polling", (double)st.polling);
+  app_metrics_set(m, APP_M_CONNECTIONS, "websocket", (double)st.websocket);
+  app_metrics_set(m, APP_M_SOCKETS, "/", (double)sockets);
+  app_metrics_set(m, APP_M_HANDSHAKES, NULL, (double)st.handshakes);
+  app_metrics_set(m, APP_M_PACKETS_RECEIVED, NULL, (double)st.packets_in);
+  app_metrics_set(m, APP_M_PACKETS_SENT, NULL, (double)st.packets_out);
+  app_metrics_set(m, APP_M_BYTES_RECEIVED, NULL, (double)st.bytes_in);
+  app_metrics_set(m, APP_M_BYTES_SENT, NULL, (double)st.bytes_out);
+  app_metrics_set(m, APP_M_BROADCASTS, NULL, (double)st.broadcasts);
+  app_metrics_set(m, APP_M_ACKS, NULL, (double)st.acks);
+  /* one adapter per loop: connected when all are */
+  app_metrics_set(m, APP_M_REDIS_CONNECTED, NULL,
+                  redis_configured(l->cfg) && redis_up(figs, n));
+  app_metrics_set(m, APP_M_REDIS_MESSAGES, "in", (double)st.redis_messages_in);
+  app_metrics_set(m, APP_M_REDIS_MESSAGES, "out",
                   (double)st.redis_messages_out);
-  app_metrics_set(d->metrics, APP_M_REDIS_MESSAGES, "dropped",
+  app_metrics_set(m, APP_M_REDIS_MESSAGES, "dropped",
                   (double)st.redis_dropped);
-  app_metrics_set(d->metrics, APP_M_REDIS_LATENCY, NULL,
-                  (double)st.redis_latency_us / 1e6);
-  app_metrics_set(d->metrics, APP_M_EVENT_LOOP_LAG, NULL, d->loop_lag_s);
+  app_metrics_set(m, APP_M_REDIS_LATENCY, NULL, (double)latency / 1e6);
+  app_metrics_set(m, APP_M_EVENT_LOOP_LAG, NULL, lag);
   /* limit hits counted inside libsio */
-  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_PAYLOAD,
+  app_metrics_set(m, APP_M_LIMIT_HITS, APP_LIMIT_MAX_PAYLOAD,
                   (double)st.over_max_payload);
-  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_SLOW_CONSUMER,
+  app_metrics_set(m, APP_M_LIMIT_HITS, APP_LIMIT_SLOW_CONSUMER,
                   (double)st.slow_consumers);
-  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_ORIGIN,
+  app_metrics_set(m, APP_M_LIMIT_HITS, APP_LIMIT_ORIGIN,
                   (double)st.origin_refused);
-  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_MAX_CONNECTIONS,
+  app_metrics_set(m, APP_M_LIMIT_HITS, APP_LIMIT_MAX_CONNECTIONS,
                   (double)st.connections_refused);
-  app_metrics_set(d->metrics, APP_M_CLOSE_TIMEOUTS, NULL,
-                  (double)st.close_timeouts);
-  app_metrics_set(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_REPLAY_BACKLOG,
+  app_metrics_set(m, APP_M_CLOSE_TIMEOUTS, NULL, (double)st.close_timeouts);
+  app_metrics_set(m, APP_M_LIMIT_HITS, APP_LIMIT_REPLAY_BACKLOG,
                   (double)st.replay_overflows);
-  app_metrics_set(d->metrics, APP_M_REPLAYED, NULL, (double)st.replayed);
+  app_metrics_set(m, APP_M_REPLAYED, NULL, (double)st.replayed);
   {
     const struct {
       const char *outcome;
@@ -239,19 +301,18 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
               {"proxied", st.forward_proxied},
               {"bad_message", st.forward_bad_messages},
               {"dropped", st.forward_dropped}};
-    size_t i;
-    for (i = 0; i < sizeof(fw) / sizeof(fw[0]); i++)
-      app_metrics_set(d->metrics, APP_M_FORWARDED, fw[i].outcome,
-                      (double)fw[i].n);
+    for (i = 0; i < APP_ARRLEN(fw); i++)
+      app_metrics_set(m, APP_M_FORWARDED, fw[i].outcome, (double)fw[i].n);
   }
-  {
-    size_t events = 0, bytes = 0;
-    sio_namespace_history_stats(d->ns, &events, &bytes);
-    app_metrics_set(d->metrics, APP_M_REPLAY_EVENTS, NULL, (double)events);
-    app_metrics_set(d->metrics, APP_M_REPLAY_BYTES, NULL, (double)bytes);
-  }
+  app_metrics_set(m, APP_M_LOOP_HANDOFFS, "handed", (double)st.loop_handed);
+  app_metrics_set(m, APP_M_LOOP_HANDOFFS, "adopted", (double)st.loop_adopted);
+  app_metrics_set(m, APP_M_LOOP_HANDOFFS, "failed",
+                  (double)st.loop_handoff_failures);
+  app_metrics_set(m, APP_M_REPLAY_EVENTS, NULL, (double)events);
+  app_metrics_set(m, APP_M_REPLAY_BYTES, NULL, (double)bytes);
   app_process_stats_read(&ps);
-  text = app_metrics_render(d->metrics, &ps, &len);
+  text = app_metrics_render(m, &ps, &len);
+  app_metrics_del(m);
   if (!text) {
     reply_error(r, 500, "out of memory");
     return;
@@ -261,100 +322,107 @@ static void handle_metrics(struct app_daemon *d, sio_http_req *r) {
   free(text);
 }
 
+static void handle_metrics(struct app_loop *l, sio_http_req *r) {
+  app_loops_figures(l, r, metrics_done, NULL);
+}
+
 /* -------------------------------------------------------------- config */
 
-static void handle_config(struct app_daemon *d, sio_http_req *r) {
+static void handle_config(struct app_loop *lp, sio_http_req *r) {
+  const struct app_config *cfg = lp->cfg;
   json_object *ev = json_object_new_array();
   json_object *o = json_object_new_object(), *t = json_object_new_array(),
               *l = json_object_new_object(), *a = json_object_new_object(),
               *rc = json_object_new_object(), *rp = json_object_new_object();
   char **items = NULL;
   size_t n = 0, i;
-  if (app_list_split(d->cfg.engine_transports, &items, &n) == 0) {
+  if (app_list_split(cfg->engine_transports, &items, &n) == 0) {
     for (i = 0; i < n; i++)
       json_object_array_add(t, json_object_new_string(items[i]));
     app_strv_free(items);
   }
-  json_object_object_add(o, "path", json_object_new_string(d->cfg.server_path));
+  json_object_object_add(o, "path", json_object_new_string(cfg->server_path));
   json_object_object_add(o, "transports", t);
   json_object_object_add(o, "pingInterval",
-                         json_object_new_int64(d->cfg.engine_ping_interval_ms));
+                         json_object_new_int64(cfg->engine_ping_interval_ms));
   json_object_object_add(o, "pingTimeout",
-                         json_object_new_int64(d->cfg.engine_ping_timeout_ms));
+                         json_object_new_int64(cfg->engine_ping_timeout_ms));
   json_object_object_add(
-      o, "maxPayload", json_object_new_int64((int64_t)d->cfg.engine_max_payload));
+      o, "maxPayload", json_object_new_int64((int64_t)cfg->engine_max_payload));
   json_object_object_add(
       o, "connectTimeout",
-      json_object_new_int64(d->cfg.engine_connect_timeout_ms));
+      json_object_new_int64(cfg->engine_connect_timeout_ms));
   json_object_object_add(a, "required",
-                         json_object_new_boolean(!app_auth_is_none(d->auth)));
-  json_object_object_add(a, "mode", json_object_new_string(d->cfg.auth_mode));
+                         json_object_new_boolean(!app_auth_is_none(lp->keys->auth)));
+  json_object_object_add(a, "mode", json_object_new_string(cfg->auth_mode));
   json_object_object_add(a, "token_sources",
                          json_object_new_string("auth.token,header,query"));
   json_object_object_add(o, "auth", a);
   json_object_object_add(
       l, "max_connections_per_user",
-      json_object_new_int64(d->cfg.limits_max_connections_per_user));
+      json_object_new_int64(cfg->limits_max_connections_per_user));
   json_object_object_add(l, "events_per_minute",
-                         json_object_new_int64(d->cfg.limits_events_per_minute));
+                         json_object_new_int64(cfg->limits_events_per_minute));
   json_object_object_add(l, "events_burst",
-                         json_object_new_int64(d->cfg.limits_events_burst));
+                         json_object_new_int64(cfg->limits_events_burst));
   json_object_object_add(
       l, "max_rooms_per_socket",
-      json_object_new_int64(d->cfg.limits_max_rooms_per_socket));
+      json_object_new_int64(cfg->limits_max_rooms_per_socket));
   json_object_object_add(o, "limits", l);
   json_object_object_add(rc, "enabled",
-                         json_object_new_boolean(d->cfg.recovery_enabled));
+                         json_object_new_boolean(cfg->recovery_enabled));
   json_object_object_add(
       rc, "max_disconnection_ms",
-      json_object_new_int64(d->cfg.recovery_max_disconnection_ms));
+      json_object_new_int64(cfg->recovery_max_disconnection_ms));
   json_object_object_add(
       rc, "persist_interval_ms",
-      json_object_new_int64(d->cfg.recovery_persist_interval_ms));
+      json_object_new_int64(cfg->recovery_persist_interval_ms));
   json_object_object_add(o, "recovery", rc);
   json_object_object_add(rp, "enabled",
-                         json_object_new_boolean(d->cfg.replay_enabled));
+                         json_object_new_boolean(cfg->replay_enabled));
   json_object_object_add(rp, "max_events",
-                         json_object_new_int64(d->cfg.replay_max_events));
+                         json_object_new_int64(cfg->replay_max_events));
   json_object_object_add(rp, "max_age_s",
-                         json_object_new_int64(d->cfg.replay_max_age_s));
+                         json_object_new_int64(cfg->replay_max_age_s));
   json_object_object_add(o, "replay", rp);
   for (i = 0; i < app_event_ntypes; i++)
     if (!app_event_types[i].server_only)
       json_object_array_add(ev,
                             json_object_new_string(app_event_types[i].name));
   json_object_object_add(o, "events", ev);
-  json_object_object_add(o, "server_id", json_object_new_string(d->server_id));
+  json_object_object_add(o, "threads", json_object_new_int64(lp->d->nloops));
+  json_object_object_add(o, "server_id",
+                         json_object_new_string(lp->d->server_id));
   reply_json(r, 200, o);
 }
 
-static void handle_dashboard(struct app_daemon *d, sio_http_req *r) {
-  (void)d;
+static void handle_dashboard(struct app_loop *l, sio_http_req *r) {
+  (void)l;
   sio_http_req_respond(r, 200, "text/html; charset=utf-8", app_dashboard_html,
                        app_dashboard_html_len,
                        "Cache-Control: no-cache\r\n"
                        "X-Content-Type-Options: nosniff\r\n");
 }
 
-static void handle_client_js(struct app_daemon *d, sio_http_req *r) {
+static void handle_client_js(struct app_loop *l, sio_http_req *r) {
   sio_http_req_respond(r, 200, "application/javascript; charset=utf-8",
-                       d->client_js, d->client_js_len,
+                       l->d->client_js, l->d->client_js_len,
                        "Cache-Control: public, max-age=3600\r\n");
 }
 
 /* "<path>socket.io.js", e.g. "/socket.io/socket.io.js". */
-static int is_client_js(const struct app_daemon *d, const sio_http_req *r) {
-  size_t n, pl = strlen(d->cfg.server_path);
+static int is_client_js(const struct app_loop *l, const sio_http_req *r) {
+  size_t n, pl = strlen(l->cfg->server_path);
   const char *p = sio_http_req_path(r, &n);
-  return n == pl + 12 && memcmp(p, d->cfg.server_path, pl) == 0 &&
+  return n == pl + 12 && memcmp(p, l->cfg->server_path, pl) == 0 &&
          memcmp(p + pl, "socket.io.js", 12) == 0;
 }
 
 /* ----------------------------------------------------------------- emit */
 
-static int api_key_ok(const struct app_daemon *d, const sio_http_req *r) {
+static int api_key_ok(const struct app_loop *l, const sio_http_req *r) {
   const char *h = sio_http_req_header(r, "authorization");
-  const char *key = d->cfg.api_key;
+  const char *key = l->cfg->api_key;
   size_t kl = strlen(key), hl, i;
   unsigned char diff = 0;
   if (!h || strncasecmp(h, "Bearer ", 7) != 0)
@@ -372,7 +440,7 @@ static int api_key_ok(const struct app_daemon *d, const sio_http_req *r) {
   return diff == 0;
 }
 
-static void handle_emit(struct app_daemon *d, sio_http_req *r) {
+static void handle_emit(struct app_loop *l, sio_http_req *r) {
   struct app_publish pub;
   char err[256], id[37];
   uint8_t rnd[16];
@@ -381,8 +449,8 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
   json_object *env, *args, *o;
   sio_broadcast_opts bo;
   int rv;
-  if (!api_key_ok(d, r)) {
-    app_metrics_inc(d->metrics, APP_M_PUBLISH_REJECTED,
+  if (!api_key_ok(l, r)) {
+    app_metrics_inc(l->metrics, APP_M_PUBLISH_REJECTED,
                     APP_PUBLISH_UNAUTHORIZED);
     reply_error(r, 401, "missing or wrong API key");
     return;
@@ -394,7 +462,7 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
     return;
   }
   if (rv != 0) {
-    app_metrics_inc(d->metrics, APP_M_PUBLISH_REJECTED,
+    app_metrics_inc(l->metrics, APP_M_PUBLISH_REJECTED,
                     APP_PUBLISH_BAD_REQUEST);
     reply_error(r, 400, err);
     return;
@@ -414,7 +482,7 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
   memset(&bo, 0, sizeof(bo));
   bo.rooms = (const char *const *)pub.rooms;
   bo.nrooms = pub.n_rooms;
-  rv = sio_namespace_broadcast(d->ns, &bo, pub.type->name, args, NULL, 0);
+  rv = sio_namespace_broadcast(l->ns, &bo, pub.type->name, args, NULL, 0);
   json_object_put(args);
   if (rv < 0) {
     app_publish_deinit(&pub);
@@ -434,28 +502,28 @@ static void handle_emit(struct app_daemon *d, sio_http_req *r) {
 /* ------------------------------------------------------------- routing */
 
 static void on_http(sio_http_req *r, void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   const char *want = NULL;
-  void (*fn)(struct app_daemon *, sio_http_req *) = NULL;
+  void (*fn)(struct app_loop *, sio_http_req *) = NULL;
   if (path_is(r, "/health")) {
     fn = handle_health;
     want = "GET";
   } else if (path_is(r, "/ready")) {
     fn = handle_ready;
     want = "GET";
-  } else if (path_is(r, "/metrics") && d->cfg.metrics_enabled) {
+  } else if (path_is(r, "/metrics") && l->cfg->metrics_enabled) {
     fn = handle_metrics;
     want = "GET";
   } else if (path_is(r, "/config")) {
     fn = handle_config;
     want = "GET";
-  } else if (path_is(r, "/api/v1/emit") && *d->cfg.api_key) {
+  } else if (path_is(r, "/api/v1/emit") && *l->cfg->api_key) {
     fn = handle_emit;
     want = "POST";
-  } else if (path_is(r, "/") && d->dashboard) {
+  } else if (path_is(r, "/") && l->d->dashboard) {
     fn = handle_dashboard;
     want = "GET";
-  } else if (d->client_js && is_client_js(d, r)) {
+  } else if (l->d->client_js && is_client_js(l, r)) {
     fn = handle_client_js;
     want = "GET";
   }
@@ -468,33 +536,34 @@ static void on_http(sio_http_req *r, void *ud) {
                          31, allow);
     return;
   }
-  fn(d, r);
+  fn(l, r);
 }
 
 static int on_handshake(const sio_http_req *r, const char **message,
                         void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   char buf[64];
   const char *ip;
   int rv;
-  if (d->draining) {
+  if (l->draining) {
     *message = "Server draining";
     return 503;
   }
-  if (d->cfg.limits_handshakes_per_ip_per_s <= 0)
+  if (l->cfg->limits_handshakes_per_ip_per_s <= 0)
     return 0;
-  ip = app_client_ip(d, sio_http_req_remote_addr(r),
+  ip = app_client_ip(l->cfg, sio_http_req_remote_addr(r),
                      sio_http_req_header(r, "x-forwarded-for"), buf,
                      sizeof(buf));
-  rv = app_keytab_take(d->ips, ip, &d->handshake_rate, app_now_ms());
+  /* one bucket per IP for every loop */
+  rv = app_ips_take(l->d, ip, &l->handshake_rate);
   if (rv == APP_RL_OK)
     return 0;
-  app_metrics_inc(d->metrics, APP_M_LIMIT_HITS, APP_LIMIT_HANDSHAKE_RATE);
+  app_metrics_inc(l->metrics, APP_M_LIMIT_HITS, APP_LIMIT_HANDSHAKE_RATE);
   *message = "Too many handshakes";
   return 429;
 }
 
-void app_http_install(struct app_daemon *d) {
-  sio_server_set_http_handler(d->srv, on_http, d);
-  sio_server_set_handshake_filter(d->srv, on_handshake, d);
+void app_http_install(struct app_loop *l) {
+  sio_server_set_http_handler(l->srv, on_http, l);
+  sio_server_set_handshake_filter(l->srv, on_handshake, l);
 }

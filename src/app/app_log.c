@@ -3,14 +3,16 @@
 #include "app_log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = SIO_LOG_INFO;
-static int log_json;
+/* read by every loop's thread, set by a reload on loop 0 */
+static atomic_int log_level = SIO_LOG_INFO;
+static atomic_int log_json;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 

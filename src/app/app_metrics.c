@@ -106,6 +106,29 @@ double app_metrics_get(const struct app_metrics *m, enum app_metric id,
   return s ? s->value : 0;
 }
 
+int app_metrics_merge(struct app_metrics *dst, const struct app_metrics *src) {
+  size_t i, j;
+  for (i = 0; i < APP_M_COUNT; i++)
+    for (j = 0; j < src->m[i].n; j++) {
+      struct series *s = find(&dst->m[i], src->m[i].s[j].label, true);
+      if (!s)
+        return -1;
+      s->value += src->m[i].s[j].value;
+    }
+  return 0;
+}
+
+struct app_metrics *app_metrics_copy(const struct app_metrics *m) {
+  struct app_metrics *c;
+  if (app_metrics_new(&c))
+    return NULL;
+  if (app_metrics_merge(c, m)) {
+    app_metrics_del(c);
+    return NULL;
+  }
+  return c;
+}
+
 void app_metrics_del(struct app_metrics *m) {
   size_t i, j;
   if (!m)

@@ -5,7 +5,8 @@
  * (format 0.0.4), for GET /metrics (SPEC §3). The caller sets values (from
  * the library's callbacks and its own policy code); this module stores and
  * formats them, plus the usual process_* figures read from /proc and
- * getrusage(). Not thread-safe: use it from the loop thread. */
+ * getrusage(). Not thread-safe: a registry belongs to one loop (each
+ * loop of the daemon has its own, summed with app_metrics_merge). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,7 +62,18 @@
     "by outcome: carried, unknown, served, taken_over, handed_over, "         \
     "proxied, bad_message, dropped.")                                          \
   X(APP_M_EVENT_LOOP_LAG, "sio_event_loop_lag_seconds", "gauge", NULL,         \
-    "Delay of the last event-loop tick behind its schedule.")
+    "Delay of the last event-loop tick behind its schedule (the most "       \
+    "behind of the loops).")                                                   \
+  X(APP_M_LOOP_UP, "sio_loop_up", "gauge", "loop",                             \
+    "1 when the event loop answered this scrape within 1 s; 0: its figures "  \
+    "are missing from the totals.")                                            \
+  X(APP_M_LOOP_CONNECTIONS, "sio_loop_connections", "gauge", "loop",           \
+    "Open Engine.IO connections of each event loop (server.threads).")       \
+  X(APP_M_LOOP_LAG, "sio_loop_lag_seconds", "gauge", "loop",                   \
+    "Delay of each event loop's last tick behind its schedule.")              \
+  X(APP_M_LOOP_HANDOFFS, "sio_loop_handoffs_total", "counter", "outcome",      \
+    "Connections with a request for another loop's session, by outcome: "    \
+    "handed (to the owner), adopted (from another loop), failed.")
 
 enum app_metric {
 #define APP_METRIC_ENUM(id, name, type, label, help) id,
@@ -113,6 +125,13 @@ static inline int app_metrics_inc(struct app_metrics *m, enum app_metric id,
                                   const char *label) {
   return app_metrics_add(m, id, label, 1);
 }
+/* Adds every series of src to dst's (creating those dst lacks): the
+ * registries of several loops summed. Returns 0, or -1 (out of memory, or
+ * past APP_METRICS_MAX_SERIES: dst then holds part of src). */
+int app_metrics_merge(struct app_metrics *dst, const struct app_metrics *src);
+/* A registry holding the same series and values as m, or NULL (out of
+ * memory): a loop's counters handed to another loop. */
+struct app_metrics *app_metrics_copy(const struct app_metrics *m);
 /* Current value; 0 for a series that does not exist. */
 double app_metrics_get(const struct app_metrics *m, enum app_metric id,
                        const char *label);

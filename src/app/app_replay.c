@@ -41,16 +41,16 @@ static const char *envelope_id(const char *event, json_object *args, void *ud) {
   return json_object_get_string(id);
 }
 
-int app_replay_install(struct app_daemon *d) {
+int app_replay_install(struct app_loop *l) {
   sio_history_config hc;
-  if (!d->cfg.replay_enabled)
+  if (!l->cfg->replay_enabled)
     return 0;
   memset(&hc, 0, sizeof(hc));
-  hc.max_events = (uint32_t)d->cfg.replay_max_events;
-  hc.max_age_ms = (uint32_t)(d->cfg.replay_max_age_s * 1000);
+  hc.max_events = (uint32_t)l->cfg->replay_max_events;
+  hc.max_age_ms = (uint32_t)(l->cfg->replay_max_age_s * 1000);
   hc.id_of = envelope_id;
-  hc.ud = d;
-  return sio_namespace_set_history(d->ns, &hc) == 0 ? 0 : -1;
+  hc.ud = l;
+  return sio_namespace_set_history(l->ns, &hc) == 0 ? 0 : -1;
 }
 
 int app_replay_pick_since(json_object *auth, const char *query, char **out) {
@@ -91,14 +91,14 @@ static int add_outcome(json_object *o, size_t replayed, int complete) {
   return 0;
 }
 
-static void count(struct app_daemon *d, int complete) {
-  app_metrics_inc(d->metrics, APP_M_REPLAYS, complete ? "true" : "false");
+static void count(struct app_loop *l, int complete) {
+  app_metrics_inc(l->metrics, APP_M_REPLAYS, complete ? "true" : "false");
 }
 
 /* ---------------------------------------------------------------- connect */
 
 struct connect_replay {
-  struct app_daemon *d;
+  struct app_loop *l;
   json_object *data; /* connection.established's, until FOUND sends it */
 };
 
@@ -114,13 +114,13 @@ static void connect_step(sio_socket *s, int stage, int status, size_t n,
     return;
   }
   if (status != SIO_ERR_CANCELED)
-    count(c->d, complete);
+    count(c->l, complete);
   json_object_put(c->data);
   free(c);
 }
 
 void app_replay_established(struct app_sock *as, json_object *data) {
-  struct app_daemon *d = as->d;
+  struct app_loop *l = as->l;
   const char *rooms[2] = {"global", as->user_room};
   struct connect_replay *c;
   int complete = 0;
@@ -131,9 +131,9 @@ void app_replay_established(struct app_sock *as, json_object *data) {
   /* A recovered session got every missed event already, in every room. */
   if (sio_socket_recovered(as->s)) {
     complete = 1;
-  } else if (as->since && d->cfg.replay_enabled &&
+  } else if (as->since && l->cfg->replay_enabled &&
              (c = calloc(1, sizeof(*c))) != NULL) {
-    c->d = d;
+    c->l = l;
     c->data = data;
     if (sio_socket_replay(as->s, rooms, 2, as->since, connect_step, c) == 0) {
       free(as->since);
@@ -144,7 +144,7 @@ void app_replay_established(struct app_sock *as, json_object *data) {
   }
   free(as->since);
   as->since = NULL;
-  count(d, complete);
+  count(l, complete);
   if (add_outcome(data, 0, complete) == 0)
     app_emit_envelope(as->s, APP_EVENT_CONNECTION_ESTABLISHED, data);
   else
@@ -154,7 +154,7 @@ void app_replay_established(struct app_sock *as, json_object *data) {
 /* -------------------------------------------------------------- subscribe */
 
 struct subscribe_replay {
-  struct app_daemon *d;
+  struct app_loop *l;
   json_object *ack;
   int64_t ack_id;
 };
@@ -165,7 +165,7 @@ static void subscribe_step(sio_socket *s, int stage, int status, size_t n,
   if (stage == SIO_REPLAY_FOUND)
     return;
   if (status != SIO_ERR_CANCELED) {
-    count(c->d, complete);
+    count(c->l, complete);
     if (add_outcome(c->ack, n, complete) == 0) {
       app_send_ack(s, c->ack_id, c->ack);
       c->ack = NULL;
@@ -177,7 +177,7 @@ static void subscribe_step(sio_socket *s, int stage, int status, size_t n,
 
 void app_replay_subscribe(struct app_sock *as, const char *since,
                           json_object *ack, int64_t ack_id) {
-  struct app_daemon *d = as->d;
+  struct app_loop *l = as->l;
   json_object *list = NULL;
   const char **rooms = NULL;
   size_t i, n = 0;
@@ -186,10 +186,10 @@ void app_replay_subscribe(struct app_sock *as, const char *since,
       json_object_is_type(list, json_type_array) &&
       (n = json_object_array_length(list)) > 0)
     rooms = calloc(n, sizeof(*rooms));
-  if (d->cfg.replay_enabled && rooms && (c = calloc(1, sizeof(*c))) != NULL) {
+  if (l->cfg->replay_enabled && rooms && (c = calloc(1, sizeof(*c))) != NULL) {
     for (i = 0; i < n; i++)
       rooms[i] = json_object_get_string(json_object_array_get_idx(list, i));
-    c->d = d;
+    c->l = l;
     c->ack = ack;
     c->ack_id = ack_id;
     /* the rooms are copied by the call */
@@ -201,7 +201,7 @@ void app_replay_subscribe(struct app_sock *as, const char *since,
     free(c);
   }
   free(rooms);
-  count(d, 0);
+  count(l, 0);
   if (add_outcome(ack, 0, 0) == 0)
     app_send_ack(as->s, ack_id, ack);
   else

@@ -9,14 +9,14 @@
 
 #include <sio/sio.h>
 
-struct app_daemon;
+struct app_loop;
 struct app_sock;
 
 /* Longest event id accepted; envelope ids are 36-byte UUIDs. */
 #define APP_REPLAY_ID_MAX 128
 
-/* Gives d->ns its history when replay.enabled. Returns 0 or -1. */
-int app_replay_install(struct app_daemon *d);
+/* Gives l->ns its history when replay.enabled. Returns 0 or -1. */
+int app_replay_install(struct app_loop *l);
 
 /* The last event id of a connecting client: auth.last_event_id, else the
  * last_event_id query parameter (borrowed). Returns 1 with *out a malloc'd

@@ -13,9 +13,15 @@
  * passed gets connection.error {"code":"token_expired"} and is
  * disconnected), idle rate-limit entries, event-loop lag, and the systemd
  * watchdog and status line (app_sdnotify.h; each step of this lifecycle
- * is told to the service manager too). */
+ * is told to the service manager too).
+ * With several loops the signals arrive on loop 0, which posts each step
+ * to every loop (each stops listening, tells its sockets and closes once
+ * they have gone); a reload hands every loop a copy of the new values and
+ * the keys. Every loop has its tick; loop 0's also does the process-wide
+ * chores. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,67 +32,99 @@
 #include "app_util.h"
 
 static void server_closed(sio_server *s, void *ud) {
-  struct app_daemon *d = ud;
+  struct app_loop *l = ud;
   (void)s;
-  d->srv = NULL;
-  uv_close((uv_handle_t *)&d->tick, NULL);
-  uv_close((uv_handle_t *)&d->drain_timer, NULL);
-  uv_close((uv_handle_t *)&d->sig_term, NULL);
-  uv_close((uv_handle_t *)&d->sig_int, NULL);
-  uv_close((uv_handle_t *)&d->sig_hup, NULL);
-  APP_LOGI("stopped");
+  l->srv = NULL;
+  app_loops_closed(l);
 }
 
-static void close_now(struct app_daemon *d) {
-  if (!d->srv || d->closing_now)
+static void close_now(struct app_loop *l) {
+  if (!l->srv || l->closing_now)
     return;
-  d->closing_now = true;
-  uv_timer_stop(&d->tick);
-  uv_timer_stop(&d->drain_timer);
-  sio_server_close(d->srv, server_closed, d);
+  l->closing_now = true;
+  uv_timer_stop(&l->tick);
+  uv_timer_stop(&l->close_timer);
+  sio_server_close(l->srv, server_closed, l);
 }
 
-static void drain_timer_cb(uv_timer_t *t) { close_now(t->data); }
+static void close_timer_cb(uv_timer_t *t) { close_now(t->data); }
 
 /* The line `systemctl status` shows, after an optional state line. */
 static void sd_status(struct app_daemon *d, const char *first) {
   char msg[256];
+  struct app_loop *l0 = &d->loops[0];
   snprintf(msg, sizeof(msg), "%sSTATUS=%s%zu sockets%s", first ? first : "",
-           d->draining ? "draining, " : "", d->nsocks,
-           !*d->cfg.redis_url                 ? ""
-           : sio_server_redis_connected(d->srv) ? ", Redis connected"
-                                                : ", Redis unreachable");
+           d->draining ? "draining, " : "",
+           atomic_load_explicit(&d->nsocks, memory_order_relaxed),
+           !*d->cfg.redis_url ? ""
+           : l0->srv && sio_server_redis_connected(l0->srv)
+               ? ", Redis connected"
+               : ", Redis unreachable");
   app_sd_notify(msg);
 }
 
-void app_daemon_drain(struct app_daemon *d) {
+/* On each loop: what a drain does there. */
+static void loop_drain(sio_server *s, void *ud) {
+  struct app_loop *l = ud;
   struct app_sock *as;
   json_object *data;
-  if (d->draining)
+  if (!s || l->draining)
     return;
-  d->draining = true;
-  APP_LOGI("draining: %zu sockets, closing within %lld ms", d->nsocks,
-           (long long)d->cfg.server_drain_timeout_ms);
-  sd_status(d, "STOPPING=1\n");
-  sio_server_stop_listening(d->srv);
+  l->draining = true;
+  sio_server_stop_listening(s);
   /* a client of ours that resumes elsewhere gets its rooms back even if
    * this process is killed before its socket closes (streams adapter) */
-  sio_server_persist_sessions(d->srv);
-  for (as = d->socks; as; as = as->next) {
+  sio_server_persist_sessions(s);
+  for (as = l->socks; as; as = as->next) {
     data = app_event_error_data("server_shutdown",
                                 "server is shutting down; reconnect");
     if (data)
       app_emit_envelope(as->s, APP_EVENT_CONNECTION_ERROR, data);
   }
-  uv_timer_start(&d->drain_timer, drain_timer_cb,
-                 (uint64_t)d->cfg.server_drain_timeout_ms, 0);
-  app_daemon_drain_check(d);
+  app_loop_drain_check(l);
 }
 
-void app_daemon_drain_check(struct app_daemon *d) {
+static void loop_close(sio_server *s, void *ud) {
+  if (s)
+    close_now(ud);
+}
+
+static void loop_abort(sio_server *s, void *ud) {
+  struct app_loop *l = ud;
+  if (!s)
+    return;
+  close_now(l);
+  /* without waiting for slow peers' closes (close_timeout_ms) */
+  if (l->srv)
+    sio_server_abort_closes(l->srv);
+}
+
+/* From loop 0 to every loop (a loop already closed is skipped). */
+static void each_loop(struct app_daemon *d, sio_post_fn fn) {
+  unsigned i;
+  for (i = 0; i < d->nloops; i++)
+    app_loops_post(&d->loops[0], i, fn, &d->loops[i]);
+}
+
+static void drain_timer_cb(uv_timer_t *t) { each_loop(t->data, loop_close); }
+
+void app_daemon_drain(struct app_daemon *d) {
+  if (d->draining)
+    return;
+  d->draining = true;
+  APP_LOGI("draining: %zu sockets, closing within %lld ms",
+           atomic_load_explicit(&d->nsocks, memory_order_relaxed),
+           (long long)d->cfg.server_drain_timeout_ms);
+  sd_status(d, "STOPPING=1\n");
+  uv_timer_start(&d->drain_timer, drain_timer_cb,
+                 (uint64_t)d->cfg.server_drain_timeout_ms, 0);
+  each_loop(d, loop_drain);
+}
+
+void app_loop_drain_check(struct app_loop *l) {
   /* on the next loop iteration: the caller may be inside libsio */
-  if (d->draining && d->nsocks == 0 && !d->closing_now)
-    uv_timer_start(&d->drain_timer, drain_timer_cb, 0, 0);
+  if (l->draining && l->nsocks == 0 && !l->closing_now)
+    uv_timer_start(&l->close_timer, close_timer_cb, 0, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -105,10 +143,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   }
   if (d->draining) {
     APP_LOGI("second signal: closing now");
-    close_now(d);
-    /* without waiting for slow peers' closes (close_timeout_ms) */
-    if (d->srv)
-      sio_server_abort_closes(d->srv);
+    each_loop(d, loop_abort);
     return;
   }
   app_daemon_drain(d);
@@ -123,10 +158,61 @@ static bool section_changed(const struct app_config_changes *c,
   return false;
 }
 
+/* What a reload changes on a loop: its copy of the reloadable values and
+ * the keys. */
+struct reload_msg {
+  struct app_loop *l;
+  struct app_config cfg; /* loops 1..N-1: the new values */
+  struct app_keys *keys; /* a reference */
+};
+
+static void loop_apply(struct app_loop *l) {
+  l->event_rate.per_minute = (uint32_t)l->cfg->limits_events_per_minute;
+  l->event_rate.burst = (uint32_t)l->cfg->limits_events_burst;
+  l->handshake_rate = app_rate_per_second(
+      (uint32_t)l->cfg->limits_handshakes_per_ip_per_s,
+      (uint32_t)l->cfg->limits_handshakes_burst);
+}
+
+static void loop_reload(sio_server *s, void *ud) {
+  struct reload_msg *m = ud;
+  struct app_loop *l = m->l;
+  if (s) {
+    app_config_deinit(&l->cfg_copy);
+    l->cfg_copy = m->cfg; /* taken */
+    memset(&m->cfg, 0, sizeof(m->cfg));
+    app_keys_unref(l->keys);
+    l->keys = m->keys;
+    m->keys = NULL;
+    loop_apply(l);
+  }
+  app_config_deinit(&m->cfg);
+  app_keys_unref(m->keys);
+  free(m);
+}
+
+/* Loops 1..N-1 get a copy of the new values and the keys. */
+static void reload_loops(struct app_daemon *d) {
+  unsigned i;
+  for (i = 1; i < d->nloops; i++) {
+    struct reload_msg *m = calloc(1, sizeof(*m));
+    if (!m || app_config_copy(&m->cfg, &d->cfg)) {
+      free(m);
+      APP_LOGE("reload: loop %u keeps its configuration (out of memory)", i);
+      continue;
+    }
+    m->l = &d->loops[i];
+    m->keys = app_keys_ref(d->keys);
+    if (app_loops_post(&d->loops[0], i, loop_reload, m))
+      loop_reload(NULL, m); /* closed: nothing to apply */
+  }
+}
+
 int app_daemon_reload(struct app_daemon *d) {
   struct app_msgs msgs;
   struct app_config_changes changes;
   struct app_auth *auth = NULL;
+  struct app_loop *l0 = &d->loops[0];
   size_t i;
   int rv, lvl;
   app_msgs_init(&msgs);
@@ -143,20 +229,20 @@ int app_daemon_reload(struct app_daemon *d) {
     return -1;
   }
   lvl = app_log_level_parse(d->cfg.log_level);
-  if (lvl >= 0)
+  if (lvl >= 0 && section_changed(&changes, "log"))
     app_log_init(lvl, app_log_format_parse(d->cfg.log_format) == 1);
-  d->event_rate.per_minute = (uint32_t)d->cfg.limits_events_per_minute;
-  d->event_rate.burst = (uint32_t)d->cfg.limits_events_burst;
-  d->handshake_rate = app_rate_per_second(
-      (uint32_t)d->cfg.limits_handshakes_per_ip_per_s,
-      (uint32_t)d->cfg.limits_handshakes_burst);
+  loop_apply(l0);
   if (section_changed(&changes, "auth")) {
+    struct app_keys *keys;
     app_msgs_deinit(&msgs);
     app_msgs_init(&msgs);
     if (app_auth_new_from_config(&auth, &d->cfg, &msgs) == 0 &&
-        (app_auth_has_key(auth) || !app_auth_has_key(d->auth))) {
-      app_auth_del(d->auth);
-      d->auth = auth;
+        (app_auth_has_key(auth) || !app_auth_has_key(d->keys->auth)) &&
+        (keys = app_keys_new(auth)) != NULL) {
+      app_keys_unref(d->keys);
+      d->keys = keys;
+      app_keys_unref(l0->keys);
+      l0->keys = app_keys_ref(keys);
       APP_LOGI("reload: authentication keys replaced");
     } else {
       app_auth_del(auth);
@@ -165,6 +251,7 @@ int app_daemon_reload(struct app_daemon *d) {
       APP_LOGE("reload: auth settings not applied; the old keys stay");
     }
   }
+  reload_loops(d);
   APP_LOGI("configuration reloaded");
   app_msgs_deinit(&msgs);
   app_config_changes_deinit(&changes);
@@ -172,21 +259,22 @@ int app_daemon_reload(struct app_daemon *d) {
 }
 
 static void tick_cb(uv_timer_t *t) {
-  struct app_daemon *d = t->data;
-  uint64_t now = uv_now(d->loop), ms = app_now_ms();
+  struct app_loop *l = t->data;
+  struct app_daemon *d = l->d;
+  uint64_t now = uv_now(l->loop), ms = app_now_ms();
   int64_t now_s = (int64_t)(ms / 1000);
   struct app_sock *as, *next;
-  static unsigned ticks;
+  unsigned ticks = l->ticks++;
   /* lag: how late this tick ran behind its schedule */
-  d->loop_lag_s = now > d->tick_expected
-                      ? (double)(now - d->tick_expected) / 1000.0
+  l->loop_lag_s = now > l->tick_expected
+                      ? (double)(now - l->tick_expected) / 1000.0
                       : 0.0;
-  d->tick_expected = now + 1000;
-  for (as = d->socks; as; as = next) {
+  l->tick_expected = now + 1000;
+  for (as = l->socks; as; as = next) {
     next = as->next;
     if (as->claims.has_exp &&
-        now_s >= as->claims.exp + d->cfg.auth_leeway_s &&
-        !app_auth_is_none(d->auth)) {
+        now_s >= as->claims.exp + l->cfg->auth_leeway_s &&
+        !app_auth_is_none(l->keys->auth)) {
       APP_LOGI("socket %s (user %s): token expired", sio_socket_id(as->s),
                as->claims.sub);
       app_sock_close_with_error(as, "token_expired",
@@ -194,17 +282,22 @@ static void tick_cb(uv_timer_t *t) {
     }
   }
   if (ticks % 10 == 0)
-    app_cluster_refresh(d);
-  if (++ticks % 10 == 0) {
+    app_cluster_refresh(l);
+  if (l->draining && l->nsocks == 0)
+    close_now(l);
+  if (l->index != 0)
+    return;
+  /* loop 0: the process-wide chores */
+  if ((ticks + 1) % 10 == 0) {
+    uv_mutex_lock(&d->tab_lock);
     app_keytab_expire(d->users, ms);
     app_keytab_expire(d->ips, ms);
+    uv_mutex_unlock(&d->tab_lock);
   }
   if (app_sd_watchdog_usec())
     app_sd_notify("WATCHDOG=1");
-  if (ticks % 10 == 5)
+  if ((ticks + 1) % 10 == 5)
     sd_status(d, NULL);
-  if (d->draining && d->nsocks == 0)
-    close_now(d);
 }
 
 void app_daemon_ready(struct app_daemon *d) {
@@ -214,16 +307,22 @@ void app_daemon_ready(struct app_daemon *d) {
   sd_status(d, "READY=1\n");
 }
 
+void app_loop_timers_init(struct app_loop *l) {
+  uv_timer_init(l->loop, &l->tick);
+  uv_timer_init(l->loop, &l->close_timer);
+  l->tick.data = l;
+  l->close_timer.data = l;
+  l->tick_expected = uv_now(l->loop) + 1000;
+  uv_timer_start(&l->tick, tick_cb, 1000, 1000);
+}
+
 int app_signals_install(struct app_daemon *d) {
-  uv_timer_init(d->loop, &d->tick);
-  uv_timer_init(d->loop, &d->drain_timer);
-  d->tick.data = d;
+  uv_loop_t *loop = uv_default_loop();
+  uv_timer_init(loop, &d->drain_timer);
   d->drain_timer.data = d;
-  d->tick_expected = uv_now(d->loop) + 1000;
-  uv_timer_start(&d->tick, tick_cb, 1000, 1000);
-  uv_signal_init(d->loop, &d->sig_term);
-  uv_signal_init(d->loop, &d->sig_int);
-  uv_signal_init(d->loop, &d->sig_hup);
+  uv_signal_init(loop, &d->sig_term);
+  uv_signal_init(loop, &d->sig_int);
+  uv_signal_init(loop, &d->sig_hup);
   d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
   if (uv_signal_start(&d->sig_term, on_signal, SIGTERM) ||
       uv_signal_start(&d->sig_int, on_signal, SIGINT) ||

@@ -42,7 +42,7 @@ check_sources += tests/test_app_config.c tests/test_app_auth.c \
 bin_PROGRAMS += sio-server
 sio_server_SOURCES = src/app/main.c src/app/app_daemon.h \
 	src/app/app_commands.c src/app/app_replay.c src/app/app_replay.h \
-	src/app/app_http_api.c src/app/app_signals.c
+	src/app/app_http_api.c src/app/app_signals.c src/app/app_loops.c
 nodist_sio_server_SOURCES = src/app/app_dashboard_html.c
 BUILT_SOURCES += src/app/app_dashboard_html.c
 CLEANFILES += src/app/app_dashboard_html.c

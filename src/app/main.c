@@ -1,9 +1,10 @@
 /* main.c: the sio-server daemon's entry point.
  *
  * Reads the configuration (file, SIO_<SECTION>_<KEY> environment, flags),
- * sets up logging, authentication, limits and metrics, builds the libsio
- * server with the "/" namespace's handlers and the HTTP endpoints, listens
- * and runs the loop until a drain finishes.
+ * sets up logging, authentication and limits, builds a libsio server with
+ * the "/" namespace's handlers and the HTTP endpoints on each of the
+ * server.threads loops (app_loops.c), listens and runs loop 0 until a
+ * drain has finished on every loop.
  *
  * Exit codes: 0 after a clean stop, 1 for a configuration or start-up
  * error, 2 for a command-line error. */
@@ -40,7 +41,7 @@ static int dev_secret(struct app_daemon *d) {
   char *tok = NULL;
   int64_t now = (int64_t)(app_now_ms() / 1000);
   if (app_random_bytes(secret, sizeof(secret)) ||
-      app_auth_set_secret(d->auth, secret, sizeof(secret)))
+      app_auth_set_secret(d->keys->auth, secret, sizeof(secret)))
     return -1;
   if (jwt_new(&jwt) == 0 &&
       jwt_set_alg(jwt, jwt_str_alg(d->cfg.auth_algorithm), secret,
@@ -118,8 +119,9 @@ static int transports_mask(const char *list) {
   return mask;
 }
 
-static int build_server(struct app_daemon *d) {
-  struct app_config *c = &d->cfg;
+/* One loop's server; every loop builds the same. */
+static int build_server(struct app_loop *l) {
+  const struct app_config *c = l->cfg;
   sio_options *o;
   int rv;
   if (sio_options_new(&o))
@@ -151,72 +153,47 @@ static int build_server(struct app_daemon *d) {
   if (!rv && *c->tls_cert_file)
     rv = sio_options_set_tls_min_version(o, c->tls_min_version);
   if (!rv)
-    rv = sio_server_new(&d->srv, d->loop, o);
+    rv = sio_server_new(&l->srv, l->loop, o);
   sio_options_del(o);
   if (rv) {
     APP_LOGE("cannot create the server: %s", sio_strerror(rv));
     return -1;
   }
-  d->ns = sio_server_of(d->srv, "/");
-  if (!d->ns)
+  l->ns = sio_server_of(l->srv, "/");
+  if (!l->ns)
     return -1;
-  if (app_replay_install(d) != 0)
+  if (app_replay_install(l) != 0)
     return -1;
-  app_commands_install(d);
-  app_http_install(d);
-  return 0;
-}
-
-static int listen_all(struct app_daemon *d) {
-  char **addrs = NULL;
-  size_t n = 0, i;
-  int rv = 0;
-  if (app_list_split(d->cfg.server_listen, &addrs, &n) || n == 0) {
-    APP_LOGE("server.listen: no address");
-    app_strv_free(addrs);
-    return -1;
-  }
-  for (i = 0; i < n && !rv; i++) {
-    rv = sio_server_listen(d->srv, addrs[i]);
-    if (rv)
-      APP_LOGE("server.listen: cannot listen on %s: %s", addrs[i],
-               sio_strerror(rv));
-    else
-      APP_LOGI("listening on %s%s (path %s, port %d)", addrs[i],
-               *d->cfg.tls_cert_file ? " with TLS" : "", d->cfg.server_path,
-               sio_server_port(d->srv, i));
-  }
-  app_strv_free(addrs);
-  return rv ? -1 : 0;
+  app_commands_install(l);
+  app_http_install(l);
+  return app_cluster_install(l);
 }
 
 static int setup(struct app_daemon *d) {
   struct app_msgs msgs;
+  struct app_auth *auth = NULL;
   uint8_t seed[32];
   char host[64];
   int rv;
   app_msgs_init(&msgs);
-  rv = app_auth_new_from_config(&d->auth, &d->cfg, &msgs);
+  rv = app_auth_new_from_config(&auth, &d->cfg, &msgs);
   print_msgs(&msgs);
   app_msgs_deinit(&msgs);
-  if (rv)
+  if (rv || !(d->keys = app_keys_new(auth))) {
+    app_auth_del(auth);
     return -1;
-  if (app_auth_is_none(d->auth)) {
+  }
+  if (app_auth_is_none(auth)) {
     APP_LOGW("auth.mode = none: every client is accepted WITHOUT a token; "
              "for development only, never in production");
     d->dev_mode = true;
-  } else if (!app_auth_has_key(d->auth) && dev_secret(d) != 0) {
+  } else if (!app_auth_has_key(auth) && dev_secret(d) != 0) {
     return -1;
   }
-  if (app_metrics_new(&d->metrics) || app_random_bytes(seed, sizeof(seed)) ||
+  if (app_random_bytes(seed, sizeof(seed)) || uv_mutex_init(&d->tab_lock) ||
       app_keytab_new(&d->users, 1u << 20, 60000, seed) ||
       app_keytab_new(&d->ips, 1u << 16, 60000, seed + 16))
     return -1;
-  d->event_rate.per_minute = (uint32_t)d->cfg.limits_events_per_minute;
-  d->event_rate.burst = (uint32_t)d->cfg.limits_events_burst;
-  d->handshake_rate =
-      app_rate_per_second((uint32_t)d->cfg.limits_handshakes_per_ip_per_s,
-                          (uint32_t)d->cfg.limits_handshakes_burst);
   if (*d->cfg.server_id) {
     snprintf(d->server_id, sizeof(d->server_id), "%s", d->cfg.server_id);
   } else {
@@ -227,21 +204,21 @@ static int setup(struct app_daemon *d) {
              (long)getpid());
   }
   d->start_ms = app_now_ms();
-  if (build_server(d) || app_cluster_install(d) || app_signals_install(d) ||
-      listen_all(d))
-    return -1;
-  if (finish_dev_setup(d) != 0)
+  /* before the loops copy the configuration: it may add an API key */
+  if (finish_dev_setup(d) != 0 || app_signals_install(d) ||
+      app_loops_start(d, build_server))
     return -1;
   return 0;
 }
 
 static void teardown(struct app_daemon *d) {
+  app_loops_join(d);
   free(d->dev_token);
   free(d->client_js);
   app_keytab_del(d->users);
   app_keytab_del(d->ips);
-  app_metrics_del(d->metrics);
-  app_auth_del(d->auth);
+  uv_mutex_destroy(&d->tab_lock);
+  app_keys_unref(d->keys);
   app_config_deinit(&d->cfg);
 }
 
@@ -285,7 +262,6 @@ int main(int argc, char **argv) {
   lvl = app_log_level_parse(d.cfg.log_level);
   fmt = app_log_format_parse(d.cfg.log_format);
   app_log_init(lvl < 0 ? SIO_LOG_INFO : lvl, fmt == 1);
-  d.loop = uv_default_loop();
   d.cli = &cli;
   d.envp = environ;
   d.exit_code = 0;
@@ -299,8 +275,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   app_daemon_ready(&d);
-  uv_run(d.loop, UV_RUN_DEFAULT);
-  rv = uv_loop_close(d.loop);
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  rv = uv_loop_close(uv_default_loop());
   if (rv)
     APP_LOGW("loop closed with handles open");
   teardown(&d);
