@@ -177,13 +177,22 @@ export async function stopAllDaemons() {
   await Promise.all(all.map((d) => d.stop()));
 }
 
+// SIO_TEST_THREADS=N runs every daemon with server.threads = N (unless a
+// test sets SIO_SERVER_THREADS itself), so CI can rerun every suite on
+// several loops.
+function threadsEnv() {
+  const n = process.env.SIO_TEST_THREADS;
+  return n ? { SIO_SERVER_THREADS: n } : {};
+}
+
 // Starts the daemon with the given environment (on top of the defaults
 // below, which any key may override; a value of null removes the
 // variable) and extra command-line arguments. Resolves once it logs
 // "listening on 127.0.0.1:<port>".
 //
 // Defaults: HS256 with SECRET, API key API_KEY, no per-IP handshake limit
-// (the suite makes many connections from 127.0.0.1), log level info.
+// (the suite makes many connections from 127.0.0.1), log level info,
+// server.threads from SIO_TEST_THREADS.
 export async function startDaemon(env = {}, args = [], opts = {}) {
   const file = daemonPath();
   if (!file) throw new Error("SIO_DAEMON is not set");
@@ -197,6 +206,7 @@ export async function startDaemon(env = {}, args = [], opts = {}) {
       SIO_AUTH_SECRET: SECRET,
       SIO_API_KEY: API_KEY,
       SIO_LIMITS_HANDSHAKES_PER_IP_PER_S: "0",
+      ...threadsEnv(),
       ...env,
     };
     for (const k of Object.keys(full)) if (full[k] === null) delete full[k];
