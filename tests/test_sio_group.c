@@ -492,6 +492,33 @@ START_TEST(group_polling_handed_to_owner) {
 }
 END_TEST
 
+/* Handshakes that all arrive over one keep-alive connection (a balancer's
+ * upstream connection) still spread over both loops: a loop ahead of the
+ * other by more than the margin hands the new session over. */
+START_TEST(group_handshakes_over_one_connection_spread) {
+  rc_response r;
+  int fd, i, seen[NLOOPS] = {0};
+  start_loops();
+  fd = rc_connect(loops[0].port);
+  ck_assert_int_ge(fd, 0);
+  for (i = 0; i < 60; i++) {
+    const char *p;
+    ck_assert_int_eq(rc_request(fd, "GET",
+                                "/socket.io/?EIO=4&transport=polling", NULL,
+                                NULL, 0, &r),
+                     200);
+    p = strstr(r.body, "\"sid\":\"");
+    ck_assert_ptr_nonnull(p);
+    seen[sid_loop(p + 7)]++;
+  }
+  ck_assert_msg(seen[0] >= 20 && seen[1] >= 20,
+                "60 sessions over one connection: %d and %d", seen[0],
+                seen[1]);
+  rc_close(fd);
+  stop_loops();
+}
+END_TEST
+
 static void ask(client *c, const char *ev, const char *want) {
   char msg[64], expect[128];
   snprintf(msg, sizeof(msg), "427[\"%s\"]", ev);
@@ -577,6 +604,7 @@ Suite *sio_group_suite(void) {
   tcase_add_test(tc, group_api_refusals);
   tcase_add_test(tc, group_broadcast_reaches_every_loop);
   tcase_add_test(tc, group_polling_handed_to_owner);
+  tcase_add_test(tc, group_handshakes_over_one_connection_spread);
   tcase_add_test(tc, group_cluster_calls_merge);
   tcase_add_test(tc, group_loop_closed_first);
   tcase_add_test(tc, group_recovery_on_another_loop);

@@ -46,6 +46,8 @@ typedef struct eio_conn {
   uint8_t routing;    /* inside route(): an answer needs no resume */
   uint8_t deferred;   /* on_http kept the request (eio_http_defer) */
   uint8_t resume_due; /* resume is queued */
+  uint8_t adopted;    /* handed here by another loop with a request not
+                         yet routed: it is not handed on again */
   sio_conn **defer_ref; /* the keeper's pointer, NULLed when c closes */
   sio_defer resume;     /* reads on after a deferred answer */
   sio_http_parser *hp; /* HTTP mode only */
@@ -166,6 +168,7 @@ struct eio_server {
   uint8_t loop_index, nloops;
   eio_route_fn route;
   void *route_ud;
+  int (*pick)(void *ud); /* the loop of a new session (route_ud), or NULL */
   uv_timer_t cl_timer;
   uint64_t cl_timer_due;
   eio_forward_stats cl_stats;

@@ -580,12 +580,11 @@ static int request_bytes(const sio_http_request *req, sio_buf *out) {
   return rv;
 }
 
-/* A sid of another loop of this process: c goes there with the request. */
-static int loops_route(eio_conn *c, const sio_http_request *req,
-                       const char *sid, size_t sid_len, const uint8_t *rest,
-                       size_t rest_len) {
+/* c goes to another loop of this process with the request: 1 when it
+ * went (or was lost on the way, counted), 0 when it stays here. */
+static int hand_to_loop(eio_conn *c, const sio_http_request *req, int loop,
+                        const uint8_t *rest, size_t rest_len) {
   eio_server *srv = c->srv;
-  int loop = eio_sid_loop(sid, sid_len);
   sio_handoff h;
   sio_buf b;
   size_t len;
@@ -615,6 +614,29 @@ static int loops_route(eio_conn *c, const sio_http_request *req,
   return 1;
 }
 
+/* A sid of another loop of this process: c goes there with the request. */
+static int loops_route(eio_conn *c, const sio_http_request *req,
+                       const char *sid, size_t sid_len, const uint8_t *rest,
+                       size_t rest_len) {
+  return hand_to_loop(c, req, eio_sid_loop(sid, sid_len), rest, rest_len);
+}
+
+/* A handshake: the session goes to the loop the group picks (the least
+ * loaded, when this one is ahead by more than a margin). A balancer
+ * that keeps a few connections alive to the server would otherwise put
+ * every session on the loops of those connections. */
+static int loops_balance(eio_conn *c, const sio_http_request *req,
+                         const uint8_t *rest, size_t rest_len, int adopted) {
+  eio_server *srv = c->srv;
+  if (srv->nloops < 2 || !srv->pick || adopted)
+    return 0;
+  return hand_to_loop(c, req, srv->pick(srv->route_ud), rest, rest_len);
+}
+
+void eio_server_set_balance(eio_server *srv, int (*pick)(void *ud)) {
+  srv->pick = pick;
+}
+
 int eio_server_adopt(eio_server *srv, sio_handoff *h, const uint8_t *bytes,
                      size_t len) {
   eio_conn *c;
@@ -642,6 +664,7 @@ int eio_server_adopt(eio_server *srv, sio_handoff *h, const uint8_t *bytes,
   if (rv)
     return rv; /* closing: conn_on_close frees it */
   srv->cl_stats.adopted++;
+  c->adopted = 1;
   http_feed(c, bytes, len);
   return 0;
 }
@@ -652,9 +675,10 @@ static void route(eio_conn *c, const sio_http_request *req,
   size_t plen = strlen(srv->opts.path), olen = 0;
   const char *origin;
   sio_buf tname, sid;
-  int transport;
+  int transport, adopted = c->adopted;
   eio_socket *s;
 
+  c->adopted = 0; /* only the request it came with stays put */
   /* The engine answers "/socket.io/" (and "/socket.io"); anything below
    * it, such as "/socket.io/socket.io.js", is plain HTTP. */
   if (req->path_len < plen - 1 || req->path_len > plen ||
@@ -697,7 +721,8 @@ static void route(eio_conn *c, const sio_http_request *req,
     goto out;
   }
   if (query_get(req, "sid", &sid) != 1) {
-    handshake(c, req, transport, rest, rest_len);
+    if (!loops_balance(c, req, rest, rest_len, adopted))
+      handshake(c, req, transport, rest, rest_len);
     goto out;
   }
   s = sio_map_get(&srv->sessions, sid.data, sid.len);

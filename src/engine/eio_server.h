@@ -147,6 +147,11 @@ int eio_server_set_loops(eio_server *srv, unsigned index, unsigned n,
  * its first WebSocket delivery: a buffer shared with other loops must not
  * change once they can see it. */
 void eio_frame_ahead(sio_rcbuf *rc);
+/* With loops: pick(route_ud) names the loop a new session goes to (its
+ * handshake is handed there with its connection; this loop's index, or
+ * -1, keeps it here). A connection handed here is not handed on with the
+ * request it came with. NULL: every loop keeps its handshakes. */
+void eio_server_set_balance(eio_server *srv, int (*pick)(void *ud));
 /* The loop a sid names, or -1 (not a 20-character sid). */
 int eio_sid_loop(const char *sid, size_t len);
 /* On srv's loop: a connection another loop handed over, with the bytes to

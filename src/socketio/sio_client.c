@@ -30,6 +30,7 @@
 
 #include <string.h>
 
+#include "sio_group.h"
 #include "sio_int.h"
 #include "sio_log.h"
 #include "sio_mem.h"
@@ -122,6 +123,8 @@ int sio_client_new(sio_client **out, sio_server *srv, eio_socket *es) {
   }
   sio_queue_insert_tail(&srv->clients, &c->link);
   srv->stats.clients++;
+  if (srv->group)
+    sio_group_note_load(srv);
   eio_socket_set_data(es, c);
   *out = c;
   return 0;
@@ -166,6 +169,8 @@ void sio_client_on_close(sio_client *c, const char *reason) {
   reader_drop(c);
   sio_queue_remove(&c->link);
   c->srv->stats.clients--;
+  if (c->srv->group)
+    sio_group_note_load(c->srv);
   if (c->es)
     eio_socket_set_data(c->es, NULL);
   c->es = NULL;

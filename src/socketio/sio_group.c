@@ -22,6 +22,8 @@
  * ever posted to a freed server. */
 #include "sio_group.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "eio_server.h"
@@ -37,6 +39,11 @@
 struct sio_group {
   unsigned n;
   uv_mutex_t lock;
+  /* sessions open per loop, written by that loop only, read by every
+   * loop at a handshake (UINT32_MAX: no server there) */
+  struct {
+    _Alignas(64) atomic_uint n;
+  } load[GROUP_MAX];
   /* guarded by lock: */
   sio_server *members[GROUP_MAX];
   unsigned joined;
@@ -57,6 +64,7 @@ typedef struct grp_session {
 
 int sio_group_new(sio_group **out, unsigned nloops) {
   sio_group *g;
+  unsigned i;
   if (!out || nloops < 1 || nloops > GROUP_MAX)
     return SIO_ERR_INVAL;
   g = sio_calloc(1, sizeof(*g));
@@ -67,6 +75,8 @@ int sio_group_new(sio_group **out, unsigned nloops) {
     return SIO_ERR_NOMEM;
   }
   g->n = nloops;
+  for (i = 0; i < GROUP_MAX; i++)
+    atomic_init(&g->load[i].n, UINT32_MAX);
   sio_map_init(&g->sessions);
   sio_queue_init(&g->by_age);
   *out = g;
@@ -149,6 +159,35 @@ static int route(void *ud, unsigned loop, sio_handoff *h, uint8_t *bytes,
   return rv;
 }
 
+/* ------------------------------------------------- balance */
+
+void sio_group_note_load(const sio_server *s) {
+  atomic_store_explicit(&s->group->load[s->group_index].n,
+                        (unsigned)s->stats.clients, memory_order_relaxed);
+}
+
+/* The loop for a new session: this one unless it holds more than the
+ * least loaded one by a margin (8 sessions and an eighth), so that the
+ * kernel's spread of direct connections, already even, costs no
+ * hand-offs, while sessions that arrive over a balancer's few keep-alive
+ * connections are spread too. */
+static int pick(void *ud) {
+  sio_server *s = ud;
+  sio_group *g = s->group;
+  unsigned i, best = s->group_index, own, min;
+  own = atomic_load_explicit(&g->load[s->group_index].n,
+                             memory_order_relaxed);
+  min = own;
+  for (i = 0; i < g->n; i++) {
+    unsigned n = atomic_load_explicit(&g->load[i].n, memory_order_relaxed);
+    if (n < min) {
+      min = n;
+      best = i;
+    }
+  }
+  return own > min + 8 + min / 8 ? (int)best : (int)s->group_index;
+}
+
 /* ------------------------------------------------- membership */
 
 int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
@@ -168,6 +207,7 @@ int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
     rv = eio_server_set_loops(s->eio, index, g->n, route, s);
     if (rv)
       return rv;
+    eio_server_set_balance(s->eio, pick);
   }
   /* the loops adapter (sio_server_use_loops) asks for the broadcasts'
    * encoded packets; an adapter of its own (Redis) carries them itself */
@@ -181,6 +221,7 @@ int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
   g->members[index] = s;
   g->joined++;
   uv_mutex_unlock(&g->lock);
+  sio_group_note_load(s);
   return 0;
 }
 
@@ -192,6 +233,8 @@ void sio_group_leave(sio_server *s) {
   if (g->members[s->group_index] == s) {
     g->members[s->group_index] = NULL;
     g->joined--;
+    atomic_store_explicit(&g->load[s->group_index].n, UINT32_MAX,
+                          memory_order_relaxed);
   }
   uv_mutex_unlock(&g->lock);
   s->group_relays = 0;

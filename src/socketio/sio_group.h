@@ -10,6 +10,9 @@
 
 /* At the start of sio_server_close (s's loop): nobody posts to s any more. */
 void sio_group_leave(sio_server *s);
+/* s's Engine.IO sessions opened or closed: its load, for the loops'
+ * choice of where a new session goes. */
+void sio_group_note_load(const sio_server *s);
 /* 1 when s's broadcasts go to the other loops of its group (it has the
  * loops adapter, not one of its own). */
 static inline int sio_group_relays(const sio_server *s) {
