@@ -280,6 +280,9 @@ typedef struct sio_stats {
   uint64_t loop_adopted;   /* connections other loops handed here */
   uint64_t loop_handoff_failures; /* could not move (an answer still being
                                      written) or not delivered */
+  uint64_t loop_relay_failures; /* broadcasts this loop could not hand to
+                                  another loop (out of memory, mailbox
+                                  full): delivered here only */
 } sio_stats;
 /* Fills out (borrowed). */
 SIO_EXTERN void sio_server_stats(const sio_server *s, sio_stats *out);

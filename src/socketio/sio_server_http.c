@@ -160,6 +160,7 @@ void sio_server_stats(const sio_server *s, sio_stats *out) {
     out->loop_handed = es.forward.handed_to_loop;
     out->loop_adopted = es.forward.adopted;
     out->loop_handoff_failures = es.forward.handoff_failures;
+    out->loop_relay_failures = s->relay_failures;
   }
   out->packets_in = s->stats.packets_in;
   out->packets_out = s->stats.packets_out;
