@@ -160,7 +160,7 @@ void app_users_release(struct app_daemon *d, const char *user);
 int app_ips_take(struct app_daemon *d, const char *ip,
                  const struct app_rate *rate);
 
-/* What one loop reports for /metrics and /health. */
+/* What one loop reports for /metrics, /health and an API call. */
 struct app_loop_figures {
   bool answered;       /* false: the loop did not answer in time */
   sio_stats st;
@@ -169,16 +169,25 @@ struct app_loop_figures {
   size_t history_events, history_bytes;
   double loop_lag_s;
   struct app_metrics *metrics; /* a copy of the loop's counters */
+  int recipients;      /* of a broadcast on the loop (< 0: it failed) */
 };
-/* Gathers every loop's figures, then calls done(home, r, figs, n, ud) on
- * home's loop with figs[i] for loop i: at once with one loop, else r is
- * deferred and done runs once every loop answered or after 1 s (the
- * loops that did not are marked). figs are borrowed for the call. */
+/* Runs work(l, f, ud) on every loop l (f is l's slot), then
+ * done(home, r, figs, n, ud) on home's loop with figs[i] for loop i: at
+ * once with one loop, else r is deferred and done runs once every loop
+ * answered or after 1 s (the loops that did not are marked). figs are
+ * borrowed for the call. ud is shared by the loops, read only, and freed
+ * with free_ud (NULL: not freed) on any thread once all are done. */
+typedef void (*app_loop_work)(struct app_loop *l, struct app_loop_figures *f,
+                              void *ud);
 typedef void (*app_figures_cb)(struct app_loop *home, sio_http_req *r,
                                const struct app_loop_figures *figs,
                                unsigned n, void *ud);
-void app_loops_figures(struct app_loop *home, sio_http_req *r,
-                       app_figures_cb done, void *ud);
+void app_loops_gather(struct app_loop *home, sio_http_req *r,
+                      app_loop_work work, app_figures_cb done, void *ud,
+                      void (*free_ud)(void *ud));
+/* The work of /metrics and /health: the loop's stats and counters. */
+void app_loop_figures_fill(struct app_loop *l, struct app_loop_figures *f,
+                           void *ud);
 
 /* app_signals.c: SIGTERM/SIGINT drain, SIGHUP reload, the 1 s tick. */
 int app_signals_install(struct app_daemon *d);

@@ -194,7 +194,7 @@ static void health_done(struct app_loop *l, sio_http_req *r,
 }
 
 static void handle_health(struct app_loop *l, sio_http_req *r) {
-  app_loops_figures(l, r, health_done, NULL);
+  app_loops_gather(l, r, app_loop_figures_fill, health_done, NULL, NULL);
 }
 
 static void handle_ready(struct app_loop *l, sio_http_req *r) {
@@ -246,7 +246,10 @@ static void metrics_done(struct app_loop *l, sio_http_req *r,
       app_metrics_merge(m, f->metrics);
     stats_add(&st, &f->st);
     sockets += f->sockets;
-    events += f->history_events;
+    /* every loop keeps the same events (each gets every broadcast), each
+     * in memory of its own */
+    if (f->history_events > events)
+      events = f->history_events;
     bytes += f->history_bytes;
     if (f->loop_lag_s > lag)
       lag = f->loop_lag_s;
@@ -323,7 +326,7 @@ static void metrics_done(struct app_loop *l, sio_http_req *r,
 }
 
 static void handle_metrics(struct app_loop *l, sio_http_req *r) {
-  app_loops_figures(l, r, metrics_done, NULL);
+  app_loops_gather(l, r, app_loop_figures_fill, metrics_done, NULL, NULL);
 }
 
 /* -------------------------------------------------------------- config */
@@ -440,13 +443,84 @@ static int api_key_ok(const struct app_loop *l, const sio_http_req *r) {
   return diff == 0;
 }
 
+static void reply_published(sio_http_req *r, const char *id,
+                            const char *type, size_t nrooms, int rv) {
+  json_object *o;
+  APP_LOGD("published %s to %zu rooms (%d local recipients)", type, nrooms,
+           rv);
+  o = json_object_new_object();
+  json_object_object_add(o, "event_id", json_object_new_string(id));
+  json_object_object_add(o, "type", json_object_new_string(type));
+  json_object_object_add(o, "local_recipients", json_object_new_int(rv));
+  reply_json(r, 202, o);
+}
+
+/* A publish with several loops and no Redis: every loop broadcasts to its
+ * own sockets (SIO_BCAST_LOCAL), so that local_recipients counts the
+ * whole process, and each keeps the event in its rooms' history. The
+ * loops share the job read only: the envelope as JSON text, each parses
+ * its own copy (json-c objects are not for two threads). */
+struct emit_job {
+  char *text;
+  const char *type; /* the catalog's */
+  char **rooms;
+  size_t nrooms;
+  char id[37];
+};
+
+static void emit_job_free(void *ud) {
+  struct emit_job *j = ud;
+  free(j->text);
+  app_strv_free(j->rooms);
+  free(j);
+}
+
+static void emit_on_loop(struct app_loop *l, struct app_loop_figures *f,
+                         void *ud) {
+  const struct emit_job *j = ud;
+  json_object *env = NULL, *args = json_object_new_array();
+  sio_broadcast_opts bo;
+  f->recipients = -1;
+  if (!l->srv || !args ||
+      sio_json_parse(j->text, strlen(j->text), 512, &env) != 0 || !env) {
+    json_object_put(args);
+    return;
+  }
+  json_object_array_add(args, env);
+  memset(&bo, 0, sizeof(bo));
+  bo.rooms = (const char *const *)j->rooms;
+  bo.nrooms = j->nrooms;
+  bo.flags = SIO_BCAST_LOCAL;
+  f->recipients = sio_namespace_broadcast(l->ns, &bo, j->type, args, NULL, 0);
+  json_object_put(args);
+}
+
+static void emit_done(struct app_loop *l, sio_http_req *r,
+                      const struct app_loop_figures *figs, unsigned n,
+                      void *ud) {
+  const struct emit_job *j = ud;
+  unsigned i;
+  int sum = 0;
+  (void)l;
+  for (i = 0; i < n; i++) {
+    if (figs[i].answered && figs[i].recipients < 0) {
+      reply_error(r, 500, "broadcast failed");
+      return;
+    }
+    if (figs[i].answered)
+      sum += figs[i].recipients;
+  }
+  reply_published(r, j->id, j->type, j->nrooms, sum);
+}
+
 static void handle_emit(struct app_loop *l, sio_http_req *r) {
   struct app_publish pub;
+  struct emit_job *j;
   char err[256], id[37];
   uint8_t rnd[16];
   size_t blen;
   const uint8_t *body = sio_http_req_body(r, &blen);
-  json_object *env, *args, *o;
+  json_object *env, *args;
   sio_broadcast_opts bo;
   int rv;
   if (!api_key_ok(l, r)) {
@@ -479,24 +553,39 @@ static void handle_emit(struct app_loop *l, sio_http_req *r) {
     return;
   }
   json_object_array_add(args, env);
+  /* with Redis each loop is an instance of the fleet: the adapter carries
+   * the event to the others, and the count is this loop's */
+  if (l->d->nloops > 1 && !redis_configured(l->cfg)) {
+    j = calloc(1, sizeof(*j));
+    if (!j || !(j->text = strdup(json_object_to_json_string_ext(
+                    env, JSON_C_TO_STRING_PLAIN |
+                             JSON_C_TO_STRING_NOSLASHESCAPE)))) {
+      free(j);
+      json_object_put(args);
+      app_publish_deinit(&pub);
+      reply_error(r, 500, "out of memory");
+      return;
+    }
+    json_object_put(args);
+    j->type = pub.type->name;
+    j->rooms = pub.rooms;
+    j->nrooms = pub.n_rooms;
+    pub.rooms = NULL;
+    memcpy(j->id, id, sizeof(id));
+    app_publish_deinit(&pub);
+    app_loops_gather(l, r, emit_on_loop, emit_done, j, emit_job_free);
+    return;
+  }
   memset(&bo, 0, sizeof(bo));
   bo.rooms = (const char *const *)pub.rooms;
   bo.nrooms = pub.n_rooms;
   rv = sio_namespace_broadcast(l->ns, &bo, pub.type->name, args, NULL, 0);
   json_object_put(args);
-  if (rv < 0) {
-    app_publish_deinit(&pub);
+  if (rv < 0)
     reply_error(r, 500, "broadcast failed");
-    return;
-  }
-  APP_LOGD("published %s to %zu rooms (%d local recipients)", pub.type->name,
-           pub.n_rooms, rv);
-  o = json_object_new_object();
-  json_object_object_add(o, "event_id", json_object_new_string(id));
-  json_object_object_add(o, "type", json_object_new_string(pub.type->name));
-  json_object_object_add(o, "local_recipients", json_object_new_int(rv));
+  else
+    reply_published(r, id, pub.type->name, pub.n_rooms, rv);
   app_publish_deinit(&pub);
-  reply_json(r, 202, o);
 }
 
 /* ------------------------------------------------------------- routing */

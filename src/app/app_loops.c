@@ -17,7 +17,8 @@
  *   only, so a limit holds whichever loops the connections land on;
  * - figures (/metrics, /health) are gathered by posting to every loop:
  *   each loop copies its libsio stats and its own counters into a slot
- *   of the request (a loop writes only its slot, so counting stays plain
+ *   of the request (an API broadcast is run the same way, each loop
+ *   counting its recipients) (a loop writes only its slot, so counting stays plain
  *   arithmetic on the loop's own registry, with no atomic or lock per
  *   event), and the loop that took the request answers it once all have
  *   answered or after 1 s. A post runs after everything the loop did
@@ -286,17 +287,19 @@ struct figures_req {
   atomic_uint pending; /* loops yet to answer */
   struct app_loop *home;
   sio_http_req *r;     /* deferred */
+  app_loop_work work;
   app_figures_cb done;
   void *ud;
+  void (*free_ud)(void *ud);
   bool finished;       /* home's thread only */
   uv_timer_t deadline; /* on home's loop */
   unsigned n;
   struct figures_slot *slots;
 };
 
-static void fill(struct app_loop *l, struct app_loop_figures *f) {
-  memset(f, 0, sizeof(*f));
-  f->answered = true;
+void app_loop_figures_fill(struct app_loop *l, struct app_loop_figures *f,
+                           void *ud) {
+  (void)ud;
   if (l->srv) {
     sio_server_stats(l->srv, &f->st);
     f->sockets = sio_namespace_socket_count(l->ns);
@@ -308,12 +311,21 @@ static void fill(struct app_loop *l, struct app_loop_figures *f) {
   f->metrics = app_metrics_copy(l->metrics);
 }
 
+static void run_work(struct figures_req *q, struct app_loop *l,
+                     struct app_loop_figures *f) {
+  memset(f, 0, sizeof(*f));
+  f->answered = true;
+  q->work(l, f, q->ud);
+}
+
 static void figures_unref(struct figures_req *q) {
   unsigned i;
   if (atomic_fetch_sub_explicit(&q->refs, 1, memory_order_acq_rel) != 1)
     return;
   for (i = 0; i < q->n; i++)
     app_metrics_del(q->slots[i].f.metrics);
+  if (q->free_ud)
+    q->free_ud(q->ud);
   free(q->slots);
   free(q);
 }
@@ -360,24 +372,27 @@ static void figures_on_loop(sio_server *s, void *ud) {
   struct figures_slot *sl = ud;
   struct figures_req *q = sl->q;
   if (s) {
-    fill(&q->home->d->loops[sl->i], &sl->f);
+    run_work(q, &q->home->d->loops[sl->i], &sl->f);
     atomic_store_explicit(&sl->ok, true, memory_order_release);
   }
   figures_answered(q);
   figures_unref(q);
 }
 
-void app_loops_figures(struct app_loop *home, sio_http_req *r,
-                       app_figures_cb done, void *ud) {
+void app_loops_gather(struct app_loop *home, sio_http_req *r,
+                      app_loop_work work, app_figures_cb done, void *ud,
+                      void (*free_ud)(void *ud)) {
   struct app_daemon *d = home->d;
-  struct app_loop_figures one;
-  struct figures_req *q;
+  struct figures_req one = {.work = work, .ud = ud}, *q;
+  struct app_loop_figures f;
   sio_http_req *later = NULL;
   unsigned i;
   if (d->nloops == 1) {
-    fill(home, &one);
-    done(home, r, &one, 1, ud);
-    app_metrics_del(one.metrics);
+    run_work(&one, home, &f);
+    done(home, r, &f, 1, ud);
+    app_metrics_del(f.metrics);
+    if (free_ud)
+      free_ud(ud);
     return;
   }
   q = calloc(1, sizeof(*q));
@@ -387,13 +402,17 @@ void app_loops_figures(struct app_loop *home, sio_http_req *r,
     if (q)
       free(q->slots);
     free(q);
+    if (free_ud)
+      free_ud(ud);
     sio_http_req_respond(r, 500, "text/plain", "out of memory", 13, NULL);
     return;
   }
   q->home = home;
   q->r = later;
+  q->work = work;
   q->done = done;
   q->ud = ud;
+  q->free_ud = free_ud;
   q->n = d->nloops;
   atomic_init(&q->refs, 1 + (d->nloops - 1) + 1);
   atomic_init(&q->pending, d->nloops - 1);
@@ -405,7 +424,7 @@ void app_loops_figures(struct app_loop *home, sio_http_req *r,
     q->slots[i].i = i;
     atomic_init(&q->slots[i].ok, false);
   }
-  fill(home, &q->slots[home->index].f);
+  run_work(q, home, &q->slots[home->index].f);
   atomic_store_explicit(&q->slots[home->index].ok, true, memory_order_release);
   for (i = 0; i < q->n; i++) {
     if (i == home->index)
