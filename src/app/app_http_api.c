@@ -245,6 +245,7 @@ static void metrics_done(struct app_loop *l, sio_http_req *r,
     if (f->metrics)
       app_metrics_merge(m, f->metrics);
     stats_add(&st, &f->st);
+    st.broadcasts -= f->relayed_broadcasts;
     sockets += f->sockets;
     /* every loop keeps the same events (each gets every broadcast), each
      * in memory of its own */
@@ -465,6 +466,7 @@ struct emit_job {
   const char *type; /* the catalog's */
   char **rooms;
   size_t nrooms;
+  unsigned home;    /* the loop that took the request */
   char id[37];
 };
 
@@ -493,6 +495,9 @@ static void emit_on_loop(struct app_loop *l, struct app_loop_figures *f,
   bo.flags = SIO_BCAST_LOCAL;
   f->recipients = sio_namespace_broadcast(l->ns, &bo, j->type, args, NULL, 0);
   json_object_put(args);
+  /* one publish is one broadcast, however many loops ran it */
+  if (l->index != j->home && f->recipients >= 0)
+    l->relayed_broadcasts++;
 }
 
 static void emit_done(struct app_loop *l, sio_http_req *r,
@@ -553,9 +558,12 @@ static void handle_emit(struct app_loop *l, sio_http_req *r) {
     return;
   }
   json_object_array_add(args, env);
-  /* with Redis each loop is an instance of the fleet: the adapter carries
-   * the event to the others, and the count is this loop's */
-  if (l->d->nloops > 1 && !redis_configured(l->cfg)) {
+  /* With Redis each loop is an instance of the fleet: the adapter carries
+   * the event to the others, and the count is this loop's. With recovery
+   * the loops adapter must number the event for every loop (it is then
+   * delivered later and the count is 0, as sio.h says). */
+  if (l->d->nloops > 1 && !redis_configured(l->cfg) &&
+      !l->cfg->recovery_enabled) {
     j = calloc(1, sizeof(*j));
     if (!j || !(j->text = strdup(json_object_to_json_string_ext(
                     env, JSON_C_TO_STRING_PLAIN |
@@ -571,6 +579,7 @@ static void handle_emit(struct app_loop *l, sio_http_req *r) {
     j->rooms = pub.rooms;
     j->nrooms = pub.n_rooms;
     pub.rooms = NULL;
+    j->home = l->index;
     memcpy(j->id, id, sizeof(id));
     app_publish_deinit(&pub);
     app_loops_gather(l, r, emit_on_loop, emit_done, j, emit_job_free);

@@ -140,11 +140,17 @@ if (!daemonPath()) {
       assert.deepEqual([...seen].sort(), [0, 1], "sessions on both loops");
       const got = sockets.map(() => []);
       sockets.forEach((s, i) => s.on("issue.created", (env) => got[i].push(env.data.n)));
-      // each publish is a new connection: the API answers on either loop
+      const before = await metrics(d);
+      // each publish is a new connection: the API answers on either loop,
+      // and counts the recipients of both
       for (let n = 1; n <= 4; n++) {
         const r = await publish(d, { rooms: ["global"], event: "issue.created", data: { n } });
         assert.equal(r.status, 202);
+        assert.equal(r.json.local_recipients, 40);
       }
+      const after = await metrics(d);
+      assert.equal(metric(after, "sio_broadcasts_total") - metric(before, "sio_broadcasts_total"), 4,
+        "one broadcast per publish, however many loops ran it");
       const deadline = Date.now() + 5000;
       while (got.some((g) => g.length < 4) && Date.now() < deadline) await sleep(25);
       await sleep(200); // nothing twice
