@@ -269,20 +269,23 @@ if (!daemonPath()) {
       await Promise.all(gone);
     });
 
-    it("SIGHUP applies new keys on both loops", async () => {
+    it("SIGHUP applies new keys on both loops; a new server.threads is reported as needing a restart", async () => {
       const dir = tempDir();
       const file = path.join(dir, "sio-server.conf");
       const secretA = "threads-secret-A-0123456789abcdef-0123456789";
       const secretB = "threads-secret-B-0123456789abcdef-0123456789";
-      const conf = (secret, epm) => `[auth]\nsecret = ${secret}\n[limits]\nevents_per_minute = ${epm}\n`;
-      writeFileSync(file, conf(secretA, 60));
-      const d = await startDaemon({ ...THREADS, SIO_AUTH_SECRET: null }, ["--config", file]);
+      const conf = (secret, epm, threads) =>
+        `[server]\nthreads = ${threads}\n[auth]\nsecret = ${secret}\n[limits]\nevents_per_minute = ${epm}\n`;
+      writeFileSync(file, conf(secretA, 60, 2));
+      const d = await startDaemon({ SIO_SERVER_THREADS: null, SIO_AUTH_SECRET: null }, ["--config", file]);
+      assert.equal((await request(`${d.url}/config`)).json.threads, 2);
       const tA = (sub) => token(sub, {}, { key: secretA });
       const tB = (sub) => token(sub, {}, { key: secretB });
-      writeFileSync(file, conf(secretB, 120));
+      writeFileSync(file, conf(secretB, 120, 3));
       const from = d.stderr().length;
       d.signal("SIGHUP");
       await d.waitStderr(/configuration reloaded/, 5000, from);
+      assert.match(d.stderr().slice(from), /server\.threads: changed, but takes effect only after a restart/);
       await sleep(100); // the other loop applies it from its mailbox
       const acceptedOn = new Set();
       for (let i = 0; i < 60 && acceptedOn.size < 2; i++) {
@@ -298,8 +301,11 @@ if (!daemonPath()) {
         refusedOn.add(loop);
       }
       assert.equal(refusedOn.size, 2, "the old key is refused on both loops");
-      for (let i = 0; i < 6; i++)
-        assert.equal((await request(`${d.url}/config`)).json.limits.events_per_minute, 120);
+      for (let i = 0; i < 6; i++) {
+        const c = (await request(`${d.url}/config`)).json;
+        assert.equal(c.limits.events_per_minute, 120);
+        assert.equal(c.threads, 2);
+      }
     });
 
     it("garbage on loop 1's connection closes that connection only: loop 0's clients go on", async () => {
