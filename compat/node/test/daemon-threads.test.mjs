@@ -269,6 +269,21 @@ if (!daemonPath()) {
       await Promise.all(gone);
     });
 
+    it("a second SIGTERM during the drain closes both loops at once: exit 0 long before the drain bound", async () => {
+      const d = await startDaemon({ ...THREADS, SIO_SERVER_DRAIN_TIMEOUT_MS: "20000" });
+      const byLoop = await onBothLoops(d, "twice", 2);
+      const told = [...byLoop[0], ...byLoop[1]].map((s) => once(s, "connection.error", 5000));
+      const gone = [...byLoop[0], ...byLoop[1]].map((s) => once(s, "disconnect", 5000));
+      d.signal("SIGTERM");
+      await Promise.all(told);
+      const t0 = Date.now();
+      d.signal("SIGTERM");
+      const exit = await d.waitExit(5000);
+      assert.equal(exit.code, 0);
+      assert.ok(Date.now() - t0 < 3000, `exited ${Date.now() - t0} ms after the second signal`);
+      await Promise.all(gone);
+    });
+
     it("SIGHUP applies new keys on both loops; a new server.threads is reported as needing a restart", async () => {
       const dir = tempDir();
       const file = path.join(dir, "sio-server.conf");
