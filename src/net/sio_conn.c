@@ -658,7 +658,7 @@ static void start_write(sio_conn *c) {
     if (sio_queue_empty(&c->outq)) {
       if (c->shutdown_after_flush)
         linger_shutdown(c);
-      else if (c->ops->on_drain)
+      else if (c->ops->on_drain && !c->moving)
         c->ops->on_drain(c);
       return;
     }
@@ -771,8 +771,15 @@ void sio_conn_close(sio_conn *c) {
 
 int sio_conn_hand_off(sio_conn *c, sio_handoff *h) {
   uv_os_fd_t fd;
-  if (c->closing || c->is_pipe || c->dialing || c->cl || c->writing ||
-      c->out_bytes || !sio_queue_empty(&c->outq) || c->shutdown_after_flush)
+  if (c->closing || c->is_pipe || c->dialing || c->cl ||
+      c->shutdown_after_flush)
+    return SIO_ERR_STATE;
+  if (!c->writing && (c->out_bytes || !sio_queue_empty(&c->outq))) {
+    c->moving = 1;
+    start_write(c);
+    c->moving = 0;
+  }
+  if (c->closing || c->writing || c->out_bytes || !sio_queue_empty(&c->outq))
     return SIO_ERR_STATE;
   if (uv_fileno((const uv_handle_t *)&c->tcp, &fd))
     return SIO_ERR_IO;

@@ -114,6 +114,7 @@ struct sio_conn {
   uint8_t tls_notified; /* close_notify sealed */
   uint8_t is_pipe;      /* a unix socket: the handle is *pipe */
   uint8_t dialing;      /* sio_dial: connecting or in the TLS handshake */
+  uint8_t moving;       /* sio_conn_hand_off flushing: no on_drain */
   size_t inflight;      /* bytes in the uv_write in flight */
   struct ssl_st *ssl;   /* TLS session (sio_tls.c), NULL for plain TCP */
   /* Allocated only while a graceful close runs (sio_conn.c). */
@@ -207,10 +208,12 @@ typedef struct sio_handoff {
   char remote[46];
 } sio_handoff;
 /* Takes c's socket into h and closes c without touching the socket (no
- * FIN, no close_notify; on_close follows as for any close). Only a TCP
- * connection with nothing queued or in flight, not closing: returns 0,
- * SIO_ERR_STATE (otherwise: c unchanged) or SIO_ERR_IO (dup failed: c
- * unchanged). */
+ * FIN, no close_notify; on_close follows as for any close). Output queued
+ * but not yet written (a TLS 1.3 server's session tickets, sealed by the
+ * handshake that read this request) is written first, as far as the
+ * kernel takes it at once. Only a TCP connection with nothing left queued
+ * or in flight then, not closing: returns 0, SIO_ERR_STATE (otherwise: c
+ * unchanged) or SIO_ERR_IO (dup failed: c unchanged). */
 int sio_conn_hand_off(sio_conn *c, sio_handoff *h);
 /* On the loop of net (its thread): c, uninitialised, becomes the
  * connection of h and starts reading (TLS records the session still holds
