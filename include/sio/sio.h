@@ -563,6 +563,11 @@ SIO_EXTERN int sio_namespace_broadcast(sio_namespace *ns,
                                        const char *event, json_object *args,
                                        const sio_bin *bins, size_t nbins);
 
+/* The connected sockets of ns (this server's) that a broadcast with o
+ * (NULL: all) would reach now, each once. */
+SIO_EXTERN size_t sio_namespace_count_selected(sio_namespace *ns,
+                                               const sio_broadcast_opts *o);
+
 /* sio_placeholder_new (<sio/sio_json.h>) builds the placeholders of args
  * with binary. */
 

@@ -59,7 +59,6 @@ struct app_loop {
   unsigned ticks;
   uv_timer_t close_timer;  /* drained: closes on the next iteration */
   size_t cluster_sockets;  /* sockets on every instance (last count) */
-  uint64_t relayed_broadcasts; /* other loops' publishes run here */
   bool counting;           /* a cluster count is under way */
   bool draining;
   bool closing_now;        /* sio_server_close called */
@@ -169,7 +168,6 @@ struct app_loop_figures {
   size_t cluster_sockets;
   size_t history_events, history_bytes;
   double loop_lag_s;
-  uint64_t relayed_broadcasts; /* counted in st.broadcasts, not publishes */
   struct app_metrics *metrics; /* a copy of the loop's counters */
   int recipients;      /* of a broadcast on the loop (< 0: it failed) */
 };

@@ -245,7 +245,6 @@ static void metrics_done(struct app_loop *l, sio_http_req *r,
     if (f->metrics)
       app_metrics_merge(m, f->metrics);
     stats_add(&st, &f->st);
-    st.broadcasts -= f->relayed_broadcasts;
     sockets += f->sockets;
     /* every loop keeps the same events (each gets every broadcast), each
      * in memory of its own */
@@ -456,48 +455,34 @@ static void reply_published(sio_http_req *r, const char *id,
   reply_json(r, 202, o);
 }
 
-/* A publish with several loops and no Redis: every loop broadcasts to its
- * own sockets (SIO_BCAST_LOCAL), so that local_recipients counts the
- * whole process, and each keeps the event in its rooms' history. The
- * loops share the job read only: the envelope as JSON text, each parses
- * its own copy (json-c objects are not for two threads). */
+/* A publish with several loops and no Redis: the broadcast is made once,
+ * here (the loops adapter hands its encoded packet to the other loops),
+ * then every loop counts the sockets it reached, so that local_recipients
+ * counts the whole process. Each loop's count runs after the broadcast
+ * reached it (its mailbox keeps the order). The loops read the job's
+ * rooms only. */
 struct emit_job {
-  char *text;
   const char *type; /* the catalog's */
   char **rooms;
   size_t nrooms;
-  unsigned home;    /* the loop that took the request */
   char id[37];
 };
 
 static void emit_job_free(void *ud) {
   struct emit_job *j = ud;
-  free(j->text);
   app_strv_free(j->rooms);
   free(j);
 }
 
-static void emit_on_loop(struct app_loop *l, struct app_loop_figures *f,
-                         void *ud) {
+static void emit_count(struct app_loop *l, struct app_loop_figures *f,
+                       void *ud) {
   const struct emit_job *j = ud;
-  json_object *env = NULL, *args = json_object_new_array();
   sio_broadcast_opts bo;
-  f->recipients = -1;
-  if (!l->srv || !args ||
-      sio_json_parse(j->text, strlen(j->text), 512, &env) != 0 || !env) {
-    json_object_put(args);
-    return;
-  }
-  json_object_array_add(args, env);
   memset(&bo, 0, sizeof(bo));
   bo.rooms = (const char *const *)j->rooms;
   bo.nrooms = j->nrooms;
-  bo.flags = SIO_BCAST_LOCAL;
-  f->recipients = sio_namespace_broadcast(l->ns, &bo, j->type, args, NULL, 0);
-  json_object_put(args);
-  /* one publish is one broadcast, however many loops ran it */
-  if (l->index != j->home && f->recipients >= 0)
-    l->relayed_broadcasts++;
+  f->recipients =
+      l->srv ? (int)sio_namespace_count_selected(l->ns, &bo) : 0;
 }
 
 static void emit_done(struct app_loop *l, sio_http_req *r,
@@ -558,38 +543,29 @@ static void handle_emit(struct app_loop *l, sio_http_req *r) {
     return;
   }
   json_object_array_add(args, env);
-  /* With Redis each loop is an instance of the fleet: the adapter carries
-   * the event to the others, and the count is this loop's. With recovery
-   * the loops adapter must number the event for every loop (it is then
-   * delivered later and the count is 0, as sio.h says). */
-  if (l->d->nloops > 1 && !redis_configured(l->cfg) &&
-      !l->cfg->recovery_enabled) {
-    j = calloc(1, sizeof(*j));
-    if (!j || !(j->text = strdup(json_object_to_json_string_ext(
-                    env, JSON_C_TO_STRING_PLAIN |
-                             JSON_C_TO_STRING_NOSLASHESCAPE)))) {
-      free(j);
-      json_object_put(args);
-      app_publish_deinit(&pub);
-      reply_error(r, 500, "out of memory");
-      return;
-    }
-    json_object_put(args);
-    j->type = pub.type->name;
-    j->rooms = pub.rooms;
-    j->nrooms = pub.n_rooms;
-    pub.rooms = NULL;
-    j->home = l->index;
-    memcpy(j->id, id, sizeof(id));
-    app_publish_deinit(&pub);
-    app_loops_gather(l, r, emit_on_loop, emit_done, j, emit_job_free);
-    return;
-  }
   memset(&bo, 0, sizeof(bo));
   bo.rooms = (const char *const *)pub.rooms;
   bo.nrooms = pub.n_rooms;
   rv = sio_namespace_broadcast(l->ns, &bo, pub.type->name, args, NULL, 0);
   json_object_put(args);
+  /* With Redis each loop is an instance of the fleet: the count is this
+   * loop's, as it is this instance's. */
+  if (rv >= 0 && l->d->nloops > 1 && !redis_configured(l->cfg)) {
+    j = calloc(1, sizeof(*j));
+    if (!j) {
+      app_publish_deinit(&pub);
+      reply_error(r, 500, "out of memory");
+      return;
+    }
+    j->type = pub.type->name;
+    j->rooms = pub.rooms;
+    j->nrooms = pub.n_rooms;
+    pub.rooms = NULL;
+    memcpy(j->id, id, sizeof(id));
+    app_publish_deinit(&pub);
+    app_loops_gather(l, r, emit_count, emit_done, j, emit_job_free);
+    return;
+  }
   if (rv < 0)
     reply_error(r, 500, "broadcast failed");
   else

@@ -308,7 +308,6 @@ void app_loop_figures_fill(struct app_loop *l, struct app_loop_figures *f,
   }
   f->cluster_sockets = l->cluster_sockets;
   f->loop_lag_s = l->loop_lag_s;
-  f->relayed_broadcasts = l->relayed_broadcasts;
   f->metrics = app_metrics_copy(l->metrics);
 }
 

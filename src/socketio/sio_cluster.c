@@ -104,6 +104,25 @@ static int select_sockets(sio_namespace *ns, const sio_broadcast_opts *o,
   return 0;
 }
 
+static void count_visit(sio_room_member *m, void *ud) {
+  sio_socket *s = sio_container_of(m, sio_socket, member);
+  if (s->state == SIO_SOCKET_CONNECTED)
+    (*(size_t *)ud)++;
+}
+
+size_t sio_namespace_count_selected(sio_namespace *ns,
+                                    const sio_broadcast_opts *o) {
+  size_t n = 0;
+  if (!ns || !opts_ok(o))
+    return 0;
+  if (o)
+    sio_rooms_select(&ns->rooms, o->rooms, o->nrooms, o->except, o->nexcept,
+                     count_visit, &n);
+  else
+    sio_rooms_select(&ns->rooms, NULL, 0, NULL, 0, count_visit, &n);
+  return n;
+}
+
 int sio_adapter_apply_rooms(sio_namespace *ns, const sio_broadcast_opts *o,
                             const char *const *rooms, size_t nrooms,
                             int leave) {
