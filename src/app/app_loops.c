@@ -209,6 +209,12 @@ int app_loops_start(struct app_daemon *d, int (*build)(struct app_loop *l)) {
   }
   if (n > 1)
     APP_LOGI("running %u event loops", n);
+  /* one Redis adapter for the whole process is not built yet */
+  if (n > 1 && d->cfg.redis_url && d->cfg.redis_url[0])
+    APP_LOGW("server.threads = %u with redis.url: each loop joins the fleet "
+             "as an instance of its own (serverCount counts loops, and the "
+             "loops reach each other through Redis)",
+             n);
   return 0;
 }
 
