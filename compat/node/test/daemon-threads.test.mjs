@@ -323,6 +323,35 @@ if (!daemonPath()) {
       }
     });
 
+    it("a request for another loop's session is handed to its owner, counted in sio_loop_handoffs_total", async () => {
+      const d = await startDaemon(THREADS);
+      const { sock, sid } = await rawHandshake(d.port);
+      sock.destroy();
+      const before = await metrics(d);
+      let handed = false;
+      // new connections until one lands on the other loop
+      for (let i = 0; i < 60 && !handed; i++) {
+        const r = await request(`${d.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+          method: "POST",
+          headers: { "Content-Type": "text/plain;charset=UTF-8" },
+          body: "6",
+        });
+        assert.equal(r.status, 200, `POST for ${sid}: ${r.body}`);
+        assert.equal(r.body, "ok");
+        const m = await metrics(d);
+        handed = metric(m, "sio_loop_handoffs_total", { outcome: "handed" }) >
+          metric(before, "sio_loop_handoffs_total", { outcome: "handed" });
+        if (handed) {
+          assert.equal(metric(m, "sio_loop_handoffs_total", { outcome: "handed" }) -
+            metric(before, "sio_loop_handoffs_total", { outcome: "handed" }), 1);
+          assert.equal(metric(m, "sio_loop_handoffs_total", { outcome: "adopted" }) -
+            metric(before, "sio_loop_handoffs_total", { outcome: "adopted" }), 1);
+          assert.equal(metric(m, "sio_loop_handoffs_total", { outcome: "failed" }), 0);
+        }
+      }
+      assert.ok(handed, "a POST reached the other loop and was handed over");
+    });
+
     it("garbage on loop 1's connection closes that connection only: loop 0's clients go on", async () => {
       const d = await startDaemon(THREADS);
       const byLoop = await onBothLoops(d, "garbage", 2);
