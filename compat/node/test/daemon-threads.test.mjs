@@ -100,6 +100,34 @@ function rawHandshake(port) {
   });
 }
 
+// Sends one request on a raw keep-alive connection and resolves with
+// { status, body } once Content-Length bytes of body have come.
+function rawRequest(sock, text) {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      sock.removeListener("data", onData);
+      reject(new Error("no answer in 3 s"));
+    }, 3000);
+    function onData(c) {
+      buf = Buffer.concat([buf, c]);
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString("latin1");
+      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      clearTimeout(timer);
+      sock.removeListener("data", onData);
+      resolve({
+        status: Number(head.split(" ")[1]),
+        body: buf.subarray(end + 4, end + 4 + len).toString("utf8"),
+      });
+    }
+    sock.on("data", onData);
+    sock.write(text);
+  });
+}
+
 if (!daemonPath()) {
   describe("sio-server daemon, server.threads = 2", function () {
     it("is skipped: SIO_DAEMON is not set", function () {
@@ -282,6 +310,47 @@ if (!daemonPath()) {
       assert.equal(exit.code, 0);
       assert.ok(Date.now() - t0 < 3000, `exited ${Date.now() - t0} ms after the second signal`);
       await Promise.all(gone);
+    });
+
+    it("a loop that has closed is reported by sio_loop_up 0, and the scrape answers at once with the other's figures", async () => {
+      const d = await startDaemon({ ...THREADS, SIO_SERVER_DRAIN_TIMEOUT_MS: "6000" });
+      // a keep-alive connection to loop 0 (its handshake says where it is)
+      let raw;
+      for (let i = 0; i < 60 && !raw; i++) {
+        const h = await rawHandshake(d.port);
+        if (h.sid[0] === "A") raw = h;
+        else h.sock.destroy();
+      }
+      assert.ok(raw, "a raw connection on loop 0");
+      // one socket, on loop 0 only: loop 1 has none to wait for
+      let keep;
+      for (let i = 0; i < 60 && !keep; i++) {
+        const c = await connectAs(d, token(`only0-${i}`));
+        if (loopOf(c.socket) === 0) keep = c.socket;
+        else {
+          c.socket.disconnect();
+          await sleep(30);
+        }
+      }
+      assert.ok(keep, "a socket on loop 0");
+      const told = once(keep, "connection.error", 5000);
+      d.signal("SIGTERM");
+      await told;
+      await sleep(300); // loop 1, with no socket, has closed by now
+      const t0 = Date.now();
+      const r = await rawRequest(raw.sock, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.ok(Date.now() - t0 < 900, `answered in ${Date.now() - t0} ms, not at the 1 s deadline`);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^sio_loop_up\{loop="0"\} 1$/m);
+      assert.match(r.body, /^sio_loop_up\{loop="1"\} 0$/m);
+      assert.match(r.body, /^sio_sockets\{namespace="\/"\} 1$/m);
+      const h = await rawRequest(raw.sock, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal(h.status, 503);
+      assert.equal(JSON.parse(h.body).status, "draining");
+      assert.equal(JSON.parse(h.body).connections.local, 1);
+      raw.sock.destroy();
+      keep.disconnect();
+      assert.equal((await d.waitExit(5000)).code, 0);
     });
 
     it("SIGHUP applies new keys on both loops; a new server.threads is reported as needing a restart", async () => {
