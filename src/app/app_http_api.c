@@ -311,6 +311,8 @@ static void metrics_done(struct app_loop *l, sio_http_req *r,
   app_metrics_set(m, APP_M_LOOP_HANDOFFS, "adopted", (double)st.loop_adopted);
   app_metrics_set(m, APP_M_LOOP_HANDOFFS, "failed",
                   (double)st.loop_handoff_failures);
+  app_metrics_set(m, APP_M_LOOP_RELAY_FAILURES, NULL,
+                  (double)st.loop_relay_failures);
   app_metrics_set(m, APP_M_REPLAY_EVENTS, NULL, (double)events);
   app_metrics_set(m, APP_M_REPLAY_BYTES, NULL, (double)bytes);
   app_process_stats_read(&ps);

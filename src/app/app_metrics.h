@@ -73,7 +73,11 @@
     "Delay of each event loop's last tick behind its schedule.")              \
   X(APP_M_LOOP_HANDOFFS, "sio_loop_handoffs_total", "counter", "outcome",      \
     "Connections with a request for another loop's session, by outcome: "    \
-    "handed (to the owner), adopted (from another loop), failed.")
+    "handed (to the owner), adopted (from another loop), failed.")         \
+  X(APP_M_LOOP_RELAY_FAILURES, "sio_loop_relay_failures_total", "counter",     \
+    NULL,                                                                      \
+    "Broadcasts a loop could not hand to the other loops (out of memory, "   \
+    "mailbox full): delivered on that loop only.")
 
 enum app_metric {
 #define APP_METRIC_ENUM(id, name, type, label, help) id,
