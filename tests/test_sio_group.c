@@ -31,6 +31,7 @@ typedef struct loopctx {
 static loopctx loops[NLOOPS];
 static sio_group *group;
 static int with_recovery; /* servers started with connection state recovery */
+static uint32_t max_conns; /* sio_options_set_max_connections, 0: none */
 
 /* ------------------------------------------------------ server handlers */
 
@@ -128,6 +129,8 @@ static void loop_main(void *ud) {
   l->rv = sio_options_new(&opts);
   if (!l->rv && with_recovery)
     sio_options_set_recovery(opts, 1, 60000);
+  if (!l->rv && max_conns)
+    sio_options_set_max_connections(opts, max_conns);
   if (!l->rv)
     l->rv = sio_server_new(&l->srv, &l->loop, opts);
   sio_options_del(opts);
@@ -519,6 +522,47 @@ START_TEST(group_handshakes_over_one_connection_spread) {
 }
 END_TEST
 
+/* max_connections is the process's: with 4 allowed, 4 connections are
+ * open over both loops and the fifth is refused, wherever it lands; one
+ * closing makes room again. */
+START_TEST(group_max_connections_for_the_process) {
+  int fds[4], extra, i;
+  rc_response r;
+  max_conns = 4;
+  start_loops();
+  for (i = 0; i < 4; i++) {
+    fds[i] = rc_connect(loops[0].port);
+    ck_assert_int_ge(fds[i], 0);
+    ck_assert_int_eq(rc_request(fds[i], "GET",
+                                "/socket.io/?EIO=4&transport=polling", NULL,
+                                NULL, 0, &r),
+                     200);
+  }
+  for (i = 0; i < 8; i++) { /* on either loop: refused */
+    extra = rc_connect(loops[0].port);
+    ck_assert_int_ge(extra, 0);
+    ck_assert_int_eq(rc_wait_eof(extra, 2000), 1);
+    rc_close(extra);
+  }
+  rc_close(fds[0]);
+  for (i = 0; i < 50; i++) { /* the close reaches its loop */
+    extra = rc_connect(loops[0].port);
+    if (rc_request(extra, "GET", "/socket.io/?EIO=4&transport=polling", NULL,
+                   NULL, 0, &r) == 200)
+      break;
+    rc_close(extra);
+    extra = -1;
+    uv_sleep(20);
+  }
+  ck_assert_int_ge(extra, 0);
+  rc_close(extra);
+  for (i = 1; i < 4; i++)
+    rc_close(fds[i]);
+  stop_loops();
+  max_conns = 0;
+}
+END_TEST
+
 static void ask(client *c, const char *ev, const char *want) {
   char msg[64], expect[128];
   snprintf(msg, sizeof(msg), "427[\"%s\"]", ev);
@@ -608,6 +652,7 @@ Suite *sio_group_suite(void) {
   tcase_add_test(tc, group_cluster_calls_merge);
   tcase_add_test(tc, group_loop_closed_first);
   tcase_add_test(tc, group_recovery_on_another_loop);
+  tcase_add_test(tc, group_max_connections_for_the_process);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -134,6 +134,9 @@ struct eio_server {
   uint64_t connections_refused;
   size_t ws_parsers; /* live wslay contexts */
   size_t nconns;
+  /* the loops' shared count of connections, for a process-wide
+   * max_connections (eio_server_set_conn_counter), or NULL */
+  atomic_uint *shared_conns;
   int closing;
   size_t pending_closes; /* handles still closing at shutdown */
   void (*close_cb)(void *ud);

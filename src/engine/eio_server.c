@@ -123,23 +123,56 @@ fail:
   return rv;
 }
 
+/* With loops sharing max_connections, every connection of every loop
+ * holds one unit of the shared count from its accept or adoption to its
+ * close. */
+static int shared_limit(const eio_server *srv) {
+  return srv->shared_conns && srv->opts.max_connections;
+}
+
+static void shared_release(eio_server *srv) {
+  if (shared_limit(srv))
+    atomic_fetch_sub_explicit(srv->shared_conns, 1, memory_order_relaxed);
+}
+
+/* Room for one more connection: taken at once from the shared count, so
+ * two loops accepting together cannot both pass the last place. */
+static int conn_slot_take(eio_server *srv) {
+  if (!srv->opts.max_connections)
+    return 1;
+  if (!srv->shared_conns)
+    return srv->nconns < srv->opts.max_connections;
+  if (atomic_fetch_add_explicit(srv->shared_conns, 1, memory_order_relaxed) <
+      srv->opts.max_connections)
+    return 1;
+  shared_release(srv);
+  return 0;
+}
+
+void eio_server_set_conn_counter(eio_server *srv, atomic_uint *count) {
+  srv->shared_conns = count;
+}
+
 static sio_conn *accept_cb(sio_listener *l, void *ud) {
   eio_server *srv = ud;
   eio_conn *c;
   (void)l;
   if (srv->closing)
     return NULL;
-  if (srv->opts.max_connections && srv->nconns >= srv->opts.max_connections) {
+  if (!conn_slot_take(srv)) {
     srv->connections_refused++;
     SIO_LOGW("connection refused: max_connections (%u) reached",
              srv->opts.max_connections);
     return NULL;
   }
   c = sio_calloc(1, sizeof(*c));
-  if (!c)
+  if (!c) {
+    shared_release(srv);
     return NULL;
+  }
   if (sio_conn_init(&c->base, &srv->net, &eio_conn_ops)) {
     sio_free(c);
+    shared_release(srv);
     return NULL;
   }
   if (srv->tls && sio_tls_attach(&c->base, srv->tls)) {
@@ -661,6 +694,8 @@ int eio_server_adopt(eio_server *srv, sio_handoff *h, const uint8_t *bytes,
   }
   sio_queue_insert_tail(&srv->conns, &c->link);
   srv->nconns++;
+  if (shared_limit(srv)) /* it moved, so it was counted: never refused */
+    atomic_fetch_add_explicit(srv->shared_conns, 1, memory_order_relaxed);
   if (rv)
     return rv; /* closing: conn_on_close frees it */
   srv->cl_stats.adopted++;
@@ -892,6 +927,7 @@ static void conn_on_close(sio_conn *bc) {
     sio_defer_cancel(&c->resume);
   sio_queue_remove(&c->link);
   srv->nconns--;
+  shared_release(srv);
   if (c->hp) {
     sio_http_parser_deinit(c->hp);
     sio_free(c->hp);

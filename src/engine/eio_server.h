@@ -6,6 +6,7 @@
  * through eio_callbacks (upcalls) and the eio_socket_* functions below
  * (downcalls); it never sees HTTP, WebSocket frames or sockets. */
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -152,6 +153,9 @@ void eio_frame_ahead(sio_rcbuf *rc);
  * -1, keeps it here). A connection handed here is not handed on with the
  * request it came with. NULL: every loop keeps its handshakes. */
 void eio_server_set_balance(eio_server *srv, int (*pick)(void *ud));
+/* With loops: count is the connections of every loop together, against
+ * which max_connections is checked (NULL: this loop's own). */
+void eio_server_set_conn_counter(eio_server *srv, atomic_uint *count);
 /* The loop a sid names, or -1 (not a 20-character sid). */
 int eio_sid_loop(const char *sid, size_t len);
 /* On srv's loop: a connection another loop handed over, with the bytes to

@@ -259,15 +259,16 @@ static int flush_handshake(sio_conn *c) {
   return rv;
 }
 
-/* Why the last record or handshake failed (loop thread only: read at
- * once by whoever reports the failure). */
-static char last_failure[160] = "TLS error";
+/* Why the last record or handshake failed (per thread: read at once by
+ * whoever reports the failure, on the loop where it happened). */
+static _Thread_local char last_failure[160] = "TLS error";
 
 const char *sio_tls_last_failure(void) { return last_failure; }
 
 int sio_tls_on_read(sio_conn *c, const uint8_t *data, size_t len) {
   SSL *ssl = c->ssl;
-  static uint8_t plain[TLS_PLAIN_BUF]; /* loop thread only */
+  /* one per thread: every loop decrypts into its own (server.threads) */
+  static _Thread_local uint8_t plain[TLS_PLAIN_BUF];
   if (BIO_write(SSL_get_rbio(ssl), data, (int)len) != (int)len)
     return SIO_ERR_NOMEM;
   for (;;) {

@@ -44,6 +44,8 @@ struct sio_group {
   struct {
     _Alignas(64) atomic_uint n;
   } load[GROUP_MAX];
+  /* every loop's connections, for a max_connections of the process */
+  _Alignas(64) atomic_uint conns;
   /* guarded by lock: */
   sio_server *members[GROUP_MAX];
   unsigned joined;
@@ -77,6 +79,7 @@ int sio_group_new(sio_group **out, unsigned nloops) {
   g->n = nloops;
   for (i = 0; i < GROUP_MAX; i++)
     atomic_init(&g->load[i].n, UINT32_MAX);
+  atomic_init(&g->conns, 0);
   sio_map_init(&g->sessions);
   sio_queue_init(&g->by_age);
   *out = g;
@@ -208,6 +211,7 @@ int sio_group_join(sio_group *g, unsigned index, sio_server *s) {
     if (rv)
       return rv;
     eio_server_set_balance(s->eio, pick);
+    eio_server_set_conn_counter(s->eio, &g->conns);
   }
   /* the loops adapter (sio_server_use_loops) asks for the broadcasts'
    * encoded packets; an adapter of its own (Redis) carries them itself */
