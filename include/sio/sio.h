@@ -59,7 +59,10 @@ SIO_EXTERN const char *sio_err_name(int err);
 enum { SIO_LOG_ERROR = 0, SIO_LOG_WARN = 1, SIO_LOG_INFO = 2, SIO_LOG_DEBUG = 3 };
 /* msg is borrowed and has no trailing newline. */
 typedef void (*sio_log_cb)(int level, const char *msg, void *ud);
-/* Sets the process-wide log sink (NULL turns logging off) and its level. */
+/* Sets the process-wide log sink (NULL turns logging off) and its level:
+ * before any loop runs (cb is called from every loop's thread, so it must
+ * be thread-safe with server.threads). The level alone may change at any
+ * time, from any thread. */
 SIO_EXTERN void sio_set_log(sio_log_cb cb, void *ud, int level);
 SIO_EXTERN void sio_set_log_level(int level);
 

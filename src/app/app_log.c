@@ -109,6 +109,13 @@ void app_log_init(int level, int json) {
   sio_set_log(sio_sink, NULL, level);
 }
 
+void app_log_configure(int level, int json) {
+  /* the sink stays (other loops may be logging through it): only what it
+   * reads changes */
+  log_json = json;
+  app_log_set_level(level);
+}
+
 void app_log_set_level(int level) {
   log_level = level;
   sio_set_log_level(level);

@@ -15,6 +15,8 @@ int app_log_level_parse(const char *s);
 int app_log_format_parse(const char *s);
 /* Installs the sink (also as libsio's). level: SIO_LOG_*; json: 0 or 1. */
 void app_log_init(int level, int json);
+/* A reload's level and format, from any thread, while loops log. */
+void app_log_configure(int level, int json);
 /* Changes the level (SIGHUP reload). */
 void app_log_set_level(int level);
 int app_log_enabled(int level);

@@ -230,7 +230,7 @@ int app_daemon_reload(struct app_daemon *d) {
   }
   lvl = app_log_level_parse(d->cfg.log_level);
   if (lvl >= 0 && section_changed(&changes, "log"))
-    app_log_init(lvl, app_log_format_parse(d->cfg.log_format) == 1);
+    app_log_configure(lvl, app_log_format_parse(d->cfg.log_format) == 1);
   loop_apply(l0);
   if (section_changed(&changes, "auth")) {
     struct app_keys *keys;

@@ -6,19 +6,20 @@
 
 #include "config.h"
 
-int sio_log_level_ = -1; /* nothing is logged until a sink is set */
+atomic_int sio_log_level_ = -1; /* nothing is logged until a sink is set */
 static sio_log_cb log_cb;
 static void *log_ud;
 
 void sio_set_log(sio_log_cb cb, void *ud, int level) {
   log_cb = cb;
   log_ud = ud;
-  sio_log_level_ = cb ? level : -1;
+  atomic_store_explicit(&sio_log_level_, cb ? level : -1,
+                        memory_order_relaxed);
 }
 
 void sio_set_log_level(int level) {
   if (log_cb)
-    sio_log_level_ = level;
+    atomic_store_explicit(&sio_log_level_, level, memory_order_relaxed);
 }
 
 void sio_log_emit(int level, const char *fmt, ...) {

@@ -5,16 +5,21 @@
  * writes to stdout or stderr itself. The level check happens before any
  * formatting; SIO_LOGD compiles away without --enable-debug. */
 
+#include <stdatomic.h>
+
 #include "sio/sio.h"
 
-extern int sio_log_level_;
+/* Read by every loop's thread, changed by a reload: relaxed loads, a
+ * plain mov on the platforms we run on. */
+extern atomic_int sio_log_level_;
 
 void sio_log_emit(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #define SIO_LOG(level, ...)                                                    \
   do {                                                                         \
-    if ((level) <= sio_log_level_)                                             \
+    if ((level) <=                                                             \
+        atomic_load_explicit(&sio_log_level_, memory_order_relaxed))           \
       sio_log_emit((level), __VA_ARGS__);                                      \
   } while (0)
 #define SIO_LOGE(...) SIO_LOG(SIO_LOG_ERROR, __VA_ARGS__)
