@@ -185,7 +185,7 @@ if [ -f compat/node/package.json ] && [ -x build-tsan/sio-server ]; then
   log "daemon under ThreadSanitizer (server.threads = 2)"
   sandir=$(mktemp -d "${TMPDIR:-/tmp}/sio-e2e-tsan.XXXXXX")
   export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp log_path=$sandir/tsan"
-  out=$(cd compat/node && SIO_TEST_THREADS=2 SIO_TEST_SLOW=1 \
+  out=$(cd compat/node && SIO_TEST_THREADS=2 \
     SIO_DAEMON="$top/build-tsan/sio-server" npm run -s test:daemon 2>&1); rc=$?
   unset TSAN_OPTIONS
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
