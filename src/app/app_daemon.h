@@ -77,6 +77,8 @@ struct app_daemon {
   struct app_keytab *users; /* user id -> open sockets */
   struct app_keytab *ips;   /* client IP -> handshake bucket */
   atomic_size_t nsocks;    /* sockets of every loop */
+  atomic_bool drained;     /* draining and the last socket is gone: every
+                              loop was told to close */
   char server_id[128];
   uint64_t start_ms;
   bool draining;

@@ -122,9 +122,21 @@ void app_daemon_drain(struct app_daemon *d) {
 }
 
 void app_loop_drain_check(struct app_loop *l) {
-  /* on the next loop iteration: the caller may be inside libsio */
-  if (l->draining && l->nsocks == 0 && !l->closing_now)
-    uv_timer_start(&l->close_timer, close_timer_cb, 0, 0);
+  struct app_daemon *d = l->d;
+  unsigned i;
+  /* The process closes when its last socket is gone, every loop at once: a
+   * loop without sockets of its own still answers /ready and /health (503)
+   * on the connections it holds until then. */
+  if (!l->draining || l->closing_now ||
+      atomic_load_explicit(&d->nsocks, memory_order_relaxed) != 0 ||
+      atomic_exchange_explicit(&d->drained, true, memory_order_relaxed))
+    return;
+  for (i = 0; i < d->nloops; i++) {
+    if (i == l->index) /* next iteration: the caller may be inside libsio */
+      uv_timer_start(&l->close_timer, close_timer_cb, 0, 0);
+    else
+      app_loops_post(l, i, loop_close, &d->loops[i]);
+  }
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -283,8 +295,7 @@ static void tick_cb(uv_timer_t *t) {
   }
   if (ticks % 10 == 0)
     app_cluster_refresh(l);
-  if (l->draining && l->nsocks == 0)
-    close_now(l);
+  app_loop_drain_check(l);
   if (l->index != 0)
     return;
   /* loop 0: the process-wide chores */

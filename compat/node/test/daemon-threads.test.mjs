@@ -312,17 +312,17 @@ if (!daemonPath()) {
       await Promise.all(gone);
     });
 
-    it("a loop that has closed is reported by sio_loop_up 0, and the scrape answers at once with the other's figures", async () => {
+    it("draining with sockets on loop 0 only: loop 1 still answers /metrics and /health (503) on its connections until the last socket leaves, then both close", async () => {
       const d = await startDaemon({ ...THREADS, SIO_SERVER_DRAIN_TIMEOUT_MS: "6000" });
-      // a keep-alive connection to loop 0 (its handshake says where it is)
+      // a keep-alive connection to loop 1 (its handshake says where it is)
       let raw;
       for (let i = 0; i < 60 && !raw; i++) {
         const h = await rawHandshake(d.port);
-        if (h.sid[0] === "A") raw = h;
+        if (h.sid[0] === "B") raw = h;
         else h.sock.destroy();
       }
-      assert.ok(raw, "a raw connection on loop 0");
-      // one socket, on loop 0 only: loop 1 has none to wait for
+      assert.ok(raw, "a raw connection on loop 1");
+      // one socket, on loop 0 only: loop 1 has none of its own
       let keep;
       for (let i = 0; i < 60 && !keep; i++) {
         const c = await connectAs(d, token(`only0-${i}`));
@@ -336,21 +336,23 @@ if (!daemonPath()) {
       const told = once(keep, "connection.error", 5000);
       d.signal("SIGTERM");
       await told;
-      await sleep(300); // loop 1, with no socket, has closed by now
+      await sleep(300); // a loop closing alone would have closed by now
       const t0 = Date.now();
       const r = await rawRequest(raw.sock, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
       assert.ok(Date.now() - t0 < 900, `answered in ${Date.now() - t0} ms, not at the 1 s deadline`);
       assert.equal(r.status, 200);
       assert.match(r.body, /^sio_loop_up\{loop="0"\} 1$/m);
-      assert.match(r.body, /^sio_loop_up\{loop="1"\} 0$/m);
+      assert.match(r.body, /^sio_loop_up\{loop="1"\} 1$/m);
       assert.match(r.body, /^sio_sockets\{namespace="\/"\} 1$/m);
       const h = await rawRequest(raw.sock, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
       assert.equal(h.status, 503);
       assert.equal(JSON.parse(h.body).status, "draining");
       assert.equal(JSON.parse(h.body).connections.local, 1);
-      raw.sock.destroy();
+      const t1 = Date.now();
       keep.disconnect();
       assert.equal((await d.waitExit(5000)).code, 0);
+      assert.ok(Date.now() - t1 < 2000, `exited ${Date.now() - t1} ms after the last socket, not at the drain bound`);
+      raw.sock.destroy();
     });
 
     it("SIGHUP applies new keys on both loops; a new server.threads is reported as needing a restart", async () => {
