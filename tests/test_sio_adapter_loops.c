@@ -200,6 +200,32 @@ START_TEST(loops_serves_the_other_loops_requests) {
 }
 END_TEST
 
+/* socketsJoin and disconnectSockets go to the other loop as requests, and
+ * the other loop's join applies to the selected local sockets (none here:
+ * no answer, nothing broken); with the bus refusing, the local part still
+ * runs and the call does not fail. */
+START_TEST(loops_rooms_and_disconnects_go_to_the_other_loop) {
+  sio_namespace *ns = sio_server_of(srv, "/");
+  const char *room = "r1";
+  ck_assert_int_eq(sio_namespace_sockets_join(ns, NULL, &room, 1), 0);
+  ck_assert_int_eq(sio_namespace_disconnect_sockets(ns, NULL, 1), 0);
+  ck_assert_uint_eq(nsent, 2);
+  ck_assert_uint_eq(sent[0].to, 1);
+  ck_assert_ptr_nonnull(strstr(sent[0].text, "\"t\":\"join\""));
+  ck_assert_ptr_nonnull(strstr(sent[0].text, "\"rooms\":[\"r1\"]"));
+  ck_assert_ptr_nonnull(strstr(sent[1].text, "\"t\":\"dc\""));
+  ck_assert_ptr_nonnull(strstr(sent[1].text, "\"close\":true"));
+  refuse = 1;
+  ck_assert_int_eq(sio_namespace_sockets_leave(ns, NULL, &room, 1), 0);
+  ck_assert_uint_eq(nsent, 2);
+  refuse = 0;
+  feed("{\"t\":\"leave\",\"nsp\":\"/\",\"opts\":{\"rooms\":[],"
+       "\"except\":[],\"flags\":0},\"rooms\":[\"r1\"]}");
+  feed("{\"t\":\"dc\",\"nsp\":\"/\",\"opts\":{},\"close\":false}");
+  ck_assert_uint_eq(nsent, 2); /* neither is answered */
+}
+END_TEST
+
 START_TEST(loops_malformed_messages_are_dropped) {
   static const char *const bad[] = {
       "",
@@ -241,6 +267,7 @@ Suite *sio_adapter_loops_suite(void) {
   tcase_add_test(tc, loops_count_is_the_group);
   tcase_add_test(tc, loops_bus_refusing_fails_the_call);
   tcase_add_test(tc, loops_serves_the_other_loops_requests);
+  tcase_add_test(tc, loops_rooms_and_disconnects_go_to_the_other_loop);
   tcase_add_test(tc, loops_malformed_messages_are_dropped);
   suite_add_tcase(s, tc);
   return s;

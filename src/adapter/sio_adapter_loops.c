@@ -113,17 +113,11 @@ static json_object *msg_new(sio_adapter_loops *a, const char *t,
   return m;
 }
 
-/* Sends m (taken) to loop `to`. */
-static int send_to(sio_adapter_loops *a, unsigned to, json_object *m,
+/* Hands an encoded message to loop `to`, counted either way. */
+static int deliver(sio_adapter_loops *a, unsigned to, const sio_buf *msg,
                    const sio_bin *bins, size_t nbins) {
-  sio_buf b;
-  int rv;
-  sio_buf_init(&b);
-  rv = m ? sio_json_append(&b, m) : SIO_ERR_NOMEM;
-  json_object_put(m);
-  if (!rv)
-    rv = a->bus.send(a->bus.ud, to, (const uint8_t *)b.data, b.len, bins, nbins);
-  sio_buf_deinit(&b);
+  int rv = a->bus.send(a->bus.ud, to, (const uint8_t *)msg->data, msg->len,
+                       bins, nbins);
   if (rv)
     a->dropped++;
   else
@@ -136,29 +130,26 @@ static int send_all(sio_adapter_loops *a, const sio_buf *msg,
                     const sio_bin *bins, size_t nbins) {
   unsigned i;
   int rv = 0;
-  for (i = 0; i < a->bus.n; i++) {
-    if (i == a->bus.self)
-      continue;
-    if (a->bus.send(a->bus.ud, i, (const uint8_t *)msg->data, msg->len, bins,
-                    nbins)) {
-      a->dropped++;
+  for (i = 0; i < a->bus.n; i++)
+    if (i != a->bus.self && deliver(a, i, msg, bins, nbins))
       rv = SIO_ERR_CLOSED;
-    } else {
-      a->messages_out++;
-    }
-  }
   return rv;
 }
 
-/* Encodes m (taken) and sends it to every other loop. */
-static int send_obj_all(sio_adapter_loops *a, json_object *m) {
+/* Encodes m (taken) and sends it to loop `to`, or to every other loop
+ * when `to` is the adapter's own. */
+static int send_obj(sio_adapter_loops *a, unsigned to, json_object *m,
+                    const sio_bin *bins, size_t nbins) {
   sio_buf b;
   int rv;
   sio_buf_init(&b);
   rv = m ? sio_json_append(&b, m) : SIO_ERR_NOMEM;
   json_object_put(m);
   if (!rv)
-    rv = send_all(a, &b, NULL, 0);
+    rv = to == a->bus.self ? send_all(a, &b, bins, nbins)
+                           : deliver(a, to, &b, bins, nbins);
+  else
+    a->dropped++;
   sio_buf_deinit(&b);
   return rv;
 }
@@ -279,7 +270,7 @@ static int rooms_op(sio_adapter_loops *a, sio_namespace *ns, const char *t,
     json_object_put(m);
     return rv;
   }
-  return send_obj_all(a, m);
+  return send_obj(a, a->bus.self, m, NULL, 0);
 }
 
 static int op_sockets_join(void *ad, sio_namespace *ns,
@@ -305,7 +296,7 @@ static int op_disconnect(void *ad, sio_namespace *ns,
     json_object_put(m);
     return rv;
   }
-  return send_obj_all(a, m);
+  return send_obj(a, a->bus.self, m, NULL, 0);
 }
 
 /* A counted request of kind: the message is built once the id is known. */
@@ -394,7 +385,7 @@ static int op_server_side_emit(void *ad, sio_namespace *ns, const char *event,
     json_object_put(m);
     return rv;
   }
-  return send_obj_all(a, m);
+  return send_obj(a, a->bus.self, m, NULL, 0);
 }
 
 static void op_stats(void *ad, sio_adapter_stats *out) {
@@ -597,7 +588,7 @@ static void answer(sio_adapter_loops *a, unsigned to, const char *id,
     a->dropped++;
     return;
   }
-  send_to(a, to, m, NULL, 0);
+  send_obj(a, to, m, NULL, 0);
 }
 
 /* One loop's part of a broadcast with acknowledgements: each answer goes
@@ -620,7 +611,7 @@ static void back_local(sio_socket *s, int status, json_object *args,
             ? json_object_get(json_object_array_get_idx(args, 0))
             : NULL;
     if (m && json_object_object_add(m, "arg", arg) == 0)
-      send_to(b->a, b->to, m, bins, nbins);
+      send_obj(b->a, b->to, m, bins, nbins);
     else {
       json_object_put(arg);
       json_object_put(m);
@@ -662,7 +653,7 @@ static void serve_back(sio_adapter_loops *a, sio_namespace *ns, json_object *m,
   {
     json_object *c = msg_new(a, "ackc", id, NULL);
     if (c && add(c, "n", json_object_new_int(n > 0 ? n : 0)) == 0)
-      send_to(a, from, c, NULL, 0);
+      send_obj(a, from, c, NULL, 0);
     else
       json_object_put(c);
   }
